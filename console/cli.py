@@ -1,0 +1,236 @@
+"""The `pilothouse` command: the console, and the headless verbs status / scale / rollback.
+
+Exit codes: 0 ok, 1 the cluster refused or failed, 2 bad input or bad config. Every foreseeable error is
+one line on stderr, never a traceback. Heavy imports (Textual, SDKs) happen only when a verb needs them,
+so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
+
+from providers.errors import InvalidInput, NotFound, ProviderError
+
+if TYPE_CHECKING:
+    from console.config import AppConfig
+    from console.fleet import Fleet
+    from providers.model import Cluster, Service
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(InvalidInput):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage block: scripts and humans both read the first line.
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--config", metavar="PATH", default=default,
+                        help="config file (default $XDG_CONFIG_HOME/pilothouse/config.toml; env PILOTHOUSE_CONFIG)")
+    parser.add_argument("--readonly", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="refuse every mutation (scale, rollback)")
+    parser.add_argument("--demo", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="use the built-in simulated fleet")
+    parser.add_argument("--demo-tasks", metavar="N", type=int, default=default,
+                        help="total tasks in the demo fleet (0-50000; implies --demo)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pilothouse",
+        description="One terminal console for services on Docker Swarm, Kubernetes and AWS ECS.",
+        epilog="Without a command, the console starts. Exit codes: 0 ok, 1 cluster refused/failed, 2 bad input.",
+    )
+    _global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    status = commands.add_parser("status", help="print a one-shot snapshot of every cluster")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--cluster", metavar="NAME", action="append", help="only this cluster (repeatable)")
+    _global_options(status, suppress=True)
+
+    scale = commands.add_parser("scale", help="set the replica count of a service")
+    scale.add_argument("target", metavar="CLUSTER/SERVICE")
+    scale.add_argument("replicas", metavar="N")
+    scale.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    scale.add_argument("--force", action="store_true", help=f"allow more than {10_000} replicas")
+    _global_options(scale, suppress=True)
+
+    rollback = commands.add_parser("rollback", help="roll a service back to its previous version")
+    rollback.add_argument("target", metavar="CLUSTER/SERVICE")
+    rollback.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    _global_options(rollback, suppress=True)
+    return parser
+
+
+def _load(args: argparse.Namespace, *, for_console: bool) -> AppConfig:
+    from console.config import demo_config, load_config, resolve_config_path
+
+    path, named = resolve_config_path(args.config)
+    config = load_config(path, required=named)
+    if args.demo or args.demo_tasks is not None:
+        return demo_config(args.demo_tasks, base=config)
+    if config.clusters:
+        return config
+    from console.detect import detect_clusters
+
+    detected = detect_clusters()
+    if detected:
+        return config.__class__(clusters=detected, refresh_interval=config.refresh_interval,
+                                readonly=config.readonly, keymap=config.keymap, source=config.source,
+                                audit_log=config.audit_log)
+    if for_console:
+        return demo_config(base=config)
+    raise InvalidInput(f"no cluster configured in {path} and none detected",
+                       "add [[clusters]] to the config, or pass --demo")
+
+
+def _split_target(target: str) -> tuple[str, str]:
+    cluster, _, service = target.partition("/")
+    if not cluster or not service:
+        raise UsageError(f"{target!r} is not CLUSTER/SERVICE (e.g. prod/web, or prod/default/web for Kubernetes)")
+    return cluster, service
+
+
+def _find_service(cluster: Cluster, ref: str) -> Service:
+    service = cluster.service(ref)
+    if service is not None:
+        return service
+    refs = [candidate.ref for candidate in cluster.services]
+    close = difflib.get_close_matches(ref, refs, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else "see 'pilothouse status'"
+    raise NotFound(f"no service {ref!r} in cluster {cluster.name}", hint)
+
+
+def _snapshot_for(fleet: Fleet, cluster_name: str) -> Cluster:
+    if cluster_name not in fleet.providers:
+        known = ", ".join(fleet.names) or "none"
+        raise NotFound(f"unknown cluster {cluster_name!r}", f"known clusters: {known}")
+    (cluster,) = fleet.snapshot_all([cluster_name])
+    if not cluster.reachable:
+        raise ProviderError(f"cluster {cluster_name} is unreachable: {cluster.error}")
+    return cluster
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise UsageError("confirmation needed but stdin is not a terminal: pass --yes to confirm")
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
+    from providers.base import Action
+
+    cluster_name, ref = _split_target(args.target)
+    actions = fleet.actions
+    if args.command == "scale":
+        # Parse before contacting anything: bad input must send nothing.
+        replicas = actions.parse_replicas(args.replicas, force=args.force)
+    if cluster_name in fleet.providers and actions.readonly_for(cluster_name):
+        from console.actions import ReadOnlyRefused
+
+        reason = "the console runs with --readonly" if actions.readonly else f"cluster {cluster_name} is read-only"
+        actions.audit.write(cluster=cluster_name, service=ref, action=args.command, before="", after="",
+                            result=f"refused: {reason}")
+        raise ReadOnlyRefused(f"{args.command} refused: {reason}")
+    cluster = _snapshot_for(fleet, cluster_name)
+    service = _find_service(cluster, ref)
+    if args.command == "scale":
+        plan = actions.plan_scale(cluster_name, service, replicas, force=args.force)
+    else:
+        plan = actions.plan_rollback(cluster_name, service)
+    if args.command == "rollback" or plan.before != plan.after:
+        print(plan.describe())
+    if not args.yes and not _confirm(f"{Action(plan.action).value} {cluster_name}/{plan.service_ref}?"):
+        actions.cancel(plan)
+        print("cancelled; nothing changed")
+        return EXIT_OK
+    print(actions.execute(plan))
+    return EXIT_OK
+
+
+def _status(fleet: Fleet, args: argparse.Namespace) -> int:
+    from console.export import fleet_dict
+
+    names = args.cluster or fleet.names
+    unknown = [name for name in names if name not in fleet.providers]
+    if unknown:
+        raise NotFound(f"unknown cluster {unknown[0]!r}", f"known clusters: {', '.join(fleet.names) or 'none'}")
+    clusters = fleet.snapshot_all(names)
+    if args.json:
+        json.dump(fleet_dict(clusters), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        _print_status(clusters)
+    return EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
+
+
+def _print_status(clusters: list[Cluster]) -> None:
+    for cluster in clusters:
+        label = " DEMO" if cluster.demo else ""
+        state = cluster.state.value + (f": {cluster.error}" if cluster.error else "")
+        down = sum(1 for node in cluster.nodes if node.status.value != "ready")
+        print(f"{cluster.name} ({cluster.kind.value}{label}) {state}; {len(cluster.nodes)} nodes, {down} not ready")
+        for service in cluster.services:
+            rollout = service.rollout
+            progress = "" if rollout.state.value == "stable" else (
+                f"  {rollout.state.value} {rollout.updated}/{rollout.total} {rollout.message}")
+            health = service.health
+            print(f"  {service.ref:<40} {service.running:>4}/{service.desired:<4} "
+                  f"ok {health.healthy} bad {health.unhealthy} starting {health.starting}  {service.image}{progress}")
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.demo_tasks is not None and not 0 <= args.demo_tasks <= 50_000:
+        raise UsageError(f"--demo-tasks must be between 0 and 50000, not {args.demo_tasks}")
+    config = _load(args, for_console=args.command is None)
+    from console.fleet import Fleet
+
+    fleet = Fleet(config, readonly=args.readonly)
+    try:
+        if args.command is None:
+            from console.app import run_console
+
+            return int(run_console(fleet, config))
+        if args.command == "status":
+            return _status(fleet, args)
+        return _mutate(fleet, args)
+    finally:
+        fleet.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except ProviderError as error:
+        print(f"pilothouse: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("pilothouse: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `pilothouse status | head`: the reader left; that is not an error worth a traceback.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

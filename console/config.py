@@ -1,0 +1,203 @@
+"""The config file: $XDG_CONFIG_HOME/pilothouse/config.toml, or --config / PILOTHOUSE_CONFIG.
+
+Validated strictly: every error is one line naming the file, the line and the key.
+
+    refresh_interval = 2.0        # seconds between polls (watches push changes sooner)
+    readonly = false              # true: no scale, no rollback, anywhere
+    [keymap]                      # binding id = "key[,key]"
+    scale = "S"
+    [[clusters]]
+    name = "prod-swarm"
+    provider = "swarm"            # swarm | kubernetes | ecs (or an installed plugin)
+    readonly = false
+    docker_host = "ssh://ops@manager-1"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from providers import registry
+from providers.base import ClusterConfig
+from providers.demo import demo_cluster_configs
+from providers.errors import InvalidInput, ProviderUnavailable
+
+TOP_LEVEL_KEYS = {"refresh_interval": (int, float), "readonly": (bool,), "keymap": (dict,), "clusters": (list,),
+                  "audit_log": (str,)}
+CLUSTER_KEYS = {"name": (str,), "provider": (str,), "readonly": (bool,), "refresh_interval": (int, float)}
+MIN_REFRESH_S = 0.2
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+class ConfigError(InvalidInput):
+    """A broken config file; exit 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    clusters: tuple[ClusterConfig, ...] = ()
+    refresh_interval: float = 2.0
+    readonly: bool = False
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    source: Path | None = None
+    demo: bool = False
+    audit_log: Path | None = None
+
+    def cluster(self, name: str) -> ClusterConfig | None:
+        return next((cluster for cluster in self.clusters if cluster.name == name), None)
+
+
+def config_home() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "pilothouse"
+
+
+def state_home() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "pilothouse"
+
+
+def default_config_path() -> Path:
+    return config_home() / "config.toml"
+
+
+def resolve_config_path(explicit: str | None) -> tuple[Path, bool]:
+    """(path, whether the user named it); a named file must exist, the default one may not."""
+    if explicit:
+        return Path(explicit).expanduser(), True
+    env = os.environ.get("PILOTHOUSE_CONFIG")
+    if env:
+        return Path(env).expanduser(), True
+    return default_config_path(), False
+
+
+def _line_of(text: str, key: str, occurrence: int = 0) -> int | None:
+    """Best effort: the line where `key = ` (or a [table] named key) stands; tomllib keeps no positions."""
+    name = re.escape(key)
+    pattern = re.compile(rf"^\s*(\"{name}\"|'{name}'|{name})\s*=|^\s*\[+\s*{name}\s*\]+")
+    seen = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.search(line):
+            if seen == occurrence:
+                return number
+            seen += 1
+    return None
+
+
+class _Validator:
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def fail(self, key: str, message: str, occurrence: int = 0) -> ConfigError:
+        line = _line_of(self.text, key.split(".")[-1], occurrence)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return ConfigError(f"{where}: {key}: {message}")
+
+    def typed(self, key: str, value: Any, types: tuple[type, ...], occurrence: int = 0) -> Any:
+        # bool is an int in Python; a `true` where a number belongs is still a mistake.
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            wanted = " or ".join(_type_name(t) for t in types)
+            raise self.fail(key, f"expected {wanted}, got {_type_name(type(value))} {value!r}", occurrence)
+        return value
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list",
+            dict: "a table"}.get(kind, kind.__name__)
+
+
+def parse_config(text: str, path: Path) -> AppConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    check = _Validator(path, text)
+    for key, value in data.items():
+        if key not in TOP_LEVEL_KEYS:
+            raise check.fail(key, f"unknown key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+        check.typed(key, value, TOP_LEVEL_KEYS[key])
+    interval = float(data.get("refresh_interval", 2.0))
+    if interval < MIN_REFRESH_S:
+        raise check.fail("refresh_interval", f"must be at least {MIN_REFRESH_S} seconds")
+    keymap: dict[str, str] = {}
+    for binding_id, keys in data.get("keymap", {}).items():
+        keymap[binding_id] = check.typed(f"keymap.{binding_id}", keys, (str,))
+    clusters: list[ClusterConfig] = []
+    names: set[str] = set()
+    for position, entry in enumerate(data.get("clusters", [])):
+        if not isinstance(entry, dict):
+            raise check.fail("clusters", "each entry must be a [[clusters]] table")
+        clusters.append(_cluster(check, entry, position, interval, names))
+    audit = data.get("audit_log")
+    return AppConfig(
+        clusters=tuple(clusters), refresh_interval=interval, readonly=bool(data.get("readonly", False)),
+        keymap=keymap, source=path, audit_log=Path(audit).expanduser() if audit else None,
+    )
+
+
+def _cluster(check: _Validator, entry: dict[str, Any], position: int, interval: float,
+             names: set[str]) -> ClusterConfig:
+    for key in ("name", "provider"):
+        if key not in entry:
+            raise check.fail("clusters", f"entry {position + 1} has no {key!r}", position)
+    name = check.typed("clusters.name", entry["name"], (str,), position)
+    if not NAME_PATTERN.match(name):
+        raise check.fail("clusters.name", f"{name!r} is not a usable name (letters, digits, . _ -)", position)
+    if name in names:
+        raise check.fail("clusters.name", f"{name!r} is used twice", position)
+    names.add(name)
+    provider_name = check.typed("clusters.provider", entry["provider"], (str,), position)
+    try:
+        provider_class = registry.provider_class(provider_name)
+    except ProviderUnavailable as error:
+        raise check.fail("clusters.provider", str(error), position) from None
+    options: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key in CLUSTER_KEYS:
+            check.typed(f"clusters.{key}", value, CLUSTER_KEYS[key], position)
+            continue
+        option = provider_class.OPTIONS.get(key)
+        if option is None:
+            known = ", ".join(sorted([*CLUSTER_KEYS, *provider_class.OPTIONS]))
+            raise check.fail(f"clusters.{key}", f"unknown key for provider {provider_name!r} (known: {known})",
+                             position)
+        options[key] = check.typed(f"clusters.{key}", value, option.types, position)
+        if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+            raise check.fail(f"clusters.{key}", "expected a list of strings", position)
+    cluster_interval = float(entry.get("refresh_interval", interval))
+    if cluster_interval < MIN_REFRESH_S:
+        raise check.fail("clusters.refresh_interval", f"must be at least {MIN_REFRESH_S} seconds", position)
+    return ClusterConfig(name=name, provider=provider_name, readonly=bool(entry.get("readonly", False)),
+                         refresh_interval=cluster_interval, options=options)
+
+
+def load_config(path: Path | None, *, required: bool = False) -> AppConfig:
+    """Read and validate a config file; a missing default file is an empty config, a missing named one an error."""
+    if path is None:
+        path = default_config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"{path}: config file not found", "check --config / PILOTHOUSE_CONFIG") from None
+        return AppConfig(source=None)
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config: {error}") from None
+    return parse_config(text, path)
+
+
+def demo_config(tasks: int | None = None, frozen_at: float | None = None,
+                base: AppConfig | None = None) -> AppConfig:
+    """The built-in demo fleet, keeping the keymap and read-only flag of a user config if there is one."""
+    base = base or AppConfig()
+    return AppConfig(
+        clusters=demo_cluster_configs(tasks, frozen_at), refresh_interval=1.0, readonly=base.readonly,
+        keymap=base.keymap, source=base.source, demo=True, audit_log=base.audit_log,
+    )

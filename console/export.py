@@ -1,0 +1,64 @@
+"""The unified model as plain JSON-ready dicts: the `status --json` contract.
+
+Env values are never exported (they may hold credentials); only their names are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from providers.model import Cluster, Node, Service, Task
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def node_dict(node: Node) -> dict[str, Any]:
+    return {
+        "id": node.id, "name": node.name, "role": node.role, "status": node.status.value,
+        "availability": node.availability.value, "zone": node.zone, "version": node.version,
+        "message": node.message,
+    }
+
+
+def task_dict(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id, "node": task.node_name or task.node_id, "node_id": task.node_id, "slot": task.slot,
+        "state": task.state.value, "desired_state": task.desired_state.value, "raw_state": task.raw_state,
+        "health": task.health.value, "version": task.version, "started": _time(task.started),
+        "exit_code": task.exit_code, "restarts": task.restarts, "error": task.error,
+    }
+
+
+def service_dict(service: Service) -> dict[str, Any]:
+    rollout = service.rollout
+    return {
+        "id": service.id, "name": service.name, "ref": service.ref, "namespace": service.namespace,
+        "kind": service.workload_kind, "image": service.image, "version": service.version,
+        "mode": service.mode.value, "desired": service.desired, "running": service.running,
+        "pending": service.pending,
+        "health": {"healthy": service.health.healthy, "unhealthy": service.health.unhealthy,
+                   "starting": service.health.starting},
+        "rollout": {"state": rollout.state.value, "updated": rollout.updated, "total": rollout.total,
+                    "message": rollout.message, "from": rollout.from_version, "to": rollout.to_version,
+                    "started": _time(rollout.started)},
+        "update_policy": service.update_policy.summary(),
+        "networks": list(service.networks), "ports": list(service.ports),
+        "tasks": [task_dict(task) for task in service.tasks],
+    }
+
+
+def cluster_dict(cluster: Cluster) -> dict[str, Any]:
+    return {
+        "name": cluster.name, "kind": cluster.kind.value, "reachable": cluster.reachable,
+        "state": cluster.state.value, "error": cluster.error or None, "last_sync": _time(cluster.last_sync),
+        "demo": cluster.demo, "endpoint": cluster.endpoint, "forbidden": list(cluster.forbidden),
+        "nodes": [node_dict(node) for node in cluster.nodes],
+        "services": [service_dict(service) for service in cluster.services],
+    }
+
+
+def fleet_dict(clusters: list[Cluster]) -> dict[str, Any]:
+    return {"clusters": [cluster_dict(cluster) for cluster in clusters]}

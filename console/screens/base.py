@@ -1,0 +1,98 @@
+"""What every screen shares: the app-level fleet state, the host the screens talk to, and the
+explanation shown when a key is pressed whose action is not offered (read-only, global service...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol, cast
+
+from textual import events
+from textual.actions import parse as parse_action
+from textual.screen import Screen
+
+from providers.model import Cluster, ClusterKind, ConnectionState, Service
+
+if TYPE_CHECKING:
+    from console.actions import ActionLayer
+    from console.config import AppConfig
+
+
+class FleetState:
+    """The latest snapshot of every cluster, in config order. Written only on the UI thread."""
+
+    def __init__(self, placeholders: Sequence[Cluster] = ()) -> None:
+        self.clusters: dict[str, Cluster] = {cluster.name: cluster for cluster in placeholders}
+        # Bumped on every update: screens skip work when nothing changed since they last drew.
+        self.generation = 0
+
+    @classmethod
+    def connecting(cls, kinds: dict[str, ClusterKind], demo: set[str]) -> FleetState:
+        return cls([Cluster(name=name, kind=kind, state=ConnectionState.CONNECTING, demo=name in demo)
+                    for name, kind in kinds.items()])
+
+    def update(self, cluster: Cluster) -> None:
+        self.clusters[cluster.name] = cluster
+        self.generation += 1
+
+    def ordered(self) -> list[Cluster]:
+        return list(self.clusters.values())
+
+    def get(self, name: str) -> Cluster | None:
+        return self.clusters.get(name)
+
+    def service(self, cluster: str, service_id: str) -> Service | None:
+        found = self.clusters.get(cluster)
+        if found is None:
+            return None
+        return next((service for service in found.services if service.id == service_id), None)
+
+    def services(self) -> Iterator[tuple[Cluster, Service]]:
+        for cluster in self.clusters.values():
+            for service in cluster.services:
+                yield cluster, service
+
+
+class ConsoleHost(Protocol):
+    """What screens need from the app; the app is a thin shell that provides exactly this."""
+
+    state: FleetState
+    actions: ActionLayer
+    console_config: AppConfig
+
+    def poke(self, cluster: str) -> None: ...
+
+
+class FleetScreenBase(Screen[None]):
+    """A screen that renders from FleetState: redrawn when a snapshot arrives or the screen comes back."""
+
+    def host(self) -> ConsoleHost:
+        return cast("ConsoleHost", self.app)
+
+    @property
+    def state(self) -> FleetState:
+        return self.host().state
+
+    def fleet_changed(self) -> None:
+        """A snapshot arrived; redraw from self.state. Only the visible screen is told."""
+
+    def on_screen_resume(self) -> None:
+        self.fleet_changed()
+        self.refresh_bindings()
+
+    def refusal_for(self, action: str) -> str | None:
+        """Why `action` (a binding's action name) is not offered now, or None if it is or it is not ours."""
+        return None
+
+    def on_key(self, event: events.Key) -> None:
+        """A key bound to an action that is not offered here explains why instead of doing nothing."""
+        for namespace, bindings in self._modal_binding_chain:
+            for binding in bindings.key_to_bindings.get(event.key, ()):
+                if not isinstance(namespace, FleetScreenBase):
+                    continue
+                _, name, _ = parse_action(binding.action)
+                reason = namespace.refusal_for(name)
+                if reason:
+                    event.stop()
+                    self.notify(reason, title="Not available", severity="warning")
+                    return

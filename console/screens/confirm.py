@@ -1,0 +1,58 @@
+"""Confirmation of a planned mutation: shows exactly what changes, before -> after."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from providers.base import Action, MutationPlan
+
+WHAT_CHANGES = {Action.SCALE: "replicas", Action.ROLLBACK: "version"}
+
+
+def plan_text(plan: MutationPlan) -> Text:
+    text = Text()
+    text.append(f"{plan.action.value.capitalize()} ", style="bold")
+    text.append(f"{plan.cluster}/{plan.service_ref}\n\n", style="bold")
+    text.append(f"{WHAT_CHANGES.get(plan.action, 'change')}  ")
+    text.append(plan.before, style="bold red")
+    text.append("  ->  ")
+    text.append(plan.after, style="bold green")
+    if plan.detail:
+        text.append(f"\n{plan.detail}", style="dim")
+    return text
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="confirm_yes"),
+        Binding("n", "answer(False)", "No", id="confirm_no"),
+        Binding("escape", "answer(False)", "Cancel", id="confirm_cancel"),
+    ]
+
+    def __init__(self, plan: MutationPlan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box", classes="dialog"):
+            yield Static(plan_text(self.plan), id="confirm-plan")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Yes, apply (y)", id="confirm-yes", variant="error")
+                yield Button("No (n)", id="confirm-no", variant="primary")
+
+    def on_mount(self) -> None:
+        # The safe answer has the focus: a stray enter cancels.
+        self.query_one("#confirm-no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

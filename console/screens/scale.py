@@ -1,0 +1,68 @@
+"""The scale dialog: asks for a replica count and validates it before anything is planned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, Input, Static
+
+from console.actions import MAX_REPLICAS_WITHOUT_FORCE, ActionLayer
+from providers.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleRequest:
+    replicas: int
+    force: bool
+
+
+class ScaleDialog(ModalScreen[ScaleRequest | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="scale_cancel"),
+    ]
+
+    def __init__(self, target: str, current: int) -> None:
+        super().__init__()
+        self.target = target
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="scale-box", classes="dialog"):
+            yield Static(Text.assemble("Scale ", (self.target, "bold"), f"  (now {self.current} replicas)"),
+                         id="scale-title")
+            yield Input(value=str(self.current), placeholder="replicas", id="scale-input")
+            yield Checkbox(f"force (more than {MAX_REPLICAS_WITHOUT_FORCE:,})", id="scale-force")
+            yield Static("", id="scale-error")
+            yield Static("enter: continue to confirmation · escape: cancel", classes="dim")
+
+    def on_mount(self) -> None:
+        field = self.query_one("#scale-input", Input)
+        field.focus()
+        field.select_all()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        force = self.query_one("#scale-force", Checkbox).value
+        try:
+            replicas = ActionLayer.parse_replicas(event.value, force=force)
+        except InvalidInput as error:
+            self.show_error(str(error))
+            return
+        self.dismiss(ScaleRequest(replicas, force))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.show_error("")
+
+    def show_error(self, message: str) -> None:
+        error = self.query_one("#scale-error", Static)
+        error.update(message)
+        error.set_class(bool(message), "visible")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,147 @@
+"""Scale and rollback keys, shared by every screen that has a selected service.
+
+The flow: key -> (scale dialog) -> plan in a thread worker -> confirm screen showing before -> after
+-> execute in a thread worker -> notify the result and poke that cluster's refresher.
+A key is offered only when the action layer has no refusal; pressed anyway, it says why.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from console.screens.base import FleetScreenBase
+from console.screens.confirm import ConfirmScreen
+from console.screens.scale import ScaleDialog, ScaleRequest
+from providers.base import Action, MutationPlan
+from providers.errors import ProviderError
+from providers.model import Service
+
+ACTION_OF_BINDING = {"scale": Action.SCALE, "scale_by": Action.SCALE, "rollback": Action.ROLLBACK}
+
+
+class ServiceActionScreen(FleetScreenBase):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "scale", "Scale", id="scale"),
+        Binding("plus", "scale_by(1)", "+1", id="scale_up", key_display="+"),
+        Binding("minus", "scale_by(-1)", "-1", id="scale_down", key_display="-"),
+        Binding("R", "rollback", "Rollback", id="rollback"),
+    ]
+
+    class PlanReady(Message):
+        def __init__(self, plan: MutationPlan) -> None:
+            super().__init__()
+            self.plan = plan
+
+    class MutationFinished(Message):
+        def __init__(self, cluster: str, result: str, failed: bool) -> None:
+            super().__init__()
+            self.cluster = cluster
+            self.result = result
+            self.failed = failed
+
+    def selected(self) -> tuple[str, Service] | None:
+        """(cluster name, service) the keys act on."""
+        return None
+
+    # -- offering ----------------------------------------------------------------------------
+
+    def refusal_for(self, action: str) -> str | None:
+        mutation = ACTION_OF_BINDING.get(action)
+        if mutation is None:
+            return super().refusal_for(action)
+        target = self.selected()
+        if target is None:
+            return "select a service first"
+        cluster, service = target
+        try:
+            return self.host().actions.refusal(cluster, mutation, service)
+        except ProviderError as error:
+            return str(error)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ACTION_OF_BINDING:
+            return self.refusal_for(action) is None
+        return True
+
+    # -- the flow ----------------------------------------------------------------------------
+
+    def action_scale(self) -> None:
+        target = self.selected()
+        if target is None:
+            return
+        cluster, service = target
+
+        def chosen(request: ScaleRequest | None) -> None:
+            if request is not None:
+                self.plan_scale(cluster, service, request.replicas, force=request.force)
+
+        self.app.push_screen(ScaleDialog(f"{cluster}/{service.ref}", service.desired), chosen)
+
+    def action_scale_by(self, delta: int) -> None:
+        target = self.selected()
+        if target is None:
+            return
+        cluster, service = target
+        replicas = service.desired + delta
+        if replicas < 0:
+            self.notify(f"{service.ref} already runs 0 replicas", severity="warning")
+            return
+        self.plan_scale(cluster, service, replicas, force=False)
+
+    def action_rollback(self) -> None:
+        target = self.selected()
+        if target is None:
+            return
+        cluster, service = target
+        actions = self.host().actions
+        self._in_thread(lambda: self.post_message(self.PlanReady(actions.plan_rollback(cluster, service))),
+                        cluster, "rollback")
+
+    def plan_scale(self, cluster: str, service: Service, replicas: int, *, force: bool) -> None:
+        actions = self.host().actions
+        self._in_thread(
+            lambda: self.post_message(self.PlanReady(actions.plan_scale(cluster, service, replicas, force=force))),
+            cluster, "scale",
+        )
+
+    def _in_thread(self, work: object, cluster: str, what: str) -> None:
+        """Run a blocking action-layer call; any error comes back as a MutationFinished(failed)."""
+        assert callable(work)
+
+        def guarded() -> None:
+            try:
+                work()
+            except ProviderError as error:
+                self.post_message(self.MutationFinished(cluster, str(error), failed=True))
+            except Exception as error:
+                self.post_message(self.MutationFinished(cluster, f"{what} failed: {error!r}", failed=True))
+
+        self.run_worker(guarded, thread=True, exit_on_error=False, group="mutation", name=what)
+
+    def on_service_action_screen_plan_ready(self, message: PlanReady) -> None:
+        plan = message.plan
+        actions = self.host().actions
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                self._in_thread(lambda: actions.cancel(plan), plan.cluster, "cancel")
+                self.notify(f"cancelled: {plan.describe()}")
+                return
+
+            def execute() -> None:
+                result = actions.execute(plan)
+                self.post_message(self.MutationFinished(plan.cluster, result, failed=False))
+
+            self._in_thread(execute, plan.cluster, plan.action.value)
+
+        self.app.push_screen(ConfirmScreen(plan), answered)
+
+    def on_service_action_screen_mutation_finished(self, message: MutationFinished) -> None:
+        if message.failed:
+            self.notify(message.result, title="Refused", severity="error", timeout=8)
+        else:
+            self.notify(message.result, title="Done")
+            self.host().poke(message.cluster)

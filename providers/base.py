@@ -1,0 +1,145 @@
+"""The provider contract. One Provider instance serves one configured cluster.
+
+All methods may block (they talk to a cluster) and are called from worker threads, never from the UI
+thread. `refusal()` is the exception: it is pure and cheap, so the UI can ask it before binding a key.
+A provider module imports its SDK only inside methods, so that listing providers stays fast.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from threading import Event as ThreadEvent
+from typing import Any, ClassVar
+
+from providers.errors import NotSupported
+from providers.model import Cluster, ClusterKind, Service, ServiceMode
+
+
+class Action(StrEnum):
+    """A mutation; every one passes through console.actions (confirm, read-only, audit)."""
+
+    SCALE = "scale"
+    ROLLBACK = "rollback"
+
+
+class Capability(StrEnum):
+    SCALE = "scale"
+    ROLLBACK = "rollback"
+    LOGS = "logs"
+    WATCH = "watch"  # changes are pushed (Docker /events, Kubernetes watch), not only polled
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One provider-specific config key: its type(s) and what it means."""
+
+    types: tuple[type, ...]
+    help: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    name: str
+    provider: str
+    readonly: bool = False
+    refresh_interval: float = 2.0
+    # Provider-specific keys, already checked against the provider's OPTIONS.
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MutationPlan:
+    """Exactly what a mutation will change, computed before anything is sent.
+
+    `before`/`after` are what the confirmation shows ("3" -> "5", "web:2.1 (v12)" -> "web:2.0 (v11)").
+    `payload` is the provider's own, e.g. the spec version a Swarm update must carry.
+    """
+
+    action: Action
+    cluster: str
+    service_ref: str
+    service_id: str
+    before: str
+    after: str
+    detail: str = ""
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        text = f"{self.action.value} {self.cluster}/{self.service_ref}: {self.before} -> {self.after}"
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    time: datetime | None
+    source: str  # task or pod, and node
+    text: str
+
+
+class Provider(ABC):
+    """Connects to one cluster and maps it into the unified model."""
+
+    kind: ClusterKind
+    OPTIONS: ClassVar[Mapping[str, Option]] = {}
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({Capability.SCALE, Capability.ROLLBACK})
+
+    def __init__(self, config: ClusterConfig) -> None:
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @abstractmethod
+    def connect(self) -> None:
+        """Open the client and check that this endpoint can serve the console (e.g. is a swarm manager)."""
+
+    @abstractmethod
+    def snapshot(self) -> Cluster:
+        """The whole cluster now, with a constant number of list calls whatever its size."""
+
+    def start_watch(self, on_change: Callable[[], None]) -> bool:
+        """Start pushing changes: call `on_change` (from any thread) whenever a refresh is worth doing.
+
+        Returns False when the backend has no change stream; the console then only polls.
+        """
+        return False
+
+    def close(self) -> None:
+        """Stop watches and release connections."""
+
+    def refusal(self, action: Action, service: Service) -> str | None:
+        """Why `action` cannot apply to `service`, or None. Pure: no I/O, safe on the UI thread."""
+        capability = Capability(action.value)
+        if capability not in self.CAPABILITIES:
+            return f"{self.kind.value} provider cannot {action.value}"
+        if action is Action.SCALE and service.mode is ServiceMode.GLOBAL:
+            return f"{service.ref} runs one task per node ({service.workload_kind} in global mode); it cannot be scaled"
+        return None
+
+    def check(self, action: Action, service: Service) -> None:
+        reason = self.refusal(action, service)
+        if reason:
+            raise NotSupported(reason)
+
+    @abstractmethod
+    def plan_scale(self, service: Service, replicas: int) -> MutationPlan:
+        """Validate against live state and describe the change; sends nothing mutating."""
+
+    @abstractmethod
+    def plan_rollback(self, service: Service) -> MutationPlan:
+        """Find what to roll back to; raise NotSupported when there is nothing. Sends nothing mutating."""
+
+    @abstractmethod
+    def apply(self, plan: MutationPlan) -> str:
+        """Carry out a plan; returns a one-line result. Raises Conflict when the object changed meanwhile."""
+
+    def logs(
+        self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
+        stop: ThreadEvent | None = None,
+    ) -> Iterator[LogLine]:
+        raise NotSupported(f"{self.kind.value} provider cannot show logs yet")

@@ -1,0 +1,435 @@
+"""The built-in demo fleet: a simulated cluster of each kind, so the console runs anywhere.
+
+One DemoProvider serves one cluster (flavor swarm, kubernetes or ecs). The scenario runs on a clock:
+- t = 0..30 s: a rolling update of the `api` service, one task at a time;
+- t = 10 s: the third node goes down and its tasks are rescheduled on the others (starting, then running);
+- t = 60 s: the node comes back;
+- always: `payments` has one task failing its health check.
+`frozen_at` pins the clock (tests, screenshots). Scale and rollback change the simulated state.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from providers.base import Action, ClusterConfig, MutationPlan, Option, Provider
+from providers.errors import InvalidInput, NotFound, NotSupported
+from providers.model import (
+    Cluster,
+    ClusterKind,
+    ConnectionState,
+    ContainerSpec,
+    Event,
+    Health,
+    HealthCounts,
+    Node,
+    NodeStatus,
+    Rollout,
+    RolloutState,
+    Service,
+    ServiceMode,
+    Task,
+    TaskState,
+    UpdatePolicy,
+)
+
+ROLLOUT_SECONDS = 30.0
+NODE_DOWN_AT = 10.0
+NODE_BACK_AT = 60.0
+RESCHEDULE_SECONDS = 4.0
+LIVE_START_S = 8.0
+MAX_DEMO_TASKS = 50_000
+DEFAULT_TASKS_PER_CLUSTER = 40
+
+DEMO_CLUSTER_NAMES = {"swarm": "demo-swarm", "kubernetes": "demo-k8s", "ecs": "demo-ecs"}
+
+
+@dataclass(slots=True)
+class _ServiceDef:
+    """The simulated service: mutable by scale and rollback."""
+
+    name: str
+    namespace: str
+    image: str
+    desired: int
+    mode: ServiceMode = ServiceMode.REPLICATED
+    workload_kind: str = "service"
+    previous_image: str = ""
+    healthcheck: bool = True
+    revision: int = 1
+    rolling_to: str = ""  # the api service's update in progress
+    failing_task: bool = False
+    rolled_back_at: float | None = None
+    containers: tuple[ContainerSpec, ...] = ()
+    policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+
+
+def _ref(flavor: str, namespace: str, name: str) -> str:
+    return f"{namespace}/{name}" if flavor == "kubernetes" else name
+
+
+# name, image, replicas weight, healthcheck, extra container facts for the doctor
+_CATALOGUE: tuple[tuple[str, str, int, bool, dict[str, Any]], ...] = (
+    ("api", "registry.example.com/shop/api:1.4.2", 4, True, {}),
+    ("web", "registry.example.com/shop/web:2.7.0", 3, True, {}),
+    ("payments", "registry.example.com/shop/payments:3.1.0", 3, True,
+     {"env": {"PAYMENTS_API_KEY": "demo-not-a-real-key", "LOG_LEVEL": "info"}}),
+    ("worker", "registry.example.com/shop/worker:1.9.3", 2, False,
+     {"command": ("sh", "-c", "python -m worker")}),
+    ("cache", "redis:latest", 1, False, {}),
+    ("search", "docker.io/someone/search:0.3", 2, True, {"env": {"DEBUG": "true"}}),
+    ("mailer", "registry.example.com/shop/mailer:1.0.1", 1, True, {"memory": None}),
+    ("auth", "registry.example.com/shop/auth:5.2.0", 2, True, {}),
+)
+
+
+class DemoProvider(Provider):
+    kind = ClusterKind.SWARM  # per instance, see __init__
+    OPTIONS: ClassVar[Mapping[str, Option]] = {
+        "flavor": Option((str,), "which orchestrator to simulate: swarm, kubernetes or ecs"),
+        "tasks": Option((int,), "how many tasks this simulated cluster runs"),
+        "seed": Option((int,), "random seed for the fleet's shape"),
+        "frozen_at": Option((int, float), "pin the scenario clock at this many seconds (tests, screenshots)"),
+    }
+
+    def __init__(self, config: ClusterConfig) -> None:
+        super().__init__(config)
+        flavor = str(config.options.get("flavor", "swarm"))
+        if flavor not in DEMO_CLUSTER_NAMES:
+            raise InvalidInput(f"demo flavor {flavor!r} is unknown", "use swarm, kubernetes or ecs")
+        self.flavor = flavor
+        self.kind = ClusterKind(flavor)
+        tasks = int(config.options.get("tasks", DEFAULT_TASKS_PER_CLUSTER))
+        if not 0 <= tasks <= MAX_DEMO_TASKS:
+            raise InvalidInput(f"demo tasks must be 0..{MAX_DEMO_TASKS}, not {tasks}")
+        self.task_budget = tasks
+        frozen = config.options.get("frozen_at")
+        self.frozen_at: float | None = None if frozen is None else float(frozen)
+        self._rng = random.Random(int(config.options.get("seed", 7)) + len(flavor))
+        self._lock = threading.Lock()
+        # A live demo starts a few seconds into the scenario: the rollout is visibly moving at once.
+        self._started = time.monotonic() - LIVE_START_S
+        # A fixed wall-clock origin keeps frozen snapshots (screenshots) identical run to run.
+        self._origin = datetime(2026, 11, 27, 9, 0, tzinfo=UTC) if self.frozen_at is not None else datetime.now(UTC)
+        self.nodes = self._make_nodes()
+        self.services = self._make_services()
+        self._audit_events: list[Event] = []
+        self._node_of: dict[str, str] = {}
+
+    # -- the scenario -------------------------------------------------------------------------
+
+    def now(self) -> float:
+        if self.frozen_at is not None:
+            return self.frozen_at
+        return time.monotonic() - self._started
+
+    def _at(self, seconds: float) -> datetime:
+        return self._origin + timedelta(seconds=seconds)
+
+    def _make_nodes(self) -> list[Node]:
+        count = min(50, max(3, self.task_budget // 300))
+        nodes: list[Node] = []
+        zones = ("a", "b", "c")
+        for index in range(count):
+            zone = f"eu-west-1{zones[index % 3]}"
+            if self.flavor == "swarm":
+                role = "manager" if index == 0 else "worker"
+                name = "manager-1" if index == 0 else f"worker-{index}"
+                node = Node(id=f"swarmnode{index:03d}", name=name, role=role, zone=zone,
+                            addresses=(f"10.0.0.{index + 10}",), version="24.0.7")
+            elif self.flavor == "kubernetes":
+                name = f"ip-10-1-{index // 250}-{index % 250 + 10}.eu-west-1.compute.internal"
+                role = "control-plane" if index == 0 else "worker"
+                node = Node(id=name, name=name, role=role, zone=zone, addresses=(f"10.1.0.{index + 10}",),
+                            version="v1.30.4", labels={"topology.kubernetes.io/zone": zone})
+            else:
+                instance = f"i-0{index:02d}{self._rng.randrange(16**10):010x}"
+                node = Node(id=f"arn:aws:ecs:eu-west-1:123456789012:container-instance/demo/{instance}",
+                            name=instance, role="container-instance", zone=zone, version="1.86.0")
+            node.status = NodeStatus.READY
+            nodes.append(node)
+        return nodes
+
+    def _make_services(self) -> list[_ServiceDef]:
+        namespace = {"swarm": "shop", "kubernetes": "prod", "ecs": "demo-ecs"}[self.flavor]
+        catalogue = list(_CATALOGUE)
+        # Big fleets (benchmarks) get more services, about 40 tasks each.
+        extra = max(0, self.task_budget // 40 - len(catalogue))
+        weights = [entry[2] for entry in catalogue] + [3] * extra
+        scale = self.task_budget / max(1, sum(weights))
+        defs: list[_ServiceDef] = []
+        for index, weight in enumerate(weights):
+            if index < len(catalogue):
+                name, image, _, healthcheck, facts = catalogue[index]
+            else:
+                name, image, healthcheck, facts = (f"svc-{index:04d}",
+                                                   f"registry.example.com/batch/svc-{index:04d}:1.0.{index % 7}",
+                                                   True, {})
+            desired = max(1, round(weight * scale)) if self.task_budget else 0
+            swarm_name = f"{namespace}_{name}" if self.flavor == "swarm" else name
+            containers = (ContainerSpec(
+                name=name, image=image, command=tuple(facts.get("command", ())),
+                env=dict(facts.get("env", {"LOG_LEVEL": "info"})), healthcheck=healthcheck,
+                readiness_probe=healthcheck if self.flavor == "kubernetes" else None,
+                memory_limit_bytes=facts.get("memory", 512 * 1024 * 1024),
+            ),)
+            defs.append(_ServiceDef(
+                name=swarm_name, namespace=namespace, image=image, desired=desired, healthcheck=healthcheck,
+                workload_kind=self._workload_kind(), containers=containers,
+                policy=self._policy(), revision=3 if name in ("web", "auth") else 1,
+                previous_image=image.rsplit(":", 1)[0] + ":previous" if name in ("web", "auth") else "",
+                failing_task=(name == "payments"),
+            ))
+        api = defs[0]
+        api.rolling_to = api.image.rsplit(":", 1)[0] + ":1.5.0"
+        api.previous_image = api.image
+        api.revision = 7
+        web = defs[1]
+        web.previous_image = web.image.rsplit(":", 1)[0] + ":2.6.3"
+        auth = defs[7]
+        auth.previous_image = auth.image.rsplit(":", 1)[0] + ":5.1.4"
+        # One service that cannot be scaled: a Swarm global service, a DaemonSet; ECS has no such thing.
+        if self.flavor in ("swarm", "kubernetes"):
+            name = "monitoring_node-exporter" if self.flavor == "swarm" else "node-exporter"
+            defs.append(_ServiceDef(
+                name=name, namespace="monitoring" if self.flavor == "swarm" else "kube-system",
+                image="prom/node-exporter:v1.8.2", desired=len(self.nodes), mode=ServiceMode.GLOBAL,
+                workload_kind="daemonset" if self.flavor == "kubernetes" else "service",
+                healthcheck=False, policy=self._policy(),
+                containers=(ContainerSpec(name="node-exporter", image="prom/node-exporter:v1.8.2",
+                                          healthcheck=False, memory_limit_bytes=64 * 1024 * 1024),),
+            ))
+        return defs
+
+    def _workload_kind(self) -> str:
+        return "deployment" if self.flavor == "kubernetes" else "service"
+
+    def _policy(self) -> UpdatePolicy:
+        if self.flavor == "swarm":
+            return UpdatePolicy(parallelism=1, delay_s=5, failure_action="rollback", monitor_s=5,
+                                order="start-first", has_rollback_policy=True)
+        if self.flavor == "kubernetes":
+            return UpdatePolicy(max_surge="25%", max_unavailable="25%")
+        return UpdatePolicy(min_healthy_percent=100, max_percent=200, circuit_breaker=True,
+                            circuit_breaker_rollback=True)
+
+    # -- Provider -----------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Nothing to connect to."""
+
+    def snapshot(self) -> Cluster:
+        with self._lock:
+            t = self.now()
+            nodes = self._nodes_at(t)
+            services = tuple(self._service_at(index, definition, t, nodes)
+                             for index, definition in enumerate(self.services))
+            events = self._events_at(t)
+        return Cluster(
+            name=self.name, kind=self.kind, state=ConnectionState.CONNECTED, last_sync=self._at(t),
+            nodes=nodes, services=services, events=events, demo=True, endpoint="simulated",
+        )
+
+    def _down_node(self, t: float) -> Node | None:
+        if NODE_DOWN_AT <= t < NODE_BACK_AT and len(self.nodes) >= 3:
+            return self.nodes[2]
+        return None
+
+    def _nodes_at(self, t: float) -> tuple[Node, ...]:
+        down = self._down_node(t)
+        if down is None:
+            return tuple(self.nodes)
+        return tuple(
+            replace(node, status=NodeStatus.DOWN, message="heartbeat failure") if node is down else node
+            for node in self.nodes
+        )
+
+    def _service_at(self, index: int, definition: _ServiceDef, t: float, nodes: tuple[Node, ...]) -> Service:
+        flavor = self.flavor
+        down = self._down_node(t)
+        live_nodes = [node for node in nodes if node.status is NodeStatus.READY]
+        ref = _ref(flavor, definition.namespace, definition.name)
+        service_id = f"{self.name}-svc-{index:04d}"
+        rollout, current_image, updated = self._rollout_at(definition, t)
+        desired = len(live_nodes) if definition.mode is ServiceMode.GLOBAL else definition.desired
+        tasks: list[Task] = []
+        placement_nodes = self.nodes if definition.mode is ServiceMode.REPLICATED else live_nodes
+        for slot in range(1, desired + 1):
+            node = placement_nodes[(index + slot) % len(placement_nodes)] if placement_nodes else None
+            image = definition.rolling_to if slot <= updated and definition.rolling_to else current_image
+            task = Task(
+                id=f"{service_id}-t{slot:05d}", service_id=service_id, slot=slot,
+                node_id=node.id if node else "", node_name=node.name if node else "",
+                state=TaskState.RUNNING, raw_state="running", health=self._health(definition),
+                version=image.rsplit(":", 1)[-1], started=self._at(-3600 + index), address="",
+            )
+            if node is not None and down is not None and node.id == down.id:
+                # Rescheduled away from the down node: the old task is gone, a new one starts elsewhere.
+                tasks.append(replace(task, id=task.id + "-lost", state=TaskState.FAILED,
+                                     desired_state=TaskState.STOPPED, raw_state="orphaned",
+                                     health=Health.UNKNOWN,
+                                     error="node is down: task rescheduled"))
+                target = live_nodes[slot % len(live_nodes)] if live_nodes else None
+                starting = t - NODE_DOWN_AT < RESCHEDULE_SECONDS
+                task = replace(
+                    task, id=task.id + "-r", node_id=target.id if target else "",
+                    node_name=target.name if target else "",
+                    state=TaskState.STARTING if starting else TaskState.RUNNING,
+                    raw_state="starting" if starting else "running",
+                    health=Health.STARTING if starting and definition.healthcheck else task.health,
+                    started=self._at(NODE_DOWN_AT),
+                )
+            if slot <= updated and definition.rolling_to:
+                task.started = self._at(ROLLOUT_SECONDS * (slot - 1) / max(1, desired))
+            if definition.failing_task and slot == 1:
+                task = replace(task, health=Health.UNHEALTHY, state=TaskState.RUNNING,
+                               error="health check failed 3 times: GET /healthz returned 503")
+                tasks.append(replace(task, id=task.id + "-prev", state=TaskState.FAILED,
+                                     desired_state=TaskState.STOPPED, raw_state="failed", exit_code=137,
+                                     error="task: non-zero exit (137): dockerexec: unhealthy container"))
+            tasks.append(task)
+        running = sum(1 for task in tasks if task.state is TaskState.RUNNING
+                      and task.desired_state is TaskState.RUNNING)
+        image = definition.rolling_to if rollout.state is RolloutState.UPDATING and updated else current_image
+        return Service(
+            id=service_id, name=definition.name, ref=ref, namespace=definition.namespace,
+            workload_kind=definition.workload_kind, image=image,
+            version=self._version(definition), mode=definition.mode, desired=desired, running=running,
+            health=HealthCounts.of(tasks), rollout=rollout, update_policy=definition.policy,
+            networks=("shop_default",) if flavor == "swarm" else (),
+            ports=("443:8443/tcp",) if definition.name.endswith("web") else (),
+            labels={"com.docker.stack.namespace": definition.namespace} if flavor == "swarm" else {},
+            containers=tuple(replace(container, image=image) for container in definition.containers),
+            tasks=tuple(tasks), created=self._at(-86400),
+            details=self._details(definition),
+        )
+
+    def _version(self, definition: _ServiceDef) -> str:
+        if self.flavor == "ecs":
+            return f"{definition.name}:{definition.revision}"
+        if self.flavor == "kubernetes":
+            return f"revision {definition.revision}"
+        return f"v{definition.revision * 11}"
+
+    def _details(self, definition: _ServiceDef) -> dict[str, str]:
+        if self.flavor == "ecs":
+            return {"launch type": "EC2", "task definition": f"{definition.name}:{definition.revision}"}
+        if self.flavor == "kubernetes":
+            return {"selector": f"app={definition.name}"}
+        return {}
+
+    def _health(self, definition: _ServiceDef) -> Health:
+        return Health.HEALTHY if definition.healthcheck else Health.NONE
+
+    def _rollout_at(self, definition: _ServiceDef, t: float) -> tuple[Rollout, str, int]:
+        """(rollout, image the not-yet-updated tasks run, how many tasks run the new image)."""
+        if not definition.rolling_to:
+            state = RolloutState.ROLLED_BACK if definition.rolled_back_at is not None else RolloutState.STABLE
+            message = "rolled back by operator" if definition.rolled_back_at is not None else ""
+            return (Rollout(state=state, updated=definition.desired, total=definition.desired, message=message),
+                    definition.image, 0)
+        total = definition.desired
+        fraction = min(1.0, max(0.0, t / ROLLOUT_SECONDS))
+        updated = int(total * fraction)
+        old_tag = definition.image.rsplit(":", 1)[-1]
+        new_tag = definition.rolling_to.rsplit(":", 1)[-1]
+        if fraction >= 1.0:
+            return (Rollout(state=RolloutState.STABLE, updated=total, total=total, started=self._at(0),
+                            finished=self._at(ROLLOUT_SECONDS), message="update completed",
+                            from_version=old_tag, to_version=new_tag), definition.rolling_to, total)
+        return (Rollout(state=RolloutState.UPDATING, updated=updated, total=total, started=self._at(0),
+                        message=f"updating {definition.name}: {old_tag} -> {new_tag}",
+                        from_version=old_tag, to_version=new_tag), definition.image, updated)
+
+    def _events_at(self, t: float) -> tuple[Event, ...]:
+        events = [Event(self._at(0), self.name, f"service {self._api_ref()}", "update",
+                        "rolling update started", service_ref=self._api_ref())]
+        if t >= ROLLOUT_SECONDS:
+            events.append(Event(self._at(ROLLOUT_SECONDS), self.name, f"service {self._api_ref()}", "update",
+                                "rolling update completed", service_ref=self._api_ref()))
+        if t >= NODE_DOWN_AT and len(self.nodes) >= 3:
+            events.append(Event(self._at(NODE_DOWN_AT), self.name, f"node {self.nodes[2].name}", "state",
+                                "node down: tasks rescheduled"))
+        if t >= NODE_BACK_AT and len(self.nodes) >= 3:
+            events.append(Event(self._at(NODE_BACK_AT), self.name, f"node {self.nodes[2].name}", "state",
+                                "node ready"))
+        events.extend(self._audit_events)
+        return tuple(sorted(events, key=lambda event: event.time))
+
+    def _api_ref(self) -> str:
+        definition = self.services[0]
+        return _ref(self.flavor, definition.namespace, definition.name)
+
+    # -- mutations ----------------------------------------------------------------------------
+
+    def _definition(self, service: Service) -> _ServiceDef:
+        for index, definition in enumerate(self.services):
+            if f"{self.name}-svc-{index:04d}" == service.id:
+                return definition
+        raise NotFound(f"service {service.ref} not found in {self.name}")
+
+    def plan_scale(self, service: Service, replicas: int) -> MutationPlan:
+        self.check(Action.SCALE, service)
+        definition = self._definition(service)
+        return MutationPlan(Action.SCALE, self.name, service.ref, service.id,
+                            before=str(definition.desired), after=str(replicas))
+
+    def plan_rollback(self, service: Service) -> MutationPlan:
+        self.check(Action.ROLLBACK, service)
+        definition = self._definition(service)
+        with self._lock:
+            rolling = bool(definition.rolling_to) and self.now() < ROLLOUT_SECONDS
+            current = definition.rolling_to if definition.rolling_to and not rolling else definition.image
+            if rolling:
+                current = definition.rolling_to
+            target = definition.image if definition.rolling_to else definition.previous_image
+        if not target or target == current:
+            raise NotSupported(f"{service.ref} has nothing to roll back to",
+                               "it has no previous version recorded")
+        return MutationPlan(Action.ROLLBACK, self.name, service.ref, service.id,
+                            before=current, after=target, payload={"target": target})
+
+    def apply(self, plan: MutationPlan) -> str:
+        with self._lock:
+            index = next((i for i, _ in enumerate(self.services) if f"{self.name}-svc-{i:04d}" == plan.service_id),
+                         None)
+            if index is None:
+                raise NotFound(f"service {plan.service_ref} not found in {self.name}")
+            definition = self.services[index]
+            t = self.now()
+            if plan.action is Action.SCALE:
+                definition.desired = int(plan.after)
+                message = f"scaled {plan.service_ref} from {plan.before} to {plan.after}"
+            else:
+                target = str(plan.payload["target"])
+                definition.previous_image = plan.before
+                definition.image = target
+                definition.rolling_to = ""
+                definition.revision += 1
+                definition.rolled_back_at = t
+                message = f"rolled back {plan.service_ref} from {plan.before} to {target}"
+            self._audit_events.append(Event(self._at(t), self.name, f"service {plan.service_ref}",
+                                            plan.action.value, message, service_ref=plan.service_ref))
+            del self._audit_events[:-100]
+        return message
+
+
+def demo_cluster_configs(tasks: int | None = None, frozen_at: float | None = None) -> tuple[ClusterConfig, ...]:
+    """The three demo clusters; `tasks` is the fleet total, split evenly."""
+    configs = []
+    total = 3 * DEFAULT_TASKS_PER_CLUSTER if tasks is None else tasks
+    if not 0 <= total <= MAX_DEMO_TASKS:
+        raise InvalidInput(f"--demo-tasks must be between 0 and {MAX_DEMO_TASKS}, not {total}")
+    for position, (flavor, name) in enumerate(DEMO_CLUSTER_NAMES.items()):
+        share = total // 3 + (1 if position < total % 3 else 0)
+        options: dict[str, Any] = {"flavor": flavor, "tasks": share}
+        if frozen_at is not None:
+            options["frozen_at"] = frozen_at
+        configs.append(ClusterConfig(name=name, provider="demo", refresh_interval=1.0, options=options))
+    return tuple(configs)

@@ -1,0 +1,286 @@
+"""The unified model: the only types that code above providers/ ever sees.
+
+Every provider maps its SDK objects into these. Nothing here imports Textual or an SDK.
+Dataclasses use slots: a 50k-task fleet holds 50k Task objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class ClusterKind(StrEnum):
+    SWARM = "swarm"
+    KUBERNETES = "kubernetes"
+    ECS = "ecs"
+
+
+class ConnectionState(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    # Reachable, but part of the data is missing (a forbidden kind, throttling, a stale watch).
+    DEGRADED = "degraded"
+    UNREACHABLE = "unreachable"
+
+
+class NodeStatus(StrEnum):
+    READY = "ready"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+
+class Availability(StrEnum):
+    ACTIVE = "active"
+    DRAIN = "drain"
+    PAUSE = "pause"
+
+
+class ServiceMode(StrEnum):
+    REPLICATED = "replicated"
+    GLOBAL = "global"
+
+
+class Health(StrEnum):
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+    STARTING = "starting"
+    NONE = "none"  # the workload defines no health check
+    UNKNOWN = "unknown"
+
+
+class TaskState(StrEnum):
+    """A task's lifecycle, normalised; the orchestrator's own word stays in Task.raw_state."""
+
+    PENDING = "pending"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    COMPLETE = "complete"
+    UNKNOWN = "unknown"
+
+
+class RolloutState(StrEnum):
+    STABLE = "stable"
+    UPDATING = "updating"
+    PAUSED = "paused"
+    ROLLING_BACK = "rolling_back"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+
+
+ACTIVE_ROLLOUT_STATES = frozenset({RolloutState.UPDATING, RolloutState.ROLLING_BACK})
+
+
+@dataclass(slots=True)
+class Node:
+    id: str
+    name: str
+    role: str = ""  # manager/worker, control-plane, container-instance, zone
+    status: NodeStatus = NodeStatus.UNKNOWN
+    availability: Availability = Availability.ACTIVE
+    zone: str = ""
+    addresses: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    version: str = ""  # engine / kubelet / agent version
+    message: str = ""  # why it is down, taints, cordoned...
+
+
+@dataclass(slots=True)
+class HealthCounts:
+    healthy: int = 0
+    unhealthy: int = 0
+    starting: int = 0
+
+    @staticmethod
+    def of(tasks: tuple[Task, ...] | list[Task]) -> HealthCounts:
+        """Counts over the tasks that are meant to be running."""
+        counts = HealthCounts()
+        for task in tasks:
+            if task.desired_state != TaskState.RUNNING:
+                continue
+            if task.health is Health.HEALTHY:
+                counts.healthy += 1
+            elif task.health is Health.UNHEALTHY:
+                counts.unhealthy += 1
+            elif task.health is Health.STARTING:
+                counts.starting += 1
+        return counts
+
+
+@dataclass(slots=True)
+class Rollout:
+    state: RolloutState = RolloutState.STABLE
+    updated: int = 0
+    total: int = 0
+    started: datetime | None = None
+    finished: datetime | None = None
+    message: str = ""
+    from_version: str = ""
+    to_version: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_ROLLOUT_STATES
+
+    @property
+    def fraction(self) -> float:
+        if self.total <= 0:
+            return 1.0
+        return min(1.0, max(0.0, self.updated / self.total))
+
+
+@dataclass(slots=True)
+class UpdatePolicy:
+    """How the orchestrator replaces tasks; each field is None where the orchestrator has no such knob."""
+
+    parallelism: int | None = None
+    delay_s: float | None = None
+    failure_action: str = ""  # pause / continue / rollback
+    monitor_s: float | None = None
+    order: str = ""  # stop-first / start-first
+    max_surge: str = ""
+    max_unavailable: str = ""
+    min_healthy_percent: int | None = None
+    max_percent: int | None = None
+    circuit_breaker: bool | None = None
+    circuit_breaker_rollback: bool | None = None
+    has_rollback_policy: bool | None = None
+
+    def summary(self) -> str:
+        parts: list[str] = []
+        if self.parallelism is not None:
+            parts.append(f"parallelism {self.parallelism}")
+        if self.delay_s is not None:
+            parts.append(f"delay {self.delay_s:g}s")
+        if self.order:
+            parts.append(self.order)
+        if self.failure_action:
+            parts.append(f"on failure {self.failure_action}")
+        if self.monitor_s is not None:
+            parts.append(f"monitor {self.monitor_s:g}s")
+        if self.max_surge:
+            parts.append(f"maxSurge {self.max_surge}")
+        if self.max_unavailable:
+            parts.append(f"maxUnavailable {self.max_unavailable}")
+        if self.min_healthy_percent is not None:
+            parts.append(f"min healthy {self.min_healthy_percent}%")
+        if self.max_percent is not None:
+            parts.append(f"max {self.max_percent}%")
+        if self.circuit_breaker is not None:
+            breaker = "on" if self.circuit_breaker else "off"
+            if self.circuit_breaker and self.circuit_breaker_rollback:
+                breaker += " (rollback)"
+            parts.append(f"circuit breaker {breaker}")
+        return ", ".join(parts)
+
+
+@dataclass(slots=True)
+class ContainerSpec:
+    """What the doctor needs from a container definition. Env values are never rendered or exported."""
+
+    name: str
+    image: str
+    command: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    # Env names whose values come from a secret store (Swarm secrets, secretKeyRef, ECS secrets).
+    secret_env: tuple[str, ...] = ()
+    healthcheck: bool | None = None  # None: cannot tell
+    readiness_probe: bool | None = None
+    liveness_probe: bool | None = None
+    memory_limit_bytes: int | None = None
+    mounts: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Task:
+    id: str
+    service_id: str
+    slot: int | None = None
+    node_id: str = ""
+    node_name: str = ""
+    state: TaskState = TaskState.UNKNOWN
+    desired_state: TaskState = TaskState.RUNNING
+    health: Health = Health.UNKNOWN
+    version: str = ""
+    started: datetime | None = None
+    exit_code: int | None = None
+    error: str = ""
+    raw_state: str = ""  # the orchestrator's word: "CrashLoopBackOff", "DEACTIVATING", "starting"...
+    restarts: int = 0
+    address: str = ""
+
+
+@dataclass(slots=True)
+class Service:
+    id: str
+    name: str
+    # What the operator types and sees: "web" (Swarm, ECS), "prod/web" (Kubernetes). Unique in a cluster.
+    ref: str
+    namespace: str = ""  # stack, Kubernetes namespace, or ECS cluster
+    workload_kind: str = "service"  # service, deployment, statefulset, daemonset
+    image: str = ""
+    version: str = ""  # spec version, revision or task definition family:revision
+    mode: ServiceMode = ServiceMode.REPLICATED
+    desired: int = 0
+    running: int = 0
+    pending: int = 0
+    health: HealthCounts = field(default_factory=HealthCounts)
+    rollout: Rollout = field(default_factory=Rollout)
+    update_policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+    networks: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    containers: tuple[ContainerSpec, ...] = ()
+    tasks: tuple[Task, ...] = ()
+    created: datetime | None = None
+    updated_at: datetime | None = None
+    # Provider-specific facts worth showing ("launch type": "FARGATE", "selector": "app=web").
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Event:
+    time: datetime
+    cluster: str
+    object: str  # "service web", "node worker-1", "pod prod/web-7c9-x2"
+    kind: str  # create, update, remove, state, warning, audit...
+    message: str
+    service_ref: str = ""
+
+
+@dataclass(slots=True)
+class Cluster:
+    """One cluster as last seen: a snapshot the provider builds and the UI renders."""
+
+    name: str
+    kind: ClusterKind
+    state: ConnectionState = ConnectionState.CONNECTING
+    last_sync: datetime | None = None
+    error: str = ""
+    nodes: tuple[Node, ...] = ()
+    services: tuple[Service, ...] = ()
+    events: tuple[Event, ...] = ()
+    # Kinds of object the credentials may not list (Kubernetes RBAC); shown, not hidden.
+    forbidden: tuple[str, ...] = ()
+    demo: bool = False
+    # Where it is: "unix:///var/run/docker.sock", "context prod-eks", "eu-west-1".
+    endpoint: str = ""
+
+    @property
+    def reachable(self) -> bool:
+        return self.state in (ConnectionState.CONNECTED, ConnectionState.DEGRADED)
+
+    def service(self, ref: str) -> Service | None:
+        for service in self.services:
+            if service.ref == ref or service.id == ref:
+                return service
+        return None
+
+    def node_names(self) -> dict[str, str]:
+        return {node.id: node.name for node in self.nodes}

@@ -1,0 +1,98 @@
+"""The refresh loop for one cluster: connect, snapshot, wait, repeat; never overlapping, never dying.
+
+It runs in a worker thread (the console wraps it in a Textual thread worker; `status` and the benchmarks
+call it directly) and hands every snapshot to a callback. A change pushed by the provider's watch wakes it
+early; errors keep the last good data, marked with the error, and back off exponentially.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from providers.base import Provider
+from providers.errors import ProviderError, Unreachable
+from providers.model import Cluster, ConnectionState
+
+MAX_BACKOFF_S = 60.0
+# A burst of watch events (a rolling update emits dozens) becomes one refresh.
+COALESCE_S = 0.05
+
+
+def failed_snapshot(provider: Provider, last: Cluster | None, error: Exception) -> Cluster:
+    """The last good data, kept but marked unreachable, or an empty cluster if there was none."""
+    message = str(error) if isinstance(error, ProviderError) else f"unexpected error: {error!r}"
+    if last is None:
+        return Cluster(
+            name=provider.name, kind=provider.kind, state=ConnectionState.UNREACHABLE, error=message
+        )
+    return dataclasses.replace(last, state=ConnectionState.UNREACHABLE, error=message)
+
+
+class ClusterRefresher:
+    def __init__(
+        self,
+        provider: Provider,
+        on_snapshot: Callable[[Cluster], None],
+        interval: float | None = None,
+    ) -> None:
+        self.provider = provider
+        self.on_snapshot = on_snapshot
+        self.interval = interval if interval is not None else provider.config.refresh_interval
+        self.stop_event = threading.Event()
+        self._wake = threading.Event()
+        self._last: Cluster | None = None
+        self._connected = False
+        self._watching = False
+        self.failures = 0
+
+    def poke(self) -> None:
+        """Refresh as soon as possible (a watch event, a mutation, the operator pressing r)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self._wake.set()
+
+    def refresh_once(self) -> Cluster:
+        """One connect-if-needed + snapshot; errors become an unreachable snapshot, never an exception."""
+        try:
+            if not self._connected:
+                self.provider.connect()
+                self._connected = True
+                if not self._watching:
+                    self._watching = self.provider.start_watch(self.poke)
+            cluster = self.provider.snapshot()
+        except Exception as error:
+            self.failures += 1
+            if not isinstance(error, ProviderError) or isinstance(error, Unreachable):
+                # Reconnect next time: the client may hold a dead connection.
+                self._connected = False
+            cluster = failed_snapshot(self.provider, self._last, error)
+        else:
+            self.failures = 0
+            if cluster.last_sync is None:
+                cluster.last_sync = datetime.now(UTC)
+            self._last = cluster
+        return cluster
+
+    def next_delay(self) -> float:
+        if self.failures == 0:
+            return self.interval
+        return float(min(MAX_BACKOFF_S, self.interval * (2 ** min(self.failures, 6))))
+
+    def run(self) -> None:
+        """Loop until stop(); the caller's thread does all the blocking."""
+        try:
+            while not self.stop_event.is_set():
+                self._wake.clear()
+                cluster = self.refresh_once()
+                if self.stop_event.is_set():
+                    break
+                self.on_snapshot(cluster)
+                if self._wake.wait(self.next_delay()) and not self.stop_event.is_set():
+                    self.stop_event.wait(COALESCE_S)
+        finally:
+            self.provider.close()

@@ -1,0 +1,146 @@
+"""A DataTable that is updated by diffing rows by stable key, never cleared and refilled.
+
+Rows arrive as (key, cells) each refresh; the table removes vanished keys, updates only changed cells,
+adds new rows, and sorts once, all inside one batch_update. The cursor stays on the same row key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """What a cell shows and the value it sorts by (`3/5` sorts as 3, a rollout by its progress)."""
+
+    text: Text
+    sort: Any = None
+
+    def __rich__(self) -> RenderableType:
+        return self.text
+
+    def plain(self) -> str:
+        return self.text.plain
+
+
+def cell(value: str | Text, sort: Any = None, style: str = "") -> Cell:
+    text = value if isinstance(value, Text) else Text(value, style=style, no_wrap=True, overflow="ellipsis")
+    return Cell(text, text.plain.lower() if sort is None else sort)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    width: int | None = None
+
+
+class DiffTable(DataTable[Cell]):
+    """Row-keyed table. `enter` is left to the screen (a remappable drill-down binding)."""
+
+    inherit_bindings = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("right", "cursor_right", "Cursor right", show=False),
+        Binding("left", "cursor_left", "Cursor left", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("ctrl+home", "scroll_top", "Top", show=False),
+        Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
+        Binding("home", "scroll_home", "Home", show=False),
+        Binding("end", "scroll_end", "End", show=False),
+    ]
+
+    def __init__(self, columns: Sequence[Column], *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        self.table_columns = tuple(columns)
+        self._cells: dict[str, tuple[Cell, ...]] = {}
+        self.sort_column: int | None = None
+        self.sort_reverse = False
+
+    def on_mount(self) -> None:
+        for column in self.table_columns:
+            self.add_column(column.label, key=column.key, width=column.width)
+
+    # -- queries ------------------------------------------------------------------------------
+
+    @property
+    def keys(self) -> list[str]:
+        """Row keys in display order."""
+        return [str(row.key.value) for row in self.ordered_rows]
+
+    @property
+    def cursor_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except Exception:
+            return None
+        return None if row_key.value is None else str(row_key.value)
+
+    def cells_of(self, key: str) -> tuple[Cell, ...] | None:
+        return self._cells.get(key)
+
+    def move_to_key(self, key: str) -> bool:
+        try:
+            index = self.get_row_index(key)
+        except RowDoesNotExist:
+            return False
+        self.move_cursor(row=index, scroll=True)
+        return True
+
+    # -- updates ------------------------------------------------------------------------------
+
+    def sync(self, rows: Iterable[tuple[str, Sequence[Cell]]]) -> None:
+        """Make the table show exactly `rows`, touching only what changed."""
+        keep = self.cursor_key
+        column_keys = [column.key for column in self.table_columns]
+        wanted: dict[str, tuple[Cell, ...]] = {key: tuple(cells) for key, cells in rows}
+        resort = False
+        with self.app.batch_update():
+            for key in [key for key in self._cells if key not in wanted]:
+                self.remove_row(key)
+                del self._cells[key]
+            for key, cells in wanted.items():
+                old = self._cells.get(key)
+                if old is None:
+                    self.add_row(*cells, key=key)
+                    resort = True
+                elif old != cells:
+                    for index, (before, after) in enumerate(zip(old, cells, strict=True)):
+                        if before != after:
+                            self.update_cell(key, column_keys[index], after)
+                            if index == self.sort_column:
+                                resort = True
+                self._cells[key] = cells
+            if resort:
+                self._apply_sort()
+            if keep is not None and keep in self._cells:
+                self.move_to_key(keep)
+
+    def sort_by(self, column: int | None, reverse: bool = False) -> None:
+        """Sort by column index (None: the order rows were first given in is not kept; keys order)."""
+        keep = self.cursor_key
+        self.sort_column = column
+        self.sort_reverse = reverse
+        self._apply_sort()
+        if keep is not None:
+            self.move_to_key(keep)
+
+    def _apply_sort(self) -> None:
+        column = self.sort_column
+        if column is None:
+            # Default order: the first column's sort value, which screens make a full natural key.
+            self.sort(key=lambda row: row[0].sort)
+            return
+        self.sort(key=lambda row: (row[column].sort, row[0].sort), reverse=self.sort_reverse)

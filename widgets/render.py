@@ -1,0 +1,157 @@
+"""Model values -> Rich Text, shared by every screen. Pure functions: no Textual, no SDK.
+
+Every state is spelled out in words or symbols as well as colour, so NO_COLOR terminals lose nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+
+from providers.model import (
+    ConnectionState,
+    Health,
+    HealthCounts,
+    NodeStatus,
+    Rollout,
+    RolloutState,
+    Task,
+    TaskState,
+)
+
+ROLLOUT_STYLES: dict[RolloutState, str] = {
+    RolloutState.STABLE: "green",
+    RolloutState.UPDATING: "cyan",
+    RolloutState.PAUSED: "yellow",
+    RolloutState.ROLLING_BACK: "magenta",
+    RolloutState.ROLLED_BACK: "yellow",
+    RolloutState.FAILED: "bold red",
+}
+
+CONNECTION_STYLES: dict[ConnectionState, str] = {
+    ConnectionState.CONNECTING: "yellow",
+    ConnectionState.CONNECTED: "green",
+    ConnectionState.DEGRADED: "yellow",
+    ConnectionState.UNREACHABLE: "bold red",
+}
+
+HEALTH_STYLES: dict[Health, str] = {
+    Health.HEALTHY: "green",
+    Health.UNHEALTHY: "bold red",
+    Health.STARTING: "yellow",
+    Health.NONE: "",
+    Health.UNKNOWN: "dim",
+}
+
+TASK_STATE_STYLES: dict[TaskState, str] = {
+    TaskState.RUNNING: "green",
+    TaskState.PENDING: "yellow",
+    TaskState.STARTING: "yellow",
+    TaskState.STOPPING: "dim",
+    TaskState.STOPPED: "dim",
+    TaskState.COMPLETE: "dim",
+    TaskState.FAILED: "bold red",
+    TaskState.UNKNOWN: "dim",
+}
+
+BAR_FULL = "█"
+BAR_EMPTY = "░"
+
+
+def progress_bar(fraction: float, width: int) -> str:
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return BAR_FULL * filled + BAR_EMPTY * (width - filled)
+
+
+def rollout_text(rollout: Rollout, bar_width: int = 8) -> Text:
+    """`████░░░░ 2/4 updating`: a bar only while something moves, else just the state."""
+    style = ROLLOUT_STYLES.get(rollout.state, "")
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if rollout.active or rollout.state in (RolloutState.PAUSED, RolloutState.FAILED):
+        text.append(progress_bar(rollout.fraction, bar_width), style=style)
+        text.append(f" {rollout.updated}/{rollout.total} ")
+    text.append(rollout.state.value.replace("_", " "), style=style)
+    return text
+
+
+def health_text(counts: HealthCounts) -> Text:
+    """`✓3 ✗1 ~1`: only the non-zero parts, `-` when no task reports health."""
+    text = Text(no_wrap=True)
+    parts = (
+        ("✓", counts.healthy, HEALTH_STYLES[Health.HEALTHY]),
+        ("✗", counts.unhealthy, HEALTH_STYLES[Health.UNHEALTHY]),
+        ("~", counts.starting, HEALTH_STYLES[Health.STARTING]),
+    )
+    for symbol, count, style in parts:
+        if count:
+            if text:
+                text.append(" ")
+            text.append(f"{symbol}{count}", style=style)
+    if not text:
+        text.append("-", style="dim")
+    return text
+
+
+def replicas_text(running: int, desired: int, global_mode: bool) -> Text:
+    style = "green" if running >= desired else ("yellow" if running else "bold red")
+    text = Text(f"{running}/{desired}", style=style, no_wrap=True)
+    if global_mode:
+        text.append(" g", style="dim")
+    return text
+
+
+def connection_text(state: ConnectionState) -> Text:
+    return Text(state.value, style=CONNECTION_STYLES.get(state, ""))
+
+
+def node_status_text(status: NodeStatus, availability: str) -> Text:
+    style = {"ready": "green", "down": "bold red"}.get(status.value, "yellow")
+    text = Text(status.value, style=style, no_wrap=True)
+    if availability != "active":
+        text.append(f" {availability}", style="yellow")
+    return text
+
+
+def task_state_text(task: Task) -> Text:
+    word = task.raw_state or task.state.value
+    return Text(word, style=TASK_STATE_STYLES.get(task.state, ""), no_wrap=True, overflow="ellipsis")
+
+
+def task_health_text(health: Health) -> Text:
+    return Text(health.value, style=HEALTH_STYLES.get(health, ""), no_wrap=True)
+
+
+def image_tag(image: str) -> str:
+    """`registry.example.com/shop/api:1.4.2` -> `api:1.4.2`: the repository path is noise in a table."""
+    name = image.rsplit("/", 1)[-1]
+    return name or image
+
+
+def age(since: datetime | None, now: datetime | None = None) -> str:
+    """`42s`, `7m`, `3h`, `5d`; `-` when unknown."""
+    if since is None:
+        return "-"
+    reference = now or datetime.now(UTC)
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    seconds = int((reference - since).total_seconds())
+    if seconds < 0:
+        seconds = 0
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+SECRET_WORDS = ("secret", "password", "passwd", "token", "key", "credential", "auth", "private", "cert")
+
+
+def looks_secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def masked_env(name: str, value: str) -> str:
+    """An env value as shown: secret-looking names are masked, whatever their value."""
+    return "••••••" if looks_secret(name) else value
