@@ -149,6 +149,8 @@ class UpdatePolicy:
     circuit_breaker: bool | None = None
     circuit_breaker_rollback: bool | None = None
     has_rollback_policy: bool | None = None
+    # Kubernetes StatefulSet rollingUpdate.partition: pods with an ordinal below it keep the old revision.
+    partition: int | None = None
 
     def summary(self) -> str:
         parts: list[str] = []
@@ -175,6 +177,8 @@ class UpdatePolicy:
             if self.circuit_breaker and self.circuit_breaker_rollback:
                 breaker += " (rollback)"
             parts.append(f"circuit breaker {breaker}")
+        if self.partition is not None:
+            parts.append(f"partition {self.partition}")
         return ", ".join(parts)
 
 
@@ -192,6 +196,7 @@ class ContainerSpec:
     healthcheck: bool | None = None  # None: cannot tell
     readiness_probe: bool | None = None
     liveness_probe: bool | None = None
+    startup_probe: bool | None = None
     memory_limit_bytes: int | None = None
     mounts: tuple[str, ...] = ()
     ports: tuple[str, ...] = ()

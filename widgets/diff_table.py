@@ -68,8 +68,29 @@ class DiffTable(DataTable[Cell]):
         self.sort_reverse = False
 
     def on_mount(self) -> None:
-        for column in self.table_columns:
-            self.add_column(column.label, key=column.key, width=column.width)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        for index, column in enumerate(self.table_columns):
+            self.add_column(self._label(index), key=column.key, width=column.width)
+
+    def _label(self, index: int) -> Text:
+        label = Text(self.table_columns[index].label, style="bold", no_wrap=True)
+        if index == self.sort_column:
+            label.append(" ▼" if self.sort_reverse else " ▲")
+        return label
+
+    def set_columns(self, columns: Sequence[Column]) -> bool:
+        """Replace the columns (a new layout, a new set of services); rows come back with the next sync."""
+        if tuple(columns) == self.table_columns:
+            return False
+        self.table_columns = tuple(columns)
+        if self.sort_column is not None and self.sort_column >= len(self.table_columns):
+            self.sort_column = None
+        self.clear(columns=True)
+        self._cells.clear()
+        self._add_columns()
+        return True
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -133,6 +154,8 @@ class DiffTable(DataTable[Cell]):
         keep = self.cursor_key
         self.sort_column = column
         self.sort_reverse = reverse
+        for index, table_column in enumerate(self.ordered_columns):
+            table_column.label = self._label(index)
         self._apply_sort()
         if keep is not None:
             self.move_to_key(keep)

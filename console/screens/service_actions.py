@@ -7,6 +7,7 @@ A key is offered only when the action layer has no refusal; pressed anyway, it s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
@@ -107,9 +108,8 @@ class ServiceActionScreen(FleetScreenBase):
             cluster, "scale",
         )
 
-    def _in_thread(self, work: object, cluster: str, what: str) -> None:
+    def _in_thread(self, work: Callable[[], object], cluster: str, what: str) -> None:
         """Run a blocking action-layer call; any error comes back as a MutationFinished(failed)."""
-        assert callable(work)
 
         def guarded() -> None:
             try:

@@ -1,0 +1,256 @@
+"""The fleet: every service of every cluster in one table, diffed in place on every snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Footer, Input, Static
+
+from console.screens.service_actions import ServiceActionScreen
+from providers.model import Cluster, ConnectionState, Service, ServiceMode
+from widgets.cluster_header import ClusterHeader
+from widgets.diff_table import Cell, Column, DiffTable, cell
+from widgets.render import health_text, image_tag, replicas_text, rollout_text
+
+# Column widths; the rollout column takes what is left. Below WIDE_FROM columns the narrow set keeps
+# every column on an 80-column terminal.
+WIDE_FROM = 110
+WIDE = {"cluster": 12, "namespace": 10, "service": 20, "image": 22, "replicas": 7, "health": 10}
+NARROW = {"cluster": 9, "namespace": 6, "service": 12, "image": 12, "replicas": 5, "health": 6}
+LABELS = {"cluster": "CLUSTER", "namespace": "NS/STACK", "service": "SERVICE", "image": "IMAGE:TAG",
+          "replicas": "RUN/DES", "health": "HEALTH", "rollout": "ROLLOUT"}
+# DataTable pads every cell by one column each side, and the vertical scrollbar takes two.
+CELL_PADDING = 2
+SCROLLBAR = 2
+
+
+def fleet_columns(width: int) -> tuple[Column, ...]:
+    widths = dict(WIDE if width >= WIDE_FROM else NARROW)
+    used = sum(widths.values()) + CELL_PADDING * (len(widths) + 1) + SCROLLBAR
+    widths["rollout"] = max(12, min(32, width - used))
+    return tuple(Column(key, LABELS[key], widths[key]) for key in LABELS)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRow:
+    key: str
+    cluster: str
+    service_id: str
+    cells: tuple[Cell, ...]
+    haystack: str
+
+
+def row_key(cluster: str, service_id: str) -> str:
+    return f"{cluster}\x1f{service_id}"
+
+
+def service_row(position: int, cluster: Cluster, service: Service, rollout_width: int) -> FleetRow:
+    stale = cluster.state is ConnectionState.UNREACHABLE
+    cluster_label = Text(no_wrap=True, overflow="ellipsis")
+    if stale:
+        cluster_label.append("✗ ", style="bold red")
+    cluster_label.append(cluster.name)
+    health = service.health
+    rollout = service.rollout
+    bar_width = max(3, min(12, rollout_width - 15))
+    cells = (
+        Cell(cluster_label, (position, service.namespace, service.ref)),
+        cell(service.namespace or "-"),
+        cell(service.ref, style="bold"),
+        cell(image_tag(service.image)),
+        Cell(replicas_text(service.running, service.desired, service.mode is ServiceMode.GLOBAL),
+             (service.running, service.desired)),
+        Cell(health_text(health), (-health.unhealthy, -health.starting, -health.healthy)),
+        Cell(rollout_text(rollout, bar_width), (not rollout.active, rollout.state.value, rollout.fraction)),
+    )
+    if stale:
+        for one in cells:
+            one.text.stylize("dim")
+    haystack = " ".join((cluster.name, service.namespace, service.ref, service.image, rollout.state.value,
+                         service.workload_kind, service.mode.value, "stale" if stale else "")).lower()
+    return FleetRow(row_key(cluster.name, service.id), cluster.name, service.id, cells, haystack)
+
+
+def matches(haystack: str, words: list[str]) -> bool:
+    return all(word in haystack for word in words)
+
+
+class FleetScreen(ServiceActionScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "drill_down", "Open", id="drill_down"),
+        Binding("p", "placement", "Placement", id="placement"),
+        Binding("slash", "filter", "Filter", id="filter", key_display="/"),
+        Binding("o", "cycle_sort", "Sort", id="sort"),
+        Binding("r", "refresh", "Refresh", id="refresh", show=False),
+        Binding("escape", "back", "Clear filter", id="back", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="fleet")
+        self._rows: dict[str, tuple[Cluster, list[FleetRow]]] = {}
+        self._by_key: dict[str, FleetRow] = {}
+        self._words: list[str] = []
+        self._drawn_generation = -1
+        self._columns: tuple[Column, ...] = fleet_columns(120)
+
+    def compose(self) -> ComposeResult:
+        yield ClusterHeader(id="clusters")
+        yield DiffTable(self._columns, id="fleet-table")
+        yield Static("", id="fleet-status")
+        yield Input(placeholder="filter: words that must all appear (enter: keep, escape: clear)",
+                    id="fleet-filter")
+        yield Footer()
+
+    @property
+    def table(self) -> DiffTable:
+        return self.query_one("#fleet-table", DiffTable)
+
+    def on_mount(self) -> None:
+        self.query_one("#fleet-filter", Input).display = False
+        self._relayout(self.app.size.width)
+        self.fleet_changed()
+        self.table.focus()
+
+    def on_resize(self) -> None:
+        self._relayout(self.app.size.width)
+
+    def _relayout(self, width: int) -> None:
+        columns = fleet_columns(width)
+        if columns != self._columns:
+            self._columns = columns
+            self._rows.clear()
+            self.table.set_columns(columns)
+            self._drawn_generation = -1
+            self.fleet_changed()
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def fleet_changed(self) -> None:
+        if not self.is_mounted:
+            return
+        state = self.state
+        clusters = state.ordered()
+        self.query_one(ClusterHeader).show(clusters)
+        rollout_width = self._columns[-1].width or 20
+        for position, cluster in enumerate(clusters):
+            cached = self._rows.get(cluster.name)
+            # Snapshots are immutable: an unchanged object means unchanged rows.
+            if cached is None or cached[0] is not cluster:
+                rows = [service_row(position, cluster, service, rollout_width) for service in cluster.services]
+                self._rows[cluster.name] = (cluster, rows)
+        self._drawn_generation = state.generation
+        self._draw()
+
+    def _draw(self) -> None:
+        visible: list[FleetRow] = []
+        self._by_key = {}
+        total = 0
+        for _, rows in self._rows.values():
+            total += len(rows)
+            for row in rows:
+                self._by_key[row.key] = row
+                if not self._words or matches(row.haystack, self._words):
+                    visible.append(row)
+        table = self.table
+        table.sync((row.key, row.cells) for row in visible)
+        status = Text(no_wrap=True, overflow="ellipsis", style="dim")
+        status.append(f"{len(visible)} of {total} services" if self._words else f"{total} services")
+        if self._words:
+            status.append(f" · filter: {' '.join(self._words)}")
+        if table.sort_column is not None:
+            arrow = "▼" if table.sort_reverse else "▲"
+            status.append(f" · sorted by {self._columns[table.sort_column].label.lower()} {arrow}")
+        self.query_one("#fleet-status", Static).update(status)
+        self.refresh_bindings()
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def selected(self) -> tuple[str, Service] | None:
+        key = self.table.cursor_key
+        row = self._by_key.get(key) if key is not None else None
+        if row is None:
+            return None
+        service = self.state.service(row.cluster, row.service_id)
+        return None if service is None else (row.cluster, service)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # Only a mouse click selects (enter is the screen's drill_down binding).
+        self.action_drill_down()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        table = self.table
+        reverse = table.sort_column == event.column_index and not table.sort_reverse
+        table.sort_by(event.column_index, reverse)
+        self._draw()
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def refusal_for(self, action: str) -> str | None:
+        if action in ("drill_down", "placement") and self.selected() is None:
+            return "no service selected" if action == "drill_down" else None
+        return super().refusal_for(action)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "drill_down":
+            return self.selected() is not None
+        return super().check_action(action, parameters)
+
+    def action_drill_down(self) -> None:
+        from console.screens.service import ServiceScreen
+
+        target = self.selected()
+        if target is not None:
+            cluster, service = target
+            self.app.push_screen(ServiceScreen(cluster, service.id))
+
+    def action_placement(self) -> None:
+        from console.screens.placement import PlacementScreen
+
+        target = self.selected()
+        if target is not None:
+            self.app.push_screen(PlacementScreen(target[0], target[1].id))
+        elif self.state.clusters:
+            self.app.push_screen(PlacementScreen(next(iter(self.state.clusters)), None))
+
+    def action_filter(self) -> None:
+        field = self.query_one("#fleet-filter", Input)
+        field.display = True
+        field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "fleet-filter":
+            self._words = event.value.lower().split()
+            self._draw()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "fleet-filter":
+            if not event.value.strip():
+                event.input.display = False
+            self.table.focus()
+
+    def action_back(self) -> None:
+        field = self.query_one("#fleet-filter", Input)
+        if field.value or field.display:
+            field.value = ""
+            field.display = False
+            self._words = []
+            self._draw()
+        self.table.focus()
+
+    def action_cycle_sort(self) -> None:
+        table = self.table
+        current = table.sort_column
+        table.sort_by(0 if current is None else (current + 1) % len(self._columns))
+        self._draw()
+
+    def action_refresh(self) -> None:
+        for name in self.state.clusters:
+            self.host().poke(name)
+        self.notify("refreshing every cluster")

@@ -1,0 +1,69 @@
+"""The help screen: every key, as currently mapped (config keymap included), grouped by where it works."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+def effective(bindings: Iterable[BindingType], keymap: Mapping[str, str]) -> list[Binding]:
+    """The bindings with their keys as the keymap sets them."""
+    result: list[Binding] = []
+    for binding in bindings:
+        if not isinstance(binding, Binding):
+            continue
+        if binding.id and binding.id in keymap:
+            binding = dataclasses.replace(binding, key=keymap[binding.id])
+        result.append(binding)
+    return result
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="help_close"),
+        Binding("question_mark", "close", "Close", show=False),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    def __init__(self, sections: list[tuple[str, list[Binding]]], title: str = "pilothouse keys") -> None:
+        super().__init__(id="help")
+        self.sections = sections
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box", classes="dialog"):
+            yield Static(self._table(), id="help-keys")
+
+    def _table(self) -> Table:
+        table = Table(title=self.title_text, show_header=False, box=None, expand=True, padding=(0, 1))
+        table.add_column("key", style="bold cyan", no_wrap=True, min_width=10)
+        table.add_column("what")
+        seen: set[str] = set()
+        for section, bindings in self.sections:
+            rows = [binding for binding in bindings if binding.description and (binding.id or binding.action)
+                    not in seen]
+            if not rows:
+                continue
+            table.add_row(Text(section, style="bold underline"), "")
+            for binding in rows:
+                seen.add(binding.id or binding.action)
+                keys = ", ".join(self.app.get_key_display(dataclasses.replace(binding, key=key.strip(),
+                                                                              key_display=None))
+                                 for key in binding.key.split(","))
+                table.add_row(binding.key_display or keys, binding.description)
+        table.add_row("", "")
+        table.add_row(Text("mouse", style="dim"), Text("optional: click a row to select, again to open; "
+                                                       "click a header to sort", style="dim"))
+        return table
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,169 @@
+"""Placement, "where is my service?": nodes x services, with healthy / unhealthy / starting counts per cell."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Static
+
+from console.screens.base import FleetScreenBase
+from providers.model import Cluster, Health, Node, Service, Task, TaskState
+from widgets.diff_table import Cell, Column, DiffTable, cell
+from widgets.render import node_status_text
+
+NODE_WIDTH = 16
+STATE_WIDTH = 10
+SERVICE_WIDTH = 9
+UNSCHEDULED = "\x1funscheduled"
+
+
+class Tally:
+    __slots__ = ("healthy", "starting", "unhealthy")
+
+    def __init__(self) -> None:
+        self.healthy = 0
+        self.unhealthy = 0
+        self.starting = 0
+
+    def add(self, task: Task) -> None:
+        if task.health is Health.UNHEALTHY or task.state is TaskState.FAILED:
+            self.unhealthy += 1
+        elif task.health is Health.STARTING or task.state in (TaskState.PENDING, TaskState.STARTING):
+            self.starting += 1
+        elif task.state is TaskState.RUNNING:
+            self.healthy += 1
+
+    def text(self) -> Text:
+        text = Text(no_wrap=True)
+        for symbol, count, style in (("✓", self.healthy, "green"), ("✗", self.unhealthy, "bold red"),
+                                     ("~", self.starting, "yellow")):
+            if count:
+                if text:
+                    text.append(" ")
+                text.append(f"{symbol}{count}", style=style)
+        if not text:
+            text.append("·", style="dim")
+        return text
+
+
+def placement_counts(cluster: Cluster) -> dict[str, dict[str, Tally]]:
+    """node id -> service id -> tally, over the tasks meant to run (one pass over every task)."""
+    grid: dict[str, dict[str, Tally]] = defaultdict(dict)
+    for service in cluster.services:
+        for task in service.tasks:
+            if task.desired_state is not TaskState.RUNNING:
+                continue
+            row = grid[task.node_id or UNSCHEDULED]
+            tally = row.get(service.id)
+            if tally is None:
+                tally = row[service.id] = Tally()
+            tally.add(task)
+    return grid
+
+
+def ordered_services(cluster: Cluster, focus: str | None) -> list[Service]:
+    """The focused service first, then the rest by name."""
+    services = sorted(cluster.services, key=lambda service: service.ref)
+    return sorted(services, key=lambda service: service.id != focus)
+
+
+class PlacementScreen(FleetScreenBase):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("c", "next_cluster", "Next cluster", id="next_cluster"),
+    ]
+
+    def __init__(self, cluster: str, focus_service_id: str | None) -> None:
+        super().__init__(id="placement")
+        self.cluster_name = cluster
+        self.focus_service_id = focus_service_id
+        self._drawn: Cluster | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="placement-title")
+        yield DiffTable((), id="placement-table")
+        yield Static("", id="placement-legend")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DiffTable)
+        table.fixed_columns = 1
+        table.cursor_type = "cell"
+        self.query_one("#placement-legend", Static).update(Text.assemble(
+            ("✓", "green"), " healthy/running  ", ("✗", "bold red"), " unhealthy/failed  ",
+            ("~", "yellow"), " starting  ", ("·", "dim"), " none", style="dim"))
+        self.fleet_changed()
+        table.focus()
+
+    def fleet_changed(self) -> None:
+        if not self.is_mounted:
+            return
+        cluster = self.state.get(self.cluster_name)
+        if cluster is None or cluster is self._drawn:
+            return
+        self._drawn = cluster
+        self._draw(cluster)
+
+    def _draw(self, cluster: Cluster) -> None:
+        services = ordered_services(cluster, self.focus_service_id)
+        columns = [Column("node", "NODE", NODE_WIDTH), Column("state", "STATE", STATE_WIDTH)]
+        columns += [Column(service.id, service.name, SERVICE_WIDTH) for service in services]
+        table = self.query_one(DiffTable)
+        table.set_columns(columns)
+        grid = placement_counts(cluster)
+        rows: list[tuple[str, list[Cell]]] = []
+        nodes: list[Node] = list(cluster.nodes)
+        known = {node.id for node in nodes}
+        for position, node in enumerate(nodes):
+            rows.append((node.id, self._row(position, node.name, node_status_text(node.status,
+                                                                                  node.availability.value),
+                                            grid.get(node.id, {}), services)))
+        # Tasks on nodes the snapshot does not list (pending, or a node just removed) still count.
+        for position, node_id in enumerate(sorted(set(grid) - known), start=len(nodes)):
+            label = "(unscheduled)" if node_id == UNSCHEDULED else node_id
+            rows.append((node_id, self._row(position, label, Text("-", style="dim"), grid[node_id], services)))
+        table.sync(rows)
+        self._title(cluster, services, grid)
+
+    @staticmethod
+    def _row(position: int, name: str, state: Text, tallies: dict[str, Tally],
+             services: list[Service]) -> list[Cell]:
+        cells = [Cell(Text(name, no_wrap=True, overflow="ellipsis"), position), Cell(state, state.plain)]
+        for service in services:
+            tally = tallies.get(service.id)
+            cells.append(cell(tally.text() if tally else Text("·", style="dim"), 0))
+        return cells
+
+    def _title(self, cluster: Cluster, services: list[Service], grid: dict[str, dict[str, Tally]]) -> None:
+        title = Text(no_wrap=True, overflow="ellipsis")
+        if cluster.demo:
+            title.append(" DEMO ", style="bold reverse yellow")
+            title.append(" ")
+        title.append(f"Placement · {cluster.name} ({cluster.kind.value}) · {len(cluster.nodes)} nodes",
+                     style="bold")
+        focus = next((service for service in services if service.id == self.focus_service_id), None)
+        if focus is not None:
+            names = cluster.node_names()
+            where = [f"{names.get(node_id, node_id if node_id != UNSCHEDULED else 'unscheduled')}"
+                     f" {tallies[focus.id].text().plain}"
+                     for node_id, tallies in grid.items() if focus.id in tallies]
+            title.append(f"\n{focus.ref}: ", style="bold")
+            title.append(", ".join(sorted(where)) or "no tasks")
+        self.query_one("#placement-title", Static).update(title)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_next_cluster(self) -> None:
+        names = list(self.state.clusters)
+        if not names:
+            return
+        index = names.index(self.cluster_name) if self.cluster_name in names else -1
+        self.cluster_name = names[(index + 1) % len(names)]
+        self.focus_service_id = None
+        self._drawn = None
+        self.fleet_changed()

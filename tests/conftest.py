@@ -1,0 +1,26 @@
+"""Shared fixtures: every test runs with its own config and state dirs, never the developer's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.delenv("PILOTHOUSE_CONFIG", raising=False)
+    yield home
+
+
+@pytest.fixture
+def no_detected_clusters(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Detection must not pick up the machine's own engine, kubeconfig or AWS environment."""
+    monkeypatch.setenv("KUBECONFIG", str(isolated_home / "no-kubeconfig"))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{isolated_home / 'no-docker.sock'}")
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from console.actions import ActionLayer, ReadOnlyRefused
+from console.audit import AuditLog
+from providers.base import Action, ClusterConfig
+from providers.demo import DemoProvider, demo_cluster_configs
+from providers.errors import InvalidInput, Unreachable
+from providers.model import Cluster, ConnectionState
+from providers.refresh import ClusterRefresher
+
+
+class FlakyDemo(DemoProvider):
+    """The demo, made unreachable on demand: for the refresh loop's error path."""
+
+    def __init__(self, config: ClusterConfig) -> None:
+        super().__init__(config)
+        self.down = False
+        self.connects = 0
+
+    def connect(self) -> None:
+        self.connects += 1
+        if self.down:
+            raise Unreachable("cannot reach demo", "is it running?")
+
+    def snapshot(self) -> Cluster:
+        if self.down:
+            raise Unreachable("cannot reach demo", "is it running?")
+        return super().snapshot()
+
+
+def layer(tmp_path: Path, *, readonly: bool = False) -> tuple[ActionLayer, DemoProvider, AuditLog]:
+    provider = DemoProvider(demo_cluster_configs(frozen_at=5)[0])
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    return ActionLayer({provider.name: provider}, readonly=readonly, audit=audit), provider, audit
+
+
+@pytest.mark.parametrize("text", ["-1", "abc", "2.5", "1e9", "", " ", "3x"])
+def test_parse_replicas_rejects_nonsense(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        ActionLayer.parse_replicas(text)
+
+
+def test_parse_replicas_limit_and_force() -> None:
+    assert ActionLayer.parse_replicas(" 7 ") == 7
+    with pytest.raises(InvalidInput, match="--force"):
+        ActionLayer.parse_replicas("10001")
+    assert ActionLayer.parse_replicas("10001", force=True) == 10001
+
+
+def test_execute_writes_one_audit_line_with_before_and_after(tmp_path: Path) -> None:
+    actions, provider, audit = layer(tmp_path)
+    web = provider.snapshot().services[1]
+    plan = actions.plan_scale(provider.name, web, 9)
+    assert audit.read() == []
+    actions.execute(plan)
+    (entry,) = audit.read()
+    assert (entry["before"], entry["after"], entry["result"]) == (str(web.desired), "9", "ok")
+
+
+def test_readonly_refuses_at_plan_and_at_execute(tmp_path: Path) -> None:
+    actions, provider, audit = layer(tmp_path)
+    web = provider.snapshot().services[1]
+    plan = actions.plan_scale(provider.name, web, 9)
+    actions.readonly = True  # switched on between the plan and the confirmation
+    assert actions.refusal(provider.name, Action.SCALE, web)
+    with pytest.raises(ReadOnlyRefused):
+        actions.execute(plan)
+    with pytest.raises(ReadOnlyRefused):
+        actions.plan_rollback(provider.name, web)
+    assert provider.snapshot().services[1].desired == web.desired
+    assert [entry["result"].split(":")[0] for entry in audit.read()] == ["refused", "refused"]
+
+
+def test_cancel_is_audited(tmp_path: Path) -> None:
+    actions, provider, audit = layer(tmp_path)
+    api = provider.snapshot().services[0]
+    actions.cancel(actions.plan_rollback(provider.name, api))
+    assert audit.read()[0]["result"] == "cancelled"
+
+
+def test_refresher_keeps_last_data_when_unreachable_and_recovers() -> None:
+    provider = FlakyDemo(demo_cluster_configs(frozen_at=5)[0])
+    refresher = ClusterRefresher(provider, lambda cluster: None, interval=1.0)
+    good = refresher.refresh_once()
+    assert good.state is ConnectionState.CONNECTED and good.last_sync is not None
+    provider.down = True
+    stale = refresher.refresh_once()
+    assert stale.state is ConnectionState.UNREACHABLE
+    assert "cannot reach demo" in stale.error
+    assert stale.services == good.services and stale.last_sync == good.last_sync
+    assert refresher.next_delay() == 2.0
+    refresher.refresh_once()
+    assert refresher.next_delay() == 4.0
+    provider.down = False
+    back = refresher.refresh_once()
+    assert back.state is ConnectionState.CONNECTED and refresher.next_delay() == 1.0
+    assert provider.connects >= 2, "an unreachable cluster is reconnected"
+
+
+def test_refresher_loop_delivers_snapshots_and_poke_wakes_it() -> None:
+    provider = DemoProvider(demo_cluster_configs(frozen_at=5)[0])
+    seen: list[Cluster] = []
+    first, two = threading.Event(), threading.Event()
+
+    def collect(cluster: Cluster) -> None:
+        seen.append(cluster)
+        first.set()
+        if len(seen) >= 2:
+            two.set()
+
+    refresher = ClusterRefresher(provider, collect, interval=3600)
+    thread = threading.Thread(target=refresher.run, daemon=True)
+    thread.start()
+    # With an hour's interval only poke() can explain a second snapshot.
+    assert first.wait(5)
+    refresher.poke()
+    assert two.wait(5), "poke() did not trigger a refresh"
+    refresher.stop()
+    thread.join(5)
+    assert not thread.is_alive()

@@ -1,0 +1,700 @@
+"""A small stateful Kubernetes API server for tests: real HTTP on 127.0.0.1, real-shaped objects.
+
+No control plane can be installed on this machine kind, so the provider is tested with the official client
+against this server. It keeps objects per resource with one global resourceVersion counter and an
+append-only change log per resource, which is what list (resourceVersion), watch (resume from N, 410 Gone
+below the compaction point) and get/patch need. It runs no controllers: tests write status themselves
+through `put()`, the way a controller would.
+
+Served: /version; list (cluster-wide and namespaced, labelSelector equality), watch (JSON lines over a
+chunked response, honouring timeoutSeconds), get, patch (json-patch, merge-patch, a practical subset of
+strategic-merge-patch), the scale subresource (get/patch/put). Test controls: compact() (410 for older
+watches), forbid(resource) (403), drop_watches(), fail_for(seconds) / fail_next(n) (500s), and request
+counts by verb.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    prefix: str  # "/api/v1" or "/apis/apps/v1"
+    api_version: str
+    kind: str
+    namespaced: bool
+    # Resources whose spec changes bump metadata.generation (what controllers observe).
+    has_generation: bool = False
+
+
+RESOURCES: dict[str, ResourceType] = {
+    "deployments": ResourceType("/apis/apps/v1", "apps/v1", "Deployment", True, True),
+    "replicasets": ResourceType("/apis/apps/v1", "apps/v1", "ReplicaSet", True, True),
+    "statefulsets": ResourceType("/apis/apps/v1", "apps/v1", "StatefulSet", True, True),
+    "daemonsets": ResourceType("/apis/apps/v1", "apps/v1", "DaemonSet", True, True),
+    "controllerrevisions": ResourceType("/apis/apps/v1", "apps/v1", "ControllerRevision", True),
+    "pods": ResourceType("/api/v1", "v1", "Pod", True),
+    "events": ResourceType("/api/v1", "v1", "Event", True),
+    "nodes": ResourceType("/api/v1", "v1", "Node", False),
+    "namespaces": ResourceType("/api/v1", "v1", "Namespace", False),
+}
+KIND_TO_RESOURCE = {rt.kind: name for name, rt in RESOURCES.items()}
+SCALABLE = {"deployments", "statefulsets", "replicasets"}
+
+# Strategic merge: lists of objects merge by these keys (the practical subset of the Kubernetes patch
+# strategies: containers/env/volumes by name, ports by containerPort, volumeMounts by mountPath,
+# conditions by type); any other list is replaced.
+MERGE_KEYS = ("name", "containerPort", "mountPath", "type")
+
+
+class PatchError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status_body(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
+    return {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "details": details or {}, "code": code,
+    }
+
+
+# -- patches -------------------------------------------------------------------------------------------
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def _merge_key(items: list[Any]) -> str | None:
+    if not items or not all(isinstance(item, dict) for item in items):
+        return None
+    for key in MERGE_KEYS:
+        if all(key in item for item in items if item.get("$patch") != "delete" or key in item):
+            return key
+    return None
+
+
+def strategic_merge_patch(target: Any, patch: Any) -> Any:
+    """A practical subset of strategic merge patch: keyed list merge, $patch replace/delete."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    directive = patch.get("$patch")
+    if directive == "replace":
+        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if key.startswith("$"):  # $retainKeys, $setElementOrder/...: ordering hints, not data
+            continue
+        if value is None or (isinstance(value, dict) and value.get("$patch") == "delete"):
+            result.pop(key, None)
+        elif isinstance(value, list) and isinstance(result.get(key), list):
+            result[key] = _merge_list(result[key], value)
+        elif isinstance(value, dict):
+            result[key] = strategic_merge_patch(result.get(key), value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def _merge_list(current: list[Any], patch: list[Any]) -> list[Any]:
+    key = _merge_key(patch)
+    if key is None or not all(isinstance(item, dict) and key in item for item in current):
+        return copy.deepcopy(patch)
+    merged = copy.deepcopy(current)
+    for item in patch:
+        index = next((i for i, old in enumerate(merged) if old.get(key) == item.get(key)), None)
+        if item.get("$patch") == "delete":
+            if index is not None:
+                merged.pop(index)
+        elif index is None:
+            merged.append(copy.deepcopy(item))
+        else:
+            merged[index] = strategic_merge_patch(merged[index], item)
+    return merged
+
+
+def _pointer(path: str) -> list[str]:
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise PatchError(422, f"invalid JSON pointer {path!r}")
+    return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
+
+
+def _walk(doc: Any, parts: list[str]) -> Any:
+    for part in parts:
+        if isinstance(doc, list):
+            doc = doc[int(part)]
+        elif isinstance(doc, dict):
+            doc = doc[part]
+        else:
+            raise KeyError(part)
+    return doc
+
+
+def json_patch(target: Any, operations: Any) -> Any:
+    """RFC 6902: add, remove, replace, test (what clients send)."""
+    if not isinstance(operations, list):
+        raise PatchError(400, "json patch must be a list of operations")
+    doc = copy.deepcopy(target)
+    for op in operations:
+        name, parts = op.get("op"), _pointer(op.get("path", ""))
+        try:
+            if not parts:
+                if name in ("add", "replace"):
+                    doc = copy.deepcopy(op.get("value"))
+                    continue
+                raise PatchError(422, f"unsupported root operation {name}")
+            parent, leaf = _walk(doc, parts[:-1]), parts[-1]
+            if name == "test":
+                if _walk(doc, parts) != op.get("value"):
+                    raise PatchError(422, f"test operation failed at {op.get('path')}")
+            elif name == "remove":
+                if isinstance(parent, list):
+                    parent.pop(int(leaf))
+                else:
+                    del parent[leaf]
+            elif name in ("add", "replace"):
+                value = copy.deepcopy(op.get("value"))
+                if isinstance(parent, list):
+                    if leaf == "-":
+                        parent.append(value)
+                    elif name == "add":
+                        parent.insert(int(leaf), value)
+                    else:
+                        parent[int(leaf)] = value
+                else:
+                    if name == "replace" and leaf not in parent:
+                        raise PatchError(422, f"replace of missing path {op.get('path')}")
+                    parent[leaf] = value
+            else:
+                raise PatchError(422, f"unsupported json patch op {name!r}")
+        except (KeyError, IndexError, ValueError, TypeError) as error:
+            raise PatchError(422, f"json patch {name} {op.get('path')}: {error!r}") from error
+    return doc
+
+
+def apply_patch(content_type: str, target: Obj, body: Any) -> Obj:
+    content_type = content_type.split(";")[0].strip().lower()
+    if content_type == "application/json-patch+json":
+        result = json_patch(target, body)
+    elif content_type == "application/merge-patch+json":
+        result = merge_patch(target, body)
+    elif content_type == "application/strategic-merge-patch+json":
+        result = strategic_merge_patch(target, body)
+    else:
+        raise PatchError(415, f"the body of the request was in an unknown format - accepted media types "
+                              f"include: json-patch, merge-patch, strategic-merge-patch (got {content_type})")
+    if not isinstance(result, dict):
+        raise PatchError(422, "patch did not produce an object")
+    return result
+
+
+# -- state ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Change:
+    rv: int
+    type: str
+    obj: Obj
+
+
+class ApiState:
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.rv = 0
+        self.objects: dict[str, dict[tuple[str, str], Obj]] = {name: {} for name in RESOURCES}
+        self.log: dict[str, list[Change]] = {name: [] for name in RESOURCES}
+        self.compacted: dict[str, int] = {name: 0 for name in RESOURCES}
+        self.forbidden: set[str] = set()
+        self.gone_as_http = False  # False: 200 + ERROR event (what kube-apiserver does); True: HTTP 410
+        self.fail_until = 0.0
+        self.fail_remaining = 0
+        self.failures_served = 0
+        self.drop_generation = 0
+        self.stopping = False
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.request_log: list[tuple[float, str, str, int]] = []  # (time, verb, resource, status)
+
+    # -- writes, as the API server (and the tests, standing in for controllers) make them --
+
+    def _bump(self) -> int:
+        self.rv += 1
+        return self.rv
+
+    def _record(self, resource: str, change_type: str, obj: Obj) -> None:
+        self.log[resource].append(Change(self.rv, change_type, copy.deepcopy(obj)))
+        self.cond.notify_all()
+
+    def put(self, obj: Obj) -> Obj:
+        """Create or replace an object as given (status included); returns the stored copy."""
+        obj = copy.deepcopy(obj)
+        resource = KIND_TO_RESOURCE[obj["kind"]]
+        rtype = RESOURCES[resource]
+        meta = obj.setdefault("metadata", {})
+        key = (meta.get("namespace", "") if rtype.namespaced else "", meta["name"])
+        with self.cond:
+            old = self.objects[resource].get(key)
+            meta.setdefault("uid", old["metadata"]["uid"] if old else str(uuid.uuid4()))
+            meta.setdefault(
+                "creationTimestamp", old["metadata"]["creationTimestamp"] if old else now_iso()
+            )
+            if rtype.has_generation:
+                meta.setdefault("generation", old["metadata"].get("generation", 1) if old else 1)
+            obj.setdefault("apiVersion", rtype.api_version)
+            meta["resourceVersion"] = str(self._bump())
+            self.objects[resource][key] = obj
+            self._record(resource, "MODIFIED" if old else "ADDED", obj)
+            return copy.deepcopy(obj)
+
+    def delete(self, resource: str, namespace: str, name: str) -> None:
+        with self.cond:
+            obj = self.objects[resource].pop((namespace, name))
+            obj["metadata"]["resourceVersion"] = str(self._bump())
+            self._record(resource, "DELETED", obj)
+
+    def get(self, resource: str, namespace: str, name: str) -> Obj:
+        with self.cond:
+            return copy.deepcopy(self.objects[resource][(namespace, name)])
+
+    def update(self, resource: str, namespace: str, name: str, change: Callable[[Obj], None]) -> Obj:
+        """Read-modify-write one object (a controller's status update, a user's edit)."""
+        with self.cond:
+            obj = self.get(resource, namespace, name)
+            change(obj)
+            return self.put(obj)
+
+    # -- test controls --
+
+    def compact(self) -> None:
+        """Forget history: a watch from any resourceVersion older than now gets 410 Gone."""
+        with self.cond:
+            for name in RESOURCES:
+                self.compacted[name] = self.rv + 1
+            self.rv += 1
+
+    def forbid(self, resource: str) -> None:
+        self.forbidden.add(resource)
+
+    def allow(self, resource: str) -> None:
+        self.forbidden.discard(resource)
+
+    def drop_watches(self) -> None:
+        with self.cond:
+            self.drop_generation += 1
+            self.cond.notify_all()
+
+    def fail_for(self, seconds: float) -> None:
+        with self.cond:
+            self.fail_until = time.monotonic() + seconds
+            self.drop_generation += 1  # open watches die too, as when an API server restarts
+            self.cond.notify_all()
+
+    def fail_next(self, count: int) -> None:
+        with self.cond:
+            self.fail_remaining = count
+
+    def count(self, verb: str, resource: str | None = None) -> int:
+        with self.cond:
+            return sum(n for (v, r), n in self.counts.items() if v == verb and resource in (None, r))
+
+    def _should_fail(self) -> bool:
+        with self.cond:
+            if time.monotonic() < self.fail_until:
+                self.failures_served += 1
+                return True
+            if self.fail_remaining > 0:
+                self.fail_remaining -= 1
+                self.failures_served += 1
+                return True
+            return False
+
+
+# -- HTTP ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Route:
+    resource: str
+    namespace: str
+    name: str
+    subresource: str
+
+
+def parse_route(path: str) -> Route | None:
+    for prefix in ("/api/v1/", "/apis/apps/v1/"):
+        if path.startswith(prefix):
+            parts = [p for p in path[len(prefix):].split("/") if p]
+            break
+    else:
+        return None
+    namespace = ""
+    if len(parts) >= 3 and parts[0] == "namespaces":
+        namespace, parts = parts[1], parts[2:]
+    if not parts or parts[0] not in RESOURCES:
+        return None
+    resource = parts[0]
+    if not path.startswith(RESOURCES[resource].prefix + "/"):
+        return None
+    name = parts[1] if len(parts) > 1 else ""
+    sub = parts[2] if len(parts) > 2 else ""
+    return Route(resource, namespace, name, sub)
+
+
+def matches_labels(obj: Obj, selector: str) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        key, _, value = term.partition("=")
+        if labels.get(key.rstrip("!")) != value.lstrip("="):
+            return False
+    return True
+
+
+def scale_view(route: Route, obj: Obj) -> Obj:
+    selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": obj["metadata"]["name"], "namespace": route.namespace,
+            "uid": obj["metadata"]["uid"], "resourceVersion": obj["metadata"]["resourceVersion"],
+            "creationTimestamp": obj["metadata"]["creationTimestamp"],
+        },
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
+        },
+    }
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ApiServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: pytest shows failures
+        pass
+
+    @property
+    def state(self) -> ApiState:
+        return self.server.state
+
+    def _send_json(self, code: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _status(self, code: int, reason: str, message: str) -> None:
+        self._send_json(code, status_body(code, reason, message))
+
+    def _read_body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        return json.loads(raw) if raw else None
+
+    def _handle(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if self.headers.get("Authorization") != f"Bearer {self.server.token}":
+            self._status(401, "Unauthorized", "Unauthorized")
+            return
+        if url.path == "/version":
+            self._send_json(200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0-pilothouse-test"})
+            return
+        route = parse_route(url.path)
+        if route is None:
+            self._status(404, "NotFound", f"the server could not find the requested resource ({url.path})")
+            return
+        verb = self._verb(method, route, query)
+        failing = self.state._should_fail()
+        code = 500 if failing else 0
+        if not failing and route.resource in self.state.forbidden:
+            code = 403
+        with self.state.cond:
+            self.state.counts[(verb, route.resource)] += 1
+            self.state.request_log.append((time.monotonic(), verb, route.resource, code or 200))
+        if method != "GET" or verb != "watch":
+            self.close_connection = False
+        if failing:
+            self._status(500, "InternalError", "Internal error occurred: injected by the test")
+            return
+        if code == 403:
+            scope = f'in the namespace "{route.namespace}"' if route.namespace else "at the cluster scope"
+            self._status(
+                403, "Forbidden",
+                f'{route.resource} is forbidden: User "system:serviceaccount:test:viewer" cannot {verb} '
+                f'resource "{route.resource}" in API group "{RESOURCES[route.resource].prefix[6:-3]}" {scope}',
+            )
+            return
+        try:
+            if verb == "watch":
+                self._watch(route, query)
+            elif verb == "list":
+                self._list(route, query)
+            elif verb == "get":
+                self._get(route)
+            elif verb in ("patch", "update"):
+                self._write(route, method)
+            else:
+                self._status(405, "MethodNotAllowed", f"{method} is not supported here")
+        except PatchError as error:
+            reason = {409: "Conflict", 415: "UnsupportedMediaType", 404: "NotFound"}.get(error.code, "Invalid")
+            self._status(error.code, reason, str(error))
+
+    @staticmethod
+    def _verb(method: str, route: Route, query: dict[str, str]) -> str:
+        if method == "GET":
+            if route.name:
+                return "get"
+            return "watch" if query.get("watch") in ("true", "1") else "list"
+        return {"PATCH": "patch", "PUT": "update"}.get(method, method.lower())
+
+    def _in_scope(self, route: Route, key: tuple[str, str], obj: Obj, query: dict[str, str]) -> bool:
+        if route.namespace and key[0] != route.namespace:
+            return False
+        selector = query.get("labelSelector")
+        return not selector or matches_labels(obj, selector)
+
+    def _list(self, route: Route, query: dict[str, str]) -> None:
+        rtype = RESOURCES[route.resource]
+        with self.state.cond:
+            items = []
+            for key, obj in sorted(self.state.objects[route.resource].items()):
+                if self._in_scope(route, key, obj, query):
+                    item = copy.deepcopy(obj)
+                    # Items of a typed list carry no kind/apiVersion on the wire.
+                    item.pop("kind", None)
+                    item.pop("apiVersion", None)
+                    items.append(item)
+            rv = str(self.state.rv)
+        self._send_json(200, {
+            "kind": f"{rtype.kind}List", "apiVersion": rtype.api_version,
+            "metadata": {"resourceVersion": rv}, "items": items,
+        })
+
+    def _lookup(self, route: Route) -> Obj | None:
+        key = (route.namespace if RESOURCES[route.resource].namespaced else "", route.name)
+        return self.state.objects[route.resource].get(key)
+
+    def _get(self, route: Route) -> None:
+        with self.state.cond:
+            obj = copy.deepcopy(self._lookup(route))
+        if obj is None:
+            self._not_found(route)
+        elif route.subresource == "scale" and route.resource in SCALABLE:
+            self._send_json(200, scale_view(route, obj))
+        elif route.subresource:
+            self._status(404, "NotFound", f"no subresource {route.subresource}")
+        else:
+            self._send_json(200, obj)
+
+    def _not_found(self, route: Route) -> None:
+        group = RESOURCES[route.resource].prefix[6:-3] if route.resource != "pods" else ""
+        kind = f"{route.resource}.{group}" if group else route.resource
+        self._status(404, "NotFound", f'{kind} "{route.name}" not found')
+
+    def _write(self, route: Route, method: str) -> None:
+        body = self._read_body()
+        content_type = self.headers.get("Content-Type", "")
+        with self.state.cond:
+            current = self._lookup(route)
+            if current is None:
+                self._not_found(route)
+                return
+            current = copy.deepcopy(current)
+            if route.subresource == "scale" and route.resource in SCALABLE:
+                view = scale_view(route, current)
+                new_view = body if method == "PUT" else apply_patch(content_type, view, body)
+                self._check_precondition(current, new_view)
+                replicas = int((new_view.get("spec") or {}).get("replicas", 0))
+                updated = copy.deepcopy(current)
+                updated.setdefault("spec", {})["replicas"] = replicas
+                stored = self._store_update(route, current, updated)
+                response = scale_view(route, stored)
+            elif route.subresource:
+                raise PatchError(404, f"no subresource {route.subresource}")
+            else:
+                if method == "PUT":
+                    updated = copy.deepcopy(body)
+                else:
+                    updated = apply_patch(content_type, current, body)
+                self._check_precondition(current, updated)
+                response = self._store_update(route, current, updated)
+        self._send_json(200, response)
+
+    @staticmethod
+    def _check_precondition(current: Obj, updated: Obj) -> None:
+        wanted = (updated.get("metadata") or {}).get("resourceVersion")
+        have = current["metadata"]["resourceVersion"]
+        if wanted and wanted != have:
+            name = current["metadata"]["name"]
+            raise PatchError(409, f'Operation cannot be fulfilled on "{name}": the object has been modified; '
+                                  "please apply your changes to the latest version and try again")
+
+    def _store_update(self, route: Route, current: Obj, updated: Obj) -> Obj:
+        # Identity and bookkeeping are the server's, whatever the patch said.
+        meta = updated.setdefault("metadata", {})
+        for field in ("name", "namespace", "uid", "creationTimestamp"):
+            if field in current["metadata"]:
+                meta[field] = current["metadata"][field]
+        updated["kind"] = current.get("kind", RESOURCES[route.resource].kind)
+        updated["apiVersion"] = current.get("apiVersion", RESOURCES[route.resource].api_version)
+        if RESOURCES[route.resource].has_generation:
+            generation = current["metadata"].get("generation", 1)
+            meta["generation"] = generation + 1 if updated.get("spec") != current.get("spec") else generation
+        meta.pop("resourceVersion", None)
+        return self.state.put(updated)
+
+    def _watch(self, route: Route, query: dict[str, str]) -> None:
+        state = self.state
+        timeout = float(query.get("timeoutSeconds") or 1800)
+        deadline = time.monotonic() + timeout
+        since_raw = query.get("resourceVersion") or ""
+        with state.cond:
+            drop_generation = state.drop_generation
+            initial: list[Change] = []
+            if since_raw in ("", "0"):
+                since = state.rv
+                initial = [Change(since, "ADDED", copy.deepcopy(obj))
+                           for key, obj in sorted(state.objects[route.resource].items())
+                           if self._in_scope(route, key, obj, query)]
+            else:
+                since = int(since_raw)
+            too_old = since < state.compacted[route.resource]
+            log = state.log[route.resource]
+            position = next((i for i, change in enumerate(log) if change.rv > since), len(log))
+        if too_old:
+            message = f"too old resource version: {since} ({state.compacted[route.resource]})"
+            if state.gone_as_http:
+                self._status(410, "Expired", message)
+                return
+            self._start_chunked()
+            self._write_chunk({"type": "ERROR", "object": status_body(410, "Expired", message)})
+            self._end_chunked()
+            return
+        self._start_chunked()
+        for change in initial:
+            self._write_chunk({"type": change.type, "object": change.obj})
+        while True:
+            with state.cond:
+                while (position >= len(log) and state.drop_generation == drop_generation
+                       and not state.stopping and time.monotonic() < deadline):
+                    state.cond.wait(min(0.5, max(0.0, deadline - time.monotonic())))
+                dropped = state.drop_generation != drop_generation or state.stopping
+                pending = log[position:]
+                position = len(log)
+            if dropped:
+                # Die mid-stream with no terminating chunk, as a broken connection does.
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            for change in pending:
+                key = ((change.obj.get("metadata") or {}).get("namespace", ""), "")
+                if self._in_scope(route, key, change.obj, query):
+                    self._write_chunk({"type": change.type, "object": change.obj})
+            if time.monotonic() >= deadline:
+                self._end_chunked()
+                return
+
+    def _start_chunked(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def _write_chunk(self, event: Obj) -> None:
+        data = json.dumps(event).encode() + b"\n"
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _end_chunked(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+
+class ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, token: str = "test-token") -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.state = ApiState()
+        self.token = token
+        self._thread = threading.Thread(target=self.serve_forever, name="k8s-test-apiserver", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> ApiServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self.state.cond:
+            self.state.stopping = True
+            self.state.cond.notify_all()
+        self.shutdown()
+        self.server_close()
+
+    def write_kubeconfig(self, path: Path, context: str = "test") -> Path:
+        """A real kubeconfig (JSON is valid YAML) pointing at this server with a token user."""
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": context, "preferences": {},
+            "clusters": [{"name": "test-cluster", "cluster": {"server": self.url}}],
+            "users": [{"name": "test-user", "user": {"token": self.token}}],
+            "contexts": [{"name": context, "context": {"cluster": "test-cluster", "user": "test-user"}}],
+        }
+        path.write_text(json.dumps(config, indent=2))
+        return path
+
+
+def iter_all(state: ApiState, resource: str) -> Iterator[Obj]:
+    with state.cond:
+        items = [copy.deepcopy(obj) for obj in state.objects[resource].values()]
+    yield from items

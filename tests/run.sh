@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs and run all of it, on a fresh Debian machine or a used one:
+#   apt packages (docker.io for the real test swarm), the Python package with its test extras, the
+#   three-node test swarm (tests/swarm/swarm.sh). moto and the Kubernetes API test server are started by
+#   the tests' own fixtures on loopback. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+[[ -x /bin/busybox ]] || need+=(busybox-static)
+command -v iptables >/dev/null || need+=(iptables)
+command -v ip >/dev/null || need+=(iproute2)
+if ((${#need[@]})); then
+    echo "run.sh: installing ${need[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io busybox-static iptables iproute2 >/dev/null
+fi
+
+# Two steps: the big SDK set resolves in seconds when pinned first (kubernetes<37, see pyproject.toml).
+"$PYTHON" -m pip install -q --disable-pip-version-check "kubernetes>=29,<37" "boto3>=1.34" "docker>=7" "textual>=0.80"
+"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[test]'
+
+cleanup() { bash tests/swarm/swarm.sh down >/dev/null 2>&1 || true; }
+if [[ "${PILOTHOUSE_KEEP_SWARM:-}" != 1 ]]; then trap cleanup EXIT; fi
+bash tests/swarm/swarm.sh up >/dev/null
+
+"$PYTHON" -m pytest -p no:cacheprovider "$@"
