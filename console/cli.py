@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--force", action="store_true", help=f"allow more than {10_000} replicas")
     _global_options(scale, suppress=True)
 
+    doctor = commands.add_parser("doctor", help="check live services for the classic container pitfalls")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--cluster", metavar="NAME", action="append", help="only this cluster (repeatable)")
+    _global_options(doctor, suppress=True)
+
     rollback = commands.add_parser("rollback", help="roll a service back to its previous version")
     rollback.add_argument("target", metavar="CLUSTER/SERVICE")
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -164,14 +169,45 @@ def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _status(fleet: Fleet, args: argparse.Namespace) -> int:
-    from console.export import fleet_dict
-
+def _selected_snapshots(fleet: Fleet, args: argparse.Namespace) -> list[Cluster]:
     names = args.cluster or fleet.names
     unknown = [name for name in names if name not in fleet.providers]
     if unknown:
         raise NotFound(f"unknown cluster {unknown[0]!r}", f"known clusters: {', '.join(fleet.names) or 'none'}")
-    clusters = fleet.snapshot_all(names)
+    return fleet.snapshot_all(names)
+
+
+def _doctor(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
+    from console.doctor import examine
+
+    clusters = _selected_snapshots(fleet, args)
+    findings = [finding for cluster in clusters if cluster.reachable for finding in examine(cluster, config.doctor)]
+    if args.json:
+        json.dump({
+            "clusters": [{"name": c.name, "kind": c.kind.value, "reachable": c.reachable, "error": c.error or None}
+                         for c in clusters],
+            "findings": [{"rule": f.rule, "severity": f.severity.value, "cluster": f.cluster, "service": f.service,
+                          "container": f.container, "why": f.why, "fix": f.fix, "silenced": f.silenced or None}
+                         for f in findings],
+        }, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        for cluster in clusters:
+            if not cluster.reachable:
+                print(f"{cluster.name}: unreachable: {cluster.error}")
+        for f in findings:
+            silenced = f"  [silenced: {f.silenced}]" if f.silenced else ""
+            print(f"{f.severity.value:<6} {f.rule:<20} {f.cluster}/{f.service}: {f.why}{silenced}\n"
+                  f"{'':27}fix: {f.fix}")
+        active = sum(1 for f in findings if not f.silenced)
+        print(f"{active} finding(s), {len(findings) - active} silenced")
+    return EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
+
+
+def _status(fleet: Fleet, args: argparse.Namespace) -> int:
+    from console.export import fleet_dict
+
+    clusters = _selected_snapshots(fleet, args)
     if args.json:
         json.dump(fleet_dict(clusters), sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -210,6 +246,8 @@ def _run(argv: Sequence[str] | None) -> int:
             return int(run_console(fleet, config))
         if args.command == "status":
             return _status(fleet, args)
+        if args.command == "doctor":
+            return _doctor(fleet, config, args)
         return _mutate(fleet, args)
     finally:
         fleet.close()

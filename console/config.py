@@ -23,15 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console.doctor import RULES, DoctorConfig, Silence
 from providers import registry
 from providers.base import ClusterConfig
 from providers.demo import demo_cluster_configs
 from providers.errors import InvalidInput, ProviderUnavailable
 
 TOP_LEVEL_KEYS = {"refresh_interval": (int, float), "readonly": (bool,), "keymap": (dict,), "clusters": (list,),
-                  "audit_log": (str,)}
+                  "audit_log": (str,), "doctor": (dict,)}
+DOCTOR_KEYS = {"trusted_registries": (list,), "silence": (list,)}
+SILENCE_KEYS = {"rule": (str,), "service": (str,), "reason": (str,)}
 CLUSTER_KEYS = {"name": (str,), "provider": (str,), "readonly": (bool,), "refresh_interval": (int, float)}
 MIN_REFRESH_S = 0.2
+DEMO_TRUSTED_REGISTRIES = ("registry.example.com/", "docker.io/library/", "docker.io/prom/")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
@@ -48,6 +52,7 @@ class AppConfig:
     source: Path | None = None
     demo: bool = False
     audit_log: Path | None = None
+    doctor: DoctorConfig = field(default_factory=DoctorConfig)
 
     def cluster(self, name: str) -> ClusterConfig | None:
         return next((cluster for cluster in self.clusters if cluster.name == name), None)
@@ -139,7 +144,33 @@ def parse_config(text: str, path: Path) -> AppConfig:
     return AppConfig(
         clusters=tuple(clusters), refresh_interval=interval, readonly=bool(data.get("readonly", False)),
         keymap=keymap, source=path, audit_log=Path(audit).expanduser() if audit else None,
+        doctor=_doctor(check, data.get("doctor", {})),
     )
+
+
+def _doctor(check: _Validator, data: dict[str, Any]) -> DoctorConfig:
+    for key, value in data.items():
+        if key not in DOCTOR_KEYS:
+            raise check.fail(f"doctor.{key}", f"unknown key (known: {', '.join(sorted(DOCTOR_KEYS))})")
+        check.typed(f"doctor.{key}", value, DOCTOR_KEYS[key])
+    registries = data.get("trusted_registries", [])
+    if not all(isinstance(item, str) for item in registries):
+        raise check.fail("doctor.trusted_registries", "expected a list of strings")
+    silences = []
+    for position, entry in enumerate(data.get("silence", [])):
+        if not isinstance(entry, dict):
+            raise check.fail("doctor.silence", "each entry must be a [[doctor.silence]] table")
+        for key, value in entry.items():
+            if key not in SILENCE_KEYS:
+                raise check.fail(f"silence.{key}", "unknown key (known: reason, rule, service)", position)
+            check.typed(f"silence.{key}", value, SILENCE_KEYS[key], position)
+        rule = entry.get("rule", "*")
+        if rule != "*" and rule not in RULES:
+            raise check.fail("silence.rule", f"unknown rule {rule!r} (known: {', '.join(RULES)})", position)
+        if not entry.get("reason"):
+            raise check.fail("doctor.silence", f"entry {position + 1} needs a reason (the Doctor screen shows it)")
+        silences.append(Silence(rule=rule, service=entry.get("service", "*"), reason=entry["reason"]))
+    return DoctorConfig(trusted_registries=tuple(registries), silences=tuple(silences))
 
 
 def _cluster(check: _Validator, entry: dict[str, Any], position: int, interval: float,
@@ -197,7 +228,11 @@ def demo_config(tasks: int | None = None, frozen_at: float | None = None,
                 base: AppConfig | None = None) -> AppConfig:
     """The built-in demo fleet, keeping the keymap and read-only flag of a user config if there is one."""
     base = base or AppConfig()
+    doctor = base.doctor
+    if not doctor.trusted_registries:
+        # The demo plants a third-party image; with an allow-list the doctor has something to say about it.
+        doctor = DoctorConfig(trusted_registries=DEMO_TRUSTED_REGISTRIES, silences=doctor.silences)
     return AppConfig(
         clusters=demo_cluster_configs(tasks, frozen_at), refresh_interval=1.0, readonly=base.readonly,
-        keymap=base.keymap, source=base.source, demo=True, audit_log=base.audit_log,
+        keymap=base.keymap, source=base.source, demo=True, audit_log=base.audit_log, doctor=doctor,
     )

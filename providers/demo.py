@@ -82,9 +82,10 @@ _CATALOGUE: tuple[tuple[str, str, int, bool, dict[str, Any]], ...] = (
      {"env": {"PAYMENTS_API_KEY": "demo-not-a-real-key", "LOG_LEVEL": "info"}}),
     ("worker", "registry.example.com/shop/worker:1.9.3", 2, False,
      {"command": ("sh", "-c", "python -m worker")}),
-    ("cache", "redis:latest", 1, False, {}),
-    ("search", "docker.io/someone/search:0.3", 2, True, {"env": {"DEBUG": "true"}}),
-    ("mailer", "registry.example.com/shop/mailer:1.0.1", 1, True, {"memory": None}),
+    ("cache", "redis:latest", 1, False, {"fixed_replicas": 1}),
+    ("search", "docker.io/someone/search:0.3", 2, True, {"env": {"DEBUG": "true"}, "unsafe_update": True}),
+    ("mailer", "registry.example.com/shop/mailer:1.0.1", 1, True,
+     {"memory": None, "command": ("/usr/bin/supervisord", "-c", "/etc/supervisord.conf")}),
     ("auth", "registry.example.com/shop/auth:5.2.0", 2, True, {}),
 )
 
@@ -172,6 +173,8 @@ class DemoProvider(Provider):
                                                    f"registry.example.com/batch/svc-{index:04d}:1.0.{index % 7}",
                                                    True, {})
             desired = max(1, round(weight * scale)) if self.task_budget else 0
+            if "fixed_replicas" in facts and self.task_budget:
+                desired = int(facts["fixed_replicas"])
             swarm_name = f"{namespace}_{name}" if self.flavor == "swarm" else name
             containers = (ContainerSpec(
                 name=name, image=image, command=tuple(facts.get("command", ())),
@@ -182,7 +185,8 @@ class DemoProvider(Provider):
             defs.append(_ServiceDef(
                 name=swarm_name, namespace=namespace, image=image, desired=desired, healthcheck=healthcheck,
                 workload_kind=self._workload_kind(), containers=containers,
-                policy=self._policy(), revision=3 if name in ("web", "auth") else 1,
+                policy=self._policy(unsafe=bool(facts.get("unsafe_update"))),
+                revision=3 if name in ("web", "auth") else 1,
                 previous_image=image.rsplit(":", 1)[0] + ":previous" if name in ("web", "auth") else "",
                 failing_task=(name == "payments"),
             ))
@@ -210,14 +214,15 @@ class DemoProvider(Provider):
     def _workload_kind(self) -> str:
         return "deployment" if self.flavor == "kubernetes" else "service"
 
-    def _policy(self) -> UpdatePolicy:
+    def _policy(self, *, unsafe: bool = False) -> UpdatePolicy:
+        # `unsafe` plants the doctor's unsafe-update finding on one service of each flavor.
         if self.flavor == "swarm":
-            return UpdatePolicy(parallelism=1, delay_s=5, failure_action="rollback", monitor_s=5,
-                                order="start-first", has_rollback_policy=True)
+            return UpdatePolicy(parallelism=1, delay_s=5, failure_action="continue" if unsafe else "rollback",
+                                monitor_s=5, order="start-first", has_rollback_policy=not unsafe)
         if self.flavor == "kubernetes":
-            return UpdatePolicy(max_surge="25%", max_unavailable="25%")
-        return UpdatePolicy(min_healthy_percent=100, max_percent=200, circuit_breaker=True,
-                            circuit_breaker_rollback=True)
+            return UpdatePolicy(max_surge="25%", max_unavailable="100%" if unsafe else "25%")
+        return UpdatePolicy(min_healthy_percent=0 if unsafe else 100, max_percent=200, circuit_breaker=not unsafe,
+                            circuit_breaker_rollback=not unsafe)
 
     # -- Provider -----------------------------------------------------------------------------
 
