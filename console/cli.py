@@ -72,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--cluster", metavar="NAME", action="append", help="only this cluster (repeatable)")
     _global_options(doctor, suppress=True)
 
+    events = commands.add_parser("events", help="one timeline of cluster events and console actions")
+    events.add_argument("--json", action="store_true", help="machine-readable output")
+    events.add_argument("--since", metavar="DURATION", help="only newer events: 45s, 30m, 2h, 1d")
+    events.add_argument("--cluster", metavar="NAME", help="only this cluster")
+    events.add_argument("--service", metavar="CLUSTER/SERVICE", help="only this service")
+    _global_options(events, suppress=True)
+
+    rollout = commands.add_parser("rollout", help="show a service's rollout; --watch follows it to the end")
+    rollout.add_argument("target", metavar="CLUSTER/SERVICE")
+    rollout.add_argument("--watch", "-w", action="store_true",
+                         help="follow until it completes (exit 0), fails or is rolled back (exit 1)")
+    rollout.add_argument("--timeout", metavar="SECONDS", type=float, default=0.0,
+                         help="give up after this long (exit 1); 0 waits forever")
+    _global_options(rollout, suppress=True)
+
     rollback = commands.add_parser("rollback", help="roll a service back to its previous version")
     rollback.add_argument("target", metavar="CLUSTER/SERVICE")
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -204,6 +219,66 @@ def _doctor(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
     return EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
 
 
+def _events(fleet: Fleet, args: argparse.Namespace) -> int:
+    from console.timeline import audit_events, merge, parse_since
+
+    since = parse_since(args.since) if args.since else None
+    if args.service:
+        _split_target(args.service)
+    if args.cluster and args.cluster not in fleet.providers:
+        raise NotFound(f"unknown cluster {args.cluster!r}", f"known clusters: {', '.join(fleet.names) or 'none'}")
+    names = [args.cluster] if args.cluster else fleet.names
+    clusters = fleet.snapshot_all(names)
+    audit = audit_events(fleet.actions.audit.read())
+    events = merge(clusters, audit, since=since, cluster=args.cluster, service=args.service)
+    if args.json:
+        json.dump({"events": [{"time": e.time.isoformat(), "cluster": e.cluster, "object": e.object, "kind": e.kind,
+                               "service": e.service_ref, "message": e.message} for e in events]},
+                  sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        for e in events:
+            print(f"{e.time:%Y-%m-%d %H:%M:%S}  {e.cluster:<14} {e.kind:<8} {e.object}: {e.message}")
+    return EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
+
+
+def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
+    import time
+
+    from console.follow import RolloutFollower
+    from providers.refresh import ClusterRefresher
+
+    cluster_name, ref = _split_target(args.target)
+    if args.timeout < 0:
+        raise UsageError(f"--timeout cannot be negative ({args.timeout:g})")
+    cluster = _snapshot_for(fleet, cluster_name)
+    _find_service(cluster, ref)
+    follower = RolloutFollower(f"{cluster_name}/{ref}")
+    refresher = ClusterRefresher(fleet.providers[cluster_name], lambda _cluster: None)
+    deadline = time.monotonic() + args.timeout if args.timeout else None
+    while True:
+        lines, outcome = follower.observe(cluster.service(ref) if cluster.reachable else _service_or_none(cluster, ref))
+        for line in lines:
+            print(line, flush=True)
+        if not cluster.reachable:
+            print(f"{cluster_name}: unreachable ({cluster.error}); retrying", file=sys.stderr, flush=True)
+        if outcome is not None and cluster.reachable:
+            print(f"{cluster_name}/{ref}: {outcome.value}", flush=True)
+            return outcome.exit_code
+        if not args.watch:
+            return EXIT_OK
+        if deadline is not None and time.monotonic() >= deadline:
+            print(f"{cluster_name}/{ref}: still in progress after {args.timeout:g}s", file=sys.stderr)
+            return EXIT_FAILED
+        refresher.wait_next()
+        cluster = refresher.refresh_once()
+
+
+def _service_or_none(cluster: Cluster, ref: str) -> Service | None:
+    # While unreachable, the last good data stands; the follower must not call the service removed.
+    return cluster.service(ref)
+
+
 def _status(fleet: Fleet, args: argparse.Namespace) -> int:
     from console.export import fleet_dict
 
@@ -248,6 +323,10 @@ def _run(argv: Sequence[str] | None) -> int:
             return _status(fleet, args)
         if args.command == "doctor":
             return _doctor(fleet, config, args)
+        if args.command == "events":
+            return _events(fleet, args)
+        if args.command == "rollout":
+            return _rollout(fleet, args)
         return _mutate(fleet, args)
     finally:
         fleet.close()

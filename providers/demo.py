@@ -117,7 +117,10 @@ class DemoProvider(Provider):
         # A live demo starts a few seconds into the scenario: the rollout is visibly moving at once.
         self._started = time.monotonic() - LIVE_START_S
         # A fixed wall-clock origin keeps frozen snapshots (screenshots) identical run to run.
-        self._origin = datetime(2026, 11, 27, 9, 0, tzinfo=UTC) if self.frozen_at is not None else datetime.now(UTC)
+        if self.frozen_at is not None:
+            self._origin = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+        else:
+            self._origin = datetime.now(UTC) - timedelta(seconds=LIVE_START_S)
         self.nodes = self._make_nodes()
         self.services = self._make_services()
         self._audit_events: list[Event] = []

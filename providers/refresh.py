@@ -83,6 +83,12 @@ class ClusterRefresher:
             return self.interval
         return float(min(MAX_BACKOFF_S, self.interval * (2 ** min(self.failures, 6))))
 
+    def wait_next(self) -> None:
+        """Until the next refresh is due: the interval (backed off after errors), or a poke."""
+        if self._wake.wait(self.next_delay()) and not self.stop_event.is_set():
+            self.stop_event.wait(COALESCE_S)
+        self._wake.clear()
+
     def run(self) -> None:
         """Loop until stop(); the caller's thread does all the blocking."""
         try:
@@ -92,7 +98,6 @@ class ClusterRefresher:
                 if self.stop_event.is_set():
                     break
                 self.on_snapshot(cluster)
-                if self._wake.wait(self.next_delay()) and not self.stop_event.is_set():
-                    self.stop_event.wait(COALESCE_S)
+                self.wait_next()
         finally:
             self.provider.close()

@@ -55,7 +55,8 @@ clusters = ["prod"]
         ("refresh_interval = true", ":1: refresh_interval: expected an integer or a number"),
         ("refresh_interval = 0.01", "at least"),
         ("[[clusters]]\nname = 'a'\nprovider = 'swarm'\ndocker_hots = 'x'", ":4: clusters.docker_hots: unknown key"),
-        ("[[clusters]]\nname = 'a'\nprovider = 'swarm'\ndocker_host = 5", ":4: clusters.docker_host: expected a string"),
+        ("[[clusters]]\nname = 'a'\nprovider = 'swarm'\ndocker_host = 5",
+         ":4: clusters.docker_host: expected a string"),
         ("[[clusters]]\nname = 'a'\nprovider = 'nomad'", ":3: clusters.provider: provider 'nomad' is not installed"),
         ("[[clusters]]\nname = 'a'", "has no 'provider'"),
         ("[[clusters]]\nname = 'a'\nprovider = 'swarm'\n[[clusters]]\nname = 'a'\nprovider = 'ecs'", "used twice"),
@@ -88,5 +89,5 @@ def test_demo_config_has_one_cluster_of_each_kind_and_splits_tasks() -> None:
 
 
 def test_parse_config_keeps_keymap_strings_only(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="keymap.scale: expected a string"):
+    with pytest.raises(ConfigError, match=r"keymap\.scale: expected a string"):
         parse_config("[keymap]\nscale = 1", tmp_path / "c.toml")

@@ -1,0 +1,66 @@
+"""One timeline across clusters: the clusters' own events and the console's audit entries, in time order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from providers.errors import InvalidInput
+from providers.model import Cluster, Event
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str) -> timedelta:
+    match = _DURATION.match(text)
+    if not match:
+        raise InvalidInput(f"--since {text!r} is not a duration", "use e.g. 45s, 30m, 2h or 1d")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def audit_events(entries: Iterable[dict[str, Any]]) -> list[Event]:
+    events = []
+    for entry in entries:
+        try:
+            time = datetime.fromisoformat(str(entry["time"]))
+        except (KeyError, ValueError):
+            continue
+        before, after = entry.get("before", ""), entry.get("after", "")
+        change = f" {before} -> {after}" if before or after else ""
+        events.append(Event(
+            time=time, cluster=str(entry.get("cluster", "")), object=f"service {entry.get('service', '')}",
+            kind="audit", service_ref=str(entry.get("service", "")),
+            message=f"{entry.get('user', '?')}@{entry.get('host', '?')}: {entry.get('action', '?')}{change}: "
+                    f"{entry.get('result', '')}",
+        ))
+    return events
+
+
+def merge(clusters: Iterable[Cluster], audit: Iterable[Event] = (), *, since: timedelta | None = None,
+          cluster: str | None = None, service: str | None = None, kinds: Iterable[str] = (),
+          now: datetime | None = None) -> list[Event]:
+    """Every event that passes the filters, oldest first. `service` is CLUSTER/SERVICE."""
+    events = [event for snapshot in clusters for event in snapshot.events]
+    events.extend(audit)
+    floor = (now or datetime.now(UTC)) - since if since is not None else None
+    wanted_kinds = set(kinds)
+    selected = []
+    for event in events:
+        if floor is not None and _aware(event.time) < floor:
+            continue
+        if cluster and event.cluster != cluster:
+            continue
+        if service and f"{event.cluster}/{event.service_ref}" != service:
+            continue
+        if wanted_kinds and event.kind not in wanted_kinds:
+            continue
+        selected.append(event)
+    selected.sort(key=lambda event: _aware(event.time))
+    return selected
+
+
+def _aware(time: datetime) -> datetime:
+    return time if time.tzinfo else time.replace(tzinfo=UTC)
