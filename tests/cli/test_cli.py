@@ -104,7 +104,7 @@ def test_rollback_kubernetes_service_by_namespace_and_name(capsys: pytest.Captur
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    code, out, err = run(capsys, *argv, "--yes", "--demo")
+    code, _, err = run(capsys, *argv, "--yes", "--demo")
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("pilothouse: error: ")
     assert message in err
