@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="give up after this long (exit 1); 0 waits forever")
     _global_options(rollout, suppress=True)
 
+    logs = commands.add_parser("logs", help="a service's logs, from all its tasks or one")
+    logs.add_argument("target", metavar="CLUSTER/SERVICE")
+    logs.add_argument("--tail", metavar="N", type=int, default=100, help="lines of history (default 100)")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep streaming new lines")
+    logs.add_argument("--task", metavar="ID", default="", help="only this task or pod (an id prefix is enough)")
+    _global_options(logs, suppress=True)
+
     rollback = commands.add_parser("rollback", help="roll a service back to its previous version")
     rollback.add_argument("target", metavar="CLUSTER/SERVICE")
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -274,6 +281,25 @@ def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
         cluster = refresher.refresh_once()
 
 
+def _logs(fleet: Fleet, args: argparse.Namespace) -> int:
+    import threading
+
+    cluster_name, ref = _split_target(args.target)
+    if not 0 <= args.tail <= 100_000:
+        raise UsageError(f"--tail must be between 0 and 100000, not {args.tail}")
+    service = _find_service(_snapshot_for(fleet, cluster_name), ref)
+    stop = threading.Event()
+    try:
+        for line in fleet.providers[cluster_name].logs(service, task_id=args.task, tail=args.tail,
+                                                        follow=args.follow, stop=stop):
+            stamp = f"{line.time:%H:%M:%S} " if line.time else ""
+            print(f"{stamp}{line.source} | {line.text}", flush=args.follow)
+    except KeyboardInterrupt:
+        # Ctrl-C is how a follow ends.
+        stop.set()
+    return EXIT_OK
+
+
 def _service_or_none(cluster: Cluster, ref: str) -> Service | None:
     # While unreachable, the last good data stands; the follower must not call the service removed.
     return cluster.service(ref)
@@ -327,6 +353,8 @@ def _run(argv: Sequence[str] | None) -> int:
             return _events(fleet, args)
         if args.command == "rollout":
             return _rollout(fleet, args)
+        if args.command == "logs":
+            return _logs(fleet, args)
         return _mutate(fleet, args)
     finally:
         fleet.close()

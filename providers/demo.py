@@ -13,12 +13,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from providers.base import Action, ClusterConfig, MutationPlan, Option, Provider
+from providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
 from providers.errors import InvalidInput, NotFound, NotSupported
 from providers.model import (
     Cluster,
@@ -98,6 +98,9 @@ class DemoProvider(Provider):
         "seed": Option((int,), "random seed for the fleet's shape"),
         "frozen_at": Option((int, float), "pin the scenario clock at this many seconds (tests, screenshots)"),
     }
+
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.SCALE, Capability.ROLLBACK, Capability.LOGS})
 
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)
@@ -374,6 +377,24 @@ class DemoProvider(Provider):
         definition = self.services[0]
         return _ref(self.flavor, definition.namespace, definition.name)
 
+    def logs(self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
+             stop: threading.Event | None = None) -> Iterator[LogLine]:
+        """Made-up but plausible lines, per task; following adds one line a second per service."""
+        tasks = [task for task in service.tasks if not task_id or task.id.startswith(task_id)]
+        if task_id and not tasks:
+            raise NotFound(f"no task {task_id!r} in {service.ref}")
+        running = [task for task in tasks if task.desired_state is TaskState.RUNNING] or tasks
+        t = self.now()
+        history = [(self._at(t - (tail - i)), running[i % len(running)], i) for i in range(tail)] if running else []
+        for time_at, task, number in history:
+            yield LogLine(time_at, f"{task.id}@{task.node_name}", _demo_log_text(service, number))
+        number = tail
+        waiter = stop or threading.Event()
+        while follow and running and not waiter.wait(1.0):
+            task = running[number % len(running)]
+            yield LogLine(self._at(self.now()), f"{task.id}@{task.node_name}", _demo_log_text(service, number))
+            number += 1
+
     # -- mutations ----------------------------------------------------------------------------
 
     def _definition(self, service: Service) -> _ServiceDef:
@@ -426,6 +447,12 @@ class DemoProvider(Provider):
                                             plan.action.value, message, service_ref=plan.service_ref))
             del self._audit_events[:-100]
         return message
+
+
+def _demo_log_text(service: Service, number: int) -> str:
+    if service.health.unhealthy and number % 5 == 0:
+        return f"ERROR upstream timeout after 5000ms (request {number})"
+    return f"INFO {service.name}: handled request {number} in {3 + number % 17}ms"
 
 
 def demo_cluster_configs(tasks: int | None = None, frozen_at: float | None = None) -> tuple[ClusterConfig, ...]:

@@ -98,3 +98,25 @@ def test_rollout_cli_without_watch(capsys: pytest.CaptureFixture[str], no_detect
     assert main(["rollout", "demo-swarm/shop_api", "--demo"]) == 0
     assert "updating" in capsys.readouterr().out
     assert main(["rollout", "demo-swarm/nope", "--demo"]) == 2
+
+
+def test_logs_cli_tail_and_task_filter(capsys: pytest.CaptureFixture[str], no_detected_clusters: None) -> None:
+    assert main(["logs", "demo-swarm/shop_payments", "--tail", "5", "--demo"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5 and all(" | " in line for line in lines)
+    assert any("ERROR" in line for line in lines), "the unhealthy service says why"
+    assert main(["logs", "demo-swarm/shop_payments", "--task", "nope", "--demo"]) == 2
+    assert main(["logs", "demo-swarm/shop_payments", "--tail", "-1", "--demo"]) == 2
+
+
+def test_demo_logs_follow_stops_when_asked() -> None:
+    import threading
+
+    provider = DemoProvider(demo_cluster_configs(frozen_at=5)[0])
+    service = provider.snapshot().services[1]
+    stop = threading.Event()
+    stream = provider.logs(service, tail=0, follow=True, stop=stop)
+    first = next(stream)
+    assert first.text.startswith("INFO")
+    stop.set()
+    assert list(stream) == []
