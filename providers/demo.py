@@ -71,7 +71,8 @@ class _ServiceDef:
 
 
 def _ref(flavor: str, namespace: str, name: str) -> str:
-    return f"{namespace}/{name}" if flavor == "kubernetes" else name
+    # As the real providers write them: Kubernetes NAMESPACE/NAME, ECS ECSCLUSTER/SERVICE, Swarm the name.
+    return name if flavor == "swarm" else f"{namespace}/{name}"
 
 
 # name, image, replicas weight, healthcheck, extra container facts for the doctor
@@ -164,7 +165,7 @@ class DemoProvider(Provider):
         return nodes
 
     def _make_services(self) -> list[_ServiceDef]:
-        namespace = {"swarm": "shop", "kubernetes": "prod", "ecs": "demo-ecs"}[self.flavor]
+        namespace = {"swarm": "shop", "kubernetes": "prod", "ecs": "prod"}[self.flavor]
         catalogue = list(_CATALOGUE)
         # Big fleets (benchmarks) get more services, about 40 tasks each.
         extra = max(0, self.task_budget // 40 - len(catalogue))

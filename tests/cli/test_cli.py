@@ -113,7 +113,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
 
 
 def test_scale_over_the_limit_with_force_is_allowed(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "scale", "demo-ecs/web", "10001", "--force", "--yes", "--demo")
+    code, _, err = run(capsys, "scale", "demo-ecs/prod/web", "10001", "--force", "--yes", "--demo")
     assert code == 0, err
 
 
@@ -128,9 +128,9 @@ def test_per_cluster_readonly_from_config(capsys: pytest.CaptureFixture[str], tm
     config = tmp_path / "c.toml"
     config.write_text('[[clusters]]\nname = "lab"\nprovider = "demo"\nflavor = "ecs"\nreadonly = true\n'
                       '[[clusters]]\nname = "rw"\nprovider = "demo"\nflavor = "ecs"\nfrozen_at = 40\n')
-    code, _, err = run(capsys, "--config", str(config), "scale", "lab/web", "5", "--yes")
+    code, _, err = run(capsys, "--config", str(config), "scale", "lab/prod/web", "5", "--yes")
     assert code == 2 and "cluster lab is read-only" in err
-    code, _, err = run(capsys, "--config", str(config), "scale", "rw/web", "5", "--yes")
+    code, _, err = run(capsys, "--config", str(config), "scale", "rw/prod/web", "5", "--yes")
     assert code == 0, err
 
 

@@ -84,7 +84,7 @@ def test_merge_orders_filters_and_includes_audit() -> None:
 def test_events_cli_shows_the_operators_actions_beside_cluster_events(
     capsys: pytest.CaptureFixture[str], no_detected_clusters: None, tmp_path: Path
 ) -> None:
-    assert main(["scale", "demo-ecs/web", "4", "--yes", "--demo"]) == 0
+    assert main(["scale", "demo-ecs/prod/web", "4", "--yes", "--demo"]) == 0
     capsys.readouterr()
     assert main(["events", "--json", "--demo", "--since", "1h"]) == 0
     events = json.loads(capsys.readouterr().out)["events"]

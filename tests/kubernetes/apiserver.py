@@ -15,6 +15,7 @@ counts by verb.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import socket
@@ -22,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -447,8 +448,6 @@ class Handler(BaseHTTPRequestHandler):
         with self.state.cond:
             self.state.counts[(verb, route.resource)] += 1
             self.state.request_log.append((time.monotonic(), verb, route.resource, code or 200))
-        if method != "GET" or verb != "watch":
-            self.close_connection = False
         if failing:
             self._status(500, "InternalError", "Internal error occurred: injected by the test")
             return
@@ -480,7 +479,8 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET":
             if route.name:
                 return "get"
-            return "watch" if query.get("watch") in ("true", "1") else "list"
+            # Go's strconv.ParseBool, as the API server: the typed Python client sends "True".
+            return "watch" if query.get("watch", "").lower() in ("true", "t", "1") else "list"
         return {"PATCH": "patch", "PUT": "update"}.get(method, method.lower())
 
     def _in_scope(self, route: Route, key: tuple[str, str], obj: Obj, query: dict[str, str]) -> bool:
@@ -548,10 +548,7 @@ class Handler(BaseHTTPRequestHandler):
             elif route.subresource:
                 raise PatchError(404, f"no subresource {route.subresource}")
             else:
-                if method == "PUT":
-                    updated = copy.deepcopy(body)
-                else:
-                    updated = apply_patch(content_type, current, body)
+                updated = copy.deepcopy(body) if method == "PUT" else apply_patch(content_type, current, body)
                 self._check_precondition(current, updated)
                 response = self._store_update(route, current, updated)
         self._send_json(200, response)
@@ -620,10 +617,8 @@ class Handler(BaseHTTPRequestHandler):
             if dropped:
                 # Die mid-stream with no terminating chunk, as a broken connection does.
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 return
             for change in pending:
                 key = ((change.obj.get("metadata") or {}).get("namespace", ""), "")
@@ -665,7 +660,7 @@ class ApiServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.state = ApiState()
         self.token = token
-        self._thread = threading.Thread(target=self.serve_forever, name="k8s-test-apiserver", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="k8s-test-apiserver", daemon=True)
 
     @property
     def url(self) -> str:
@@ -682,19 +677,23 @@ class ApiServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def write_kubeconfig(self, path: Path, context: str = "test") -> Path:
-        """A real kubeconfig (JSON is valid YAML) pointing at this server with a token user."""
+    def write_kubeconfig(self, path: Path, context: str = "test", exec_command: list[str] | None = None) -> Path:
+        """A real kubeconfig (JSON is valid YAML) pointing at this server with a token user.
+
+        With `exec_command`, the user gets its token from that credential plugin instead (as EKS/GKE do).
+        """
+        user: Obj = {"token": self.token}
+        if exec_command:
+            user = {"exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1", "command": exec_command[0],
+                "args": exec_command[1:], "interactiveMode": "Never",
+            }}
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": context, "preferences": {},
             "clusters": [{"name": "test-cluster", "cluster": {"server": self.url}}],
-            "users": [{"name": "test-user", "user": {"token": self.token}}],
+            "users": [{"name": "test-user", "user": user}],
             "contexts": [{"name": context, "context": {"cluster": "test-cluster", "user": "test-user"}}],
         }
         path.write_text(json.dumps(config, indent=2))
         return path
 
-
-def iter_all(state: ApiState, resource: str) -> Iterator[Obj]:
-    with state.cond:
-        items = [copy.deepcopy(obj) for obj in state.objects[resource].values()]
-    yield from items

@@ -1,0 +1,106 @@
+"""moto in server mode, in this process, on loopback; the provider talks to it over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# pytest puts this directory on sys.path (rootdir-relative "prepend" import mode, no __init__.py).
+from ecs_transport import CountingProxy
+from ecs_world import REGION, ProviderFactory
+
+from providers.base import ClusterConfig
+from providers.ecs import EcsProvider
+
+
+def _post(url: str, body: bytes) -> None:
+    request = urllib.request.Request(url, data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    # The server's per-request access log would drown the test output.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto(moto_url: str) -> str:
+    """A clean moto whose ECS tasks stay RUNNING however often they are described."""
+    _post(f"{moto_url}/moto-api/reset", b"")
+    transition = {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000_000}}
+    _post(f"{moto_url}/moto-api/state-manager/set-transition", json.dumps(transition).encode())
+    return moto_url
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Fake credentials, no developer config, no instance metadata, console state in tmp."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-value")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL",
+                 "AWS_ENDPOINT_URL_ECS", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def proxy(moto: str) -> Iterator[CountingProxy]:
+    server = CountingProxy(moto).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def admin(moto: str, aws_env: Path) -> Any:
+    """Arranges the world straight against moto, bypassing the counting proxy."""
+    import boto3
+
+    return boto3.client("ecs", endpoint_url=moto, region_name=REGION)
+
+
+@pytest.fixture
+def ec2(moto: str, aws_env: Path) -> Any:
+    import boto3
+
+    return boto3.client("ec2", endpoint_url=moto, region_name=REGION)
+
+
+@pytest.fixture
+def make_provider(proxy: CountingProxy, aws_env: Path) -> Iterator[ProviderFactory]:
+    made: list[EcsProvider] = []
+
+    def make(name: str = "aws", refresh_interval: float = 2.0, **options: Any) -> EcsProvider:
+        options.setdefault("endpoint_url", proxy.url)
+        options.setdefault("region", REGION)
+        options = {k: v for k, v in options.items() if v is not None}
+        provider = EcsProvider(ClusterConfig(name=name, provider="ecs", refresh_interval=refresh_interval,
+                                             options=options))
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        provider.close()

@@ -1,0 +1,177 @@
+"""A small HTTP proxy in front of moto: the provider's real transport, observed and shaped like AWS.
+
+- counts every ECS call by its X-Amz-Target action;
+- pages ListServices/ListTasks/ListContainerInstances/ListClusters as AWS does (moto answers in one page),
+  so the provider's nextToken loop and the API-budget formula are exercised for real;
+- enforces AWS's batch limits (DescribeServices 10, DescribeTasks/DescribeContainerInstances 100);
+- injects faults (throttling, expired credentials) decided by a callable, per request;
+- answers, from canned JSON, the AWS actions moto lacks (ListServiceDeployments & co).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from werkzeug.serving import make_server
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+# action -> (list key in the answer, AWS's page size when maxResults is not given)
+PAGED = {
+    "ListServices": ("serviceArns", 10),
+    "ListTasks": ("taskArns", 100),
+    "ListContainerInstances": ("containerInstanceArns", 100),
+    "ListClusters": ("clusterArns", 100),
+}
+BATCH_LIMITS = {"DescribeServices": ("services", 10), "DescribeTasks": ("tasks", 100),
+                "DescribeContainerInstances": ("containerInstances", 100)}
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "content-encoding"}
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    status: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    action: str
+    body: dict[str, Any]
+    authorization: str
+    number: int  # 1-based count of this action so far, this one included
+
+
+FaultRule = Callable[[Request], Fault | None]
+
+THROTTLE = Fault(400, "ThrottlingException", "Rate exceeded")
+
+
+class CountingProxy:
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.counts: Counter[str] = Counter()
+        self.faults: list[FaultRule] = []
+        self.answers: dict[str, Callable[[Request], dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._server = make_server("127.0.0.1", 0, self, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> CountingProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.counts.clear()
+            self.faults.clear()
+            self.answers.clear()
+
+    def snapshot_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+    def total(self, actions: Iterable[str] | None = None) -> int:
+        counts = self.snapshot_counts()
+        return sum(v for k, v in counts.items() if actions is None or k in set(actions))
+
+    # -- WSGI ---------------------------------------------------------------------------------
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw_body = environ["wsgi.input"].read(length) if length else b""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        action = target.rsplit(".", 1)[-1] if target else ""
+        try:
+            body = json.loads(raw_body) if raw_body else {}
+        except ValueError:
+            body = {}
+        if action:
+            with self._lock:
+                self.counts[action] += 1
+                number = self.counts[action]
+                rules = list(self.faults)
+                canned = self.answers.get(action)
+            request = Request(action, body, environ.get("HTTP_AUTHORIZATION", ""), number)
+            for rule in rules:
+                fault = rule(request)
+                if fault is not None:
+                    return self._error(start_response, fault)
+            if canned is not None:
+                answer = json.dumps(canned(request)).encode()
+                start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"),
+                                          ("Content-Length", str(len(answer)))])
+                return [answer]
+            limit = BATCH_LIMITS.get(action)
+            if limit and len(body.get(limit[0], [])) > limit[1]:
+                return self._error(start_response, Fault(
+                    400, "InvalidParameterException", f"{limit[0]} can have at most {limit[1]} items"))
+        offset, page = 0, 0
+        if action in PAGED:
+            offset = int(body.pop("nextToken", 0) or 0)
+            page = int(body.pop("maxResults", 0) or PAGED[action][1])
+            if not 1 <= page <= 100:
+                return self._error(start_response, Fault(400, "InvalidParameterException", "maxResults 1-100"))
+            raw_body = json.dumps(body).encode()
+        status, headers, answer = self._forward(environ, raw_body)
+        if action in PAGED and status == 200:
+            data = json.loads(answer)
+            key = PAGED[action][0]
+            items = data.get(key, [])
+            data[key] = items[offset:offset + page]
+            data.pop("nextToken", None)
+            if offset + page < len(items):
+                data["nextToken"] = str(offset + page)
+            answer = json.dumps(data).encode()
+        start_response(f"{status} {http.client.responses.get(status, '')}",
+                       [*headers, ("Content-Length", str(len(answer)))])
+        return [answer]
+
+    def _forward(self, environ: Environ, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        path = environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
+        if environ.get("QUERY_STRING") and "?" not in path:
+            path += "?" + environ["QUERY_STRING"]
+        headers = {
+            key[5:].replace("_", "-").title(): value
+            for key, value in environ.items() if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        headers = {k: v for k, v in headers.items() if k.lower() not in HOP_HEADERS}
+        headers["Content-Length"] = str(len(body))
+        connection = http.client.HTTPConnection(*self._upstream, timeout=30)
+        try:
+            connection.request(environ["REQUEST_METHOD"], path, body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read()
+            kept = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_HEADERS]
+            return response.status, kept, answer
+        finally:
+            connection.close()
+
+    @staticmethod
+    def _error(start_response: StartResponse, fault: Fault) -> list[bytes]:
+        answer = json.dumps({"__type": fault.code, "message": fault.message}).encode()
+        start_response(f"{fault.status} {http.client.responses.get(fault.status, '')}", [
+            ("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(answer))),
+            ("x-amzn-RequestId", "pilothouse-test-fault"),
+        ])
+        return [answer]
