@@ -7,6 +7,7 @@ The confirmation itself belongs to the caller (a dialog, a terminal prompt, --ye
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 
@@ -15,6 +16,7 @@ from providers.base import Action, MutationPlan, Provider
 from providers.errors import InvalidInput, NotFound, NotSupported, ProviderError
 from providers.model import Service
 
+log = logging.getLogger("pilothouse.actions")
 MAX_REPLICAS_WITHOUT_FORCE = 10_000
 _WHOLE_NUMBER = re.compile(r"^\s*[+-]?\d+\s*$")
 
@@ -122,6 +124,8 @@ class ActionLayer:
         return message
 
     def _write(self, fields: dict[str, str], *, result: str) -> None:
+        log.info("%s %s/%s %s -> %s: %s", fields["action"], fields["cluster"], fields["service"], fields["before"],
+                 fields["after"], result)
         self.audit.write(cluster=fields["cluster"], service=fields["service"], action=fields["action"],
                          before=fields["before"], after=fields["after"], detail=fields["detail"], result=result)
 

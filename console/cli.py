@@ -336,6 +336,9 @@ def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.demo_tasks is not None and not 0 <= args.demo_tasks <= 50_000:
         raise UsageError(f"--demo-tasks must be between 0 and 50000, not {args.demo_tasks}")
+    from console.logsetup import setup_logging
+
+    setup_logging()
     config = _load(args, for_console=args.command is None)
     from console.fleet import Fleet
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from providers.model import Cluster, ClusterKind, ContainerSpec, Service, ServiceMode
+from providers.secrets import looks_secret
 
 
 class Severity(StrEnum):
@@ -65,8 +66,6 @@ RULES = {
     "no-limits": "set a memory limit",
 }
 
-SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH_KEY)",
-                         re.IGNORECASE)
 SUPERVISORS = ("supervisord", "s6-svscan", "runsvdir", "/init", "s6-overlay", "tini -s --", "circusd", "honcho")
 DEBUG_PORTS = {"5678": "debugpy", "9229": "node --inspect", "5005": "JDWP", "2345": "delve", "4000": "debugger"}
 DEV_ENV = {
@@ -79,10 +78,6 @@ DEV_ENV = {
     "DJANGO_DEBUG": ("true", "1"),
 }
 SOURCE_MOUNT = re.compile(r"(^|[:\s])(/src|/app|/code|/workspace|/home/[^:]+)(/|:|$)")
-
-
-def looks_secret(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
 
 
 def _fix(kind: ClusterKind, swarm: str, kubernetes: str, ecs: str) -> str:

@@ -8,6 +8,7 @@ early; errors keep the last good data, marked with the error, and back off expon
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from providers.base import Provider
 from providers.errors import ProviderError, Unreachable
 from providers.model import Cluster, ConnectionState
 
+log = logging.getLogger("pilothouse.refresh")
 MAX_BACKOFF_S = 60.0
 # A burst of watch events (a rolling update emits dozens) becomes one refresh.
 COALESCE_S = 0.05
@@ -67,11 +69,15 @@ class ClusterRefresher:
             cluster = self.provider.snapshot()
         except Exception as error:
             self.failures += 1
+            if self.failures == 1 or self.failures % 10 == 0:
+                log.warning("%s: refresh failed (%d in a row): %s", self.provider.name, self.failures, error)
             if not isinstance(error, ProviderError) or isinstance(error, Unreachable):
                 # Reconnect next time: the client may hold a dead connection.
                 self._connected = False
             cluster = failed_snapshot(self.provider, self._last, error)
         else:
+            if self.failures:
+                log.info("%s: refresh recovered after %d failures", self.provider.name, self.failures)
             self.failures = 0
             if cluster.last_sync is None:
                 cluster.last_sync = datetime.now(UTC)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from console.cli import main
+from providers.secrets import MASK, looks_secret, shown_value
+
+DEMO_SECRET = "demo-not-a-real-key"  # the literal PAYMENTS_API_KEY planted in the demo fleet
+
+
+@pytest.mark.parametrize("name", ["DB_PASSWORD", "API_KEY", "GITHUB_TOKEN", "aws_secret_access_key", "BASIC_AUTH",
+                                  "SENTRY_DSN", "SERVICE_CREDENTIALS", "PRIVATE_KEY"])
+def test_secret_names_are_masked(name: str) -> None:
+    assert looks_secret(name) and shown_value(name, "x") == MASK
+
+
+@pytest.mark.parametrize("name", ["LOG_LEVEL", "AUTHOR", "KEYBOARD_LAYOUT", "PORT"])
+def test_ordinary_names_are_shown(name: str) -> None:
+    assert not looks_secret(name) and shown_value(name, "x") == "x"
+
+
+def test_no_secret_value_in_output_log_or_audit_after_a_cli_session(
+    capsys: pytest.CaptureFixture[str], isolated_home: Path, no_detected_clusters: None
+) -> None:
+    sessions = [
+        ["status", "--demo", "--json"], ["status", "--demo"], ["doctor", "--demo", "--json"], ["doctor", "--demo"],
+        ["events", "--demo", "--json"], ["scale", "demo-swarm/shop_payments", "4", "--yes", "--demo"],
+        ["rollback", "demo-swarm/shop_payments", "--yes", "--demo"], ["logs", "demo-swarm/shop_payments", "--demo"],
+    ]
+    printed = []
+    for argv in sessions:
+        main(argv)
+        out, err = capsys.readouterr()
+        printed.append(out + err)
+    assert all(DEMO_SECRET not in text for text in printed)
+    state = isolated_home / "state" / "pilothouse"
+    files = [path for path in state.rglob("*") if path.is_file()]
+    assert any(path.name == "audit.jsonl" for path in files) and any(path.name == "pilothouse.log" for path in files)
+    for path in files:
+        assert DEMO_SECRET not in path.read_text(errors="replace"), path
