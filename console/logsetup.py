@@ -17,16 +17,20 @@ QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "kubernetes", "docker", "s3tran
 
 def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger("pilothouse")
-    if any(isinstance(handler, logging.handlers.RotatingFileHandler) for handler in root.handlers):
-        return
+    path = state_home() / "pilothouse.log"
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.handlers.RotatingFileHandler):
+            if handler.baseFilename == str(path.absolute()):
+                return
+            # The state dir changed (tests, or XDG_STATE_HOME set between runs in one process): follow it.
+            root.removeHandler(handler)
+            handler.close()
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        directory = state_home()
-        directory.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
-            directory / "pilothouse.log", maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
-        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS,
+                                                       encoding="utf-8")
     except OSError:
         # A read-only home must not stop the console; it just runs without a log file.
         return

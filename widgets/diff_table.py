@@ -43,10 +43,8 @@ class Column:
     width: int | None = None
 
 
-class DiffTable(DataTable[Cell]):
+class DiffTable(DataTable[Cell], inherit_bindings=False):
     """Row-keyed table. `enter` is left to the screen (a remappable drill-down binding)."""
-
-    inherit_bindings = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor_up", "Cursor up", show=False),
         Binding("down", "cursor_down", "Cursor down", show=False),
@@ -111,6 +109,10 @@ class DiffTable(DataTable[Cell]):
 
     def cells_of(self, key: str) -> tuple[Cell, ...] | None:
         return self._cells.get(key)
+
+    def row_cells(self, key: str) -> tuple[Cell, ...]:
+        """The cells shown for `key`; KeyError when the row is not in the table."""
+        return self._cells[key]
 
     def move_to_key(self, key: str) -> bool:
         try:

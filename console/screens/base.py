@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from textual import events
 from textual.actions import parse as parse_action
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from providers.model import Cluster, ClusterKind, ConnectionState, Service
@@ -74,7 +75,17 @@ class FleetScreenBase(Screen[None]):
         return self.host().state
 
     def fleet_changed(self) -> None:
-        """A snapshot arrived; redraw from self.state. Only the visible screen is told."""
+        """A snapshot arrived: redraw from self.state (only the topmost fleet screen is told)."""
+        if not (self.is_mounted and self.is_attached):
+            return
+        try:
+            self.draw()
+        except NoMatches:
+            # Snapshots arrive at any moment: before the children are composed, or while the app closes.
+            return
+
+    def draw(self) -> None:
+        """Render self.state; the screens implement it."""
 
     def on_screen_resume(self) -> None:
         self.fleet_changed()
@@ -94,5 +105,5 @@ class FleetScreenBase(Screen[None]):
                 reason = namespace.refusal_for(name)
                 if reason:
                     event.stop()
-                    self.notify(reason, title="Not available", severity="warning")
+                    self.notify(reason, title="Not available", severity="warning", markup=False)
                     return

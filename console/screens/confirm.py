@@ -13,6 +13,7 @@ from textual.widgets import Button, Static
 
 from providers.base import Action, MutationPlan
 
+INLINE_UP_TO = 36
 WHAT_CHANGES = {Action.SCALE: "replicas", Action.ROLLBACK: "version"}
 
 
@@ -20,10 +21,17 @@ def plan_text(plan: MutationPlan) -> Text:
     text = Text()
     text.append(f"{plan.action.value.capitalize()} ", style="bold")
     text.append(f"{plan.cluster}/{plan.service_ref}\n\n", style="bold")
-    text.append(f"{WHAT_CHANGES.get(plan.action, 'change')}  ")
-    text.append(plan.before, style="bold red")
-    text.append("  ->  ")
-    text.append(plan.after, style="bold green")
+    what = WHAT_CHANGES.get(plan.action, "change")
+    if len(plan.before) + len(plan.after) <= INLINE_UP_TO:
+        text.append(f"{what}  ")
+        text.append(plan.before, style="bold red")
+        text.append("  ->  ")
+        text.append(plan.after, style="bold green")
+    else:
+        text.append(f"{what}\n  from  ")
+        text.append(plan.before, style="bold red")
+        text.append("\n    to  ")
+        text.append(plan.after, style="bold green")
     if plan.detail:
         text.append(f"\n{plan.detail}", style="dim")
     return text

@@ -20,7 +20,7 @@ from widgets.render import health_text, image_tag, replicas_text, rollout_text
 # every column on an 80-column terminal.
 WIDE_FROM = 110
 WIDE = {"cluster": 12, "namespace": 10, "service": 20, "image": 22, "replicas": 7, "health": 10}
-NARROW = {"cluster": 9, "namespace": 6, "service": 12, "image": 12, "replicas": 5, "health": 6}
+NARROW = {"cluster": 8, "namespace": 6, "service": 11, "image": 11, "replicas": 5, "health": 6}
 LABELS = {"cluster": "CLUSTER", "namespace": "NS/STACK", "service": "SERVICE", "image": "IMAGE:TAG",
           "replicas": "RUN/DES", "health": "HEALTH", "rollout": "ROLLOUT"}
 # DataTable pads every cell by one column each side, and the vertical scrollbar takes two.
@@ -81,12 +81,14 @@ def matches(haystack: str, words: list[str]) -> bool:
 
 class FleetScreen(ServiceActionScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "drill_down", "Open", id="drill_down"),
-        Binding("p", "placement", "Placement", id="placement"),
-        Binding("slash", "filter", "Filter", id="filter", key_display="/"),
-        Binding("o", "cycle_sort", "Sort", id="sort"),
-        Binding("r", "refresh", "Refresh", id="refresh", show=False),
-        Binding("escape", "back", "Clear filter", id="back", show=False),
+        Binding("enter", "drill_down", "Open", id="drill_down", tooltip="Open the service: tasks, rollout, events"),
+        Binding("p", "placement", "Placement", id="placement",
+                tooltip="Placement: which nodes run the service's tasks"),
+        Binding("slash", "filter", "Filter", id="filter", key_display="/",
+                tooltip="Filter rows (words that must all appear)"),
+        Binding("o", "cycle_sort", "Sort", id="sort", tooltip="Sort by the next column (or click a header)"),
+        Binding("r", "refresh", "Refresh", id="refresh", show=False, tooltip="Refresh every cluster now"),
+        Binding("escape", "back", "Clear filter", id="back", show=False, tooltip="Clear the filter"),
     ]
 
     def __init__(self) -> None:
@@ -129,9 +131,7 @@ class FleetScreen(ServiceActionScreen):
 
     # -- drawing ------------------------------------------------------------------------------
 
-    def fleet_changed(self) -> None:
-        if not self.is_mounted:
-            return
+    def draw(self) -> None:
         state = self.state
         clusters = state.ordered()
         self.query_one(ClusterHeader).show(clusters)
@@ -165,7 +165,7 @@ class FleetScreen(ServiceActionScreen):
             arrow = "▼" if table.sort_reverse else "▲"
             status.append(f" · sorted by {self._columns[table.sort_column].label.lower()} {arrow}")
         self.query_one("#fleet-status", Static).update(status)
-        self.refresh_bindings()
+        self.update_offered_keys()
 
     # -- selection ----------------------------------------------------------------------------
 
@@ -178,7 +178,7 @@ class FleetScreen(ServiceActionScreen):
         return None if service is None else (row.cluster, service)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.refresh_bindings()
+        self.update_offered_keys()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         # Only a mouse click selects (enter is the screen's drill_down binding).
@@ -253,4 +253,4 @@ class FleetScreen(ServiceActionScreen):
     def action_refresh(self) -> None:
         for name in self.state.clusters:
             self.host().poke(name)
-        self.notify("refreshing every cluster")
+        self.notify("refreshing every cluster", markup=False)

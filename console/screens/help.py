@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -22,7 +23,7 @@ def effective(bindings: Iterable[BindingType], keymap: Mapping[str, str]) -> lis
         if not isinstance(binding, Binding):
             continue
         if binding.id and binding.id in keymap:
-            binding = dataclasses.replace(binding, key=keymap[binding.id])
+            binding = dataclasses.replace(binding, key=keymap[binding.id], key_display=None)
         result.append(binding)
     return result
 
@@ -43,27 +44,27 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box", classes="dialog"):
             yield Static(self._table(), id="help-keys")
 
-    def _table(self) -> Table:
-        table = Table(title=self.title_text, show_header=False, box=None, expand=True, padding=(0, 1))
-        table.add_column("key", style="bold cyan", no_wrap=True, min_width=10)
-        table.add_column("what")
-        seen: set[str] = set()
+    def _table(self) -> Group:
+        parts: list[RenderableType] = [Text(self.title_text, style="bold", justify="center")]
         for section, bindings in self.sections:
-            rows = [binding for binding in bindings if binding.description and (binding.id or binding.action)
-                    not in seen]
-            if not rows:
-                continue
-            table.add_row(Text(section, style="bold underline"), "")
-            for binding in rows:
-                seen.add(binding.id or binding.action)
+            seen: set[str] = set()
+            table = Table(show_header=False, box=None, expand=True, padding=(0, 1))
+            table.add_column("key", style="bold cyan", no_wrap=True, width=12)
+            table.add_column("what", ratio=1)
+            for binding in bindings:
+                name = binding.id or binding.action
+                if not binding.description or name in seen:
+                    continue
+                seen.add(name)
                 keys = ", ".join(self.app.get_key_display(dataclasses.replace(binding, key=key.strip(),
                                                                               key_display=None))
                                  for key in binding.key.split(","))
-                table.add_row(binding.key_display or keys, binding.description)
-        table.add_row("", "")
-        table.add_row(Text("mouse", style="dim"), Text("optional: click a row to select, again to open; "
-                                                       "click a header to sort", style="dim"))
-        return table
+                table.add_row(binding.key_display or keys, binding.tooltip or binding.description)
+            if table.row_count:
+                parts += [Text(""), Text(section, style="bold underline"), table]
+        parts += [Text(""), Text("mouse is optional: click a row to select it, again to open it; "
+                                 "click a column header to sort", style="dim")]
+        return Group(*parts)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -19,6 +19,8 @@ NODE_WIDTH = 16
 STATE_WIDTH = 10
 SERVICE_WIDTH = 9
 UNSCHEDULED = "\x1funscheduled"
+CELL_PADDING = 2
+SCROLLBAR = 2
 
 
 class Tally:
@@ -65,6 +67,12 @@ def placement_counts(cluster: Cluster) -> dict[str, dict[str, Tally]]:
     return grid
 
 
+def short_name(service: Service) -> str:
+    """`shop_api` -> `api`: the stack prefix repeats in every column of a swarm stack."""
+    prefix = f"{service.namespace}_"
+    return service.name.removeprefix(prefix) if service.namespace else service.name
+
+
 def ordered_services(cluster: Cluster, focus: str | None) -> list[Service]:
     """The focused service first, then the rest by name."""
     services = sorted(cluster.services, key=lambda service: service.ref)
@@ -74,7 +82,11 @@ def ordered_services(cluster: Cluster, focus: str | None) -> list[Service]:
 class PlacementScreen(FleetScreenBase):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back"),
-        Binding("c", "next_cluster", "Next cluster", id="next_cluster"),
+        Binding("c", "next_cluster", "Next cluster", id="next_cluster", tooltip="Placement of the next cluster"),
+        Binding("left_square_bracket", "page(-1)", "Prev services", id="services_prev", key_display="[",
+                tooltip="Previous page of service columns"),
+        Binding("right_square_bracket", "page(1)", "Next services", id="services_next", key_display="]",
+                tooltip="Next page of service columns"),
     ]
 
     def __init__(self, cluster: str, focus_service_id: str | None) -> None:
@@ -82,6 +94,10 @@ class PlacementScreen(FleetScreenBase):
         self.cluster_name = cluster
         self.focus_service_id = focus_service_id
         self._drawn: Cluster | None = None
+        # Service columns come in pages that fit the terminal: a row is drawn at its full width before
+        # it is cropped, so hundreds of columns would make every repaint slow.
+        self.page = 0
+        self._pages = 1
 
     def compose(self) -> ComposeResult:
         yield Static("", id="placement-title")
@@ -99,19 +115,25 @@ class PlacementScreen(FleetScreenBase):
         self.fleet_changed()
         table.focus()
 
-    def fleet_changed(self) -> None:
-        if not self.is_mounted:
-            return
+    def draw(self) -> None:
         cluster = self.state.get(self.cluster_name)
         if cluster is None or cluster is self._drawn:
             return
         self._drawn = cluster
         self._draw(cluster)
 
+    def per_page(self) -> int:
+        fixed = NODE_WIDTH + STATE_WIDTH + 2 * CELL_PADDING + SCROLLBAR
+        return max(1, (self.app.size.width - fixed) // (SERVICE_WIDTH + CELL_PADDING))
+
     def _draw(self, cluster: Cluster) -> None:
-        services = ordered_services(cluster, self.focus_service_id)
+        every = ordered_services(cluster, self.focus_service_id)
+        per_page = self.per_page()
+        self._pages = max(1, -(-len(every) // per_page))
+        self.page = min(self.page, self._pages - 1)
+        services = every[self.page * per_page:(self.page + 1) * per_page]
         columns = [Column("node", "NODE", NODE_WIDTH), Column("state", "STATE", STATE_WIDTH)]
-        columns += [Column(service.id, service.name, SERVICE_WIDTH) for service in services]
+        columns += [Column(service.id, short_name(service), SERVICE_WIDTH) for service in services]
         table = self.query_one(DiffTable)
         table.set_columns(columns)
         grid = placement_counts(cluster)
@@ -127,7 +149,7 @@ class PlacementScreen(FleetScreenBase):
             label = "(unscheduled)" if node_id == UNSCHEDULED else node_id
             rows.append((node_id, self._row(position, label, Text("-", style="dim"), grid[node_id], services)))
         table.sync(rows)
-        self._title(cluster, services, grid)
+        self._title(cluster, services, grid, len(every), self.page * per_page)
 
     @staticmethod
     def _row(position: int, name: str, state: Text, tallies: dict[str, Tally],
@@ -138,13 +160,17 @@ class PlacementScreen(FleetScreenBase):
             cells.append(cell(tally.text() if tally else Text("·", style="dim"), 0))
         return cells
 
-    def _title(self, cluster: Cluster, services: list[Service], grid: dict[str, dict[str, Tally]]) -> None:
+    def _title(self, cluster: Cluster, services: list[Service], grid: dict[str, dict[str, Tally]],
+               total: int, first: int) -> None:
         title = Text(no_wrap=True, overflow="ellipsis")
         if cluster.demo:
             title.append(" DEMO ", style="bold reverse yellow")
             title.append(" ")
         title.append(f"Placement · {cluster.name} ({cluster.kind.value}) · {len(cluster.nodes)} nodes",
                      style="bold")
+        if self._pages > 1:
+            title.append(f" · services {first + 1}-{first + len(services)} of {total} ([ ] to page)",
+                         style="dim")
         focus = next((service for service in services if service.id == self.focus_service_id), None)
         if focus is not None:
             names = cluster.node_names()
@@ -158,6 +184,19 @@ class PlacementScreen(FleetScreenBase):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def action_page(self, step: int) -> None:
+        page = max(0, min(self._pages - 1, self.page + step))
+        if page != self.page:
+            self.page = page
+            self._redraw()
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        self._drawn = None
+        self.fleet_changed()
+
     def action_next_cluster(self) -> None:
         names = list(self.state.clusters)
         if not names:
@@ -165,5 +204,5 @@ class PlacementScreen(FleetScreenBase):
         index = names.index(self.cluster_name) if self.cluster_name in names else -1
         self.cluster_name = names[(index + 1) % len(names)]
         self.focus_service_id = None
-        self._drawn = None
-        self.fleet_changed()
+        self.page = 0
+        self._redraw()

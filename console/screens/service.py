@@ -29,6 +29,15 @@ TASK_COLUMNS = (
     Column("health", "HEALTH", 9), Column("version", "VERSION", 10), Column("age", "AGE", 5),
     Column("error", "ERROR", 48),
 )
+WIDE_NODE = 24
+
+
+def task_columns(width: int) -> tuple[Column, ...]:
+    """The node column grows on wide terminals (Kubernetes node names are long); the error takes the rest."""
+    node = WIDE_NODE if width >= 120 else TASK_COLUMNS[1].width or 14
+    columns = (TASK_COLUMNS[0], Column("node", "NODE", node), *TASK_COLUMNS[2:6])
+    used = sum(column.width or 0 for column in columns) + 2 * (len(columns) + 1) + 2
+    return (*columns, Column("error", "ERROR", max(20, width - used)))
 RECENT_EVENTS = 6
 STATE_ORDER = {"failed": 0, "starting": 1, "pending": 2, "running": 3}
 
@@ -137,7 +146,7 @@ class ServiceScreen(ServiceActionScreen):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="service-summary")
-        yield DiffTable(TASK_COLUMNS, id="task-table")
+        yield DiffTable(task_columns(self.app.size.width), id="task-table")
         yield Static("", id="service-events")
         yield Footer()
 
@@ -145,13 +154,16 @@ class ServiceScreen(ServiceActionScreen):
         self.fleet_changed()
         self.query_one(DiffTable).focus()
 
+    def on_resize(self) -> None:
+        if self.query_one(DiffTable).set_columns(task_columns(self.app.size.width)):
+            self._drawn = None
+            self.fleet_changed()
+
     def selected(self) -> tuple[str, Service] | None:
         service = self.state.service(self.cluster_name, self.service_id)
         return None if service is None else (self.cluster_name, service)
 
-    def fleet_changed(self) -> None:
-        if not self.is_mounted:
-            return
+    def draw(self) -> None:
         cluster = self.state.get(self.cluster_name)
         if cluster is None or cluster is self._drawn:
             return
@@ -167,7 +179,7 @@ class ServiceScreen(ServiceActionScreen):
         summary_widget.update(summary(cluster, service, now))
         self.query_one(DiffTable).sync(task_row(task, now) for task in service.tasks)
         self.query_one("#service-events", Static).update(events_text(service_events(cluster, service)))
-        self.refresh_bindings()
+        self.update_offered_keys()
 
     def action_back(self) -> None:
         self.app.pop_screen()

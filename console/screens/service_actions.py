@@ -25,10 +25,11 @@ ACTION_OF_BINDING = {"scale": Action.SCALE, "scale_by": Action.SCALE, "rollback"
 
 class ServiceActionScreen(FleetScreenBase):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "scale", "Scale", id="scale"),
-        Binding("plus", "scale_by(1)", "+1", id="scale_up", key_display="+"),
-        Binding("minus", "scale_by(-1)", "-1", id="scale_down", key_display="-"),
-        Binding("R", "rollback", "Rollback", id="rollback"),
+        Binding("s", "scale", "Scale", id="scale", tooltip="Scale: type a replica count, then confirm"),
+        Binding("plus", "scale_by(1)", "+1", id="scale_up", key_display="+", tooltip="Scale up by one"),
+        Binding("minus", "scale_by(-1)", "-1", id="scale_down", key_display="-", tooltip="Scale down by one"),
+        Binding("R", "rollback", "Rollback", id="rollback",
+                tooltip="Roll back to the previous version (confirm first)"),
     ]
 
     class PlanReady(Message):
@@ -46,6 +47,16 @@ class ServiceActionScreen(FleetScreenBase):
     def selected(self) -> tuple[str, Service] | None:
         """(cluster name, service) the keys act on."""
         return None
+
+    _offered: tuple[bool, ...] | None = None
+
+    def update_offered_keys(self) -> None:
+        """Refresh the footer only when what is offered changed: each refresh rebuilds the footer."""
+        offered = (self.selected() is not None,
+                   *(self.refusal_for(action) is None for action in ("scale", "rollback")))
+        if offered != self._offered:
+            self._offered = offered
+            self.refresh_bindings()
 
     # -- offering ----------------------------------------------------------------------------
 
@@ -88,7 +99,7 @@ class ServiceActionScreen(FleetScreenBase):
         cluster, service = target
         replicas = service.desired + delta
         if replicas < 0:
-            self.notify(f"{service.ref} already runs 0 replicas", severity="warning")
+            self.notify(f"{service.ref} already runs 0 replicas", severity="warning", markup=False)
             return
         self.plan_scale(cluster, service, replicas, force=False)
 
@@ -128,7 +139,7 @@ class ServiceActionScreen(FleetScreenBase):
         def answered(yes: bool | None) -> None:
             if not yes:
                 self._in_thread(lambda: actions.cancel(plan), plan.cluster, "cancel")
-                self.notify(f"cancelled: {plan.describe()}")
+                self.notify(f"cancelled: {plan.describe()}", markup=False)
                 return
 
             def execute() -> None:
@@ -141,7 +152,7 @@ class ServiceActionScreen(FleetScreenBase):
 
     def on_service_action_screen_mutation_finished(self, message: MutationFinished) -> None:
         if message.failed:
-            self.notify(message.result, title="Refused", severity="error", timeout=8)
+            self.notify(message.result, title="Refused", severity="error", timeout=8, markup=False)
         else:
-            self.notify(message.result, title="Done")
+            self.notify(message.result, title="Done", markup=False)
             self.host().poke(message.cluster)

@@ -1,0 +1,158 @@
+"""The console: a thin shell that runs one refresher per cluster and hands snapshots to the screens.
+
+Each cluster's ClusterRefresher.run() loops in its own thread worker; every snapshot comes back as a
+ClusterUpdated message (post_message is thread-safe) and lands in one FleetState that screens read.
+Screens live in console/screens/, one module each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from console.screens.base import FleetScreenBase, FleetState
+from console.screens.fleet import FleetScreen
+from console.screens.help import HelpScreen, effective
+from console.screens.palette import FleetCommands
+from console.screens.placement import PlacementScreen
+from console.screens.service import ServiceScreen
+from console.screens.service_actions import ServiceActionScreen
+from providers.model import Cluster
+
+if TYPE_CHECKING:
+    from console.actions import ActionLayer
+    from console.config import AppConfig
+    from console.fleet import Fleet
+    from providers.refresh import ClusterRefresher
+
+REFRESH_GROUP = "refresh:"
+# Exit codes after a signal, as a shell reports them.
+SIGNAL_EXIT_BASE = 128
+
+
+class ClusterUpdated(Message):
+    """A snapshot from a refresher thread."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        super().__init__()
+        self.cluster = cluster
+
+
+class PilothouseApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "pilothouse"
+    COMMANDS = App.COMMANDS | {FleetCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit pilothouse"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="This help"),
+        Binding("ctrl+p", "command_palette", "Commands", id="command_palette", priority=True, show=False,
+                tooltip="Command palette: jump to a service or a cluster's placement"),
+    ]
+
+    def __init__(self, fleet: Fleet, config: AppConfig, *, refresh: bool = True) -> None:
+        super().__init__()
+        self.fleet = fleet
+        self.console_config = config
+        self.actions: ActionLayer = fleet.actions
+        demo = {cluster.name for cluster in config.clusters if cluster.provider == "demo"}
+        self.state = FleetState.connecting({name: provider.kind for name, provider in fleet.providers.items()},
+                                           demo)
+        self._refresh_on_mount = refresh
+        self._refreshers: dict[str, ClusterRefresher] = {}
+        if config.demo or demo:
+            self.sub_title = "DEMO fleet (simulated)"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.console_config.keymap:
+            self.set_keymap(dict(self.console_config.keymap))
+        self.push_screen(FleetScreen())
+        if self._refresh_on_mount:
+            for name in self.fleet.providers:
+                self.start_refresher(name)
+        if not self.is_headless:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(signum, self._on_signal, signum)
+
+    def _on_signal(self, signum: int) -> None:
+        """SIGTERM / SIGHUP: leave fast, with the terminal restored by the normal exit path."""
+        self.stop_refreshers()
+        self.exit(return_code=SIGNAL_EXIT_BASE + signum)
+
+    def exit(self, result: int | None = None, return_code: int = 0, message: object | None = None) -> None:
+        self.stop_refreshers()
+        super().exit(result, return_code, message)  # type: ignore[arg-type]
+
+    def on_unmount(self) -> None:
+        self.stop_refreshers()
+        if not self.is_headless:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
+
+    # -- refreshers ---------------------------------------------------------------------------
+
+    def start_refresher(self, name: str) -> None:
+        def deliver(cluster: Cluster) -> None:
+            # Runs on the refresher's thread; post_message is the thread-safe way in.
+            self.post_message(ClusterUpdated(cluster))
+
+        refresher = self.fleet.refresher(name, deliver)
+        self._refreshers[name] = refresher
+        self.run_worker(refresher.run, name=f"refresh {name}", group=f"{REFRESH_GROUP}{name}",
+                        thread=True, exit_on_error=False)
+
+    def stop_refreshers(self) -> None:
+        for refresher in self._refreshers.values():
+            refresher.stop()
+
+    def poke(self, cluster: str) -> None:
+        refresher = self._refreshers.get(cluster)
+        if refresher is not None:
+            refresher.poke()
+
+    def on_cluster_updated(self, message: ClusterUpdated) -> None:
+        self.state.update(message.cluster)
+        # The topmost fleet screen redraws, even under a dialog; the others redraw when they come back.
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, FleetScreenBase):
+                screen.fleet_changed()
+                break
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state is WorkerState.ERROR and (worker.group or "").startswith(REFRESH_GROUP):
+            self.notify(f"{worker.name} stopped: {worker.error!r}", severity="error", timeout=10, markup=False)
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        keymap = self.console_config.keymap
+        sections = [
+            ("Everywhere", effective(self.BINDINGS, keymap)),
+            ("Fleet", effective(FleetScreen.BINDINGS, keymap)),
+            ("Fleet and service: mutations (confirmed first)", effective(ServiceActionScreen.BINDINGS, keymap)),
+            ("Service", effective(ServiceScreen.BINDINGS, keymap)),
+            ("Placement", effective(PlacementScreen.BINDINGS, keymap)),
+        ]
+        readonly = [name for name in self.state.clusters if self.actions.readonly_for(name)]
+        title = "pilothouse keys"
+        if readonly:
+            title += f" · read-only: {', '.join(readonly)}"
+        self.push_screen(HelpScreen(sections, title))
+
+
+def run_console(fleet: Fleet, config: AppConfig) -> int:
+    app = PilothouseApp(fleet, config)
+    app.run()
+    return app.return_code or 0

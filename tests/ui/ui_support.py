@@ -1,0 +1,90 @@
+"""Helpers for the Pilot tests: they drive the real app on the frozen demo fleet (real DemoProvider,
+real refresher threads). tests/conftest.py already isolates config and state dirs per test."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets._footer import FooterKey
+
+from console.app import PilothouseApp
+from console.config import AppConfig, demo_config
+from console.fleet import Fleet
+from providers.model import Cluster, Service
+from widgets.diff_table import DiffTable
+
+# 12 s into the scenario: the api rollout is part way, the third node is down and its tasks are starting elsewhere.
+FROZEN_AT = 12.0
+WIDE = (120, 40)
+SMALL = (80, 24)
+
+
+async def wait_until(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 10.0,
+                     what: str = "condition") -> None:
+    """Let the app run until `predicate()` is true; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def make_config(tmp_path: Path, keymap: Mapping[str, str] | None = None, readonly: bool = False) -> AppConfig:
+    config = demo_config(frozen_at=FROZEN_AT)
+    return dataclasses.replace(config, keymap=dict(keymap or {}), readonly=readonly,
+                               audit_log=tmp_path / "audit.jsonl")
+
+
+@asynccontextmanager
+async def running_app(tmp_path: Path, *, size: tuple[int, int] = WIDE, keymap: Mapping[str, str] | None = None,
+                      readonly: bool = False, refresh: bool = True) -> AsyncIterator[tuple[PilothouseApp, Pilot[Any]]]:
+    config = make_config(tmp_path, keymap, readonly)
+    app = PilothouseApp(Fleet(config, readonly=readonly), config, refresh=refresh)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        if refresh:
+            await wait_until(pilot, lambda: all(cluster.services for cluster in app.state.clusters.values()),
+                             what="the first snapshot of every cluster")
+            await wait_until(pilot, lambda: app.screen.query_one("#fleet-table", DiffTable).row_count > 0,
+                             what="fleet rows")
+        yield app, pilot
+
+
+def screen_text(app: PilothouseApp) -> str:
+    """The screen as plain text, exactly as drawn (dialogs over their background included)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True, force_terminal=True,
+                      color_system="truecolor", legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def footer_keys(app: PilothouseApp) -> dict[str, str]:
+    """action -> key as the footer shows them now."""
+    return {key.action: key.key_display for key in app.screen.query(FooterKey)}
+
+
+def notifications(app: PilothouseApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+def find_service(app: PilothouseApp, cluster: str, name: str) -> Service:
+    """A demo service by name or ref (refs differ per kind: shop_api, prod/api)."""
+    snapshot = app.state.get(cluster)
+    assert snapshot is not None, cluster
+    found = next((service for service in snapshot.services if name in (service.ref, service.name)), None)
+    assert found is not None, f"{cluster} has no service {name!r}"
+    return found
+
+
+def cluster_of(app: PilothouseApp, name: str) -> Cluster:
+    found = app.state.get(name)
+    assert found is not None, name
+    return found
