@@ -8,6 +8,7 @@ so `--help` stays fast.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import json
 import sys
@@ -114,9 +115,7 @@ def _load(args: argparse.Namespace, *, for_console: bool) -> AppConfig:
 
     detected = detect_clusters()
     if detected:
-        return config.__class__(clusters=detected, refresh_interval=config.refresh_interval,
-                                readonly=config.readonly, keymap=config.keymap, source=config.source,
-                                audit_log=config.audit_log)
+        return dataclasses.replace(config, clusters=detected)
     if for_console:
         return demo_config(base=config)
     raise InvalidInput(f"no cluster configured in {path} and none detected",

@@ -30,7 +30,8 @@ from providers.demo import demo_cluster_configs
 from providers.errors import InvalidInput, ProviderUnavailable
 
 TOP_LEVEL_KEYS = {"refresh_interval": (int, float), "readonly": (bool,), "keymap": (dict,), "clusters": (list,),
-                  "audit_log": (str,), "doctor": (dict,)}
+                  "audit_log": (str,), "doctor": (dict,), "log_buffer_lines": (int,)}
+LOG_BUFFER_RANGE = (100, 1_000_000)
 DOCTOR_KEYS = {"trusted_registries": (list,), "silence": (list,)}
 SILENCE_KEYS = {"rule": (str,), "service": (str,), "reason": (str,)}
 CLUSTER_KEYS = {"name": (str,), "provider": (str,), "readonly": (bool,), "refresh_interval": (int, float)}
@@ -53,6 +54,8 @@ class AppConfig:
     demo: bool = False
     audit_log: Path | None = None
     doctor: DoctorConfig = field(default_factory=DoctorConfig)
+    # A log view keeps at most this many lines: a long follow on a bastion must not eat its memory.
+    log_buffer_lines: int = 10_000
 
     def cluster(self, name: str) -> ClusterConfig | None:
         return next((cluster for cluster in self.clusters if cluster.name == name), None)
@@ -141,10 +144,13 @@ def parse_config(text: str, path: Path) -> AppConfig:
             raise check.fail("clusters", "each entry must be a [[clusters]] table")
         clusters.append(_cluster(check, entry, position, interval, names))
     audit = data.get("audit_log")
+    log_lines = int(data.get("log_buffer_lines", 10_000))
+    if not LOG_BUFFER_RANGE[0] <= log_lines <= LOG_BUFFER_RANGE[1]:
+        raise check.fail("log_buffer_lines", f"must be between {LOG_BUFFER_RANGE[0]} and {LOG_BUFFER_RANGE[1]}")
     return AppConfig(
         clusters=tuple(clusters), refresh_interval=interval, readonly=bool(data.get("readonly", False)),
         keymap=keymap, source=path, audit_log=Path(audit).expanduser() if audit else None,
-        doctor=_doctor(check, data.get("doctor", {})),
+        doctor=_doctor(check, data.get("doctor", {})), log_buffer_lines=log_lines,
     )
 
 
@@ -235,4 +241,5 @@ def demo_config(tasks: int | None = None, frozen_at: float | None = None,
     return AppConfig(
         clusters=demo_cluster_configs(tasks, frozen_at), refresh_interval=1.0, readonly=base.readonly,
         keymap=base.keymap, source=base.source, demo=True, audit_log=base.audit_log, doctor=doctor,
+        log_buffer_lines=base.log_buffer_lines,
     )
