@@ -1,0 +1,61 @@
+"""The console in a real pseudo-terminal: SIGHUP (the SSH session died) and SIGTERM end it within a second,
+and it restores the terminal on the way out."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("no_detected_clusters")
+
+ALT_SCREEN_ON = b"\x1b[?1049h"
+ALT_SCREEN_OFF = b"\x1b[?1049l"
+
+
+def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
+    """Read the pty until `needle` shows up (or the deadline passes, or the child closes it)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if fd in ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+def test_signal_ends_the_console_fast_and_restores_the_terminal(signum: int) -> None:
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
+    child = subprocess.Popen([sys.executable, "-m", "console.cli", "--demo"], stdin=terminal, stdout=terminal,
+                             stderr=terminal, env=env, start_new_session=True)
+    os.close(terminal)
+    try:
+        startup = read_until(controller, b"demo-ecs", timeout=20)
+        assert ALT_SCREEN_ON in startup, "the console did not start"
+        sent = time.monotonic()
+        child.send_signal(signum)
+        code = child.wait(timeout=5)
+        elapsed = time.monotonic() - sent
+        tail = read_until(controller, ALT_SCREEN_OFF, timeout=2)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        os.close(controller)
+    assert elapsed < 1.0, f"took {elapsed:.2f}s to exit"
+    assert code == 128 + signum
+    assert ALT_SCREEN_OFF in tail, "the alternate screen was not left"
+    assert b"Traceback" not in startup + tail
