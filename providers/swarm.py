@@ -17,6 +17,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ FAILED_TASKS_PER_SERVICE = 5
 MAX_EVENTS = 100
 API_TIMEOUT_S = 15
 WATCH_MAX_BACKOFF_S = 30.0
+RESUME_SKEW_S = 5.0
 DEFAULT_LOCAL_SOCKET = "unix:///var/run/docker.sock"
 NOT_A_MANAGER = "this engine is not a swarm manager"
 
@@ -208,9 +210,9 @@ def _is_failed(task: Raw) -> bool:
 
 
 def _is_current(task: Raw) -> bool:
-    """Meant to run, or still running while being replaced (a rolling update's old task)."""
+    """Meant to run (or to start next: desired `ready` during an update), or still running while replaced."""
     state = _str(_dict(task.get("Status")).get("State"))
-    return task.get("DesiredState") == "running" or state == "running"
+    return task.get("DesiredState") in ("running", "ready") or state == "running"
 
 
 def _task_time(task: Raw) -> str:
@@ -272,18 +274,26 @@ def _first_address(task: Raw) -> str:
     return ""
 
 
-def map_task(task: Raw, node_names: Mapping[str, str], healthcheck: bool | None = None) -> Task:
+def map_task(
+    task: Raw, node_names: Mapping[str, str], healthcheck: bool | None = None,
+    down_nodes: frozenset[str] = frozenset(),
+) -> Task:
     status = _dict(task.get("Status"))
     raw_state = _str(status.get("State"))
     error = _str(status.get("Err"))
     state = task_state(raw_state)
+    node_id = _str(task.get("NodeID"))
+    if node_id in down_nodes and state in (TaskState.RUNNING, TaskState.STARTING, TaskState.PENDING):
+        # A lost node cannot report its tasks: the manager keeps the last word ("running") and even counts
+        # it in ServiceStatus.RunningTasks (seen: 4/3 after a worker died). Say we do not know.
+        state = TaskState.UNKNOWN
+        error = error or f"node {node_names.get(node_id, node_id[:12])} is down; last reported {raw_state}"
     container_status = _dict(status.get("ContainerStatus"))
     # An exit code means something only once the container has ended.
     ended = state in (TaskState.FAILED, TaskState.COMPLETE, TaskState.STOPPED)
     exit_code = _int(container_status.get("ExitCode")) if ended else None
     if not error and state is TaskState.FAILED:
         error = _str(status.get("Message"))
-    node_id = _str(task.get("NodeID"))
     image = _str(_dict(_dict(task.get("Spec")).get("ContainerSpec")).get("Image"))
     return Task(
         id=_str(task.get("ID")),
@@ -434,6 +444,7 @@ def map_service(
     tasks: list[Raw],
     node_names: Mapping[str, str],
     network_names: Mapping[str, str],
+    down_nodes: frozenset[str] = frozenset(),
 ) -> Service:
     spec = _dict(service.get("Spec"))
     template = _task_template(spec)
@@ -462,7 +473,7 @@ def map_service(
 
     mapped_tasks = tuple(
         sorted(
-            (map_task(task, node_names, check_for(task)) for task in tasks),
+            (map_task(task, node_names, check_for(task), down_nodes) for task in tasks),
             key=lambda task: (task.desired_state is not TaskState.RUNNING, task.slot or 0, task.node_name),
         )
     )
@@ -687,6 +698,7 @@ class SwarmProvider(Provider):
         self._watch_stop = threading.Event()
         self._watch_thread: threading.Thread | None = None
         self._watch_stream: Any = None
+        self._watch_client: APIClient | None = None
         self._watch_lock = threading.Lock()
 
     # -- connection -------------------------------------------------------------------------------------
@@ -761,10 +773,11 @@ class SwarmProvider(Provider):
                     self._network_names[network_id] = _str(_dict(network).get("Name")) or network_id[:12]
         nodes = tuple(map_node(_dict(node)) for node in raw_nodes if isinstance(node, Mapping))
         node_names = {node.id: node.name for node in nodes}
+        down = frozenset(node.id for node in nodes if node.status is NodeStatus.DOWN)
         by_service = select_tasks(raw_tasks)
         mapped = [
             map_service(_dict(service), by_service.get(_str(_dict(service).get("ID")), []), node_names,
-                        self._network_names)
+                        self._network_names, down)
             for service in services
             if isinstance(service, Mapping)
         ]
@@ -810,18 +823,22 @@ class SwarmProvider(Provider):
             client.close()
             raise translate_error(error, endpoint.base_url) from None
         with self._watch_lock:
-            self._watch_stream = stream
+            self._close_stream()
+            self._watch_stream, self._watch_client = stream, client
         return iter(stream)
 
     def _watch_loop(self, endpoint: Endpoint, version: str, on_change: Callable[[], None]) -> None:
         backoff = 0.5
-        last_seen: float | None = None
+        # After a break, resume from a little before we noticed it (a margin for clock skew between us and
+        # the engine): the engine replays what we missed, and events seen twice are dropped by key.
+        broke_at = time.time()
+        recent: deque[tuple[Any, ...]] = deque(maxlen=MAX_EVENTS)
         while not self._watch_stop.is_set():
             with self._watch_lock:
                 stream = self._watch_stream
             if stream is None:
                 try:
-                    stream = self._open_events(endpoint, version, since=last_seen)
+                    stream = self._open_events(endpoint, version, since=broke_at - RESUME_SKEW_S)
                 except ProviderError:
                     self._watch_stop.wait(backoff)
                     backoff = min(WATCH_MAX_BACKOFF_S, backoff * 2)
@@ -833,14 +850,20 @@ class SwarmProvider(Provider):
                     if self._watch_stop.is_set():
                         break
                     backoff = 0.5
-                    event = map_event(_dict(raw), self.name)
+                    item = _dict(raw)
+                    actor = _dict(item.get("Actor"))
+                    key = (item.get("timeNano"), item.get("Type"), item.get("Action"), actor.get("ID"))
+                    if key in recent:
+                        continue
+                    recent.append(key)
+                    event = map_event(item, self.name)
                     if event is not None:
-                        last_seen = event.time.timestamp()
                         with self._events_lock:
                             self._events.append(event)
                     on_change()
             except Exception:  # a broken stream is reopened below
                 pass
+            broke_at = time.time()
             with self._watch_lock:
                 if self._watch_stream is stream:
                     self._close_stream()
@@ -851,10 +874,14 @@ class SwarmProvider(Provider):
     def _close_stream(self) -> None:
         """Caller holds _watch_lock."""
         stream, self._watch_stream = self._watch_stream, None
-        if stream is not None:
-            # Closing a dead socket may fail; it is gone either way.
-            with contextlib.suppress(Exception):
+        client, self._watch_client = self._watch_client, None
+        # Closing a dead socket may fail; it is gone either way.
+        with contextlib.suppress(Exception):
+            if stream is not None:
                 stream.close()
+        with contextlib.suppress(Exception):
+            if client is not None:
+                client.close()
 
     def close(self) -> None:
         self._watch_stop.set()

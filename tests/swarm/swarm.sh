@@ -22,6 +22,8 @@ WORKERS=(1 2)
 MANAGER_SOCK=$RUN/manager.sock
 IMAGES=(pilothouse-test/app:1 pilothouse-test/app:2 pilothouse-test/app:healthy pilothouse-test/app:unhealthy)
 READY_TIMEOUT_S=${PH_SWARM_TIMEOUT:-60}
+# Bump when the images' recipe changes: `up` rebuilds images whose label differs.
+IMAGE_RECIPE=2
 
 log() { printf 'swarm.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -153,7 +155,8 @@ node_ready() { dk node ls --format '{{.Hostname}} {{.Status}}' | grep -qx "$1 Re
 build_images() {
     local missing=0 img
     for img in "${IMAGES[@]}"; do
-        dk image inspect "$img" >/dev/null 2>&1 || missing=1
+        [[ $(dk image inspect --format '{{index .Config.Labels "pilothouse.recipe"}}' "$img" 2>/dev/null) == "$IMAGE_RECIPE" ]] ||
+            missing=1
     done
     if ((missing)); then
         log "building images"
@@ -167,28 +170,37 @@ build_images() {
             [[ $applet == busybox ]] || ln -sf busybox "$root/bin/$applet"
         done
         local cmd='CMD ["sh", "-c", "trap \"exit 0\" TERM; sleep 86400 & wait"]'
+        # No TERM trap here: sleep as PID 1 ignores SIGTERM, so swarm kills it (exit 137) and the task
+        # fails with "dockerexec: unhealthy container". Exiting 0 on TERM would make the task "complete".
+        local stubborn_cmd='CMD ["sleep", "86400"]'
+        local recipe="LABEL pilothouse.recipe=$IMAGE_RECIPE"
         local tarball="$STATE/rootfs.tar"
         tar -C "$root" -cf "$tarball" .
-        dk import --change "$cmd" --change 'ENV APP_VERSION=1' "$tarball" pilothouse-test/app:1 >/dev/null
-        dk import --change "$cmd" --change 'ENV APP_VERSION=2' "$tarball" pilothouse-test/app:2 >/dev/null
-        dk import --change "$cmd" --change 'ENV APP_VERSION=healthy' \
+        dk import --change "$cmd" --change "$recipe" --change 'ENV APP_VERSION=1' "$tarball" \
+            pilothouse-test/app:1 >/dev/null
+        dk import --change "$cmd" --change "$recipe" --change 'ENV APP_VERSION=2' "$tarball" \
+            pilothouse-test/app:2 >/dev/null
+        dk import --change "$cmd" --change "$recipe" --change 'ENV APP_VERSION=healthy' \
             --change 'HEALTHCHECK --interval=1s --timeout=2s --retries=1 CMD true' \
             "$tarball" pilothouse-test/app:healthy >/dev/null
-        dk import --change "$cmd" --change 'ENV APP_VERSION=unhealthy' \
+        dk import --change "$stubborn_cmd" --change "$recipe" --change 'ENV APP_VERSION=unhealthy' \
             --change 'HEALTHCHECK --interval=1s --timeout=2s --retries=1 CMD false' \
             "$tarball" pilothouse-test/app:unhealthy >/dev/null
         rm -f "$tarball"
     fi
-    local n want have
+    local n want have loaders=()
     want=$(dk image inspect --format '{{.Id}}' "${IMAGES[@]}" | sort | tr '\n' ' ')
     for n in "${WORKERS[@]}"; do
         have=$(dkw "$n" image inspect --format '{{.Id}}' "${IMAGES[@]}" 2>/dev/null | sort | tr '\n' ' ' || true)
         if [[ $have != "$want" ]]; then
             log "loading images on worker $n"
             dk save "${IMAGES[@]}" | dkw "$n" load >/dev/null &
+            loaders+=($!)
         fi
     done
-    wait
+    # Wait for the loaders only: the dockerds are background children of this shell too.
+    local pid
+    for pid in "${loaders[@]}"; do wait "$pid"; done
 }
 
 print_env() {

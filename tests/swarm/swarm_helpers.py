@@ -1,0 +1,107 @@
+"""Helpers for the swarm tests: polling with a deadline, and the docker CLI against the test swarm."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from providers.base import ClusterConfig
+from providers.swarm import SwarmProvider
+
+T = TypeVar("T")
+
+SWARM_SCRIPT = Path(__file__).with_name("swarm.sh")
+
+
+class Timeout(AssertionError):
+    pass
+
+
+def wait_until(predicate: Callable[[], T | None], timeout: float, interval: float = 0.1, what: str = "") -> T:
+    """Poll `predicate` until it returns something truthy; fail with `what` and the last value otherwise."""
+    deadline = time.monotonic() + timeout
+    last = predicate()
+    while not last:
+        if time.monotonic() > deadline:
+            raise Timeout(f"timed out after {timeout}s waiting for {what or predicate!r}; last: {last!r}")
+        time.sleep(interval)
+        last = predicate()
+    return last
+
+
+def docker(host: str, *args: str, check: bool = True) -> str:
+    result = subprocess.run(
+        ["docker", "-H", host, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def swarm_script(*args: str, timeout: float = 600) -> str:
+    result = subprocess.run(
+        [str(SWARM_SCRIPT), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"swarm.sh {' '.join(args)} failed:\n{result.stderr.strip()}")
+    return result.stdout
+
+
+def parse_env(text: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, _, value = line.removeprefix("export ").partition("=")
+            env[key.strip()] = value.strip()
+    return env
+
+
+# Fast rollouts: tasks stop in a second, no delay between batches, a short monitor window.
+FAST_SERVICE_FLAGS = (
+    "--detach", "--no-resolve-image", "--stop-grace-period", "1s", "--update-delay", "0s",
+    "--update-monitor", "2s", "--restart-delay", "1s", "--rollback-delay", "0s", "--rollback-monitor", "2s",
+)
+
+
+@dataclass(frozen=True)
+class SwarmInfo:
+    manager: str  # unix:// URL of the manager's socket
+    manager_socket: str
+    workers: dict[str, str]  # node hostname -> unix:// URL of its engine
+    worker_numbers: dict[str, str]  # node hostname -> number for swarm.sh stop-worker/start-worker
+
+
+def make_provider(url: str, name: str = "test-swarm") -> SwarmProvider:
+    return SwarmProvider(ClusterConfig(name=name, provider="swarm", options={"docker_host": url}))
+
+
+@dataclass
+class Services:
+    """Creates uniquely named services with the docker CLI and removes them after the test."""
+
+    swarm: SwarmInfo
+    prefix: str
+    created: list[str] = field(default_factory=list)
+
+    def create(self, *args: str, image: str = "pilothouse-test/app:1", name: str = "") -> str:
+        name = name or f"{self.prefix}-{uuid.uuid4().hex[:6]}"
+        docker(self.swarm.manager, "service", "create", "--name", name, *FAST_SERVICE_FLAGS, *args, image)
+        self.created.append(name)
+        return name
+
+    def cli(self, *args: str, check: bool = True) -> str:
+        return docker(self.swarm.manager, *args, check=check)
+
+    def adopt(self, name: str) -> str:
+        """A service created some other way, removed after the test too."""
+        self.created.append(name)
+        return name
+
+    def remove_all(self) -> None:
+        if self.created:
+            docker(self.swarm.manager, "service", "rm", *self.created, check=False)
