@@ -28,7 +28,7 @@ def task_dict(task: Task) -> dict[str, Any]:
         "id": task.id, "node": task.node_name or task.node_id, "node_id": task.node_id, "slot": task.slot,
         "state": task.state.value, "desired_state": task.desired_state.value, "raw_state": task.raw_state,
         "health": task.health.value, "version": task.version, "started": _time(task.started),
-        "exit_code": task.exit_code, "restarts": task.restarts, "error": task.error,
+        "stopped": _time(task.stopped), "exit_code": task.exit_code, "restarts": task.restarts, "error": task.error,
     }
 
 

@@ -23,25 +23,37 @@ Rollback target: during a deployment in progress, the ACTIVE (previous) deployme
 the source revision of the last successful deployment (ListServiceDeployments, where the API offers it);
 else the revisions this console saw the service run ($XDG_STATE_HOME/pilothouse/ecs-revisions.json); else
 NotSupported naming the family, so the operator picks a revision.
+
+Events: each service's own `events` (they come with DescribeServices, so they cost nothing), the newest
+EVENTS_PER_SERVICE, plus "deployment" events this provider synthesizes from what changed between two
+refreshes (a new PRIMARY deployment, a rolloutState change), since ECS reports neither as an event.
+
+Logs: CloudWatch Logs, for containers whose task definition uses the awslogs driver with a stream prefix
+(stream "prefix/container/task-id" in awslogs-group, awslogs-region). One GetLogEvents per stream for the
+tail; a follow polls each stream with its forward token, spending at most LOG_READS_PER_S, and looks for
+the service's new tasks every LOG_TASK_RESCAN_S. Other log drivers are named in a NotSupported.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 import json
 import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from threading import Event as ThreadEvent
 from typing import Any, ClassVar
 
-from providers.base import Action, Capability, ClusterConfig, MutationPlan, Option, Provider
+from providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
 from providers.errors import (
     Conflict,
     CredentialsError,
@@ -86,10 +98,23 @@ TASKS_EVERY = 2  # tasks and container instances refresh on every 2nd refresh
 CLUSTER_RELIST_S = 300.0
 STOPPED_RETENTION_S = 900.0
 STOPPED_KEEP_PER_CLUSTER = 200
-EVENTS_PER_SERVICE = 3
+EVENTS_PER_SERVICE = 50  # ECS keeps 100 per service; the newest 50 are what triage needs
+DEPLOYMENT_EVENTS_PER_SERVICE = 50
+EVENTS_PER_CLUSTER = 5000
 MAX_THROTTLE_COOLDOWN_S = 60.0
 REVISIONS_KEPT = 10
 DESCRIBE_WORKERS = 8
+
+# CloudWatch Logs: GetLogEvents is throttled per account and region (25/s), shared with everyone else,
+# so a follow spends at most LOG_READS_PER_S on its streams and polls no faster than LOG_POLL_MIN_S.
+LOG_POLL_MIN_S = 0.5
+LOG_POLL_MAX_S = 10.0
+LOG_FOLLOW_MAX_S = 30.0  # the longest wait between polls, however many streams
+LOG_READS_PER_S = 5.0
+LOG_TASK_RESCAN_S = 15.0  # how often a follow looks for the service's new tasks (a rollout, a replacement)
+LOG_PAGE_MAX = 10_000  # GetLogEvents' own limit per page
+LOG_PAGES_PER_READ = 20  # bounds one read of a stream that is being flooded
+LOG_NOTICE_SOURCE = "pilothouse"
 
 THROTTLE_CODES = frozenset({
     "ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded",
@@ -101,7 +126,9 @@ CREDENTIAL_CODES = frozenset({
     "InvalidSignatureException", "SignatureDoesNotMatch", "AuthFailure", "MissingAuthenticationToken",
     "IncompleteSignature", "RequestExpired",
 })
-NOT_FOUND_CODES = frozenset({"ClusterNotFoundException", "ServiceNotFoundException"})
+NOT_FOUND_CODES = frozenset({"ClusterNotFoundException", "ServiceNotFoundException", "ResourceNotFoundException"})
+ECS_PERMISSIONS = "ecs:List*/Describe* (and UpdateService to scale/roll back)"
+LOGS_PERMISSIONS = "logs:GetLogEvents on the service's log groups"
 
 
 # -- small pure helpers ---------------------------------------------------------------------------
@@ -142,7 +169,12 @@ def _opt_int(value: Any) -> int | None:
 
 def _time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        if not value.tzinfo:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)  # botocore parses AWS times into the local zone; the model speaks UTC
+        except (OverflowError, ValueError):
+            return value
     return None
 
 
@@ -290,6 +322,7 @@ def map_task(
         error=error,
         raw_state=_str(raw.get("lastStatus")),
         address=task_address(raw),
+        stopped=_time(raw.get("stoppedAt")),
     )
 
 
@@ -304,12 +337,35 @@ def _port(mapping: Raw) -> str:
     return f"{container_port}/{protocol}"
 
 
-def map_container(definition: Raw) -> ContainerSpec:
+def memory_mib(value: Any) -> int | None:
+    """A memory size in MiB: an int, or AWS's task-level string ("512", "1 GB", "2GB")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value > 0 else None
+    text = _str(value).strip().upper().replace(" ", "")
+    scale = 1
+    if text.endswith("GB"):
+        text, scale = text[:-2], 1024
+    elif text.endswith("MB") or text.endswith("MIB"):
+        text = text[:-3] if text.endswith("MIB") else text[:-2]
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number <= 0:
+        return None
+    return int(number * scale)
+
+
+def map_container(definition: Raw, task_memory: Any = None) -> ContainerSpec:
+    """`task_memory` is the task definition's own `memory`: a hard limit over every container in the task.
+
+    `memoryReservation` is a soft limit and is not one.
+    """
     env = {
         _str(item.get("name")): _str(item.get("value"))
         for item in _dicts(definition.get("environment")) if _str(item.get("name"))
     }
-    memory = _opt_int(definition.get("memory"))
+    memory = memory_mib(definition.get("memory")) or memory_mib(task_memory)
     mounts = []
     for mount in _dicts(definition.get("mountPoints")):
         text = f"{_str(mount.get('sourceVolume'))}:{_str(mount.get('containerPath'))}"
@@ -328,10 +384,13 @@ def map_container(definition: Raw) -> ContainerSpec:
     )
 
 
-def map_update_policy(deployment_configuration: Any) -> UpdatePolicy:
+def map_update_policy(deployment_configuration: Any, controller: str = "ECS") -> UpdatePolicy:
     config = _dict(deployment_configuration)
     breaker = _dict(config.get("deploymentCircuitBreaker"))
     enabled = breaker.get("enable") if isinstance(breaker.get("enable"), bool) else None
+    if enabled is None and config and "deploymentCircuitBreaker" not in config and controller in ("", "ECS"):
+        # AWS describes the breaker for every ECS-controlled service; a configuration without one has none.
+        enabled = False
     rollback = breaker.get("rollback") if isinstance(breaker.get("rollback"), bool) else None
     return UpdatePolicy(
         min_healthy_percent=_opt_int(config.get("minimumHealthyPercent")),
@@ -446,7 +505,8 @@ def map_service(
 ) -> Service:
     name = _str(raw.get("serviceName")) or short_id(_str(raw.get("serviceArn")))
     containers = tuple(
-        map_container(c) for c in _dicts((task_definition or {}).get("containerDefinitions")))
+        map_container(c, (task_definition or {}).get("memory"))
+        for c in _dicts((task_definition or {}).get("containerDefinitions")))
     images = list(dict.fromkeys(c.image for c in containers if c.image))
     awsvpc = _dict(_dict(raw.get("networkConfiguration")).get("awsvpcConfiguration"))
     labels = {
@@ -469,7 +529,8 @@ def map_service(
         pending=_int(raw.get("pendingCount")),
         health=HealthCounts.of(list(tasks)),
         rollout=rollout,
-        update_policy=map_update_policy(raw.get("deploymentConfiguration")),
+        update_policy=map_update_policy(raw.get("deploymentConfiguration"),
+                                        _str(_dict(raw.get("deploymentController")).get("type")) or "ECS"),
         networks=_strings(awsvpc.get("subnets")),
         ports=tuple(dict.fromkeys(p for c in containers for p in c.ports)),
         labels=labels,
@@ -482,13 +543,96 @@ def map_service(
 
 
 def service_events(raw: Raw, cluster: str, ref: str, limit: int = EVENTS_PER_SERVICE) -> list[Event]:
-    events = []
-    for item in _dicts(raw.get("events"))[:limit]:  # AWS lists them newest first
-        when = _time(item.get("createdAt"))
-        message = _str(item.get("message"))
-        if when and message:
-            events.append(Event(when, cluster, f"service {ref}", "event", message, service_ref=ref))
+    """The service's own events (they come with DescribeServices: no extra call), the newest `limit`."""
+    items = [(when, _str(item.get("message"))) for item in _dicts(raw.get("events"))
+             for when in [_time(item.get("createdAt"))] if when and _str(item.get("message"))]
+    items.sort(key=lambda pair: pair[0], reverse=True)  # AWS lists newest first; do not rely on it
+    return [Event(when, cluster, f"service {ref}", "event", message, service_ref=ref)
+            for when, message in items[:max(0, limit)]]
+
+
+def deployment_changes(before: Any, after: Any, cluster: str, ref: str, now: datetime) -> list[Event]:
+    """What changed between two looks at a service's deployments: a new PRIMARY, a rolloutState change.
+
+    Pure: `before`/`after` are the raw `deployments` lists; `now` dates a change AWS gives no time for.
+    """
+    old = {_str(d.get("id")): d for d in _dicts(before) if _str(d.get("id"))}
+    old_primary, _ = primary_and_active(before)
+    events: list[Event] = []
+
+    def event(when: datetime | None, message: str) -> None:
+        events.append(Event(when or now, cluster, f"service {ref}", "deployment", message, service_ref=ref))
+
+    for deployment in _dicts(after):
+        ident = _str(deployment.get("id"))
+        if not ident:
+            continue
+        status = _str(deployment.get("status")).upper()
+        rollout = _str(deployment.get("rolloutState")).upper()
+        reason = _str(deployment.get("rolloutStateReason"))
+        label = task_definition_label(_str(deployment.get("taskDefinition"))) or "?"
+        previous = old.get(ident)
+        if status == "PRIMARY" and (previous is None or _str(previous.get("status")).upper() != "PRIMARY"):
+            source = task_definition_label(_str((old_primary or {}).get("taskDefinition")))
+            change = f"{source} -> {label}" if source and source != label else label
+            event(_time(deployment.get("createdAt")),
+                  f"new deployment {ident}: {change}" + (f" ({rollout.lower()})" if rollout else ""))
+        elif previous is not None and rollout:
+            before_state = _str(previous.get("rolloutState")).upper()
+            if before_state != rollout:
+                event(_time(deployment.get("updatedAt")),
+                      f"deployment {ident} ({label}) {(before_state or 'unknown').lower()} -> {rollout.lower()}"
+                      + (f": {reason}" if reason else ""))
     return events
+
+
+@dataclass(frozen=True, slots=True)
+class LogStream:
+    """One container's CloudWatch Logs stream in one task (the awslogs driver names it prefix/container/task)."""
+
+    task_id: str
+    container: str
+    group: str
+    region: str
+    stream: str
+
+    @property
+    def source(self) -> str:
+        return f"{self.task_id[:12]}/{self.container}"
+
+
+def log_streams(task_definition: Raw, task_id: str, default_region: str) -> tuple[list[LogStream], list[str]]:
+    """The streams of one task's containers, and one line per container whose logs cannot be read here."""
+    streams: list[LogStream] = []
+    unreadable: list[str] = []
+    for definition in _dicts(task_definition.get("containerDefinitions")):
+        name = _str(definition.get("name")) or "?"
+        config = _dict(definition.get("logConfiguration"))
+        driver = _str(config.get("logDriver"))
+        options = {str(k): _str(v) for k, v in _dict(config.get("options")).items()}
+        if not driver:
+            unreadable.append(f"container {name} has no log configuration")
+        elif driver != "awslogs":
+            unreadable.append(f"container {name} uses the {driver} log driver; only awslogs (CloudWatch Logs) "
+                              "can be read here")
+        elif not options.get("awslogs-group"):
+            unreadable.append(f"container {name} uses awslogs without awslogs-group")
+        elif not options.get("awslogs-stream-prefix"):
+            # Without a prefix the stream is named after the Docker container id, which ECS does not report.
+            unreadable.append(f"container {name} uses awslogs without awslogs-stream-prefix; its stream "
+                              "cannot be found from the task")
+        else:
+            streams.append(LogStream(
+                task_id=task_id, container=name, group=options["awslogs-group"],
+                region=options.get("awslogs-region") or default_region,
+                stream=f"{options['awslogs-stream-prefix']}/{name}/{task_id}"))
+    return streams, unreadable
+
+
+def log_line(stream: LogStream, event: Raw) -> LogLine:
+    stamp = _opt_int(event.get("timestamp"))
+    when = datetime.fromtimestamp(stamp / 1000, UTC) if stamp is not None and 0 <= stamp < 2**45 else None
+    return LogLine(time=when, source=stream.source, text=_str(event.get("message")).rstrip("\n"))
 
 
 def map_container_instance(raw: Raw, cluster_name: str) -> Node:
@@ -546,11 +690,12 @@ class AwsIdentity:
                 " for an SSO profile), or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 
 
-def translate_error(error: Exception, identity: AwsIdentity, operation: str = "") -> ProviderError:
+def translate_error(error: Exception, identity: AwsIdentity, operation: str = "", service: str = "ECS",
+                    permissions: str = ECS_PERMISSIONS) -> ProviderError:
     """Any boto3/botocore exception as a one-line typed error. Never includes credentials."""
     from botocore import exceptions as bx
 
-    where = f"ECS {operation}" if operation else "ECS"
+    where = f"{service} {operation}" if operation else service
     if isinstance(error, ProviderError):
         return error
     if isinstance(error, bx.ProfileNotFound):
@@ -566,7 +711,7 @@ def translate_error(error: Exception, identity: AwsIdentity, operation: str = ""
         return InvalidInput("no AWS region for this ECS cluster",
                             "set region = \"...\" in the config, or AWS_REGION / the profile's region")
     if isinstance(error, bx.ConnectionError | bx.HTTPClientError):
-        target = identity.endpoint or f"ECS in {identity.region or 'the configured region'}"
+        target = identity.endpoint or f"{service} in {identity.region or 'the configured region'}"
         return Unreachable(f"cannot reach {target}", "check the network, VPN/proxy and endpoint_url")
     if isinstance(error, bx.ParamValidationError):
         return InvalidInput(f"{where}: invalid request: {' '.join(str(error).split())}")
@@ -579,7 +724,7 @@ def translate_error(error: Exception, identity: AwsIdentity, operation: str = ""
             return Throttled(f"AWS throttled {where} ({code})", "refreshing less often until it recovers")
         if code in DENIED_CODES:
             return Forbidden(f"{where} denied for profile {identity.profile!r}: {message or code}",
-                             "the IAM policy needs ecs:List*/Describe* (and UpdateService to scale/roll back)")
+                             f"the IAM policy needs {permissions}")
         if code in CREDENTIAL_CODES:
             return CredentialsError(f"AWS rejected the credentials of profile {identity.profile!r} ({code})",
                                     identity.login_hint())
@@ -668,6 +813,8 @@ class _EcsClusterState:
     stopped: dict[str, tuple[float, Raw]] = field(default_factory=dict)  # by task ARN: (seen at, raw)
     instances: list[Raw] = field(default_factory=list)
     problem: str = ""
+    # Deployment changes seen between refreshes, by service ARN: ECS reports no such events itself.
+    deployment_events: dict[str, deque[Event]] = field(default_factory=dict)
 
 
 class EcsProvider(Provider):
@@ -677,8 +824,11 @@ class EcsProvider(Provider):
         "profile": Option((str,), "AWS profile, SSO profiles included (default: AWS_PROFILE or default)"),
         "endpoint_url": Option((str,), "ECS endpoint (default: AWS_ENDPOINT_URL_ECS / AWS_ENDPOINT_URL / AWS)"),
         "clusters": Option((list,), "ECS cluster names or ARNs to show (default: every cluster in the region)"),
+        "logs_endpoint_url": Option((str,), "CloudWatch Logs endpoint (default: endpoint_url when set, else "
+                                            "AWS_ENDPOINT_URL_LOGS / AWS_ENDPOINT_URL / AWS)"),
     }
-    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({Capability.SCALE, Capability.ROLLBACK})
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.SCALE, Capability.ROLLBACK, Capability.LOGS})
 
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)
@@ -686,10 +836,16 @@ class EcsProvider(Provider):
         self.region: str = str(options.get("region") or "")
         self.profile: str = str(options.get("profile") or "")
         self.endpoint_url: str = str(options.get("endpoint_url") or "")
+        # A single-endpoint emulator (LocalStack, moto) serves logs where it serves ECS.
+        self.logs_endpoint_url: str = str(options.get("logs_endpoint_url") or self.endpoint_url)
         wanted = options.get("clusters")
         self.wanted_clusters: list[str] | None = [str(c) for c in wanted] if isinstance(wanted, list) else None
         self._client: Any = None
         self._history_client: Any = None
+        self._session: Any = None
+        self._client_config: Any = None
+        self._logs_clients: dict[str, Any] = {}
+        self._logs_lock = threading.Lock()
         self._identity = AwsIdentity(profile=self.profile or os.environ.get("AWS_PROFILE", "") or "default")
         self._pool: ThreadPoolExecutor | None = None
         self._clusters: dict[str, _EcsClusterState] = {}
@@ -726,9 +882,9 @@ class EcsProvider(Provider):
                                          endpoint=self.endpoint_url)
             timeouts = {"connect_timeout": 5, "read_timeout": 20, "max_pool_connections": DESCRIBE_WORKERS + 2,
                         "user_agent_extra": "pilothouse"}
-            self._client = session.client(
-                "ecs", endpoint_url=self.endpoint_url or None,
-                config=Config(retries={"mode": "standard"}, **timeouts))
+            self._session = session
+            self._client_config = Config(retries={"mode": "standard"}, **timeouts)
+            self._client = session.client("ecs", endpoint_url=self.endpoint_url or None, config=self._client_config)
             # Rollback history is a best effort: one attempt, no retries on the APIs that may not exist.
             self._history_client = session.client(
                 "ecs", endpoint_url=self.endpoint_url or None,
@@ -755,7 +911,10 @@ class EcsProvider(Provider):
             self._pool = None
         if self._revisions is not None:
             self._revisions.save()
-        for client in (self._client, self._history_client):
+        with self._logs_lock:
+            logs_clients = list(self._logs_clients.values())
+            self._logs_clients.clear()
+        for client in (self._client, self._history_client, *logs_clients):
             if client is not None:
                 with contextlib.suppress(Exception):
                     client.close()
@@ -908,8 +1067,25 @@ class EcsProvider(Provider):
             return _dicts(answer.get("services"))
 
         services = self._parallel(describe, chunks(arns, DESCRIBE_SERVICES_MAX))
-        state.services = [s for s in services if _str(s.get("status")).upper() != "INACTIVE"]
+        fresh = [s for s in services if _str(s.get("status")).upper() != "INACTIVE"]
+        if state.services_seen:
+            self._observe_deployments(state, fresh)
+        state.services = fresh
         state.services_seen = True
+
+    def _observe_deployments(self, state: _EcsClusterState, fresh: list[Raw]) -> None:
+        before = {_str(s.get("serviceArn")): s.get("deployments") for s in state.services}
+        now = datetime.now(UTC)
+        for raw in fresh:
+            arn = _str(raw.get("serviceArn"))
+            name = _str(raw.get("serviceName")) or short_id(arn)
+            changes = deployment_changes(before.get(arn), raw.get("deployments"), self.name,
+                                         f"{state.name}/{name}", now)
+            if changes:
+                kept = state.deployment_events.setdefault(arn, deque(maxlen=DEPLOYMENT_EVENTS_PER_SERVICE))
+                kept.extend(changes)
+        alive = {_str(s.get("serviceArn")) for s in fresh}
+        state.deployment_events = {arn: kept for arn, kept in state.deployment_events.items() if arn in alive}
 
     def _refresh_tasks(self, state: _EcsClusterState) -> None:
         # AWS lists RUNNING by default; moto lists everything unless asked, so ask explicitly.
@@ -1008,13 +1184,14 @@ class EcsProvider(Provider):
                                       by_service.get(_str(raw_service.get("serviceArn")), []))
                 services.append(service)
                 events += service_events(raw_service, self.name, service.ref)
+                events += state.deployment_events.get(service.id, ())
         events.sort(key=lambda e: e.time)
         region = self._identity.region or "?"
         endpoint = f"{region} ({self.endpoint_url})" if self.endpoint_url else region
         return Cluster(
             name=self.name, kind=ClusterKind.ECS, state=ConnectionState.CONNECTED,
             last_sync=datetime.now(UTC), nodes=tuple(nodes.values()),
-            services=tuple(sorted(services, key=lambda s: s.ref)), events=tuple(events[-200:]),
+            services=tuple(sorted(services, key=lambda s: s.ref)), events=tuple(events[-EVENTS_PER_CLUSTER:]),
             endpoint=endpoint,
         )
 
@@ -1023,6 +1200,188 @@ class EcsProvider(Provider):
         if not self._identity.sso:
             return None
         return ["aws", "sso", "login", "--profile", self._identity.profile]
+
+    # -- logs -------------------------------------------------------------------------------------
+
+    def logs(
+        self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
+        stop: ThreadEvent | None = None,
+    ) -> Iterator[LogLine]:
+        """CloudWatch Logs of the service's awslogs containers, each line's source "task/container".
+
+        Everything that can be refused is refused here, at the call, before the first line is read.
+        `tail` is the last N lines over all streams; `follow` then polls until `stop` is set.
+        """
+        if not isinstance(tail, int) or isinstance(tail, bool) or tail < 0:
+            raise InvalidInput(f"tail must be a whole number >= 0, not {tail!r}")
+        if self._client is None:
+            self.connect()
+        tasks = self._log_tasks(service, task_id)
+        streams, unreadable = self._streams_of([(task.id, task.version) for task in tasks])
+        if not tasks:
+            # No task to look at: the service's own task definition still tells whether logs are readable.
+            _, unreadable = self._streams_of([("-", service.version)])
+        if not streams and unreadable:
+            raise NotSupported(f"cannot read the logs of {service.ref}: {'; '.join(unreadable)}",
+                               "read them where that log driver sends them")
+        if not streams and not follow:
+            raise NotFound(f"{service.ref} has no running or recently stopped task to read logs from",
+                           "add --follow to wait for one")
+        return self._log_lines(service, streams, unreadable, bool(task_id), tail, follow, stop or ThreadEvent())
+
+    def _log_tasks(self, service: Service, task_id: str) -> list[Task]:
+        tasks = list(service.tasks)
+        wanted = short_id(task_id.strip())
+        if not wanted:
+            return tasks
+        exact = [task for task in tasks if task.id == wanted]
+        matches = exact or [task for task in tasks if task.id.startswith(wanted)]
+        if not matches:
+            known = ", ".join(task.id[:12] for task in tasks[:5]) or "none"
+            raise NotFound(f"no task {task_id!r} in {service.ref}", f"its tasks: {known}")
+        if len(matches) > 1:
+            raise InvalidInput(f"task {task_id!r} matches {len(matches)} tasks of {service.ref}",
+                               "give more of the id: " + ", ".join(task.id[:12] for task in matches[:5]))
+        return matches
+
+    def _task_definition(self, version: str) -> Raw:
+        """A task definition by ARN or family:revision, from the cache (they are immutable) or described once."""
+        if not version:
+            return {}
+        for arn, definition in list(self._task_definitions.items()):
+            if version in (arn, task_definition_label(arn)):
+                return definition
+        definition = _dict(self._call("describe_task_definition", taskDefinition=version).get("taskDefinition"))
+        arn = _str(definition.get("taskDefinitionArn"))
+        if arn:
+            self._task_definitions[arn] = definition
+        return definition
+
+    def _streams_of(self, tasks: Iterable[tuple[str, str]]) -> tuple[list[LogStream], list[str]]:
+        """Streams of (task id, task definition) pairs, and why some containers cannot be read (deduplicated)."""
+        streams: list[LogStream] = []
+        unreadable: list[str] = []
+        for task_id, version in tasks:
+            found, why = log_streams(self._task_definition(version), task_id, self._identity.region)
+            streams += found
+            unreadable += why
+        return streams, list(dict.fromkeys(unreadable))
+
+    def _logs_client(self, region: str) -> Any:
+        with self._logs_lock:
+            client = self._logs_clients.get(region)
+            if client is None:
+                if self._session is None:
+                    raise Unreachable("ECS provider is not connected", "connect first")
+                client = self._session.client("logs", region_name=region or None,
+                                              endpoint_url=self.logs_endpoint_url or None, config=self._client_config)
+                self._logs_clients[region] = client
+            return client
+
+    def _get_log_events(self, stream: LogStream, **kwargs: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = self._logs_client(stream.region).get_log_events(
+                logGroupName=stream.group, logStreamName=stream.stream, **kwargs)
+        except Exception as error:
+            raise translate_error(error, self._identity, "GetLogEvents", "CloudWatch Logs",
+                                  LOGS_PERMISSIONS) from None
+        return result
+
+    def _read_tail(self, stream: LogStream, count: int) -> tuple[list[LogLine], str | None]:
+        """The stream's last `count` lines, oldest first, and the token to follow from (None: no stream yet)."""
+        try:
+            page = self._get_log_events(stream, startFromHead=False, limit=max(1, min(count, LOG_PAGE_MAX)))
+        except NotFound:
+            return [], None
+        forward = _str(page.get("nextForwardToken")) or None
+        if count == 0:
+            return [], forward
+        pages = [[log_line(stream, event) for event in _dicts(page.get("events"))]]
+        got, token = len(pages[0]), _str(page.get("nextBackwardToken"))
+        for _ in range(LOG_PAGES_PER_READ):
+            if got >= count or not token or not pages[-1]:
+                break
+            page = self._get_log_events(stream, startFromHead=False, nextToken=token,
+                                        limit=min(count - got, LOG_PAGE_MAX))
+            older = [log_line(stream, event) for event in _dicts(page.get("events"))]
+            following = _str(page.get("nextBackwardToken"))
+            if not older or following == token:
+                break
+            pages.append(older)
+            got, token = got + len(older), following
+        lines = [line for page_lines in reversed(pages) for line in page_lines]
+        return lines[-count:], forward
+
+    def _read_forward(self, stream: LogStream, token: str | None) -> tuple[list[LogLine], str | None]:
+        """New lines since `token` (from the stream's head when None); the same token back means no more yet."""
+        lines: list[LogLine] = []
+        for _ in range(LOG_PAGES_PER_READ):
+            try:
+                page = self._get_log_events(stream, startFromHead=True, **({"nextToken": token} if token else {}))
+            except NotFound:
+                break  # the task has not logged yet
+            events = _dicts(page.get("events"))
+            lines += [log_line(stream, event) for event in events]
+            following = _str(page.get("nextForwardToken")) or token
+            done = not events or following == token
+            token = following
+            if done:
+                break
+        return lines, token
+
+    def _each(self, function: Callable[[LogStream], Any], streams: Sequence[LogStream]) -> list[Any]:
+        pool = self._pool
+        if pool is not None and len(streams) > 1:
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: read them one by one
+                return list(pool.map(function, streams))
+        return [function(stream) for stream in streams]
+
+    def _log_poll_interval(self, streams: int) -> float:
+        base = min(max(self.config.refresh_interval, LOG_POLL_MIN_S), LOG_POLL_MAX_S)
+        return min(LOG_FOLLOW_MAX_S, max(base, streams / LOG_READS_PER_S))
+
+    def _new_service_tasks(self, service: Service, known: set[str]) -> list[tuple[str, str]]:
+        """(task id, task definition ARN) of the service's running tasks not yet followed."""
+        cluster = service.namespace or service.ref.split("/", 1)[0]
+        arns = self._pages("list_tasks", "taskArns", cluster=cluster, serviceName=service.name,
+                           desiredStatus="RUNNING")
+        unseen = [arn for arn in arns if short_id(arn) not in known]
+        found = []
+        for batch in chunks(unseen, DESCRIBE_TASKS_MAX):
+            for task in _dicts(self._call("describe_tasks", cluster=cluster, tasks=batch).get("tasks")):
+                found.append((short_id(_str(task.get("taskArn"))), _str(task.get("taskDefinitionArn"))))
+        return found
+
+    def _log_lines(self, service: Service, streams: list[LogStream], unreadable: list[str], one_task: bool,
+                   tail: int, follow: bool, stop: ThreadEvent) -> Iterator[LogLine]:
+        for reason in unreadable:
+            yield LogLine(None, LOG_NOTICE_SOURCE, reason)
+        tails = self._each(lambda stream: self._read_tail(stream, tail), streams)
+        tokens: dict[LogStream, str | None] = {stream: token for stream, (_, token) in zip(streams, tails, strict=True)}
+        history = list(heapq.merge(*(lines for lines, _ in tails), key=_line_order))
+        yield from history[-tail:] if tail else []
+        if not follow:
+            return
+        known = {stream.task_id for stream in streams}
+        rescan_at = time.monotonic() + (LOG_TASK_RESCAN_S if streams else 0.0)
+        delay = self._log_poll_interval(len(tokens))
+        while not stop.wait(delay):
+            delay = self._log_poll_interval(len(tokens))
+            try:
+                if not one_task and time.monotonic() >= rescan_at:
+                    rescan_at = time.monotonic() + LOG_TASK_RESCAN_S
+                    new_tasks = self._new_service_tasks(service, known)
+                    known.update(task for task, _ in new_tasks)
+                    new_streams, _ = self._streams_of(new_tasks)
+                    tokens.update({stream: None for stream in new_streams})  # read those from their head
+                current = list(tokens)
+                reads = self._each(lambda stream: self._read_forward(stream, tokens[stream]), current)
+            except Throttled:
+                delay = min(LOG_FOLLOW_MAX_S, delay * 2)  # back off; the lines wait in CloudWatch
+                continue
+            for stream, (_, token) in zip(current, reads, strict=True):
+                tokens[stream] = token
+            yield from heapq.merge(*(lines for lines, _ in reads), key=_line_order)
 
     # -- mutations --------------------------------------------------------------------------------
 
@@ -1136,6 +1495,10 @@ class EcsProvider(Provider):
         with self._lock:
             self._tasks_due = True
         return message
+
+
+def _line_order(line: LogLine) -> datetime:
+    return line.time or datetime.min.replace(tzinfo=UTC)
 
 
 def _operation_name(method: str) -> str:

@@ -219,6 +219,7 @@ class Task:
     raw_state: str = ""  # the orchestrator's word: "CrashLoopBackOff", "DEACTIVATING", "starting"...
     restarts: int = 0
     address: str = ""
+    stopped: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -104,3 +104,26 @@ def make_provider(proxy: CountingProxy, aws_env: Path) -> Iterator[ProviderFacto
     yield make
     for provider in made:
         provider.close()
+
+
+@pytest.fixture
+def logs_admin(moto: str, aws_env: Path) -> Any:
+    """CloudWatch Logs straight against moto, bypassing the counting proxy."""
+    import boto3
+
+    return boto3.client("logs", endpoint_url=moto, region_name=REGION)
+
+
+@pytest.fixture
+def write_config(proxy: CountingProxy, tmp_path: Path) -> Any:
+    """A config file with one ECS cluster entry named `aws`, through the counting proxy."""
+
+    def write(*, readonly: bool = False, extra: str = "", refresh_interval: float = 0.2) -> str:
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f"{extra}\n[[clusters]]\nname = \"aws\"\nprovider = \"ecs\"\nregion = \"{REGION}\"\n"
+            f"endpoint_url = \"{proxy.url}\"\nreadonly = {'true' if readonly else 'false'}\n"
+            f"refresh_interval = {refresh_interval}\n")
+        return str(path)
+
+    return write

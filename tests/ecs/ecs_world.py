@@ -121,3 +121,20 @@ def build_fleet(admin: Any, ec2: Any, clusters: Sequence[str] = ("alpha", "beta"
                 run_service_tasks(admin, cluster, name, definition, tasks_each)
     return {"definitions": definitions, "clusters": list(clusters), "services": services,
             "tasks": services_with_tasks * tasks_each, "instances": instances}
+
+
+def awslogs(group: str, prefix: str, region: str = REGION) -> dict[str, Any]:
+    return {"logDriver": "awslogs",
+            "options": {"awslogs-group": group, "awslogs-region": region, "awslogs-stream-prefix": prefix}}
+
+
+def put_lines(logs: Any, group: str, stream: str, lines: Sequence[tuple[int, str]]) -> None:
+    """Write (epoch milliseconds, text) lines, creating the group and stream on first use."""
+    existing = {g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]}
+    if group not in existing:
+        logs.create_log_group(logGroupName=group)
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=stream)["logStreams"]
+    if not any(s["logStreamName"] == stream for s in streams):
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    logs.put_log_events(logGroupName=group, logStreamName=stream,
+                        logEvents=[{"timestamp": stamp, "message": text} for stamp, text in lines])

@@ -10,12 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from providers.ecs import (
+    LogStream,
     api_budget,
+    deployment_changes,
+    log_line,
+    log_streams,
+    map_container,
     map_container_instance,
     map_rollout,
     map_service,
     map_task,
     map_task_state,
+    map_update_policy,
+    memory_mib,
+    service_events,
     task_definition_label,
 )
 from providers.model import Health, NodeStatus, RolloutState, TaskState
@@ -30,6 +38,8 @@ KEYS = [
     "attachments", "details", "name", "value", "containerInstanceArn", "attributes", "agentConnected",
     "containerDefinitions", "healthCheck", "environment", "secrets", "portMappings", "containerPort", "memory",
     "mountPoints", "schedulingStrategy", "tags", "key", "networkConfiguration", "awsvpcConfiguration",
+    "id", "message", "stoppedAt", "logConfiguration", "logDriver", "options", "awslogs-group",
+    "awslogs-stream-prefix", "awslogs-region", "memoryReservation", "timestamp", "deploymentController", "type",
 ]
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 10**6), st.text(max_size=12),
@@ -54,6 +64,18 @@ def test_mapping_never_crashes(service: dict[str, Any], definition: dict[str, An
     map_rollout(service)
     map_container_instance(service, "c1")
     mapped.update_policy.summary()
+    now = datetime(2024, 1, 1, tzinfo=UTC)
+    for event in [*service_events(service, "aws", mapped.ref),
+                  *deployment_changes((definition or {}).get("deployments"), service.get("deployments"), "aws",
+                                      mapped.ref, now)]:
+        assert event.time.tzinfo is not None and event.service_ref == mapped.ref
+    streams, unreadable = log_streams(definition or {}, "t1", "us-east-1")
+    assert all(stream.stream.endswith("/t1") for stream in streams) and all(unreadable)
+    stream = LogStream(task_id="t1", container="app", group="g", region="r", stream="p/app/t1")
+    for item in tasks:
+        assert log_line(stream, item).source == "t1/app"
+        map_container(item, item.get("memory"))
+        map_update_policy(item.get("deploymentConfiguration"), str(item.get("type")))
 
 
 def test_unknown_and_missing_values_map_to_unknown() -> None:
@@ -82,6 +104,34 @@ def test_rolled_back_by_the_circuit_breaker() -> None:
     rollout = map_rollout(service)
     assert rollout.state is RolloutState.ROLLING_BACK
     assert (rollout.from_version, rollout.to_version) == ("web:2", "web:1")
+
+
+def test_memory_limits_and_log_streams() -> None:
+    assert [memory_mib(v) for v in (512, "512", "1 GB", "2GB", "0", -3, "lots", True, None, "nan")] == [
+        512, 512, 1024, 2048, None, None, None, None, None, None]
+    # memoryReservation is soft; the task-level memory is a hard limit for the container.
+    assert map_container({"name": "a", "memoryReservation": 64}).memory_limit_bytes is None
+    assert map_container({"name": "a", "memoryReservation": 64}, "1GB").memory_limit_bytes == 1024**3
+    assert map_container({"name": "a", "memory": 32}, "1GB").memory_limit_bytes == 32 * 1024**2
+    definition = {"containerDefinitions": [
+        {"name": "app", "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": "/ecs/web", "awslogs-stream-prefix": "web"}}},
+        {"name": "side", "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "g"}}},
+        {"name": "fluent", "logConfiguration": {"logDriver": "awsfirelens"}},
+        {"name": "bare"},
+    ]}
+    streams, unreadable = log_streams(definition, "abc123", "eu-west-1")
+    assert [(s.group, s.stream, s.region, s.source) for s in streams] == [
+        ("/ecs/web", "web/app/abc123", "eu-west-1", "abc123/app")]
+    assert unreadable == [
+        "container side uses awslogs without awslogs-stream-prefix; its stream cannot be found from the task",
+        "container fluent uses the awsfirelens log driver; only awslogs (CloudWatch Logs) can be read here",
+        "container bare has no log configuration",
+    ]
+    # A configuration without a breaker has none (ECS controller); other controllers have no breaker at all.
+    assert map_update_policy({"minimumHealthyPercent": 100}).circuit_breaker is False
+    assert map_update_policy({"minimumHealthyPercent": 100}, "CODE_DEPLOY").circuit_breaker is None
+    assert map_update_policy(None).circuit_breaker is None
 
 
 def test_budget_formula() -> None:

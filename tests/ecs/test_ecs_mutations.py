@@ -32,7 +32,7 @@ def _describe(admin: Any) -> dict[str, Any]:
 
 
 def _service(provider: Any, ref: str = "shop/web") -> Service:
-    service = provider.snapshot().service(ref)
+    service: Service | None = provider.snapshot().service(ref)
     assert service is not None
     return service
 

@@ -54,8 +54,8 @@ def test_rollout_in_progress_with_two_deployments(
     cluster = provider.snapshot()
     web = cluster.service("shop/web")
     assert web is not None
-    # The newest few service events become cluster events, oldest first.
-    assert [e.message for e in cluster.events] == [f"(service web) event {i}" for i in (2, 1, 0)]
+    # The service events become cluster events, oldest first (bounds: test_ecs_events.py).
+    assert [e.message for e in cluster.events] == [f"(service web) event {i}" for i in (4, 3, 2, 1, 0)]
     assert all(e.service_ref == "shop/web" and e.cluster == "aws" for e in cluster.events)
     rollout = web.rollout
     assert rollout.state is RolloutState.UPDATING and rollout.active

@@ -1,0 +1,122 @@
+"""`pilothouse doctor` on moto: each rule planted once in its own service, next to services that must pass.
+
+One clean service passes every rule; each other service differs from it by exactly one property, so the
+findings must be exactly the planted ones (and the negatives are the near misses: `exec` in a shell
+command, a hard memory limit given at task level only, a secret-looking name served from `secrets`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from ecs_world import moto_service
+
+pytestmark = pytest.mark.ecs
+
+LITERAL_SECRET = "hunter2-literal-value-7f3a"  # must never appear in any output
+SSM = "arn:aws:ssm:us-east-1:123456789012:parameter/db-password"
+SAFE_DEPLOYMENTS = {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                    "minimumHealthyPercent": 100, "maximumPercent": 200}
+CLEAN_CONTAINER: dict[str, Any] = {
+    "name": "app", "image": "registry.example.com/web:1.4.2", "memory": 256,
+    "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+    "healthCheck": {"command": ["CMD", "/app/healthcheck"], "interval": 10},
+    "environment": [{"name": "DEBUG", "value": "false"}, {"name": "LOG_LEVEL", "value": "info"}],
+    "secrets": [{"name": "DB_PASSWORD", "valueFrom": SSM}],
+    "command": ["serve", "--port", "8080"],
+}
+
+
+def _without(key: str) -> dict[str, Any]:
+    container = copy.deepcopy(CLEAN_CONTAINER)
+    del container[key]
+    return container
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    return {**copy.deepcopy(CLEAN_CONTAINER), **changes}
+
+
+# service -> (container definition, task-level memory, desired count, deployment configuration, planted finding)
+PLANTED: dict[str, tuple[dict[str, Any], str | None, int, dict[str, Any], str | None]] = {
+    "clean": (_with(), None, 2, SAFE_DEPLOYMENTS, None),
+    "latest": (_with(image="registry.example.com/web:latest"), None, 2, SAFE_DEPLOYMENTS, "image-unversioned"),
+    "untagged": (_with(image="registry.example.com/web"), None, 2, SAFE_DEPLOYMENTS, "image-unversioned"),
+    "third-party": (_with(image="randomdev/web:1.0"), None, 2, SAFE_DEPLOYMENTS, "image-untrusted"),
+    "no-health": (_without("healthCheck"), None, 2, SAFE_DEPLOYMENTS, "no-healthcheck"),
+    "literal": ({**_without("secrets"), "environment": [{"name": "DB_PASSWORD", "value": LITERAL_SECRET}]},
+                None, 2, SAFE_DEPLOYMENTS, "hardcoded-credential"),
+    "shell": (_with(command=["sh", "-c", "serve --port 8080"]), None, 2, SAFE_DEPLOYMENTS, "shell-entrypoint"),
+    "exec-shell": (_with(command=["sh", "-c", "exec serve --port 8080"]), None, 2, SAFE_DEPLOYMENTS, None),
+    "supervised": (_with(command=["supervisord", "-n", "-c", "/etc/supervisor/app.conf"]), None, 2,
+                   SAFE_DEPLOYMENTS, "multi-process"),
+    "debug": (_with(environment=[{"name": "DEBUG", "value": "true"}]), None, 2, SAFE_DEPLOYMENTS, "dev-leftovers"),
+    "single": (_with(), None, 1, SAFE_DEPLOYMENTS, "single-replica"),
+    "no-breaker": (_with(), None, 2, {**SAFE_DEPLOYMENTS, "deploymentCircuitBreaker": {"enable": False,
+                                                                                     "rollback": False}},
+                   "unsafe-update"),
+    "min-zero": (_with(), None, 2, {**SAFE_DEPLOYMENTS, "minimumHealthyPercent": 0}, "unsafe-update"),
+    "soft-limit": ({**_without("memory"), "memoryReservation": 128}, None, 2, SAFE_DEPLOYMENTS, "no-limits"),
+    "task-limit": ({**_without("memory"), "memoryReservation": 128}, "512", 2, SAFE_DEPLOYMENTS, None),
+}
+
+
+@pytest.fixture
+def planted(admin: Any) -> None:
+    admin.create_cluster(clusterName="doc")
+    for name, (container, task_memory, desired, deployments, _) in PLANTED.items():
+        definition = admin.register_task_definition(
+            family=f"doc-{name}", containerDefinitions=[container],
+            **({"memory": task_memory} if task_memory else {}))["taskDefinition"]["taskDefinitionArn"]
+        admin.create_service(cluster="doc", serviceName=name, taskDefinition=definition, desiredCount=desired)
+        # moto keeps no deployment configuration; AWS describes one for every ECS-controlled service.
+        moto_service("doc", name).deployment_configuration = deployments
+
+
+def _doctor(config: str, capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], str]:
+    from console.cli import main
+
+    assert main(["--config", config, "doctor", "--json"]) == 0
+    captured = capsys.readouterr()
+    return json.loads(captured.out), captured.out + captured.err
+
+
+def test_doctor_finds_exactly_the_planted_pitfalls(
+    planted: None, write_config: Any, capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write_config(extra='[doctor]\ntrusted_registries = ["registry.example.com/"]')
+    report, text = _doctor(config, capsys)
+    assert report["clusters"] == [{"name": "aws", "kind": "ecs", "reachable": True, "error": None}]
+    found = sorted((f["rule"], f["service"]) for f in report["findings"])
+    expected = sorted((rule, f"doc/{name}") for name, (*_, rule) in PLANTED.items() if rule)
+    assert found == expected
+    assert all(f["cluster"] == "aws" and f["why"] and f["fix"] and not f["silenced"] for f in report["findings"])
+    literal = next(f for f in report["findings"] if f["rule"] == "hardcoded-credential")
+    assert "DB_PASSWORD" in literal["why"] and literal["container"] == "app"
+    assert "secrets (Secrets Manager or SSM)" in literal["fix"]  # the ECS fix, not another orchestrator's
+    assert LITERAL_SECRET not in text
+
+    # Without an allow-list the image-untrusted rule is off; everything else stays.
+    report, text = _doctor(write_config(), capsys)
+    assert sorted((f["rule"], f["service"]) for f in report["findings"]) == [
+        pair for pair in expected if pair[0] != "image-untrusted"]
+    assert LITERAL_SECRET not in text
+
+    # The other read verbs do not leak it either.
+    from console.cli import main
+
+    assert main(["--config", config, "status", "--json"]) == 0
+    assert LITERAL_SECRET not in capsys.readouterr().out
+
+
+def test_doctor_silences_are_reported_not_dropped(
+    planted: None, write_config: Any, capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write_config(extra='[doctor]\n[[doctor.silence]]\nrule = "single-replica"\nservice = "aws/doc/single"\n'
+                                'reason = "batch consumer, one is enough"')
+    report, _ = _doctor(config, capsys)
+    single = [f for f in report["findings"] if f["rule"] == "single-replica"]
+    assert [(f["service"], f["silenced"]) for f in single] == [("doc/single", "batch consumer, one is enough")]
