@@ -1,0 +1,72 @@
+"""One cluster that cannot be reached never hides or blocks the others."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.cli import main
+
+pytestmark = pytest.mark.usefixtures("no_detected_clusters")
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP port that accepts connections and never answers: a hung API server."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(2)
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def test_status_reports_each_cluster_and_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[clusters]]\nname = "lab"\nprovider = "demo"\nflavor = "kubernetes"\n'
+        f'[[clusters]]\nname = "gone"\nprovider = "swarm"\ndocker_host = "unix://{tmp_path}/no.sock"\n'
+    )
+    assert main(["--config", str(config), "status", "--json"]) == 1
+    clusters = {c["name"]: c for c in json.loads(capsys.readouterr().out)["clusters"]}
+    assert clusters["lab"]["reachable"] is True and clusters["lab"]["services"]
+    assert clusters["gone"]["reachable"] is False
+    assert "no.sock" in clusters["gone"]["error"]
+
+
+def test_a_hung_cluster_does_not_delay_the_others_beyond_its_timeout(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, silent_server: str
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[clusters]]\nname = "lab"\nprovider = "demo"\nflavor = "ecs"\n'
+        f'[[clusters]]\nname = "hung"\nprovider = "swarm"\ndocker_host = "{silent_server}"\n'
+    )
+    started = time.monotonic()
+    assert main(["--config", str(config), "status", "--json"]) == 1
+    elapsed = time.monotonic() - started
+    clusters = {c["name"]: c for c in json.loads(capsys.readouterr().out)["clusters"]}
+    assert clusters["lab"]["reachable"] is True
+    assert clusters["hung"]["reachable"] is False and clusters["hung"]["error"]
+    assert elapsed < 60, "a hung engine must time out, not hang the console"
