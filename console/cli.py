@@ -143,10 +143,10 @@ def _snapshot_for(fleet: Fleet, cluster_name: str) -> Cluster:
     if cluster_name not in fleet.providers:
         known = ", ".join(fleet.names) or "none"
         raise NotFound(f"unknown cluster {cluster_name!r}", f"known clusters: {known}")
-    (cluster,) = fleet.snapshot_all([cluster_name])
-    if not cluster.reachable:
-        raise ProviderError(f"cluster {cluster_name} is unreachable: {cluster.error}")
-    return cluster
+    provider = fleet.providers[cluster_name]
+    # Directly, not through a refresher: the typed error (refused = bad address, exit 2) must reach the user.
+    provider.connect()
+    return provider.snapshot()
 
 
 def _confirm(question: str) -> bool:

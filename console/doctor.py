@@ -77,7 +77,25 @@ DEV_ENV = {
     "RAILS_ENV": ("development",),
     "DJANGO_DEBUG": ("true", "1"),
 }
-SOURCE_MOUNT = re.compile(r"(^|[:\s])(/src|/app|/code|/workspace|/home/[^:]+)(/|:|$)")
+# Mounts read "TYPE:SOURCE->TARGET" (Swarm, Kubernetes) or "VOLUME:TARGET" (ECS).
+_MOUNT = re.compile(r"^(?P<type>[\w-]+):(?P<source>[^>]*?)->(?P<target>\S+)")
+_SOURCE_DIR = re.compile(r"(^|/)(src|source|app|code|workspace|project)(/|$)|^/home/|^/Users/")
+_LEGACY_SOURCE = re.compile(r"(^|[:\s])(/src|/app|/code|/workspace|/home/[^:]+)(/|:|$)")
+
+
+def mounts_source(mount: str) -> bool:
+    """A host directory that looks like a checkout, bind-mounted into the container."""
+    parsed = _MOUNT.match(mount)
+    if parsed is None:
+        return bool(_LEGACY_SOURCE.search(mount))
+    if parsed.group("type") not in ("bind", "hostPath"):
+        return False
+    return bool(_SOURCE_DIR.search(parsed.group("source")))
+
+
+def _port_numbers(port: str) -> set[str]:
+    """Both sides of '9229/tcp', '0.0.0.0:9229:9229/tcp', '8080->9229/tcp': published or not, it is exposed."""
+    return set(re.findall(r"\d+", port))
 
 
 def _fix(kind: ClusterKind, swarm: str, kubernetes: str, ecs: str) -> str:
@@ -170,14 +188,9 @@ def _container_findings(cluster: Cluster, service: Service, container: Container
             yield finding("dev-leftovers", Severity.MEDIUM, f"{name}={value} in production",
                           f"remove {name} or set it for production")
     for mount in container.mounts:
-        if SOURCE_MOUNT.search(mount):
+        if mounts_source(mount):
             yield finding("dev-leftovers", Severity.MEDIUM, f"source directory mounted ({mount})",
                           "bake the code into the image instead of mounting it")
-    for port in (*container.ports, *service.ports):
-        for number, debugger in DEBUG_PORTS.items():
-            if re.search(rf"(^|:){number}(/|$)", port):
-                yield finding("dev-leftovers", Severity.HIGH, f"debugger port {port} ({debugger}) exposed",
-                              "remove the debugger and its port")
 
     if container.memory_limit_bytes is None:
         yield finding("no-limits", Severity.MEDIUM, "no memory limit: one leak can starve the node",
@@ -196,6 +209,13 @@ def _service_findings(cluster: Cluster, service: Service) -> Iterator[Finding]:
         yield finding("single-replica", Severity.LOW, "one replica: down during every update and node loss",
                       _fix(kind, f"docker service scale {service.name}=2", "kubectl scale --replicas=2",
                            "update_service desiredCount=2"))
+    ports: set[str] = set()
+    for port in (*service.ports, *(port for container in service.containers for port in container.ports)):
+        ports |= _port_numbers(port)
+    for number, debugger in DEBUG_PORTS.items():
+        if number in ports:
+            yield finding("dev-leftovers", Severity.HIGH, f"debugger port {number} ({debugger}) exposed",
+                          "remove the debugger and its port")
     policy = service.update_policy
     if kind is ClusterKind.SWARM:
         if policy.failure_action == "continue":

@@ -22,6 +22,13 @@ class Unreachable(ProviderError):
     """The cluster's API cannot be reached (connection refused, DNS, timeout)."""
 
 
+class ConnectionRefused(Unreachable):
+    """Nothing listens at the configured address (refused, no such socket, unknown host): most often the
+    config is wrong, so the CLI treats it as bad input."""
+
+    exit_code = 2
+
+
 class Forbidden(ProviderError):
     """The credentials are valid but not allowed to do this."""
 

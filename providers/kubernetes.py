@@ -21,6 +21,17 @@ Decisions worth knowing:
 - A cordoned node is Availability.PAUSE (no new pods, running ones stay), as Swarm's "pause".
 - With `namespaces` unset, every kind is listed cluster-wide; a 403 shows that kind as forbidden (set
   `namespaces` to the ones you may read).
+- Events: those of workloads, their ReplicaSets and pods (also pods already gone, matched by name) and of
+  nodes; the Event cache keeps the `max_event_cache` most recent, so a long session stays bounded.
+- Logs come from the pod log endpoint, one request per container, each line prefixed
+  "POD/CONTAINER@NODE". The task id picks pods and a container: "POD" or "NAMESPACE/POD" (a prefix picks
+  every pod it starts), "POD/CONTAINER" or "NAMESPACE/POD/CONTAINER" (the container picker). A crash loop
+  shows the crashed instance, marked "(previous)", before the current one. Follow opens one stream per
+  container (at most `max_log_follow_streams`, as kubectl's --max-log-requests), resumes a stream that went
+  quiet past its read timeout from the last line's time without repeating lines, and ends when the
+  containers stop or `stop` is set (open responses are closed from the consuming thread at once).
+- A configured `kubeconfig` that does not exist is a config error when the provider is built (exit 2
+  before any request); the $KUBECONFIG/default path is looked at on connect.
 """
 
 from __future__ import annotations
@@ -29,18 +40,20 @@ import contextlib
 import copy
 import json
 import logging
+import math
 import os
+import queue
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from providers.base import Action, Capability, ClusterConfig, MutationPlan, Option, Provider
+from providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
 from providers.errors import (
     Conflict,
     CredentialsError,
@@ -175,7 +188,8 @@ _SUFFIX = {
 def parse_quantity_bytes(value: Any) -> int | None:
     """A Kubernetes quantity ("512Mi", "1G", "1e9") as bytes; None when absent or unreadable."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value)
+        # Python's json accepts NaN and Infinity, which no quantity is.
+        return int(value) if math.isfinite(value) else None
     match = _QUANTITY.match(value.strip()) if isinstance(value, str) else None
     if not match or match.group(2) not in _SUFFIX:
         return None
@@ -310,7 +324,27 @@ def map_node(obj: Obj) -> Node:
 # -- containers and pods -----------------------------------------------------------------------------
 
 
-def map_container(container: Any) -> ContainerSpec:
+# Volume types whose source is worth naming in a mount ("configMap:settings->/etc/app").
+_VOLUME_SOURCE_NAME = {
+    "configMap": "name", "secret": "secretName", "persistentVolumeClaim": "claimName", "nfs": "path",
+}
+
+
+def volume_text(volume: Any) -> str:
+    """A pod volume as "TYPE:SOURCE" (hostPath keeps its host path, which the doctor inspects)."""
+    volume = _dict(volume)
+    for key, value in volume.items():
+        if key == "name" or not isinstance(value, dict):
+            continue
+        if key == "hostPath":
+            return f"hostPath:{_str(value.get('path'))}"
+        source = _str(value.get(_VOLUME_SOURCE_NAME.get(key, ""), "")) or _str(volume.get("name"))
+        return f"{key}:{source}"
+    return f"volume:{_str(volume.get('name'))}"
+
+
+def map_container(container: Any, volumes: Any = None) -> ContainerSpec:
+    """One container of a pod template; `volumes` is the pod's spec.volumes, to say what each mount is."""
     container = _dict(container)
     env: dict[str, str] = {}
     secret_env: list[str] = []
@@ -319,18 +353,26 @@ def map_container(container: Any) -> ContainerSpec:
         name = _str(item.get("name"))
         if not name:
             continue
-        if "secretKeyRef" in _dict(item.get("valueFrom")):
+        value_from = _dict(item.get("valueFrom"))
+        if "secretKeyRef" in value_from:
             secret_env.append(name)
+        elif value_from:
+            # configMapKeyRef, fieldRef, resourceFieldRef: the value is not in the spec.
+            env[name] = ""
         else:
             env[name] = _str(item.get("value"))
     ports = tuple(
         f"{_int(_dict(p).get('containerPort'))}/{_str(_dict(p).get('protocol')) or 'TCP'}"
         for p in _list(container.get("ports"))
     )
-    mounts = tuple(
-        _str(_dict(m).get("mountPath")) + (":ro" if _dict(m).get("readOnly") else "")
-        for m in _list(container.get("volumeMounts"))
-    )
+    sources = {_str(_dict(v).get("name")): volume_text(v) for v in _list(volumes)}
+    mounts = []
+    for mount in _list(container.get("volumeMounts")):
+        mount = _dict(mount)
+        volume = _str(mount.get("name"))
+        # The Swarm provider's shape, "TYPE:SOURCE->TARGET", so the doctor reads every orchestrator alike.
+        text = f"{sources.get(volume) or f'volume:{volume}'}->{_str(mount.get('mountPath'))}"
+        mounts.append(text + " (ro)" if mount.get("readOnly") is True else text)
     readiness = isinstance(container.get("readinessProbe"), dict)
     liveness = isinstance(container.get("livenessProbe"), dict)
     startup = isinstance(container.get("startupProbe"), dict)
@@ -343,7 +385,7 @@ def map_container(container: Any) -> ContainerSpec:
         env=env, secret_env=tuple(secret_env),
         healthcheck=readiness or liveness or startup,
         readiness_probe=readiness, liveness_probe=liveness, startup_probe=startup,
-        memory_limit_bytes=parse_quantity_bytes(limits.get("memory")), mounts=mounts, ports=ports,
+        memory_limit_bytes=parse_quantity_bytes(limits.get("memory")), mounts=tuple(mounts), ports=ports,
     )
 
 
@@ -611,6 +653,22 @@ def _update_policy(kind: str, spec: Obj) -> UpdatePolicy:
                         max_unavailable=_str(rolling.get("maxUnavailable")) or "1")
 
 
+def published_ports(pod_spec: Obj) -> tuple[str, ...]:
+    """Ports published on the node (hostPort), as "HOST:CONTAINER/PROTO"; containerPorts are per container.
+
+    Cluster Services are separate objects, so a workload publishes nothing else itself.
+    """
+    published = []
+    for container in _list(pod_spec.get("containers")):
+        for port in _list(_dict(container).get("ports")):
+            port = _dict(port)
+            host = _int(port.get("hostPort"))
+            if host > 0:
+                protocol = _str(port.get("protocol")) or "TCP"
+                published.append(f"{host}:{_int(port.get('containerPort'))}/{protocol}")
+    return tuple(published)
+
+
 def workload_id(kind: str, namespace: str, name: str) -> str:
     return f"{kind}/{namespace}/{name}"
 
@@ -627,7 +685,9 @@ def map_workload(
     name, namespace = _str(meta.get("name")), _str(meta.get("namespace"))
     service_id = workload_id(kind, namespace, name)
     template = _dict(spec.get("template"))
-    containers = tuple(map_container(c) for c in _list(_dict(template.get("spec")).get("containers")))
+    template_spec = _dict(template.get("spec"))
+    volumes = template_spec.get("volumes")
+    containers = tuple(map_container(c, volumes) for c in _list(template_spec.get("containers")))
     tasks = tuple(sorted((map_pod(p, service_id, now) for p in pods), key=lambda t: (t.slot or 0, t.id)))
     details: dict[str, str] = {"kind": OWNER_KIND[kind]}
     version, revision = "", -1
@@ -683,18 +743,25 @@ def map_workload(
         running=ready,
         pending=sum(1 for t in tasks if t.state in (TaskState.PENDING, TaskState.STARTING)),
         health=HealthCounts.of(tasks), rollout=rollout, update_policy=_update_policy(kind, spec),
-        ports=tuple(port for c in containers for port in c.ports), labels=labels_of(obj),
+        ports=published_ports(template_spec), labels=labels_of(obj),
         containers=containers, tasks=tasks, created=parse_time(meta.get("creationTimestamp")),
         updated_at=parse_time(progressing.get("lastUpdateTime")), details=details,
     )
 
 
+def event_time(obj: Obj) -> datetime:
+    """When an Event last happened (lastTimestamp, else eventTime, firstTimestamp, creation)."""
+    return (parse_time(obj.get("lastTimestamp")) or parse_time(obj.get("eventTime"))
+            or parse_time(obj.get("firstTimestamp")) or parse_time(meta_of(obj).get("creationTimestamp")) or EPOCH)
+
+
 def map_event(obj: Obj, cluster: str, service_ref: str = "") -> Event:
     involved = _dict(obj.get("involvedObject"))
     kind = _str(involved.get("kind")).lower() or "object"
-    namespace, name = _str(involved.get("namespace")), _str(involved.get("name"))
-    when = (parse_time(obj.get("lastTimestamp")) or parse_time(obj.get("eventTime"))
-            or parse_time(obj.get("firstTimestamp")) or parse_time(meta_of(obj).get("creationTimestamp")) or EPOCH)
+    # Nodes are cluster-scoped; their events still sit in a namespace ("default") on some clusters.
+    namespace = "" if kind == "node" else _str(involved.get("namespace"))
+    name = _str(involved.get("name"))
+    when = event_time(obj)
     reason, message = _str(obj.get("reason")), _str(obj.get("message")).strip()
     text = f"{reason}: {message}" if reason and message else reason or message
     count = _int(obj.get("count"))
@@ -711,8 +778,31 @@ def _key(obj: Obj) -> tuple[str, str]:
     return _str(meta.get("namespace")), _str(meta.get("name"))
 
 
+def event_owner_ref(
+    ref_of_object: Mapping[tuple[str, str, str], str], namespace: str, kind: str, name: str,
+) -> str | None:
+    """The ref of the workload an Event's object belongs to, or None when it belongs to none we show.
+
+    A pod replaced by a rollout or a crash is gone from the cache while its events (the interesting
+    ones) live on for an hour, so an unknown pod is matched by name: Deployment pods are named
+    RS-xxxxx and their ReplicaSet DEPLOYMENT-hash; StatefulSet pods NAME-ordinal; DaemonSet pods NAME-xxxxx.
+    """
+    known = ref_of_object.get((namespace, kind, name))
+    if known is not None or kind != "Pod":
+        return known
+    head = name.rpartition("-")[0]
+    if not head:
+        return None
+    for owner_kind in ("ReplicaSet", "StatefulSet", "DaemonSet"):
+        ref = ref_of_object.get((namespace, owner_kind, head))
+        if ref is not None:
+            return ref
+    # The ReplicaSet may be gone too (history limit): DEPLOYMENT-hash-xxxxx.
+    return ref_of_object.get((namespace, "Deployment", head.rpartition("-")[0])) if "-" in head else None
+
+
 def build_cluster(
-    name: str, objects: Mapping[str, list[Obj]], *, now: datetime | None = None, max_events: int = 200,
+    name: str, objects: Mapping[str, list[Obj]], *, now: datetime | None = None, max_events: int = 1000,
 ) -> Cluster:
     """The whole cluster from cached objects (keys: resource plurals). Pure: no I/O."""
     workloads = [(kind, obj) for kind, k in WORKLOAD_KINDS.items() for obj in objects.get(k.resource, [])]
@@ -775,7 +865,8 @@ def build_cluster(
         if kind_name == "Node":
             events.append(map_event(item, name))
             continue
-        event_ref = ref_of_object.get((_str(involved.get("namespace")), kind_name, _str(involved.get("name"))))
+        event_ref = event_owner_ref(ref_of_object, _str(involved.get("namespace")), kind_name,
+                                    _str(involved.get("name")))
         if event_ref is not None:
             events.append(map_event(item, name, event_ref))
     events.sort(key=lambda event: event.time)
@@ -843,6 +934,153 @@ def revision_rollback_target(kind: str, workload: Obj, revisions: list[Obj]) -> 
     return target
 
 
+# -- logs (the pod log endpoint, with kubelet's semantics) -------------------------------------------
+
+# One log line longer than this is cut: a container writing megabytes without a newline must not grow
+# the buffer without bound.
+LOG_LINE_MAX_BYTES = 64 * 1024
+# A container that crashed this recently gets its previous instance's log shown before the current one.
+RECENT_CRASH_S = 30 * 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class LogStream:
+    """One container's log, as one request to GET /api/v1/namespaces/NS/pods/POD/log serves it."""
+
+    namespace: str
+    pod: str
+    container: str
+    node: str = ""
+    previous: bool = False  # the last terminated instance of the container
+    waiting: str = ""  # the container has not started: nothing to read, say why
+
+    @property
+    def source(self) -> str:
+        text = f"{self.pod}/{self.container}" + (f"@{self.node}" if self.node else "")
+        return f"{text} (previous)" if self.previous else text
+
+    @property
+    def path(self) -> str:
+        return f"{collection_path(PODS, self.namespace)}/{self.pod}/log"
+
+    def query(self, *, tail: int | None, follow: bool, since: datetime | None = None) -> dict[str, Any]:
+        query: dict[str, Any] = {"container": self.container, "timestamps": "true"}
+        if self.previous:
+            query["previous"] = "true"
+        if follow:
+            query["follow"] = "true"
+        if tail is not None:
+            query["tailLines"] = tail
+        if since is not None:
+            # metav1.Time is RFC 3339 to the second; the reader drops what it has already shown.
+            query["sinceTime"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return query
+
+
+def pod_log_streams(pod: Obj, container: str = "", now: datetime | None = None) -> list[LogStream]:
+    """The log streams of a pod's containers (or of one), oldest instance first.
+
+    kubelet serves a container that waits to restart (CrashLoopBackOff) from its last terminated instance,
+    so that container gets one stream, marked previous. A running container that crashed recently gets
+    the crashed instance's log (marked) before the current one. A container that never started has no
+    log; its stream only says why (ContainerCreating, ImagePullBackOff...).
+    """
+    meta, spec, status = meta_of(pod), _dict(pod.get("spec")), _dict(pod.get("status"))
+    namespace, name, node = _str(meta.get("namespace")), _str(meta.get("name")), _str(spec.get("nodeName"))
+    names = [_str(_dict(c).get("name")) for c in _list(spec.get("containers")) if _str(_dict(c).get("name"))]
+    if container and container not in names:
+        raise NotFound(f"no container {container!r} in pod {name}",
+                       f"its containers: {', '.join(names) or 'none'}")
+    statuses = {_str(_dict(s).get("name")): _dict(s) for s in _list(status.get("containerStatuses"))}
+    streams: list[LogStream] = []
+    for container_name in [container] if container else names:
+        stream = LogStream(namespace, name, container_name, node)
+        container_status = statuses.get(container_name, {})
+        state, last = _dict(container_status.get("state")), _dict(container_status.get("lastState"))
+        waiting, crashed = state.get("waiting"), _dict(last.get("terminated"))
+        if isinstance(waiting, dict) and crashed:
+            streams.append(LogStream(namespace, name, container_name, node, previous=True))
+        elif isinstance(waiting, dict) or (not container_status and _str(status.get("phase")) == "Pending"):
+            reason = _str(_dict(waiting).get("reason")) or "not started"
+            streams.append(LogStream(namespace, name, container_name, node, waiting=reason))
+        else:
+            finished = parse_time(crashed.get("finishedAt"))
+            recent = finished is None or now is None or (now - finished).total_seconds() < RECENT_CRASH_S
+            if crashed and "running" in state and _int(container_status.get("restartCount")) > 0 and recent:
+                streams.append(LogStream(namespace, name, container_name, node, previous=True))
+            streams.append(stream)
+    return streams
+
+
+def resolve_log_target(service: Service, task_id: str) -> tuple[list[str], str]:
+    """The pods (names) and container ("" = all) that `task_id` names among the service's pods.
+
+    Accepted: "" (every pod), "POD" or "NAMESPACE/POD" (Task.id), where POD may be a prefix and then
+    selects every pod it starts ("web-7d9f8c" = that ReplicaSet's pods), and "POD/CONTAINER" or
+    "NAMESPACE/POD/CONTAINER" to pick one container. "A/B" is NAMESPACE/POD when A is the service's
+    namespace and B names a pod, else POD/CONTAINER.
+    """
+    pods = [task.id.rpartition("/")[2] for task in service.tasks]
+    text = task_id.strip()
+    if not text:
+        if not pods:
+            raise NotFound(f"{service.ref} has no pods", "see its events: pilothouse events --service ...")
+        return pods, ""
+    parts = text.split("/")
+    if len(parts) > 3 or not all(parts):
+        raise InvalidInput(f"--task {task_id!r} is not POD, NAMESPACE/POD or POD/CONTAINER")
+
+    def matching(prefix: str) -> list[str]:
+        return [prefix] if prefix in pods else [pod for pod in pods if pod.startswith(prefix)]
+
+    container = ""
+    if len(parts) == 3:
+        if parts[0] != service.namespace:
+            raise NotFound(f"{service.ref} has no pods in namespace {parts[0]!r}")
+        prefix, container = parts[1], parts[2]
+    elif len(parts) == 2 and parts[0] == service.namespace and matching(parts[1]):
+        prefix = parts[1]
+    elif len(parts) == 2:
+        prefix, container = parts
+    else:
+        prefix = parts[0]
+    selected = matching(prefix)
+    if not selected:
+        shown = ", ".join(pods[:5]) + (", ..." if len(pods) > 5 else "")
+        raise NotFound(f"no pod {prefix!r} in {service.ref}", f"its pods: {shown or 'none'}")
+    return selected, container
+
+
+def parse_log_line(raw: str) -> tuple[datetime | None, str]:
+    """A line of `timestamps=true` output: "2024-05-01T10:00:00.123456789Z text"."""
+    stamp, separator, text = raw.partition(" ")
+    when = parse_time(stamp) if stamp[:1].isdigit() else None
+    if when is None:
+        return None, raw
+    return when, text if separator else ""
+
+
+def response_lines(response: Any, max_bytes: int = LOG_LINE_MAX_BYTES) -> Iterator[str]:
+    """The lines of a streamed response as they arrive; the last one even without a final newline."""
+    buffer = bytearray()
+    cutting = False  # inside an over-long line whose start was already shown
+    for chunk in response.stream(2**16, decode_content=True):
+        buffer.extend(chunk)
+        start = 0
+        while (end := buffer.find(b"\n", start)) >= 0:
+            if not cutting:
+                yield buffer[start:end].decode("utf-8", "replace").rstrip("\r")
+            cutting, start = False, end + 1
+        del buffer[:start]
+        if len(buffer) > max_bytes:
+            if not cutting:
+                yield buffer[:max_bytes].decode("utf-8", "replace") + " [line cut]"
+            cutting = True
+            buffer.clear()
+    if buffer and not cutting:
+        yield buffer.decode("utf-8", "replace")
+
+
 # -- errors ------------------------------------------------------------------------------------------
 
 
@@ -896,6 +1134,23 @@ def translate_error(error: BaseException, doing: str, endpoint: str) -> Provider
     return ProviderError(f"{doing}: {error!r}")
 
 
+def _interrupt_response(response: Any) -> None:
+    """Unblock a read in progress on `response` from another thread (shutdown wakes a blocked recv)."""
+    with contextlib.suppress(Exception):
+        shutdown = getattr(response, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        response.close()
+
+
+def _close_response(response: Any) -> None:
+    """Close a response that may be unread: its connection is closed, not handed back mid-stream."""
+    with contextlib.suppress(Exception):
+        response.close()
+    with contextlib.suppress(Exception):
+        response.release_conn()
+
+
 class _Gone(Exception):
     """The watch position is too old (410): relist."""
 
@@ -939,11 +1194,7 @@ class _Reflector:
         """Unblock a read in progress (close() is called from another thread)."""
         response = self._response
         if response is not None:
-            with contextlib.suppress(Exception):
-                shutdown = getattr(response, "shutdown", None)
-                if shutdown is not None:
-                    shutdown()
-                response.close()
+            _interrupt_response(response)
 
     def snapshot_items(self) -> list[Obj]:
         with self.lock:
@@ -997,6 +1248,19 @@ class _Reflector:
         self.provider._stop.wait(self._backoff * random.uniform(0.8, 1.2))
         self._backoff = min(self._backoff * 2, self.provider.backoff_max_s)
 
+    def _trim(self) -> None:
+        """Keep the Event cache bounded (the most recent ones); the lock is held by the caller."""
+        if self.kind is not EVENTS:
+            return
+        excess = len(self.items) - self.provider.max_event_cache
+        if excess <= 0:
+            return
+        if excess == 1:  # the steady state: one new event over the cap
+            del self.items[min(self.items, key=lambda key: event_time(self.items[key]))]
+            return
+        for key in sorted(self.items, key=lambda key: event_time(self.items[key]))[:excess]:
+            del self.items[key]
+
     def _list(self) -> None:
         provider = self.provider
         items: dict[tuple[str, str], Obj] = {}
@@ -1016,6 +1280,7 @@ class _Reflector:
                 break
         with self.lock:
             self.items = items
+            self._trim()
         self.resource_version = version
         self.synced, self.forbidden, self.error = True, False, None
         self.settled.set()
@@ -1070,6 +1335,7 @@ class _Reflector:
         if kind in ("ADDED", "MODIFIED"):
             with self.lock:
                 self.items[_key(obj)] = obj
+                self._trim()
         elif kind == "DELETED":
             with self.lock:
                 self.items.pop(_key(obj), None)
@@ -1090,7 +1356,7 @@ class KubernetesProvider(Provider):
         "namespaces": Option((list,), "namespaces to show (default: all, listed cluster-wide)"),
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.SCALE, Capability.ROLLBACK, Capability.WATCH}
+        {Capability.SCALE, Capability.ROLLBACK, Capability.WATCH, Capability.LOGS}
     )
 
     def __init__(self, config: ClusterConfig) -> None:
@@ -1105,13 +1371,28 @@ class KubernetesProvider(Provider):
         self.forbidden_retry_s = 60.0
         self.sync_timeout_s = 20.0
         self.list_page_size = 500
-        self.max_events = 200
+        # Bounds for a long session on a busy cluster: Events kept in the cache, and shown.
+        self.max_event_cache = 1000
+        # Log follow: a stream quiet this long is resumed (sinceTime); lines wait in a bounded queue.
+        self.log_follow_read_timeout_s = 300.0
+        self.log_max_reconnects = 5
+        self.log_queue_size = 10_000
+        # As `kubectl logs -f --max-log-requests`: following more containers at once is refused.
+        self.max_log_follow_streams = 20
+        self.max_events = 1000
         self.endpoint = ""
         self._api: ApiClient | None = None
         self._stop = threading.Event()
         self._reflectors: list[_Reflector] = []
         self._start_lock = threading.Lock()
         self._on_change: Callable[[], None] | None = None
+        if _str(config.options.get("kubeconfig")):
+            # A configured path that does not exist is a config error (exit 2 before anything is sent),
+            # not an outage to retry; the $KUBECONFIG/default path is looked at on connect.
+            raw, paths = self._kubeconfig_paths()
+            if not any(path.is_file() for path in paths):
+                raise InvalidInput(f"kubeconfig {raw} not found",
+                                   f"fix `kubeconfig` for cluster {self.name!r} in the config")
 
     # -- connection --
 
@@ -1149,6 +1430,13 @@ class KubernetesProvider(Provider):
             raise translated from error
         # One retry: a pooled keep-alive connection the server closed is retried, a dead host is not.
         configuration.retries = 1
+        # Every watch and every followed log holds a connection; a pool smaller than that discards (and
+        # warns about) connections as they come back.
+        namespaces = len(_list(self.config.options.get("namespaces"))) or 1
+        configuration.connection_pool_maxsize = max(
+            configuration.connection_pool_maxsize or 0,
+            len(WATCHED_KINDS) * namespaces + self.max_log_follow_streams + 4,
+        )
         self.endpoint = f"context {context} ({configuration.host})"
         return client.ApiClient(configuration)
 
@@ -1160,11 +1448,12 @@ class KubernetesProvider(Provider):
     def _request(
         self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
         content_type: str = "", stream: bool = False, read_timeout: float | None = None, doing: str = "",
+        accept: str = "application/json",
     ) -> Any:
         """One API call through the client's transport and auth; JSON dict back (or the raw stream)."""
         if self._api is None:
             self._api = self._load_client()
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         timeout = (self.connect_timeout_s, read_timeout or self.request_timeout_s)
@@ -1264,6 +1553,219 @@ class KubernetesProvider(Provider):
             "synced" if r.synced else "syncing"
             for r in self._reflectors
         }
+
+    # -- logs --
+
+    def logs(
+        self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
+        stop: threading.Event | None = None,
+    ) -> Iterator[LogLine]:
+        """Pod logs of a workload, every container prefixed "POD/CONTAINER@NODE"; see resolve_log_target.
+
+        `tail` applies to each container's log, as with `kubectl logs --tail`. Without `follow`, the lines of
+        all streams come back merged in time order; with it, each stream is read by its own thread and lines
+        come as they arrive, until every stream ends (its container stopped) or `stop` is set.
+        Everything is checked before the first request, so bad input raises here, not mid-iteration.
+        """
+        if isinstance(tail, bool) or not isinstance(tail, int) or tail < 0:
+            raise InvalidInput(f"tail must be a whole number >= 0, not {tail!r}")
+        _, namespace, _ = self._parse_id(service)
+        pods, container = resolve_log_target(service, task_id)
+        now = datetime.now(UTC)
+        streams = [stream for pod in pods
+                   for stream in pod_log_streams(self._pod(namespace, pod), container, now)]
+        following = sum(1 for stream in streams if not (stream.previous or stream.waiting))
+        if follow and following > self.max_log_follow_streams:
+            raise InvalidInput(
+                f"following {following} containers of {service.ref} at once is more than "
+                f"{self.max_log_follow_streams}", "pick pods with --task (a pod name prefix) or POD/CONTAINER",
+            )
+        stop = stop or threading.Event()
+        return self._follow_logs(streams, tail, stop) if follow else self._log_history(streams, tail, stop)
+
+    def _pod(self, namespace: str, name: str) -> Obj:
+        for pod in self.cached(PODS.resource):
+            if _key(pod) == (namespace, name):
+                return pod
+        found = self._request("GET", f"{collection_path(PODS, namespace)}/{name}",
+                              doing=f"reading pod {namespace}/{name}")
+        return _dict(found)
+
+    def _open_log(self, stream: LogStream, query: Mapping[str, Any], read_timeout: float) -> Any:
+        return self._request("GET", stream.path, query=query, stream=True, accept="*/*",
+                             read_timeout=read_timeout, doing=f"reading the log of {stream.source}")
+
+    def _read_log(self, stream: LogStream, tail: int, stop: threading.Event) -> Iterator[LogLine]:
+        """One stream's lines, to its end (no follow); a pod gone or a container not started is a note."""
+        if stream.waiting:
+            yield LogLine(None, stream.source, f"[container waiting to start: {stream.waiting}]")
+            return
+        try:
+            response = self._open_log(stream, stream.query(tail=tail, follow=False), self.request_timeout_s)
+        except InvalidInput as error:  # 400/404: the pod went away, or it has no such instance any more
+            yield LogLine(None, stream.source, f"[no log: {error.message}]")
+            return
+        try:
+            for raw in response_lines(response):
+                if stop.is_set():
+                    return
+                when, text = parse_log_line(raw)
+                yield LogLine(when, stream.source, text)
+        except Exception as error:
+            raise translate_error(error, f"reading the log of {stream.source}", self.endpoint) from error
+        finally:
+            _close_response(response)
+
+    def _log_history(self, streams: list[LogStream], tail: int, stop: threading.Event) -> Iterator[LogLine]:
+        lines: list[tuple[datetime, int, LogLine]] = []
+        for stream in streams:
+            last = EPOCH
+            for line in self._read_log(stream, tail, stop):
+                # An unstamped line sorts with the line before it.
+                last = line.time or last
+                lines.append((last, len(lines), line))
+        lines.sort(key=lambda item: (item[0], item[1]))
+        for _, _, line in lines:
+            if stop.is_set():
+                return
+            yield line
+
+    def _follow_logs(self, streams: list[LogStream], tail: int, stop: threading.Event) -> Iterator[LogLine]:
+        """One reader thread per container (its previous instance first), lines through a bounded queue.
+
+        Leaving (stop set, the consumer closing the generator, an error) closes every open response from
+        this thread, which unblocks the readers at once; no read waits for its timeout.
+        """
+        done = threading.Event()
+        lines: queue.Queue[LogLine | ProviderError | None] = queue.Queue(maxsize=self.log_queue_size)
+        responses: set[Any] = set()
+        responses_lock = threading.Lock()
+
+        def emit(item: LogLine | ProviderError | None) -> bool:
+            while not done.is_set():
+                try:
+                    lines.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def read(group: list[LogStream]) -> None:
+            try:
+                for stream in group:
+                    if stream.previous or stream.waiting:
+                        for line in self._read_log(stream, tail, done):
+                            if not emit(line):
+                                return
+                    else:
+                        self._follow_stream(stream, tail, done, emit, responses, responses_lock)
+            except ProviderError as error:
+                if not done.is_set():
+                    emit(error)
+            except Exception as error:  # a reader must always report and end
+                if not done.is_set():
+                    emit(translate_error(error, "following logs", self.endpoint))
+            finally:
+                emit(None)
+
+        groups: list[list[LogStream]] = []
+        for stream in streams:
+            if groups and (groups[-1][-1].pod, groups[-1][-1].container) == (stream.pod, stream.container):
+                groups[-1].append(stream)
+            else:
+                groups.append([stream])
+        threads = [threading.Thread(target=read, args=(group,), name=f"k8s-logs-{group[0].source}", daemon=True)
+                   for group in groups]
+
+        def generate() -> Iterator[LogLine]:
+            for thread in threads:
+                thread.start()
+            ended = 0
+            try:
+                while ended < len(threads) and not stop.is_set():
+                    try:
+                        item = lines.get(timeout=0.1)
+                    except queue.Empty:
+                        continue
+                    if item is None:
+                        ended += 1
+                    elif isinstance(item, ProviderError):
+                        raise item
+                    else:
+                        yield item
+            finally:
+                done.set()
+                with responses_lock:
+                    open_responses = list(responses)
+                for response in open_responses:
+                    _interrupt_response(response)
+                for thread in threads:
+                    thread.join(timeout=2.0)
+
+        return generate()
+
+    def _follow_stream(
+        self, stream: LogStream, tail: int, done: threading.Event, emit: Callable[[LogLine], bool],
+        responses: set[Any], responses_lock: threading.Lock,
+    ) -> None:
+        """Follow one container until its log ends; a quiet stream that times out is resumed, not repeated."""
+        last_time: datetime | None = None
+        shown_at_last = 0  # lines already shown with exactly `last_time`
+        resumed, failures = False, 0
+        while not done.is_set():
+            query = stream.query(tail=None if resumed else tail, follow=True, since=last_time if resumed else None)
+            if resumed and last_time is None:
+                query["tailLines"] = 0  # nothing was shown yet: only what comes from now on
+            try:
+                response = self._open_log(stream, query, self.log_follow_read_timeout_s)
+            except InvalidInput as error:
+                emit(LogLine(None, stream.source, f"[no log: {error.message}]"))
+                return
+            except Unreachable:
+                failures += 1
+                if failures > self.log_max_reconnects or done.is_set():
+                    raise
+                done.wait(self.backoff_initial_s * 2 ** failures)
+                continue
+            with responses_lock:
+                responses.add(response)
+            skip = shown_at_last if resumed else 0
+            try:
+                from urllib3.exceptions import HTTPError as Urllib3Error
+                from urllib3.exceptions import ReadTimeoutError
+
+                for raw in response_lines(response):
+                    if done.is_set():
+                        return
+                    failures = 0
+                    when, text = parse_log_line(raw)
+                    if resumed and when is not None and last_time is not None:
+                        if when < last_time:
+                            continue
+                        if when == last_time and skip > 0:
+                            skip -= 1
+                            continue
+                    if when is not None:
+                        shown_at_last = shown_at_last + 1 if when == last_time else 1
+                        last_time = when
+                    if not emit(LogLine(when, stream.source, text)):
+                        return
+                return  # the log ended: the container stopped, as `kubectl logs -f` ends then
+            except (Urllib3Error, OSError) as error:
+                if done.is_set():
+                    return
+                if not isinstance(error, ReadTimeoutError):
+                    failures += 1
+                    if failures > self.log_max_reconnects:
+                        raise translate_error(error, f"following the log of {stream.source}",
+                                              self.endpoint) from error
+                    done.wait(self.backoff_initial_s * 2 ** failures)
+                resumed = True
+            finally:
+                with responses_lock:
+                    responses.discard(response)
+                _close_response(response)
+
 
     # -- mutations --
 

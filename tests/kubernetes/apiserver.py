@@ -8,9 +8,11 @@ through `put()`, the way a controller would.
 
 Served: /version; list (cluster-wide and namespaced, labelSelector equality), watch (JSON lines over a
 chunked response, honouring timeoutSeconds), get, patch (json-patch, merge-patch, a practical subset of
-strategic-merge-patch), the scale subresource (get/patch/put). Test controls: compact() (410 for older
-watches), forbid(resource) (403), drop_watches(), fail_for(seconds) / fail_next(n) (500s), and request
-counts by verb.
+strategic-merge-patch), the scale subresource (get/patch/put), and the pod log subresource with
+kubelet's semantics (tailLines, sinceTime, timestamps, container, previous; follow=true streams appended
+lines over a chunked response). Test controls: compact() (410 for older watches), forbid(resource) (403),
+drop_watches(), fail_for(seconds) / fail_next(n) (500s), add_log()/end_log(), request counts by verb and
+by HTTP method (POST and DELETE are counted and refused, so a test can prove nothing mutating was sent).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import select
 import socket
 import threading
 import time
@@ -25,7 +28,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -248,6 +251,12 @@ class ApiState:
         self.stopping = False
         self.counts: Counter[tuple[str, str]] = Counter()
         self.request_log: list[tuple[float, str, str, int]] = []  # (time, verb, resource, status)
+        self.methods: Counter[str] = Counter()  # every request by HTTP method, routed or not
+        # Container logs by (namespace, pod, container, previous): (RFC 3339 nano timestamp, text) lines.
+        self.logs: dict[tuple[str, str, str, bool], list[tuple[str, str]]] = {}
+        self.ended_logs: set[tuple[str, str, str]] = set()  # containers whose current log has ended
+        self.open_log_streams = 0
+        self._last_log_time = datetime.fromtimestamp(0, UTC)
 
     # -- writes, as the API server (and the tests, standing in for controllers) make them --
 
@@ -326,6 +335,33 @@ class ApiState:
     def fail_next(self, count: int) -> None:
         with self.cond:
             self.fail_remaining = count
+
+    def add_log(self, namespace: str, pod: str, container: str, *texts: str, previous: bool = False,
+                at: datetime | None = None) -> None:
+        """Append lines to a container's log (the previous instance's with `previous`); followers get them.
+
+        Lines are stamped `at` (then a microsecond apart), or now; stamps never go backwards.
+        """
+        with self.cond:
+            lines = self.logs.setdefault((namespace, pod, container, previous), [])
+            when = at or datetime.now(UTC)
+            for text in texts:
+                if at is None:
+                    when = max(when, self._last_log_time + timedelta(microseconds=1))
+                    self._last_log_time = when
+                lines.append((when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z", text))
+                when += timedelta(microseconds=1)
+            self.cond.notify_all()
+
+    def end_log(self, namespace: str, pod: str, container: str) -> None:
+        """The container stopped: its follow streams end."""
+        with self.cond:
+            self.ended_logs.add((namespace, pod, container))
+            self.cond.notify_all()
+
+    def mutating_requests(self) -> int:
+        with self.cond:
+            return sum(n for method, n in self.methods.items() if method not in ("GET", "HEAD", "OPTIONS"))
 
     def count(self, verb: str, resource: str | None = None) -> int:
         with self.cond:
@@ -430,6 +466,8 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        with self.state.cond:
+            self.state.methods[method] += 1
         if self.headers.get("Authorization") != f"Bearer {self.server.token}":
             self._status(401, "Unauthorized", "Unauthorized")
             return
@@ -445,9 +483,10 @@ class Handler(BaseHTTPRequestHandler):
         code = 500 if failing else 0
         if not failing and route.resource in self.state.forbidden:
             code = 403
+        resource = f"{route.resource}/log" if route.subresource == "log" else route.resource
         with self.state.cond:
-            self.state.counts[(verb, route.resource)] += 1
-            self.state.request_log.append((time.monotonic(), verb, route.resource, code or 200))
+            self.state.counts[(verb, resource)] += 1
+            self.state.request_log.append((time.monotonic(), verb, resource, code or 200))
         if failing:
             self._status(500, "InternalError", "Internal error occurred: injected by the test")
             return
@@ -464,11 +503,14 @@ class Handler(BaseHTTPRequestHandler):
                 self._watch(route, query)
             elif verb == "list":
                 self._list(route, query)
+            elif verb == "get" and route.resource == "pods" and route.subresource == "log":
+                self._log(route, query)
             elif verb == "get":
                 self._get(route)
             elif verb in ("patch", "update"):
                 self._write(route, method)
             else:
+                self.close_connection = True  # its body, if any, is left unread
                 self._status(405, "MethodNotAllowed", f"{method} is not supported here")
         except PatchError as error:
             reason = {409: "Conflict", 415: "UnsupportedMediaType", 404: "NotFound"}.get(error.code, "Invalid")
@@ -521,6 +563,120 @@ class Handler(BaseHTTPRequestHandler):
             self._status(404, "NotFound", f"no subresource {route.subresource}")
         else:
             self._send_json(200, obj)
+
+    def _log(self, route: Route, query: dict[str, str]) -> None:
+        """GET pods/NAME/log, answering as kubelet does (pkg/kubelet/kubelet_pods.go validateContainerLogStatus)."""
+        state = self.state
+        with state.cond:
+            pod = copy.deepcopy(self._lookup(route))
+        if pod is None:
+            self._not_found(route)
+            return
+        name = route.name
+        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        container = query.get("container") or (containers[0] if len(containers) == 1 else "")
+        if not container:
+            self._status(400, "BadRequest", f"a container name must be specified for pod {name}, "
+                                            f"choose one of: [{' '.join(containers)}]")
+            return
+        if container not in containers:
+            self._status(400, "BadRequest", f"container {container} is not valid for pod {name}")
+            return
+        statuses = {s.get("name"): s for s in (pod.get("status") or {}).get("containerStatuses") or []}
+        status = statuses.get(container) or {}
+        current = status.get("state") or {}
+        last_terminated = (status.get("lastState") or {}).get("terminated")
+        previous = query.get("previous", "").lower() in ("true", "1")
+        if previous and not last_terminated:
+            self._status(400, "BadRequest", f'previous terminated container "{container}" in pod "{name}" not found')
+            return
+        if not previous and "waiting" in current:
+            if not last_terminated:
+                reason = (current.get("waiting") or {}).get("reason", "ContainerCreating")
+                self._status(400, "BadRequest",
+                             f'container "{container}" in pod "{name}" is waiting to start: {reason}')
+                return
+            previous = True  # a container waiting to restart serves its last terminated instance
+        key = (route.namespace, name, container, previous)
+        follow = query.get("follow", "").lower() in ("true", "1") and not previous
+        with state.cond:
+            lines = list(state.logs.get(key, []))
+        since = query.get("sinceTime", "")
+        if since:
+            lines = [line for line in lines if line[0][:19] >= since.rstrip("Z")[:19]]
+        if "tailLines" in query:
+            tail = int(query["tailLines"])
+            lines = lines[-tail:] if tail > 0 else []
+        timestamps = query.get("timestamps", "").lower() in ("true", "1")
+
+        def render(line: tuple[str, str]) -> bytes:
+            return (f"{line[0]} {line[1]}" if timestamps else line[1]).encode() + b"\n"
+
+        if not follow:
+            data = b"".join(render(line) for line in lines)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self._follow_log(key, lines, render)
+
+    def _follow_log(self, key: tuple[str, str, str, bool], initial: list[tuple[str, str]],
+                    render: Callable[[tuple[str, str]], bytes]) -> None:
+        state = self.state
+        with state.cond:
+            position = len(state.logs.get(key, []))
+            drop_generation = state.drop_generation
+            state.open_log_streams += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            if initial:
+                self._write_raw_chunk(b"".join(render(line) for line in initial))
+            while True:
+                with state.cond:
+                    lines = state.logs.get(key, [])
+                    while (position >= len(lines) and key[:3] not in state.ended_logs and not state.stopping
+                           and state.drop_generation == drop_generation):
+                        state.cond.wait(0.05)
+                        if self._client_gone():
+                            return
+                    pending, position = lines[position:], len(lines)
+                    ended = key[:3] in state.ended_logs
+                    dropped = state.stopping or state.drop_generation != drop_generation
+                if dropped:
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if pending:
+                    self._write_raw_chunk(b"".join(render(line) for line in pending))
+                if ended:
+                    self._end_chunked()
+                    return
+        except OSError:  # the client went away mid-write
+            self.close_connection = True
+        finally:
+            with state.cond:
+                state.open_log_streams -= 1
+                state.cond.notify_all()
+
+    def _client_gone(self) -> bool:
+        """The client closed its end (a follow it stopped): the socket reads EOF."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
+        except OSError:
+            return True
+
+    def _write_raw_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
 
     def _not_found(self, route: Route) -> None:
         group = RESOURCES[route.resource].prefix[6:-3] if route.resource != "pods" else ""
@@ -651,6 +807,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         self._handle("PUT")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
 
 
 class ApiServer(ThreadingHTTPServer):

@@ -153,10 +153,14 @@ def test_unreachable_api_server(apiserver: ApiServer, make_provider: ProviderFac
         provider.connect()
 
 
-def test_missing_kubeconfig_names_the_path(tmp_path: Path) -> None:
+def test_missing_kubeconfig_names_the_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     missing = tmp_path / "nope" / "config"
-    provider = KubernetesProvider(ClusterConfig(name="x", provider="kubernetes",
-                                                options={"kubeconfig": str(missing)}))
+    # Configured: a config error at once.
+    with pytest.raises(InvalidInput, match=f"kubeconfig {missing} not found: fix `kubeconfig` for cluster 'x'"):
+        KubernetesProvider(ClusterConfig(name="x", provider="kubernetes", options={"kubeconfig": str(missing)}))
+    # From the environment: found missing on connect, which the console retries.
+    monkeypatch.setenv("KUBECONFIG", str(missing))
+    provider = KubernetesProvider(ClusterConfig(name="x", provider="kubernetes"))
     with pytest.raises(InvalidInput, match=f"kubeconfig {missing} not found"):
         provider.connect()
 
