@@ -112,6 +112,11 @@ class Provider(ABC):
     def close(self) -> None:
         """Stop watches and release connections."""
 
+    def login_command(self) -> list[str] | None:
+        """A command that renews expired credentials interactively (`aws sso login --profile X`), run by the
+        console with the TUI suspended; None when there is nothing to run."""
+        return None
+
     def refusal(self, action: Action, service: Service) -> str | None:
         """Why `action` cannot apply to `service`, or None. Pure: no I/O, safe on the UI thread."""
         capability = Capability(action.value)
