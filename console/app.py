@@ -16,9 +16,14 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
+from console.doctor import Finding, examine
+from console.screens.audit_feed import AuditFeed
 from console.screens.base import FleetScreenBase, FleetState
+from console.screens.doctor import DoctorScreen
+from console.screens.events import EventsScreen
 from console.screens.fleet import FleetScreen
 from console.screens.help import HelpScreen, effective
+from console.screens.logs import LogScreen
 from console.screens.palette import FleetCommands
 from console.screens.placement import PlacementScreen
 from console.screens.service import ServiceScreen
@@ -37,11 +42,12 @@ SIGNAL_EXIT_BASE = 128
 
 
 class ClusterUpdated(Message):
-    """A snapshot from a refresher thread."""
+    """A snapshot from a refresher thread, with its doctor findings when the thread computed them."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, findings: list[Finding] | None = None) -> None:
         super().__init__()
         self.cluster = cluster
+        self.findings = findings
 
 
 class PilothouseApp(App[int]):
@@ -60,6 +66,7 @@ class PilothouseApp(App[int]):
         self.fleet = fleet
         self.console_config = config
         self.actions: ActionLayer = fleet.actions
+        self.audit_feed = AuditFeed(self.actions.audit)
         demo = {cluster.name for cluster in config.clusters if cluster.provider == "demo"}
         self.state = FleetState.connecting({name: provider.kind for name, provider in fleet.providers.items()},
                                            demo)
@@ -101,9 +108,12 @@ class PilothouseApp(App[int]):
     # -- refreshers ---------------------------------------------------------------------------
 
     def start_refresher(self, name: str) -> None:
+        doctor = self.console_config.doctor
+
         def deliver(cluster: Cluster) -> None:
-            # Runs on the refresher's thread; post_message is the thread-safe way in.
-            self.post_message(ClusterUpdated(cluster))
+            # Runs on the refresher's thread: the doctor's pass over every container is done here, off the
+            # UI thread (about 20 ms for 1,000 services), and post_message is the thread-safe way in.
+            self.post_message(ClusterUpdated(cluster, examine(cluster, doctor)))
 
         refresher = self.fleet.refresher(name, deliver)
         self._refreshers[name] = refresher
@@ -120,7 +130,10 @@ class PilothouseApp(App[int]):
             refresher.poke()
 
     def on_cluster_updated(self, message: ClusterUpdated) -> None:
-        self.state.update(message.cluster)
+        findings = message.findings
+        if findings is None:
+            findings = examine(message.cluster, self.console_config.doctor)
+        self.state.update(message.cluster, findings)
         # The topmost fleet screen redraws, even under a dialog; the others redraw when they come back.
         for screen in reversed(self.screen_stack):
             if isinstance(screen, FleetScreenBase):
@@ -144,6 +157,9 @@ class PilothouseApp(App[int]):
             ("Fleet and service: mutations (confirmed first)", effective(ServiceActionScreen.BINDINGS, keymap)),
             ("Service", effective(ServiceScreen.BINDINGS, keymap)),
             ("Placement", effective(PlacementScreen.BINDINGS, keymap)),
+            ("Doctor", effective(DoctorScreen.BINDINGS, keymap)),
+            ("Events", effective(EventsScreen.BINDINGS, keymap)),
+            ("Logs", effective(LogScreen.BINDINGS, keymap)),
         ]
         readonly = [name for name in self.state.clusters if self.actions.readonly_for(name)]
         title = "pilothouse keys"

@@ -3,11 +3,17 @@
 The demo clock is pinned 12 s into its scenario, so the api rollout is part way, one node is down
 and its tasks are starting elsewhere, and payments has a task failing its health check. The output
 is the same on every run; regenerate on purpose when a screen changes, and review the diff.
+
+Two things are pinned here as well: the audit log holds two fixed entries (the console's own actions
+on the events screen), and a frozen demo's log stream stops after its tail instead of adding a line
+a second, so the log screen does not depend on how fast the machine takes the picture.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import os
 import sys
 import tempfile
@@ -31,23 +37,60 @@ async def wait_for(pilot: Any, predicate: Callable[[], object], what: str, timeo
         await pilot.pause(0.05)
 
 
+AUDIT_ENTRIES = (
+    {"time": "2026-11-27T09:00:04.000+00:00", "user": "ops", "host": "bastion-1", "cluster": "demo-swarm",
+     "service": "shop_web", "action": "scale", "before": "3", "after": "4", "result": "ok"},
+    {"time": "2026-11-27T09:00:11.000+00:00", "user": "ops", "host": "bastion-1", "cluster": "demo-ecs",
+     "service": "prod/search", "action": "rollback", "before": "search:0.3", "after": "search:0.2",
+     "result": "refused: cluster demo-ecs is read-only"},
+)
+
+
+def write_audit(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in AUDIT_ENTRIES), encoding="utf-8")
+
+
 def footer_offers(app: Any, action: str) -> bool:
     from textual.widgets._footer import FooterKey
 
     return any(key.action == action for key in app.screen.query(FooterKey))
 
 
-async def render(out: Path) -> list[Path]:
+async def render(out: Path, scratch: Path) -> list[Path]:
+    import threading
+    from collections.abc import Iterator
+
     from console.app import PilothouseApp
     from console.config import demo_config
     from console.fleet import Fleet
+    from console.screens.doctor import DoctorScreen
+    from console.screens.events import EventsScreen
     from console.screens.fleet import FleetScreen, row_key
+    from console.screens.logs import LogScreen
     from console.screens.placement import PlacementScreen
     from console.screens.service import ServiceScreen
+    from providers.base import LogLine
+    from providers.demo import DemoProvider
+    from providers.model import Service
     from widgets.diff_table import DiffTable
 
-    config = demo_config(frozen_at=FROZEN_AT)
-    app = PilothouseApp(Fleet(config), config)
+    class FrozenLogsDemo(DemoProvider):
+        """The demo whose frozen clock also freezes the log stream: the tail, then nothing new."""
+
+        def logs(self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
+                 stop: threading.Event | None = None) -> Iterator[LogLine]:
+            yield from super().logs(service, task_id=task_id, tail=tail, follow=False, stop=stop)
+            if follow and stop is not None:
+                stop.wait()
+
+    audit = scratch / "audit.jsonl"
+    write_audit(audit)
+    config = dataclasses.replace(demo_config(frozen_at=FROZEN_AT), audit_log=audit)
+    demo_fleet = Fleet(config)
+    for name, provider in list(demo_fleet.providers.items()):
+        demo_fleet.providers[name] = FrozenLogsDemo(provider.config)
+    app = PilothouseApp(demo_fleet, config)
     written: list[Path] = []
 
     def shot(name: str) -> None:
@@ -91,6 +134,39 @@ async def render(out: Path) -> list[Path]:
         await wait_for(pilot, lambda: app.screen.id == "help", "help screen")
         await pilot.pause(0.2)
         shot("help")
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, FleetScreen), "fleet again")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoctorScreen)
+                       and app.screen.table.row_count > 0, "doctor screen")
+        await pilot.pause(0.2)
+        shot("doctor")
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, FleetScreen), "fleet again")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EventsScreen) and app.screen.loaded
+                       and app.screen.table.row_count > 0, "events screen")
+        await pilot.pause(0.2)
+        shot("events")
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, FleetScreen), "fleet again")
+        payments = app.state.clusters["demo-swarm"].service("shop_payments")
+        assert payments is not None
+        fleet_screen = app.screen
+        assert isinstance(fleet_screen, FleetScreen)
+        fleet_screen.table.move_to_key(row_key("demo-swarm", payments.id))
+        await pilot.pause()
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, LogScreen) and app.screen.view.line_count >= 200,
+                       "log screen")
+        await pilot.press("slash", *"error", "enter")
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        shot("logs")
+        await pilot.press("escape")
     return written
 
 
@@ -100,7 +176,7 @@ def main() -> int:
         os.environ["XDG_CONFIG_HOME"] = str(Path(scratch) / "config")
         os.environ["XDG_STATE_HOME"] = str(Path(scratch) / "state")
         os.environ.pop("PILOTHOUSE_CONFIG", None)
-        for path in asyncio.run(render(HERE)):
+        for path in asyncio.run(render(HERE, Path(scratch))):
             print(path.relative_to(HERE.parent))
     return 0
 

@@ -12,11 +12,13 @@ from textual.actions import parse as parse_action
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
+from console.doctor import Finding, counts_by_service
 from providers.model import Cluster, ClusterKind, ConnectionState, Service
 
 if TYPE_CHECKING:
     from console.actions import ActionLayer
     from console.config import AppConfig
+    from console.screens.audit_feed import AuditFeed
 
 
 class FleetState:
@@ -24,6 +26,9 @@ class FleetState:
 
     def __init__(self, placeholders: Sequence[Cluster] = ()) -> None:
         self.clusters: dict[str, Cluster] = {cluster.name: cluster for cluster in placeholders}
+        # Doctor findings of each cluster's latest snapshot, computed when the snapshot arrives, not per render.
+        self.findings: dict[str, list[Finding]] = {}
+        self._finding_counts: dict[str, dict[tuple[str, str], int]] = {}
         # Bumped on every update: screens skip work when nothing changed since they last drew.
         self.generation = 0
 
@@ -32,9 +37,20 @@ class FleetState:
         return cls([Cluster(name=name, kind=kind, state=ConnectionState.CONNECTING, demo=name in demo)
                     for name, kind in kinds.items()])
 
-    def update(self, cluster: Cluster) -> None:
+    def update(self, cluster: Cluster, findings: list[Finding] | None = None) -> None:
         self.clusters[cluster.name] = cluster
+        if findings is not None:
+            self.findings[cluster.name] = findings
+            self._finding_counts[cluster.name] = counts_by_service(findings)
         self.generation += 1
+
+    def finding_count(self, cluster: str, service_ref: str) -> int:
+        """Unsilenced doctor findings of one service."""
+        return self._finding_counts.get(cluster, {}).get((cluster, service_ref), 0)
+
+    def all_findings(self) -> list[Finding]:
+        """Every cluster's findings, in config order."""
+        return [finding for name in self.clusters for finding in self.findings.get(name, ())]
 
     def ordered(self) -> list[Cluster]:
         return list(self.clusters.values())
@@ -60,6 +76,7 @@ class ConsoleHost(Protocol):
     state: FleetState
     actions: ActionLayer
     console_config: AppConfig
+    audit_feed: AuditFeed
 
     def poke(self, cluster: str) -> None: ...
 

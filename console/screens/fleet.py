@@ -19,20 +19,28 @@ from widgets.render import health_text, image_tag, replicas_text, rollout_text
 # Column widths; the rollout column takes what is left. Below WIDE_FROM columns the narrow set keeps
 # every column on an 80-column terminal.
 WIDE_FROM = 110
-WIDE = {"cluster": 12, "namespace": 10, "service": 20, "image": 22, "replicas": 7, "health": 10}
-NARROW = {"cluster": 8, "namespace": 6, "service": 11, "image": 11, "replicas": 5, "health": 6}
+WIDE = {"cluster": 12, "namespace": 10, "service": 20, "image": 22, "replicas": 7, "health": 10, "findings": 4}
+NARROW = {"cluster": 8, "namespace": 4, "service": 11, "image": 11, "replicas": 5, "health": 6, "findings": 3}
 LABELS = {"cluster": "CLUSTER", "namespace": "NS/STACK", "service": "SERVICE", "image": "IMAGE:TAG",
-          "replicas": "RUN/DES", "health": "HEALTH", "rollout": "ROLLOUT"}
+          "replicas": "RUN/DES", "health": "HEALTH", "findings": "DOC", "rollout": "ROLLOUT"}
 # DataTable pads every cell by one column each side, and the vertical scrollbar takes two.
 CELL_PADDING = 2
 SCROLLBAR = 2
+MIN_ROLLOUT = 12
 
 
 def fleet_columns(width: int) -> tuple[Column, ...]:
     widths = dict(WIDE if width >= WIDE_FROM else NARROW)
     used = sum(widths.values()) + CELL_PADDING * (len(widths) + 1) + SCROLLBAR
-    widths["rollout"] = max(12, min(32, width - used))
+    widths["rollout"] = max(MIN_ROLLOUT, min(32, width - used))
     return tuple(Column(key, LABELS[key], widths[key]) for key in LABELS)
+
+
+def findings_cell(count: int) -> Cell:
+    """Unsilenced doctor findings; most first when sorted."""
+    if not count:
+        return Cell(Text("-", style="dim", no_wrap=True), 0)
+    return Cell(Text(str(count), style="yellow", no_wrap=True), -count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +56,8 @@ def row_key(cluster: str, service_id: str) -> str:
     return f"{cluster}\x1f{service_id}"
 
 
-def service_row(position: int, cluster: Cluster, service: Service, rollout_width: int) -> FleetRow:
+def service_row(position: int, cluster: Cluster, service: Service, rollout_width: int,
+                findings: int = 0) -> FleetRow:
     stale = cluster.state is ConnectionState.UNREACHABLE
     cluster_label = Text(no_wrap=True, overflow="ellipsis")
     if stale:
@@ -65,6 +74,7 @@ def service_row(position: int, cluster: Cluster, service: Service, rollout_width
         Cell(replicas_text(service.running, service.desired, service.mode is ServiceMode.GLOBAL),
              (service.running, service.desired)),
         Cell(health_text(health), (-health.unhealthy, -health.starting, -health.healthy)),
+        findings_cell(findings),
         Cell(rollout_text(rollout, bar_width), (not rollout.active, rollout.state.value, rollout.fraction)),
     )
     if stale:
@@ -86,6 +96,11 @@ class FleetScreen(ServiceActionScreen):
                 tooltip="Placement: which nodes run the service's tasks"),
         Binding("slash", "filter", "Filter", id="filter", key_display="/",
                 tooltip="Filter rows (words that must all appear)"),
+        Binding("l", "logs", "Logs", id="logs", tooltip="Logs of the service's tasks, followed live"),
+        Binding("d", "doctor", "Doctor", id="doctor",
+                tooltip="Doctor: container-operations pitfalls found on every service"),
+        Binding("e", "events", "Events", id="events",
+                tooltip="Events: one timeline of every cluster and the console's own actions"),
         Binding("o", "cycle_sort", "Sort", id="sort", tooltip="Sort by the next column (or click a header)"),
         Binding("r", "refresh", "Refresh", id="refresh", show=False, tooltip="Refresh every cluster now"),
         Binding("escape", "back", "Clear filter", id="back", show=False, tooltip="Clear the filter"),
@@ -140,7 +155,9 @@ class FleetScreen(ServiceActionScreen):
             cached = self._rows.get(cluster.name)
             # Snapshots are immutable: an unchanged object means unchanged rows.
             if cached is None or cached[0] is not cluster:
-                rows = [service_row(position, cluster, service, rollout_width) for service in cluster.services]
+                rows = [service_row(position, cluster, service, rollout_width,
+                                    state.finding_count(cluster.name, service.ref))
+                        for service in cluster.services]
                 self._rows[cluster.name] = (cluster, rows)
         self._drawn_generation = state.generation
         self._draw()
@@ -201,6 +218,16 @@ class FleetScreen(ServiceActionScreen):
         if action == "drill_down":
             return self.selected() is not None
         return super().check_action(action, parameters)
+
+    def action_doctor(self) -> None:
+        from console.screens.doctor import DoctorScreen
+
+        self.app.push_screen(DoctorScreen())
+
+    def action_events(self) -> None:
+        from console.screens.events import EventsScreen
+
+        self.app.push_screen(EventsScreen())
 
     def action_drill_down(self) -> None:
         from console.screens.service import ServiceScreen

@@ -1,4 +1,4 @@
-"""Command palette entries: jump to any service or to a cluster's placement."""
+"""Command palette entries: jump to any service, a cluster's placement or doctor, or the events timeline."""
 
 from __future__ import annotations
 
@@ -24,12 +24,28 @@ def open_placement(app: App[object], cluster: str) -> None:
     app.push_screen(PlacementScreen(cluster, None))
 
 
+def open_doctor(app: App[object], cluster: str | None) -> None:
+    from console.screens.doctor import DoctorScreen
+
+    app.push_screen(DoctorScreen(cluster))
+
+
+def open_events(app: App[object]) -> None:
+    from console.screens.events import EventsScreen
+
+    app.push_screen(EventsScreen())
+
+
 class FleetCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
         state = cast("ConsoleHost", self.app).state
+        yield ("doctor", partial(open_doctor, self.app, None), "container-operations pitfalls on every cluster")
+        yield ("events", partial(open_events, self.app), "one timeline of every cluster and the console's actions")
         for cluster in state.ordered():
             yield (f"placement {cluster.name}", partial(open_placement, self.app, cluster.name),
                    f"nodes x services of {cluster.kind.value} cluster {cluster.name}")
+            yield (f"doctor {cluster.name}", partial(open_doctor, self.app, cluster.name),
+                   f"doctor findings of {cluster.name}")
             for service in cluster.services:
                 yield (f"open {cluster.name}/{service.ref}",
                        partial(open_service, self.app, cluster.name, service.id),

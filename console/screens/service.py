@@ -1,4 +1,5 @@
-"""One service: its tasks (node, state, health, version, age, error), rollout detail and recent events."""
+"""One service: its tasks (node, state, health, version, age, error), rollout detail and recent events
+(the cluster's and the console's own audit entries), and on `w` a live follow of its rollout."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.message import Message
+from textual.widgets import Footer, Log, Static
 
+from console.follow import Outcome, RolloutFollower
 from console.screens.service_actions import ServiceActionScreen
 from providers.model import Cluster, Event, Service, Task
 from widgets.diff_table import Cell, Column, DiffTable, cell
@@ -39,6 +42,7 @@ def task_columns(width: int) -> tuple[Column, ...]:
     used = sum(column.width or 0 for column in columns) + 2 * (len(columns) + 1) + 2
     return (*columns, Column("error", "ERROR", max(20, width - used)))
 RECENT_EVENTS = 6
+FOLLOW_LINES = 500
 STATE_ORDER = {"failed": 0, "starting": 1, "pending": 2, "running": 3}
 
 
@@ -125,32 +129,50 @@ def events_text(events: list[Event]) -> Text:
     return text
 
 
-def service_events(cluster: Cluster, service: Service) -> list[Event]:
-    """The service's own events, newest last; matched by ref, or by name in the object."""
+def service_events(cluster: Cluster, service: Service, audit: list[Event] | None = None) -> list[Event]:
+    """The service's own events and the console's audit entries for it, newest last; matched by ref,
+    or by name in the object."""
     mine = [event for event in cluster.events
             if event.service_ref == service.ref or (not event.service_ref and service.name in event.object)]
-    return sorted(mine, key=lambda event: event.time)[-RECENT_EVENTS:]
+    mine += [event for event in audit or () if event.cluster == cluster.name and event.service_ref == service.ref]
+    return sorted(mine, key=lambda event: event.time.timestamp())[-RECENT_EVENTS:]
+
 
 
 class ServiceScreen(ServiceActionScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back"),
         Binding("p", "placement", "Placement", id="placement"),
+        Binding("l", "logs", "Task logs", id="logs", tooltip="Logs of the highlighted task, followed live"),
+        Binding("L", "logs_service", "Logs", id="logs_service", tooltip="Logs of every task of the service"),
+        Binding("w", "follow_rollout", "Follow rollout", id="follow_rollout",
+                tooltip="Follow the rollout: progress and task transitions until it completes, fails or rolls back"),
     ]
+
+    class AuditLoaded(Message):
+        def __init__(self, events: list[Event]) -> None:
+            super().__init__()
+            self.events = events
 
     def __init__(self, cluster: str, service_id: str) -> None:
         super().__init__(id="service")
         self.cluster_name = cluster
         self.service_id = service_id
         self._drawn: Cluster | None = None
+        self._audit: list[Event] = []
+        self.follower: RolloutFollower | None = None
+        self.outcome: Outcome | None = None
+        self._waiting_shown = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="service-summary")
         yield DiffTable(task_columns(self.app.size.width), id="task-table")
         yield Static("", id="service-events")
+        yield Log(max_lines=FOLLOW_LINES, id="rollout-follow")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#rollout-follow", Log).display = False
         self.fleet_changed()
         self.query_one(DiffTable).focus()
 
@@ -163,6 +185,9 @@ class ServiceScreen(ServiceActionScreen):
         service = self.state.service(self.cluster_name, self.service_id)
         return None if service is None else (self.cluster_name, service)
 
+    def selected_task_id(self) -> str:
+        return self.query_one(DiffTable).cursor_key or ""
+
     def draw(self) -> None:
         cluster = self.state.get(self.cluster_name)
         if cluster is None or cluster is self._drawn:
@@ -170,6 +195,9 @@ class ServiceScreen(ServiceActionScreen):
         self._drawn = cluster
         service = self.state.service(self.cluster_name, self.service_id)
         summary_widget = self.query_one("#service-summary", Static)
+        if self.follower is not None and cluster.reachable:
+            # While unreachable the last good data stands: the follower must not call the service removed.
+            self._observe(cluster, service)
         if service is None:
             summary_widget.update(Text(f"{self.cluster_name}: this service no longer exists", style="bold red"))
             self.query_one(DiffTable).sync(())
@@ -178,8 +206,77 @@ class ServiceScreen(ServiceActionScreen):
         now = cluster.last_sync or datetime.now(UTC)
         summary_widget.update(summary(cluster, service, now))
         self.query_one(DiffTable).sync(task_row(task, now) for task in service.tasks)
-        self.query_one("#service-events", Static).update(events_text(service_events(cluster, service)))
+        self._draw_events(cluster, service)
         self.update_offered_keys()
+        self._load_audit(service.ref)
+
+    def _draw_events(self, cluster: Cluster, service: Service) -> None:
+        self.query_one("#service-events", Static).update(events_text(service_events(cluster, service, self._audit)))
+
+    # -- the console's own audit entries (file I/O: in a thread) --------------------------------
+
+    def _load_audit(self, ref: str) -> None:
+        feed = self.host().audit_feed
+        cluster = self.cluster_name
+
+        def load() -> None:
+            self.post_message(self.AuditLoaded(feed.for_service(cluster, ref)))
+
+        self.run_worker(load, thread=True, exclusive=True, exit_on_error=False, group="service-audit",
+                        name="audit entries")
+
+    def on_service_screen_audit_loaded(self, message: AuditLoaded) -> None:
+        if message.events == self._audit:
+            return
+        self._audit = message.events
+        cluster = self.state.get(self.cluster_name)
+        service = self.state.service(self.cluster_name, self.service_id)
+        if cluster is not None and service is not None:
+            self._draw_events(cluster, service)
+
+    # -- following the rollout ------------------------------------------------------------------
+
+    def action_follow_rollout(self) -> None:
+        panel = self.query_one("#rollout-follow", Log)
+        if panel.display:
+            self.follower = None
+            panel.display = False
+            self.query_one("#service-events").display = True
+            return
+        service = self.state.service(self.cluster_name, self.service_id)
+        cluster = self.state.get(self.cluster_name)
+        self.follower = RolloutFollower(f"{self.cluster_name}/{service.ref if service else self.service_id}")
+        self.outcome = None
+        self._waiting_shown = False
+        panel.clear()
+        panel.display = True
+        # The panel takes the events' place: both will not fit on a small terminal.
+        self.query_one("#service-events").display = False
+        panel.write_line("following the rollout (w: stop)")
+        if cluster is not None:
+            self._observe(cluster, service)
+
+    def _observe(self, cluster: Cluster, service: Service | None) -> None:
+        follower = self.follower
+        if follower is None:
+            return
+        lines, outcome = follower.observe(service)
+        stamp = f"{cluster.last_sync:%H:%M:%S} " if cluster.last_sync else ""
+        panel = self.query_one("#rollout-follow", Log)
+        panel.write_lines([stamp + line for line in lines])
+        if outcome is Outcome.NOTHING:
+            # Unlike the CLI, the screen keeps watching: a rollout may start while the operator looks.
+            if not self._waiting_shown:
+                panel.write_line(f"{stamp}no rollout in progress; waiting for one")
+                self._waiting_shown = True
+            return
+        if outcome is None:
+            return
+        self.outcome = outcome
+        self.follower = None
+        panel.write_line(f"{stamp}rollout {outcome.value}")
+        self.notify(f"{follower.ref}: rollout {outcome.value}", title="Rollout",
+                    severity="information" if outcome is Outcome.COMPLETED else "error", markup=False)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -21,6 +21,7 @@ from providers.errors import ProviderError
 from providers.model import Service
 
 ACTION_OF_BINDING = {"scale": Action.SCALE, "scale_by": Action.SCALE, "rollback": Action.ROLLBACK}
+LOG_ACTIONS = ("logs", "logs_service")
 
 
 class ServiceActionScreen(FleetScreenBase):
@@ -48,12 +49,16 @@ class ServiceActionScreen(FleetScreenBase):
         """(cluster name, service) the keys act on."""
         return None
 
+    def selected_task_id(self) -> str:
+        """The task `l` shows the logs of; '' for every task of the selected service."""
+        return ""
+
     _offered: tuple[bool, ...] | None = None
 
     def update_offered_keys(self) -> None:
         """Refresh the footer only when what is offered changed: each refresh rebuilds the footer."""
         offered = (self.selected() is not None,
-                   *(self.refusal_for(action) is None for action in ("scale", "rollback")))
+                   *(self.refusal_for(action) is None for action in ("scale", "rollback", "logs")))
         if offered != self._offered:
             self._offered = offered
             self.refresh_bindings()
@@ -61,6 +66,8 @@ class ServiceActionScreen(FleetScreenBase):
     # -- offering ----------------------------------------------------------------------------
 
     def refusal_for(self, action: str) -> str | None:
+        if action in LOG_ACTIONS:
+            return self._log_refusal()
         mutation = ACTION_OF_BINDING.get(action)
         if mutation is None:
             return super().refusal_for(action)
@@ -73,10 +80,34 @@ class ServiceActionScreen(FleetScreenBase):
         except ProviderError as error:
             return str(error)
 
+    def _log_refusal(self) -> str | None:
+        from console.screens.logs import log_refusal
+
+        target = self.selected()
+        if target is None:
+            return "select a service first"
+        try:
+            return log_refusal(self.host().actions.provider(target[0]))
+        except ProviderError as error:
+            return str(error)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ACTION_OF_BINDING:
+        if action in ACTION_OF_BINDING or action in LOG_ACTIONS:
             return self.refusal_for(action) is None
         return True
+
+    def action_logs(self) -> None:
+        self._open_logs(self.selected_task_id())
+
+    def action_logs_service(self) -> None:
+        self._open_logs("")
+
+    def _open_logs(self, task_id: str) -> None:
+        from console.screens.logs import LogScreen
+
+        target = self.selected()
+        if target is not None:
+            self.app.push_screen(LogScreen(target[0], target[1].id, task_id))
 
     # -- the flow ----------------------------------------------------------------------------
 

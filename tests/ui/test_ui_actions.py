@@ -158,7 +158,7 @@ async def test_global_service_cannot_be_scaled(tmp_path: Path) -> None:
 
 
 async def test_keymap_from_config_remaps_keys(tmp_path: Path) -> None:
-    keymap = {"scale": "x", "help": "h", "drill_down": "l"}
+    keymap = {"scale": "x", "help": "h", "drill_down": "g"}
     async with running_app(tmp_path, keymap=keymap) as (app, pilot):
         await select(app, pilot, "demo-swarm", "shop_web")
         await pilot.press("s")
@@ -174,5 +174,5 @@ async def test_keymap_from_config_remaps_keys(tmp_path: Path) -> None:
         help_text = screen_text(app)
         assert "x " in help_text and "Scale" in help_text
         await pilot.press("escape")
-        await pilot.press("l")
-        await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="drill down on l")
+        await pilot.press("g")
+        await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="drill down on g")

@@ -97,8 +97,11 @@ async def test_sort_by_column(tmp_path: Path) -> None:
         unhealthy = [table.row_cells(key)[5].sort[0] for key in table.keys]
         assert unhealthy == sorted(unhealthy)
         assert "✗" in table.row_cells(table.keys[0])[5].plain()  # the failing service comes first
+        await pilot.press("o")  # doctor findings: the most first
+        counts = [int(table.row_cells(key)[6].plain().replace("-", "0")) for key in table.keys]
+        assert counts == sorted(counts, reverse=True) and counts[0] > 0
         await pilot.press("o")  # rollout: the one updating comes first
-        assert "updating" in table.row_cells(table.keys[0])[6].plain()
+        assert "updating" in table.row_cells(table.keys[0])[7].plain()
 
 
 async def test_drill_down_and_back(tmp_path: Path) -> None:

@@ -45,9 +45,18 @@ def make_config(tmp_path: Path, keymap: Mapping[str, str] | None = None, readonl
 
 @asynccontextmanager
 async def running_app(tmp_path: Path, *, size: tuple[int, int] = WIDE, keymap: Mapping[str, str] | None = None,
-                      readonly: bool = False, refresh: bool = True) -> AsyncIterator[tuple[PilothouseApp, Pilot[Any]]]:
+                      readonly: bool = False, refresh: bool = True,
+                      configure: Callable[[AppConfig], AppConfig] | None = None,
+                      prepare: Callable[[Fleet], None] | None = None,
+                      ) -> AsyncIterator[tuple[PilothouseApp, Pilot[Any]]]:
+    """The real app on the frozen demo; `configure` adjusts the config, `prepare` the fleet (test providers)."""
     config = make_config(tmp_path, keymap, readonly)
-    app = PilothouseApp(Fleet(config, readonly=readonly), config, refresh=refresh)
+    if configure is not None:
+        config = configure(config)
+    fleet = Fleet(config, readonly=readonly)
+    if prepare is not None:
+        prepare(fleet)
+    app = PilothouseApp(fleet, config, refresh=refresh)
     async with app.run_test(size=size, notifications=True) as pilot:
         if refresh:
             await wait_until(pilot, lambda: all(cluster.services for cluster in app.state.clusters.values()),

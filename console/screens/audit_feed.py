@@ -1,0 +1,38 @@
+"""The console's own audit entries as timeline events, re-read only when the audit file changed.
+
+Reading the file is I/O: call `events()` from a thread worker, never on the UI thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from console.audit import AuditLog
+from console.timeline import audit_events
+from providers.model import Event
+
+
+class AuditFeed:
+    def __init__(self, audit: AuditLog) -> None:
+        self.audit = audit
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._events: list[Event] = []
+
+    def events(self) -> list[Event]:
+        """Every audit entry, oldest first; cached by the file's (mtime, size)."""
+        with self._lock:
+            try:
+                stat = os.stat(self.audit.path)
+            except OSError:
+                self._stamp, self._events = None, []
+                return []
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp:
+                self._events = audit_events(self.audit.read())
+                self._stamp = stamp
+            return list(self._events)
+
+    def for_service(self, cluster: str, service_ref: str) -> list[Event]:
+        return [event for event in self.events() if event.cluster == cluster and event.service_ref == service_ref]
