@@ -391,6 +391,10 @@ class DemoProvider(Provider):
             yield LogLine(time_at, f"{task.id}@{task.node_name}", _demo_log_text(service, number))
         number = tail
         waiter = stop or threading.Event()
+        if follow and self.frozen_at is not None:
+            # Frozen time says nothing new: a follow waits quietly until it is stopped.
+            waiter.wait()
+            return
         while follow and running and not waiter.wait(1.0):
             task = running[number % len(running)]
             yield LogLine(self._at(self.now()), f"{task.id}@{task.node_name}", _demo_log_text(service, number))

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import heapq
 import json
 import os
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from providers.base import Action, Capability, ClusterConfig, MutationPlan, Option, Provider
+from providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
 from providers.errors import (
     Conflict,
     CredentialsError,
@@ -65,7 +68,16 @@ UNHEALTHY_ERROR = "unhealthy container"
 # Failed tasks kept per service: enough to read the reason, bounded so a crash-looping service cannot grow
 # the snapshot (the engine itself keeps task-history-limit, 5 by default, per slot).
 FAILED_TASKS_PER_SERVICE = 5
-MAX_EVENTS = 100
+# The timeline's buffer: bounded, so a long session on a busy swarm cannot grow without end.
+MAX_EVENTS = 1000
+# A fresh provider (a one-shot CLI run) asks the engine for this much recent history on connect.
+EVENT_SEED_WINDOW_S = 15 * 60
+# An image's own HEALTHCHECK is read once per image and kept this long; a refresh inspects at most
+# IMAGE_INSPECTS_PER_SNAPSHOT new images, so a first look at a fleet of many images stays bounded.
+IMAGE_CHECK_TTL_S = 300.0
+IMAGE_INSPECTS_PER_SNAPSHOT = 16
+MAX_IMAGE_CHECKS = 1000
+SECRETS_DIR = "/run/secrets/"
 API_TIMEOUT_S = 15
 WATCH_MAX_BACKOFF_S = 30.0
 RESUME_SKEW_S = 5.0
@@ -355,9 +367,7 @@ def _mount_text(mount: Raw) -> str:
     return text + " (ro)" if mount.get("ReadOnly") else text
 
 
-def map_container_spec(
-    name: str, container: Raw, resources: Raw, ports: tuple[str, ...], healthcheck: bool | None
-) -> ContainerSpec:
+def map_container_spec(name: str, container: Raw, resources: Raw, healthcheck: bool | None) -> ContainerSpec:
     env: dict[str, str] = {}
     for item in _list(container.get("Env")):
         if isinstance(item, str):
@@ -367,6 +377,16 @@ def map_container_spec(
         _str(_dict(secret).get("SecretName")) or _str(_dict(_dict(secret).get("File")).get("Name"))
         for secret in _list(container.get("Secrets"))
     )
+    # Where the secrets are mounted: a relative File.Name lands under /run/secrets/.
+    secret_paths = {
+        path if path.startswith("/") else SECRETS_DIR + path
+        for secret in _list(container.get("Secrets"))
+        if (path := _str(_dict(_dict(secret).get("File")).get("Name")))
+    }
+    # The *_FILE convention: the variable holds where the secret is mounted, not the secret itself.
+    file_refs = tuple(
+        key for key, value in env.items() if value in secret_paths or value.startswith(SECRETS_DIR)
+    )
     return ContainerSpec(
         name=name,
         image=display_image(container.get("Image")),
@@ -374,12 +394,12 @@ def map_container_spec(
         entrypoint=tuple(str(part) for part in _list(container.get("Command"))),
         command=tuple(str(part) for part in _list(container.get("Args"))),
         env=env,
-        # Swarm secrets are files, not env vars; their names are listed so the doctor sees them.
-        secret_env=tuple(secret for secret in secrets if secret),
+        # Swarm secrets are files, not env vars: their names, and the variables that point at their files.
+        secret_env=tuple(secret for secret in secrets if secret) + file_refs,
         healthcheck=healthcheck,
         memory_limit_bytes=_int(_dict(_dict(resources).get("Limits")).get("MemoryBytes")) or None,
         mounts=tuple(_mount_text(_dict(mount)) for mount in _list(container.get("Mounts"))),
-        ports=ports,
+        # Published ports belong to the service's endpoint (Service.ports), not to the container.
     )
 
 
@@ -439,13 +459,23 @@ def _mode(spec: Raw) -> tuple[ServiceMode, str, int | None]:
     return ServiceMode.REPLICATED, "service", _int(_dict(mode.get("Replicated")).get("Replicas"))
 
 
+def image_healthcheck(image: Raw) -> bool:
+    """From an inspected image: does it define a HEALTHCHECK (one that is not `NONE`)?"""
+    check = _dict(_dict(image.get("Config")).get("Healthcheck"))
+    test = [str(part) for part in _list(check.get("Test"))]
+    return bool(test) and test[:1] != ["NONE"]
+
+
 def map_service(
     service: Raw,
     tasks: list[Raw],
     node_names: Mapping[str, str],
     network_names: Mapping[str, str],
     down_nodes: frozenset[str] = frozenset(),
+    image_checks: Mapping[str, bool | None] | None = None,
 ) -> Service:
+    """`image_checks`: spec image -> whether the image itself defines a HEALTHCHECK (None: not inspected)."""
+    image_checks = image_checks or {}
     spec = _dict(service.get("Spec"))
     template = _task_template(spec)
     container = _dict(template.get("ContainerSpec"))
@@ -467,9 +497,10 @@ def map_service(
     def check_for(task: Raw) -> bool | None:
         task_container = _dict(_dict(task.get("Spec")).get("ContainerSpec"))
         check = healthcheck_of(task_container)
-        if check is None and _str(task_container.get("Image")) in evidence:
+        image = _str(task_container.get("Image"))
+        if check is None and image in evidence:
             return True
-        return check
+        return check if check is not None else image_checks.get(image)
 
     mapped_tasks = tuple(
         sorted(
@@ -479,8 +510,10 @@ def map_service(
     )
     ports = map_ports(service)
     resources = _dict(template.get("Resources"))
-    image_check = spec_check if spec_check is not None else (True if _str(container.get("Image")) in evidence
-                                                            else None)
+    image = _str(container.get("Image"))
+    image_check = spec_check
+    if image_check is None:
+        image_check = True if image in evidence else image_checks.get(image)
     details: dict[str, str] = {}
     endpoint_mode = _str(_dict(spec.get("EndpointSpec")).get("Mode"))
     if endpoint_mode:
@@ -511,7 +544,7 @@ def map_service(
         networks=tuple(network_names.get(net, net[:12]) for net in network_ids(spec)),
         ports=ports,
         labels=labels,
-        containers=(map_container_spec(name, container, resources, ports, image_check),),
+        containers=(map_container_spec(name, container, resources, image_check),),
         tasks=mapped_tasks,
         created=parse_time(service.get("CreatedAt")),
         updated_at=parse_time(service.get("UpdatedAt")),
@@ -561,6 +594,25 @@ def learn_network_names(tasks: Iterable[Any], names: dict[str, str]) -> None:
                 names[network_id] = name
 
 
+def event_changes(attributes: Mapping[str, str]) -> list[str]:
+    """`updatestate.old`/`updatestate.new` -> "updatestate paused -> updating"; lone keys as "key value"."""
+    changes: list[str] = []
+    paired: set[str] = set()
+    for key in sorted(attributes):
+        if key == "name" or key in paired:
+            continue
+        base, _, side = key.rpartition(".")
+        if side in ("old", "new") and base:
+            old, new = attributes.get(f"{base}.old", ""), attributes.get(f"{base}.new", "")
+            paired.update((f"{base}.old", f"{base}.new"))
+            changes.append(f"{base} {old} -> {new}" if old else f"{base} -> {new}")
+        else:
+            changes.append(f"{key} {attributes[key]}")
+    # The rollout's state first: it is what an operator scans a timeline for.
+    changes.sort(key=lambda change: not change.startswith("updatestate "))
+    return changes
+
+
 def map_event(event: Raw, cluster: str) -> Event | None:
     kind = _str(event.get("Type"))
     if kind not in ("service", "node"):
@@ -571,16 +623,93 @@ def map_event(event: Raw, cluster: str) -> Event | None:
     nano = _int(event.get("timeNano"))
     seconds = _int(event.get("time"))
     stamp = nano / 1e9 if nano else float(seconds or 0)
-    details = ", ".join(f"{key} {value}" for key, value in sorted(attributes.items()) if key != "name")
+    try:
+        when = datetime.fromtimestamp(stamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        when = datetime.fromtimestamp(0, UTC)
+    details = ", ".join(event_changes(attributes))
     action = _str(event.get("Action")) or "update"
     return Event(
-        time=datetime.fromtimestamp(stamp, UTC),
+        time=when,
         cluster=cluster,
         object=f"{kind} {name}",
         kind=action,
         message=f"{kind} {name} {action}" + (f": {details}" if details else ""),
         service_ref=name if kind == "service" else "",
     )
+
+
+# Engine log lines with timestamps and details: `<RFC 3339 time> <k=v,k=v> <message>`.
+_LOG_LABEL_MARK = "com.docker.swarm."
+MAX_LOG_LINE_BYTES = 64 * 1024
+
+
+def parse_log_line(line: str) -> tuple[datetime | None, dict[str, str], str]:
+    """(time, details labels, message); a line without a timestamp or labels keeps all of it as message."""
+    from urllib.parse import unquote
+
+    stamp, _, rest = line.partition(" ")
+    when = parse_time(stamp)
+    if when is None:
+        return None, {}, line
+    token, _, message = rest.partition(" ")
+    parts = token.split(",")
+    if _LOG_LABEL_MARK not in token or not all("=" in part for part in parts):
+        return when, {}, rest
+    labels = {}
+    for part in parts:
+        key, _, value = part.partition("=")
+        labels[unquote(key)] = unquote(value)
+    return when, labels, message
+
+
+def log_source(labels: Mapping[str, str], slots: Mapping[str, int | None], node_names: Mapping[str, str]) -> str:
+    """`2/x1y2z3a4b5c6@ph-worker-1`: slot and short task id (global tasks have no slot), then the node."""
+    task_id = labels.get("com.docker.swarm.task.id", "")
+    node_id = labels.get("com.docker.swarm.node.id", "")
+    slot = slots.get(task_id)
+    task = f"{slot}/{task_id[:12]}" if slot is not None else task_id[:12]
+    node = node_names.get(node_id, node_id[:12])
+    return f"{task}@{node}" if node else task
+
+
+class LogFrames:
+    """Bytes from a logs response -> lines. The stream is multiplexed (8-byte header: stream, size) unless
+    the service has a TTY, when it is raw. Lines are bounded: a writer with no newline cannot grow memory."""
+
+    def __init__(self, multiplexed: bool) -> None:
+        self.multiplexed = multiplexed
+        self._frames = b""
+        self._line = b""
+
+    def feed(self, data: bytes) -> list[str]:
+        if not self.multiplexed:
+            return self._split(data)
+        self._frames += data
+        lines: list[str] = []
+        while len(self._frames) >= 8:
+            size = int.from_bytes(self._frames[4:8], "big")
+            if len(self._frames) < 8 + size:
+                break
+            payload, self._frames = self._frames[8:8 + size], self._frames[8 + size:]
+            lines.extend(self._split(payload))
+        return lines
+
+    def flush(self) -> list[str]:
+        rest, self._line = self._line, b""
+        return [self._text(rest)] if rest else []
+
+    def _split(self, data: bytes) -> list[str]:
+        self._line += data
+        *complete, self._line = self._line.split(b"\n")
+        if len(self._line) > MAX_LOG_LINE_BYTES:
+            complete.append(self._line)
+            self._line = b""
+        return [self._text(line) for line in complete]
+
+    @staticmethod
+    def _text(line: bytes) -> str:
+        return line.decode("utf-8", errors="replace").rstrip("\r")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -620,6 +749,10 @@ def resolve_endpoint(option: str | None, environ: Mapping[str, str]) -> Endpoint
     if context is not None and context.name != "default" and context.Host:
         return Endpoint(str(context.Host), f"context {context.name}", context.TLSConfig or None)
     return Endpoint(DEFAULT_LOCAL_SOCKET, "local socket")
+
+
+def _inspect_image(client: APIClient, name: str) -> Any:
+    return client.inspect_image(name)
 
 
 def _paramiko_available() -> bool:
@@ -686,15 +819,21 @@ class SwarmProvider(Provider):
             "docker context, then the local socket",
         ),
     }
-    CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.WATCH})
+    CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.WATCH, Capability.LOGS})
 
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)
         self._client: APIClient | None = None
         self._endpoint: Endpoint | None = None
         self._network_names: dict[str, str] = {}
+        # spec image -> (when inspected, does the image define a HEALTHCHECK; None: cannot tell)
+        self._image_checks: dict[str, tuple[float, bool | None]] = {}
         self._events: deque[Event] = deque(maxlen=MAX_EVENTS)
         self._events_lock = threading.Lock()
+        # Keys of the raw events already taken: the seed, the watch and its replays after a break overlap.
+        self._seen_order: deque[tuple[Any, ...]] = deque()
+        self._seen: set[tuple[Any, ...]] = set()
+        self._seeded_until: int | None = None
         self._watch_stop = threading.Event()
         self._watch_thread: threading.Thread | None = None
         self._watch_stream: Any = None
@@ -743,6 +882,38 @@ class SwarmProvider(Provider):
             self._client.close()
         self._client = client
         self._endpoint = endpoint
+        self._seed_events(client)
+
+    def _seed_events(self, client: APIClient) -> None:
+        """Recent history from the engine, so that even a one-shot `pilothouse events` has a timeline.
+
+        A finite query (since..until); the watch then starts where it ended. Best effort: a failure here
+        must not fail the connection, the watch fills the buffer from now on.
+        """
+        until = int(time.time())
+        try:
+            for raw in client.events(since=until - EVENT_SEED_WINDOW_S, until=until,
+                                     filters={"type": ["service", "node"]}, decode=True):
+                self._take_event(_dict(raw))
+        except Exception:  # the engine's history is a bonus, not a requirement
+            return
+        self._seeded_until = until
+
+    def _take_event(self, raw: Raw) -> bool:
+        """Buffer one raw event unless it was seen already; True when it is new."""
+        actor = _dict(raw.get("Actor"))
+        key = (raw.get("timeNano"), raw.get("Type"), raw.get("Action"), actor.get("ID"))
+        event = map_event(raw, self.name)
+        with self._events_lock:
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+            self._seen_order.append(key)
+            if len(self._seen_order) > 2 * MAX_EVENTS:
+                self._seen.discard(self._seen_order.popleft())
+            if event is not None:
+                self._events.append(event)
+        return True
 
     def _api(self) -> APIClient:
         if self._client is None:
@@ -775,9 +946,10 @@ class SwarmProvider(Provider):
         node_names = {node.id: node.name for node in nodes}
         down = frozenset(node.id for node in nodes if node.status is NodeStatus.DOWN)
         by_service = select_tasks(raw_tasks)
+        image_checks = self._image_healthchecks(services)
         mapped = [
             map_service(_dict(service), by_service.get(_str(_dict(service).get("ID")), []), node_names,
-                        self._network_names, down)
+                        self._network_names, down, image_checks)
             for service in services
             if isinstance(service, Mapping)
         ]
@@ -795,6 +967,44 @@ class SwarmProvider(Provider):
             endpoint=self.endpoint,
         )
 
+    def _image_healthchecks(self, services: Iterable[Any]) -> dict[str, bool | None]:
+        """Whether each image whose service spec says nothing about health defines a HEALTHCHECK itself.
+
+        The manager's own copy of the image is inspected (it may not have it: then we cannot tell), once per
+        image and TTL, at most IMAGE_INSPECTS_PER_SNAPSHOT per refresh: a steady refresh sends no extra call.
+        """
+        now = time.monotonic()
+        unknown: list[str] = []
+        for service in services:
+            container = _container_spec_raw(_dict(_dict(service).get("Spec")))
+            image = _str(container.get("Image"))
+            if not image or healthcheck_of(container) is not None or image in unknown:
+                continue
+            cached = self._image_checks.get(image)
+            if cached is None or now - cached[0] > IMAGE_CHECK_TTL_S:
+                unknown.append(image)
+        for image in unknown[:IMAGE_INSPECTS_PER_SNAPSHOT]:
+            self._image_checks[image] = (now, self._inspect_image_healthcheck(image))
+        if len(self._image_checks) > MAX_IMAGE_CHECKS:
+            # Images no service uses any more age out.
+            for image, (when, _check) in list(self._image_checks.items()):
+                if now - when > IMAGE_CHECK_TTL_S:
+                    del self._image_checks[image]
+        return {image: check for image, (_when, check) in self._image_checks.items()}
+
+    def _inspect_image_healthcheck(self, image: str) -> bool | None:
+        # `name:tag@sha256:...` may be stored locally under its tag only (an imported or locally built image).
+        candidates = [image] + ([image.split("@", 1)[0]] if "@" in image else [])
+        for candidate in candidates:
+            try:
+                inspected = self._call(functools.partial(_inspect_image, name=candidate))
+                return image_healthcheck(_dict(inspected))
+            except NotFound:
+                continue
+            except InvalidInput:
+                return None
+        return None
+
     # -- watch ------------------------------------------------------------------------------------------
 
     def start_watch(self, on_change: Callable[[], None]) -> bool:
@@ -805,7 +1015,8 @@ class SwarmProvider(Provider):
         endpoint = self._endpoint or resolve_endpoint(self.config.options.get("docker_host"), os.environ)
         version = self._client.api_version if self._client is not None else "auto"
         with contextlib.suppress(ProviderError):  # the thread keeps trying with backoff
-            self._open_events(endpoint, version, since=None)
+            # From where the seed ended: nothing falls between the engine's history and the live stream.
+            self._open_events(endpoint, version, since=self._seeded_until)
         self._watch_thread = threading.Thread(
             target=self._watch_loop, args=(endpoint, version, on_change), name=f"swarm-events-{self.name}",
             daemon=True,
@@ -827,12 +1038,28 @@ class SwarmProvider(Provider):
             self._watch_stream, self._watch_client = stream, client
         return iter(stream)
 
+    def _swarm_answers(self) -> bool:
+        """Can the manager serve the swarm's state again (its engine may answer before raft has a leader)?"""
+        with self._watch_lock:
+            client = self._watch_client
+        if client is None:
+            return False
+        try:
+            client.inspect_swarm()
+            client.nodes(filters={"role": "manager"})
+        except Exception:  # not yet: any failure means "ask again"
+            return False
+        return True
+
     def _watch_loop(self, endpoint: Endpoint, version: str, on_change: Callable[[], None]) -> None:
+        # Reconnect attempts back off, but never beyond the refresh interval: an attempt on a refused socket
+        # costs nothing, and the console must notice within one or two intervals that the manager is back
+        # (the refresher's own backoff may by then be much longer; our poke cuts it short).
+        max_backoff = max(0.5, min(WATCH_MAX_BACKOFF_S, self.config.refresh_interval))
         backoff = 0.5
         # After a break, resume from a little before we noticed it (a margin for clock skew between us and
         # the engine): the engine replays what we missed, and events seen twice are dropped by key.
         broke_at = time.time()
-        recent: deque[tuple[Any, ...]] = deque(maxlen=MAX_EVENTS)
         while not self._watch_stop.is_set():
             with self._watch_lock:
                 stream = self._watch_stream
@@ -841,8 +1068,10 @@ class SwarmProvider(Provider):
                     stream = self._open_events(endpoint, version, since=broke_at - RESUME_SKEW_S)
                 except ProviderError:
                     self._watch_stop.wait(backoff)
-                    backoff = min(WATCH_MAX_BACKOFF_S, backoff * 2)
+                    backoff = min(max_backoff, backoff * 2)
                     continue
+                while not self._watch_stop.is_set() and not self._swarm_answers():
+                    self._watch_stop.wait(min(1.0, max_backoff))
                 # Whatever happened while the stream was down is worth a refresh.
                 on_change()
             try:
@@ -850,16 +1079,7 @@ class SwarmProvider(Provider):
                     if self._watch_stop.is_set():
                         break
                     backoff = 0.5
-                    item = _dict(raw)
-                    actor = _dict(item.get("Actor"))
-                    key = (item.get("timeNano"), item.get("Type"), item.get("Action"), actor.get("ID"))
-                    if key in recent:
-                        continue
-                    recent.append(key)
-                    event = map_event(item, self.name)
-                    if event is not None:
-                        with self._events_lock:
-                            self._events.append(event)
+                    self._take_event(_dict(raw))
                     on_change()
             except Exception:  # a broken stream is reopened below
                 pass
@@ -868,8 +1088,10 @@ class SwarmProvider(Provider):
                 if self._watch_stream is stream:
                     self._close_stream()
             if not self._watch_stop.is_set():
+                # The engine went away (or restarted): refresh now, so the console shows it at once.
+                on_change()
                 self._watch_stop.wait(backoff)
-                backoff = min(WATCH_MAX_BACKOFF_S, backoff * 2)
+                backoff = min(max_backoff, backoff * 2)
 
     def _close_stream(self) -> None:
         """Caller holds _watch_lock."""
@@ -980,3 +1202,135 @@ class SwarmProvider(Provider):
         result = _dict(self._call(send))
         warnings = [warning for warning in _list(result.get("Warnings")) if isinstance(warning, str)]
         return done + (f" (warning: {'; '.join(warnings)})" if warnings else "")
+
+    # -- logs -------------------------------------------------------------------------------------------
+
+    def logs(
+        self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
+        stop: threading.Event | None = None,
+    ) -> Iterator[LogLine]:
+        """The service's logs through the engine (all tasks, or the one `task_id` starts), oldest first.
+
+        Without follow: the newest `tail` lines across all tasks, in time order. With follow: the engine's
+        `tail` per task, then new lines as they come, until `stop` is set (the response is closed from a
+        helper thread, so a quiet stream ends at once too).
+        """
+        stop = stop or threading.Event()
+        live = self._inspect(service)
+        service_id = _str(live.get("ID"))
+        tty = bool(_container_spec_raw(_dict(live.get("Spec"))).get("TTY"))
+        slots, node_names, raw_tasks = self._log_labels(service_id)
+        path, target = "/services/{0}/logs", service_id
+        if task_id:
+            target = self._pick_task(raw_tasks, task_id, service.ref)
+            path = "/tasks/{0}/logs"
+        params = {"stdout": True, "stderr": True, "timestamps": True, "details": True, "follow": follow,
+                  "tail": tail}
+
+        def request(client: APIClient) -> Any:
+            response = client._get(client._url(path, target), params=params, stream=True)
+            client._raise_for_status(response)
+            return response
+
+        response = self._call(request)
+        closer = self._close_on_stop(response, stop, follow)
+        frames = LogFrames(multiplexed=not tty)
+        last_refresh = time.monotonic()
+
+        def mapped(lines: list[str]) -> Iterator[LogLine]:
+            nonlocal slots, node_names, last_refresh
+            for line in lines:
+                when, labels, text = parse_log_line(line)
+                task = labels.get("com.docker.swarm.task.id", "")
+                if task and task not in slots and time.monotonic() - last_refresh > 2.0:
+                    # A task started after we looked (a replacement): learn its slot, at most every 2 s.
+                    last_refresh = time.monotonic()
+                    with contextlib.suppress(ProviderError):
+                        slots, node_names, _ = self._log_labels(service_id)
+                yield LogLine(time=when, source=log_source(labels, slots, node_names), text=text)
+
+        try:
+            chunks = response.iter_content(chunk_size=None)
+            if follow:
+                for chunk in chunks:
+                    yield from mapped(frames.feed(chunk))
+                    if stop.is_set():
+                        return
+                yield from mapped(frames.flush())
+                return
+            # Newest `tail` across tasks: the engine's tail counts per task.
+            order = 0
+            newest: list[tuple[float, int, LogLine]] = []
+            for chunk in chunks:
+                for item in mapped(frames.feed(chunk)):
+                    order += 1
+                    key = (item.time.timestamp() if item.time else 0.0, order, item)
+                    if len(newest) < tail:
+                        heapq.heappush(newest, key)
+                    elif tail:
+                        heapq.heappushpop(newest, key)
+                if stop.is_set():
+                    break
+            for item in mapped(frames.flush()):
+                order += 1
+                key = (item.time.timestamp() if item.time else 0.0, order, item)
+                if len(newest) < tail:
+                    heapq.heappush(newest, key)
+                elif tail:
+                    heapq.heappushpop(newest, key)
+            for _stamp, _order, item in sorted(newest, key=lambda entry: (entry[0], entry[1])):
+                yield item
+        except ProviderError:
+            raise
+        except Exception as error:
+            if stop.is_set():
+                return  # we closed it: that is how a follow ends
+            raise translate_error(error, self.endpoint) from None
+        finally:
+            closer.set()
+            with contextlib.suppress(Exception):
+                response.close()
+
+    def _log_labels(self, service_id: str) -> tuple[dict[str, int | None], dict[str, str], list[Raw]]:
+        raw_tasks = [_dict(task) for task in _list(self._call(
+            lambda client: client.tasks(filters={"service": service_id})))]
+        raw_nodes = _list(self._call(lambda client: client.nodes()))
+        nodes = [map_node(_dict(node)) for node in raw_nodes]
+        slots = {_str(task.get("ID")): _int(task.get("Slot")) for task in raw_tasks}
+        return slots, {node.id: node.name for node in nodes}, raw_tasks
+
+    @staticmethod
+    def _pick_task(raw_tasks: list[Raw], prefix: str, ref: str) -> str:
+        matches = sorted({_str(task.get("ID")) for task in raw_tasks if _str(task.get("ID")).startswith(prefix)})
+        if not matches:
+            raise NotFound(f"no task {prefix!r} in service {ref}", "see the service's tasks in 'pilothouse status'")
+        if len(matches) > 1:
+            raise InvalidInput(f"task id {prefix!r} is ambiguous in service {ref} ({len(matches)} tasks)",
+                               "give more characters of the id")
+        return matches[0]
+
+    def _close_on_stop(self, response: Any, stop: threading.Event, follow: bool) -> threading.Event:
+        """A helper thread that closes the response when `stop` is set; set the returned event to end it."""
+        finished = threading.Event()
+        raw_socket: socket.socket | None = None
+        with contextlib.suppress(Exception):  # ssh transports have no plain socket: closing still works
+            found = self._api()._get_raw_response_socket(response)
+            # Over a unix socket docker-py hands back a SocketIO wrapping the socket.
+            raw_socket = getattr(found, "_sock", found)
+            if follow:
+                # A quiet service must not time the stream out; stop is how a follow ends.
+                raw_socket.settimeout(None)
+
+        def watch() -> None:
+            while not finished.wait(0.1):
+                if stop.is_set():
+                    # shutdown() wakes a recv() blocked in another thread; close() alone does not.
+                    with contextlib.suppress(Exception):
+                        if raw_socket is not None:
+                            raw_socket.shutdown(socket.SHUT_RDWR)
+                    with contextlib.suppress(Exception):
+                        response.close()
+                    return
+
+        threading.Thread(target=watch, name=f"swarm-logs-{self.name}", daemon=True).start()
+        return finished

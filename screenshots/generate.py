@@ -58,8 +58,6 @@ def footer_offers(app: Any, action: str) -> bool:
 
 
 async def render(out: Path, scratch: Path) -> list[Path]:
-    import threading
-    from collections.abc import Iterator
 
     from console.app import PilothouseApp
     from console.config import demo_config
@@ -70,26 +68,12 @@ async def render(out: Path, scratch: Path) -> list[Path]:
     from console.screens.logs import LogScreen
     from console.screens.placement import PlacementScreen
     from console.screens.service import ServiceScreen
-    from providers.base import LogLine
-    from providers.demo import DemoProvider
-    from providers.model import Service
     from widgets.diff_table import DiffTable
-
-    class FrozenLogsDemo(DemoProvider):
-        """The demo whose frozen clock also freezes the log stream: the tail, then nothing new."""
-
-        def logs(self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
-                 stop: threading.Event | None = None) -> Iterator[LogLine]:
-            yield from super().logs(service, task_id=task_id, tail=tail, follow=False, stop=stop)
-            if follow and stop is not None:
-                stop.wait()
 
     audit = scratch / "audit.jsonl"
     write_audit(audit)
     config = dataclasses.replace(demo_config(frozen_at=FROZEN_AT), audit_log=audit)
     demo_fleet = Fleet(config)
-    for name, provider in list(demo_fleet.providers.items()):
-        demo_fleet.providers[name] = FrozenLogsDemo(provider.config)
     app = PilothouseApp(demo_fleet, config)
     written: list[Path] = []
 

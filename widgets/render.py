@@ -19,6 +19,7 @@ from providers.model import (
     Task,
     TaskState,
 )
+from providers.secrets import shown_value
 
 ROLLOUT_STYLES: dict[RolloutState, str] = {
     RolloutState.STABLE: "green",
@@ -144,14 +145,6 @@ def age(since: datetime | None, now: datetime | None = None) -> str:
     return f"{seconds}s"
 
 
-SECRET_WORDS = ("secret", "password", "passwd", "token", "key", "credential", "auth", "private", "cert")
-
-
-def looks_secret(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in SECRET_WORDS)
-
-
 def masked_env(name: str, value: str) -> str:
     """An env value as shown: secret-looking names are masked, whatever their value."""
-    return "••••••" if looks_secret(name) else value
+    return shown_value(name, value)

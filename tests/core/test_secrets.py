@@ -16,9 +16,14 @@ def test_secret_names_are_masked(name: str) -> None:
     assert looks_secret(name) and shown_value(name, "x") == MASK
 
 
-@pytest.mark.parametrize("name", ["LOG_LEVEL", "AUTHOR", "KEYBOARD_LAYOUT", "PORT"])
+@pytest.mark.parametrize("name", ["LOG_LEVEL", "PORT", "REGION"])
 def test_ordinary_names_are_shown(name: str) -> None:
     assert not looks_secret(name) and shown_value(name, "x") == "x"
+
+
+@pytest.mark.parametrize("name", ["AUTHOR", "KEYBOARD_LAYOUT", "TLS_CERT_PATH"])
+def test_masking_errs_on_the_safe_side_but_the_doctor_does_not(name: str) -> None:
+    assert shown_value(name, "x") == MASK and not looks_secret(name)
 
 
 def test_no_secret_value_in_output_log_or_audit_after_a_cli_session(

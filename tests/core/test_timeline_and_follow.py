@@ -112,11 +112,23 @@ def test_logs_cli_tail_and_task_filter(capsys: pytest.CaptureFixture[str], no_de
 def test_demo_logs_follow_stops_when_asked() -> None:
     import threading
 
-    provider = DemoProvider(demo_cluster_configs(frozen_at=5)[0])
+    provider = DemoProvider(demo_cluster_configs()[0])  # live clock: following yields new lines
     service = provider.snapshot().services[1]
     stop = threading.Event()
     stream = provider.logs(service, tail=0, follow=True, stop=stop)
     first = next(stream)
     assert first.text.startswith("INFO")
+    stop.set()
+    assert list(stream) == []
+
+
+def test_frozen_demo_follow_yields_only_history() -> None:
+    import threading
+
+    provider = DemoProvider(demo_cluster_configs(frozen_at=5)[0])
+    service = provider.snapshot().services[1]
+    stop = threading.Event()
+    stream = provider.logs(service, tail=3, follow=True, stop=stop)
+    assert len([next(stream) for _ in range(3)]) == 3
     stop.set()
     assert list(stream) == []
