@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 from typing import TYPE_CHECKING, ClassVar
 
-from textual.app import App
+from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.worker import Worker, WorkerState
@@ -144,6 +145,31 @@ class PilothouseApp(App[int]):
         worker = event.worker
         if event.state is WorkerState.ERROR and (worker.group or "").startswith(REFRESH_GROUP):
             self.notify(f"{worker.name} stopped: {worker.error!r}", severity="error", timeout=10, markup=False)
+
+    # -- credentials --------------------------------------------------------------------------
+
+    def login_command(self, cluster: str) -> list[str] | None:
+        provider = self.fleet.providers.get(cluster)
+        return provider.login_command() if provider is not None else None
+
+    def log_in(self, cluster: str) -> None:
+        """Renew credentials interactively (an SSO login, an exec plugin's prompt) with the TUI suspended."""
+        command = self.login_command(cluster)
+        if not command:
+            self.notify(f"{cluster}: no login command to run", severity="warning")
+            return
+        try:
+            with self.suspend():
+                completed = subprocess.run(command, check=False)
+        except (OSError, SuspendNotSupported) as error:
+            self.notify(f"{cluster}: cannot run {command[0]}: {error}", severity="error", markup=False)
+            return
+        if completed.returncode == 0:
+            self.notify(f"{cluster}: logged in; refreshing")
+        else:
+            self.notify(f"{cluster}: {' '.join(command)} exited {completed.returncode}", severity="error",
+                        markup=False)
+        self.poke(cluster)
 
     # -- keys ---------------------------------------------------------------------------------
 

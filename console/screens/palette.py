@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import cast
+from typing import Protocol, cast
 
 from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -36,12 +36,27 @@ def open_events(app: App[object]) -> None:
     app.push_screen(EventsScreen())
 
 
+def log_in(app: App[object], cluster: str) -> None:
+    cast("LoginHost", app).log_in(cluster)
+
+
+class LoginHost(ConsoleHost, Protocol):
+    def log_in(self, cluster: str) -> None: ...
+
+    def login_command(self, cluster: str) -> list[str] | None: ...
+
+
 class FleetCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
         state = cast("ConsoleHost", self.app).state
         yield ("doctor", partial(open_doctor, self.app, None), "container-operations pitfalls on every cluster")
         yield ("events", partial(open_events, self.app), "one timeline of every cluster and the console's actions")
+        host = cast("LoginHost", self.app)
         for cluster in state.ordered():
+            command = host.login_command(cluster.name)
+            if command:
+                yield (f"log in {cluster.name}", partial(log_in, self.app, cluster.name),
+                       f"run {' '.join(command)} with the console suspended")
             yield (f"placement {cluster.name}", partial(open_placement, self.app, cluster.name),
                    f"nodes x services of {cluster.kind.value} cluster {cluster.name}")
             yield (f"doctor {cluster.name}", partial(open_doctor, self.app, cluster.name),
