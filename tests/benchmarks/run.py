@@ -1,0 +1,137 @@
+"""pilothouse benchmark suite (issue 6): `python tests/benchmarks/run.py [--json] [--only NAME,...] [--skip-swarm]`.
+
+Runs every benchmark with real processes and real backends, prints a table (or, with --json, one JSON
+object per metric: name, value, unit, target, pass, plus note and details) and always exits 0: machines
+here are noisy, so the suite informs, it does not gate. Not collected by pytest (no test_ files, no
+conftest); see RESULTS.md for a recorded run and how to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import REPO, Metric, table
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+UI_METRICS = ("first_paint_1k_s", "first_paint_10k_s", "first_paint_50k_s", "refresh_ui_ms_10k",
+              "rss_mb_10k", "rss_mb_50k")
+SWARM_METRICS = ("swarm_calls_per_refresh", "swarm_change_to_model_s", "swarm_status_vs_cli")
+ALL = ("help_s", *UI_METRICS, "ecs_calls_ratio", "k8s_list_calls_after_sync", *SWARM_METRICS)
+UNITS = {"help_s": ("s", "<=", 0.3), "first_paint_1k_s": ("s", "<=", 1.0), "first_paint_10k_s": ("s", "<=", 2.0),
+         "first_paint_50k_s": ("s", "<=", 6.0), "refresh_ui_ms_10k": ("ms", "<=", 50.0),
+         "rss_mb_10k": ("MB", "<=", 150.0), "rss_mb_50k": ("MB", "<=", 400.0), "ecs_calls_ratio": ("x", "=", 1.0),
+         "k8s_list_calls_after_sync": ("lists", "=", 0), "swarm_calls_per_refresh": ("requests", "=", 3),
+         "swarm_change_to_model_s": ("s", "<=", 1.0), "swarm_status_vs_cli": ("x", "<", 1.0)}
+
+
+def _ui(wanted: set[str]) -> list[Metric]:
+    from bench_ui import ui_metrics
+
+    sizes = []
+    if "first_paint_1k_s" in wanted:
+        sizes.append(1_000)
+    if wanted & {"first_paint_10k_s", "refresh_ui_ms_10k", "rss_mb_10k"}:
+        sizes.append(10_000)
+    if wanted & {"first_paint_50k_s", "rss_mb_50k"}:
+        sizes.append(50_000)
+    return ui_metrics(sizes)
+
+
+def _help(wanted: set[str]) -> list[Metric]:
+    from bench_ui import help_seconds
+
+    return [help_seconds()]
+
+
+def _ecs(wanted: set[str]) -> list[Metric]:
+    from bench_ecs import ecs_metrics
+
+    return ecs_metrics()
+
+
+def _k8s(wanted: set[str]) -> list[Metric]:
+    from bench_k8s import k8s_metrics
+
+    return k8s_metrics()
+
+
+def _swarm(wanted: set[str]) -> list[Metric]:
+    if sys.platform != "linux" or os.geteuid() != 0:
+        raise RuntimeError("the test swarm needs Linux and root (tests/swarm/swarm.sh)")
+    from bench_swarm import swarm_metrics
+
+    return swarm_metrics()
+
+
+GROUPS: list[tuple[tuple[str, ...], Callable[[set[str]], list[Metric]]]] = [
+    (("help_s",), _help),
+    (UI_METRICS, _ui),
+    (("ecs_calls_ratio",), _ecs),
+    (("k8s_list_calls_after_sync",), _k8s),
+    (SWARM_METRICS, _swarm),
+]
+
+
+def _load() -> str:
+    # Other work on the machine shows in every wall-clock metric; the table is read with this beside it.
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def failed(names: tuple[str, ...], why: str) -> list[Metric]:
+    result = []
+    for name in names:
+        unit, op, bound = UNITS[name]
+        result.append(Metric(name, None, unit, f"{op} {bound:g}", False, why))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="one JSON object per metric on stdout")
+    parser.add_argument("--only", default="", help=f"comma-separated metric names: {', '.join(ALL)}")
+    parser.add_argument("--skip-swarm", action="store_true", help="leave out the real-swarm benchmarks")
+    args = parser.parse_args(argv)
+    wanted = {name.strip() for name in args.only.split(",") if name.strip()} or set(ALL)
+    unknown = wanted - set(ALL)
+    if unknown:
+        parser.error(f"unknown metric(s): {', '.join(sorted(unknown))}")
+    if args.skip_swarm:
+        wanted -= set(SWARM_METRICS)
+
+    results: list[Metric] = []
+    print(f"run.py: {os.cpu_count()} CPUs, load average {_load()}", file=sys.stderr, flush=True)
+    for names, run in GROUPS:
+        selected = wanted & set(names)
+        if not selected:
+            continue
+        started = time.monotonic()
+        print(f"run.py: {', '.join(n for n in names if n in selected)} ...", file=sys.stderr, flush=True)
+        try:
+            measured = [one for one in run(selected) if one.name in selected]
+        except Exception as error:  # one broken benchmark must not hide the others
+            traceback.print_exc(file=sys.stderr)
+            measured = failed(tuple(n for n in names if n in selected), f"error: {' '.join(str(error).split())}"[:200])
+        print(f"run.py:   done in {time.monotonic() - started:.1f} s; load average {_load()}", file=sys.stderr,
+              flush=True)
+        results += measured
+        if args.json:
+            for one in measured:
+                print(json.dumps(one.as_json()), flush=True)
+    if not args.json:
+        print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
