@@ -56,6 +56,15 @@ def row_key(cluster: str, service_id: str) -> str:
     return f"{cluster}\x1f{service_id}"
 
 
+def row_look(position: int, cluster: Cluster, service: Service, rollout_width: int,
+             findings: int) -> tuple[object, ...]:
+    """Everything service_row draws from: equal looks make equal rows."""
+    health, rollout = service.health, service.rollout
+    return (position, cluster.state is ConnectionState.UNREACHABLE, service.namespace, service.ref, service.image,
+            service.running, service.desired, service.mode, health.healthy, health.unhealthy, health.starting,
+            findings, rollout.state, rollout.updated, rollout.total, rollout_width, service.workload_kind)
+
+
 def service_row(position: int, cluster: Cluster, service: Service, rollout_width: int,
                 findings: int = 0) -> FleetRow:
     stale = cluster.state is ConnectionState.UNREACHABLE
@@ -109,6 +118,7 @@ class FleetScreen(ServiceActionScreen):
     def __init__(self) -> None:
         super().__init__(id="fleet")
         self._rows: dict[str, tuple[Cluster, list[FleetRow]]] = {}
+        self._row_cache: dict[tuple[str, str], tuple[tuple[object, ...], FleetRow]] = {}
         self._by_key: dict[str, FleetRow] = {}
         self._words: list[str] = []
         self._drawn_generation = -1
@@ -140,6 +150,7 @@ class FleetScreen(ServiceActionScreen):
         if columns != self._columns:
             self._columns = columns
             self._rows.clear()
+            self._row_cache.clear()
             self.table.set_columns(columns)
             self._drawn_generation = -1
             self.fleet_changed()
@@ -155,9 +166,21 @@ class FleetScreen(ServiceActionScreen):
             cached = self._rows.get(cluster.name)
             # Snapshots are immutable: an unchanged object means unchanged rows.
             if cached is None or cached[0] is not cluster:
-                rows = [service_row(position, cluster, service, rollout_width,
-                                    state.finding_count(cluster.name, service.ref))
-                        for service in cluster.services]
+                rows = []
+                for service in cluster.services:
+                    findings = state.finding_count(cluster.name, service.ref)
+                    look = row_look(position, cluster, service, rollout_width, findings)
+                    known = self._row_cache.get((cluster.name, service.id))
+                    # A refresh changes few services: rebuilding every row's Rich text would cost the UI
+                    # thread ~100 ms at 50k tasks for nothing.
+                    row = known[1] if known is not None and known[0] == look else None
+                    if row is None:
+                        row = service_row(position, cluster, service, rollout_width, findings)
+                        self._row_cache[(cluster.name, service.id)] = (look, row)
+                    rows.append(row)
+                live = {service.id for service in cluster.services}
+                for key in [key for key in self._row_cache if key[0] == cluster.name and key[1] not in live]:
+                    del self._row_cache[key]
                 self._rows[cluster.name] = (cluster, rows)
         self._drawn_generation = state.generation
         self._draw()

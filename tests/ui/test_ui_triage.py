@@ -220,8 +220,21 @@ async def test_service_screen_shows_audit_entries(tmp_path: Path) -> None:
 # -- logs ---------------------------------------------------------------------------------------
 
 
+class TickingLogsDemo(DemoProvider):
+    """The frozen demo, except that a followed log keeps ticking: something must arrive while paused."""
+
+    def logs(self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
+             stop: threading.Event | None = None) -> Iterator[LogLine]:
+        yield from super().logs(service, task_id=task_id, tail=tail, follow=False, stop=stop)
+        waiter = stop or threading.Event()
+        number = 0
+        while follow and not waiter.wait(0.05):
+            number += 1
+            yield LogLine(None, "ticker", f"INFO {service.name}: tick {number}")
+
+
 async def test_logs_follow_pause_search_and_close(tmp_path: Path) -> None:
-    async with running_app(tmp_path) as (app, pilot):
+    async with running_app(tmp_path, prepare=replace_provider("demo-swarm", TickingLogsDemo)) as (app, pilot):
         service = await select(app, pilot, "demo-swarm", "shop_payments")
         await pilot.press("l")
         await wait_until(pilot, lambda: isinstance(app.screen, LogScreen), what="log screen")
