@@ -2,8 +2,10 @@
 
 A refresh is exactly three list calls whatever the fleet size (services with status, tasks, nodes); network
 names come from the tasks' own attachments and a cache, so the networks list is called only when an unknown
-network id shows up. Changes made outside pilothouse arrive through the `/events` stream (service and node
-events; Swarm has no task events, so tasks are polled).
+network id shows up, and an image is inspected (once per image and TTL) only when a service's spec says
+nothing about health. Changes made outside pilothouse arrive through the `/events` stream (service and node
+events; Swarm has no task events, so tasks are polled); the same events, seeded on connect from the engine's
+recent history, are the cluster's timeline. Logs come from the engine's service and task log endpoints.
 
 The docker SDK is imported inside functions only, and the mapping functions below are pure functions of the
 API's dicts (docker's low-level APIClient), so they can be tested without an engine.
@@ -22,7 +24,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -468,7 +470,7 @@ def image_healthcheck(image: Raw) -> bool:
 
 def map_service(
     service: Raw,
-    tasks: list[Raw],
+    tasks: Sequence[Raw],
     node_names: Mapping[str, str],
     network_names: Mapping[str, str],
     down_nodes: frozenset[str] = frozenset(),
@@ -671,6 +673,14 @@ def log_source(labels: Mapping[str, str], slots: Mapping[str, int | None], node_
     task = f"{slot}/{task_id[:12]}" if slot is not None else task_id[:12]
     node = node_names.get(node_id, node_id[:12])
     return f"{task}@{node}" if node else task
+
+
+def newest_lines(lines: Iterable[LogLine], count: int) -> list[LogLine]:
+    """The `count` newest lines in time order (arrival order among equal times); holds only `count` lines."""
+    ranked = heapq.nlargest(
+        count, enumerate(lines), key=lambda item: (item[1].time.timestamp() if item[1].time else 0.0, item[0])
+    )
+    return [line for _order, line in reversed(ranked)]
 
 
 class LogFrames:
@@ -1249,37 +1259,16 @@ class SwarmProvider(Provider):
                         slots, node_names, _ = self._log_labels(service_id)
                 yield LogLine(time=when, source=log_source(labels, slots, node_names), text=text)
 
-        try:
-            chunks = response.iter_content(chunk_size=None)
-            if follow:
-                for chunk in chunks:
-                    yield from mapped(frames.feed(chunk))
-                    if stop.is_set():
-                        return
-                yield from mapped(frames.flush())
-                return
-            # Newest `tail` across tasks: the engine's tail counts per task.
-            order = 0
-            newest: list[tuple[float, int, LogLine]] = []
-            for chunk in chunks:
-                for item in mapped(frames.feed(chunk)):
-                    order += 1
-                    key = (item.time.timestamp() if item.time else 0.0, order, item)
-                    if len(newest) < tail:
-                        heapq.heappush(newest, key)
-                    elif tail:
-                        heapq.heappushpop(newest, key)
+        def received() -> Iterator[LogLine]:
+            for chunk in response.iter_content(chunk_size=None):
+                yield from mapped(frames.feed(chunk))
                 if stop.is_set():
-                    break
-            for item in mapped(frames.flush()):
-                order += 1
-                key = (item.time.timestamp() if item.time else 0.0, order, item)
-                if len(newest) < tail:
-                    heapq.heappush(newest, key)
-                elif tail:
-                    heapq.heappushpop(newest, key)
-            for _stamp, _order, item in sorted(newest, key=lambda entry: (entry[0], entry[1])):
-                yield item
+                    return
+            yield from mapped(frames.flush())
+
+        try:
+            # Without follow, the newest `tail` across tasks: the engine's own tail counts per task.
+            yield from received() if follow else newest_lines(received(), tail)
         except ProviderError:
             raise
         except Exception as error:

@@ -6,6 +6,8 @@
 #   tests/swarm/swarm.sh env                print DOCKER_HOST and the workers' sockets
 #   tests/swarm/swarm.sh stop-worker N      stop worker N's dockerd (the node-loss test)
 #   tests/swarm/swarm.sh start-worker N     start it again and wait until the manager sees it Ready
+#   tests/swarm/swarm.sh stop-manager       stop the manager's dockerd (the fault test); swarm state stays
+#   tests/swarm/swarm.sh start-manager      start it again and wait until the swarm serves and all nodes are Ready
 #   tests/swarm/swarm.sh down               stop everything and remove all state
 #
 # Everything lives under its own paths (state in $PH_SWARM_STATE, sockets in $PH_SWARM_RUN), with
@@ -266,11 +268,27 @@ cmd_start_worker() {
     wait_for "$(worker_name "$n") Ready" "$READY_TIMEOUT_S" node_ready "$(worker_name "$n")"
 }
 
+cmd_stop_manager() {
+    stop_daemon "$RUN/manager.pid"
+}
+
+manager_serves() { [[ $(dk info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null) == true ]] && dk node ls -q; }
+
+cmd_start_manager() {
+    start_manager
+    wait_for "the manager dockerd (log: $STATE/manager.log)" "$READY_TIMEOUT_S" engine_answers "$MANAGER_SOCK"
+    # The swarm state is on disk: the restarted manager leads the raft again; no init, no join.
+    wait_for "the manager to serve the swarm" "$READY_TIMEOUT_S" manager_serves
+    wait_for "all nodes Ready" "$READY_TIMEOUT_S" all_nodes_ready
+}
+
 case ${1:-} in
 up) cmd_up ;;
 down) cmd_down ;;
 env) print_env ;;
 stop-worker) cmd_stop_worker "${2:-}" ;;
 start-worker) cmd_start_worker "${2:-}" ;;
-*) die "usage: $0 up|down|env|stop-worker N|start-worker N" ;;
+stop-manager) cmd_stop_manager ;;
+start-manager) cmd_start_manager ;;
+*) die "usage: $0 up|down|env|stop-worker N|start-worker N|stop-manager|start-manager" ;;
 esac

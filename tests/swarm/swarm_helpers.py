@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
+
 from providers.base import ClusterConfig
 from providers.swarm import SwarmProvider
 
@@ -88,9 +90,11 @@ class Services:
     prefix: str
     created: list[str] = field(default_factory=list)
 
-    def create(self, *args: str, image: str = "pilothouse-test/app:1", name: str = "") -> str:
+    def create(self, *args: str, image: str = "pilothouse-test/app:1", name: str = "",
+               command: tuple[str, ...] = ()) -> str:
         name = name or f"{self.prefix}-{uuid.uuid4().hex[:6]}"
-        docker(self.swarm.manager, "service", "create", "--name", name, *FAST_SERVICE_FLAGS, *args, image)
+        docker(self.swarm.manager, "service", "create", "--name", name, *FAST_SERVICE_FLAGS, *args, image,
+               *command)
         self.created.append(name)
         return name
 
@@ -105,3 +109,35 @@ class Services:
     def remove_all(self) -> None:
         if self.created:
             docker(self.swarm.manager, "service", "rm", *self.created, check=False)
+
+
+def write_config(path: Path, docker_host: str, *, name: str = "swarm", readonly: bool = False,
+                 refresh_interval: float = 2.0, extra: str = "") -> Path:
+    """A pilothouse config naming one swarm cluster; `extra` is appended verbatim (e.g. a [doctor] table)."""
+    path.write_text(
+        f'[[clusters]]\nname = "{name}"\nprovider = "swarm"\ndocker_host = "{docker_host}"\n'
+        f"readonly = {'true' if readonly else 'false'}\nrefresh_interval = {refresh_interval}\n{extra}"
+    )
+    return path
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
+    """`pilothouse ARGS` in this process, as a user runs it (console.cli.main), with its output."""
+    from console.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
+
+
+def mutating(requests: list[str]) -> list[str]:
+    """The requests of a CountingProxy log that could change the cluster."""
+    return [request for request in requests if request.split(" ", 1)[0] in ("POST", "PUT", "DELETE", "PATCH")]

@@ -7,14 +7,22 @@ from typing import Any
 
 import pytest
 
+from providers.base import LogLine
 from providers.model import Health, NodeStatus, RolloutState, ServiceMode, TaskState
 from providers.swarm import (
     FAILED_TASKS_PER_SERVICE,
+    MAX_LOG_LINE_BYTES,
+    LogFrames,
     display_image,
+    event_changes,
+    image_healthcheck,
+    log_source,
     map_event,
     map_node,
     map_service,
     map_task,
+    newest_lines,
+    parse_log_line,
     parse_time,
     select_tasks,
     spec_fingerprint,
@@ -101,3 +109,84 @@ def test_progress_ignores_the_runtime_field_only_the_service_copy_carries() -> N
     rollout = map_service(service, tasks, {}, {}).rollout
     assert (rollout.state, rollout.updated, rollout.total) == (RolloutState.UPDATING, 1, 2)
     assert (rollout.from_version, rollout.to_version) == ("app:1", "app:2")
+
+
+def test_event_messages_pair_old_and_new_values() -> None:
+    event = map_event({"Type": "service", "Action": "update", "timeNano": 1_795_812_584_548_514_327,
+                       "Actor": {"ID": "kc8m", "Attributes": {"name": "web", "updatestate.new": "updating",
+                                                              "updatestate.old": "paused",
+                                                              "image.old": "app:1", "image.new": "app:2"}}}, "c")
+    assert event is not None
+    assert (event.kind, event.object, event.service_ref) == ("update", "service web", "web")
+    assert event.message == "service web update: updatestate paused -> updating, image app:1 -> app:2"
+    assert event_changes({"name": "n1", "state.new": "down"}) == ["state -> down"]
+    node = map_event({"Type": "node", "Action": "update", "time": 1,
+                      "Actor": {"Attributes": {"name": "w1", "state.old": "ready", "state.new": "down"}}}, "c")
+    assert node is not None and node.service_ref == "" and node.message == "node w1 update: state ready -> down"
+    assert map_event({"Type": "service", "timeNano": 10**30, "Actor": None}, "c") is not None
+
+
+def test_log_lines_split_time_labels_and_text() -> None:
+    labels = "com.docker.swarm.node.id=n1,com.docker.swarm.service.id=s1,com.docker.swarm.task.id=t123456789012345"
+    when, parsed, text = parse_log_line(f"2026-11-27T20:48:33.142260917Z {labels} hello  world")
+    assert when is not None and when.microsecond == 142260
+    assert parsed["com.docker.swarm.task.id"] == "t123456789012345" and text == "hello  world"
+    assert log_source(parsed, {"t123456789012345": 2}, {"n1": "worker-1"}) == "2/t12345678901@worker-1"
+    assert log_source(parsed, {}, {}) == "t12345678901@n1"
+    assert parse_log_line("2026-11-27T20:48:33Z a=b,c plain") == (parse_time("2026-11-27T20:48:33Z"), {},
+                                                                    "a=b,c plain")
+    assert parse_log_line("no time here") == (None, {}, "no time here")
+    assert parse_log_line("") == (None, {}, "")
+
+
+def test_log_frames_demultiplex_across_chunk_boundaries() -> None:
+    def frame(stream: int, payload: bytes) -> bytes:
+        return bytes([stream, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+
+    data = frame(1, b"out one\n") + frame(2, b"err \xff two\r\n") + frame(1, b"partial")
+    frames = LogFrames(multiplexed=True)
+    lines = [line for cut in range(0, len(data), 5) for line in frames.feed(data[cut:cut + 5])]
+    assert lines == ["out one", "err \ufffd two"]
+    assert frames.flush() == ["partial"]
+    raw = LogFrames(multiplexed=False)
+    assert raw.feed(b"a\nb") == ["a"] and raw.feed(b"c\n") == ["bc"]
+    # A writer that never ends its line cannot grow the buffer without bound.
+    assert len(raw.feed(b"x" * (MAX_LOG_LINE_BYTES + 1))) == 1
+
+
+def test_secret_files_are_references_and_ports_belong_to_the_service() -> None:
+    service = {"Spec": {"Name": "db", "TaskTemplate": {"ContainerSpec": {
+        "Image": "db:1",
+        "Env": ["DB_PASSWORD_FILE=/run/secrets/db_password", "API_TOKEN=literal", "OTHER_FILE=/etc/x",
+                "KEY_PATH=/vault/key"],
+        "Secrets": [{"SecretName": "db-pass", "File": {"Name": "db_password"}},
+                    {"SecretName": "key", "File": {"Name": "/vault/key"}}, None],
+    }}}, "Endpoint": {"Ports": [{"TargetPort": 9229, "PublishedPort": 30000}]}}
+    mapped = map_service(service, [], {}, {})
+    (container,) = mapped.containers
+    assert set(container.secret_env) == {"db-pass", "key", "DB_PASSWORD_FILE", "KEY_PATH"}
+    assert "API_TOKEN" not in container.secret_env and "OTHER_FILE" not in container.secret_env
+    assert mapped.ports == ("30000:9229/tcp",) and container.ports == ()
+
+
+def test_health_from_the_image_when_the_spec_says_nothing() -> None:
+    assert image_healthcheck({"Config": {"Healthcheck": {"Test": ["CMD-SHELL", "true"]}}}) is True
+    assert image_healthcheck({"Config": {"Healthcheck": {"Test": ["NONE"]}}}) is False
+    assert image_healthcheck({"Config": None}) is False
+    service = {"Spec": {"TaskTemplate": {"ContainerSpec": {"Image": "app:1"}}}}
+    assert map_service(service, [], {}, {}).containers[0].healthcheck is None
+    assert map_service(service, [], {}, {}, image_checks={"app:1": False}).containers[0].healthcheck is False
+    spec_says = {"Spec": {"TaskTemplate": {"ContainerSpec": {"Image": "app:1", "Healthcheck": {"Test": ["CMD", "x"]}}}}}
+    assert map_service(spec_says, [], {}, {}, image_checks={"app:1": False}).containers[0].healthcheck is True
+
+
+def test_newest_lines_across_tasks_in_time_order() -> None:
+    def at(second: int | None, text: str) -> LogLine:
+        return LogLine(None if second is None else datetime(2026, 1, 1, 0, 0, second, tzinfo=UTC), "t", text)
+
+    # Two tasks' tails arrive one task after the other; the newest 3 overall, oldest first.
+    lines = [at(1, "a1"), at(4, "a4"), at(5, "a5"), at(2, "b2"), at(4, "b4"), at(6, "b6"), at(None, "x")]
+    # Equal times: the later arrival counts as newer, and arrival order is kept.
+    assert [line.text for line in newest_lines(lines, 3)] == ["b4", "a5", "b6"]
+    assert [line.text for line in newest_lines(lines, 4)] == ["a4", "b4", "a5", "b6"]
+    assert newest_lines(lines, 0) == []
