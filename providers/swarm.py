@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
 from providers.errors import (
     Conflict,
+    ConnectionRefused,
     CredentialsError,
     Forbidden,
     InvalidInput,
@@ -773,6 +774,24 @@ def _paramiko_available() -> bool:
     return True
 
 
+def _nothing_listens(error: BaseException) -> bool:
+    """Refused, no such socket, unknown host: somewhere in the chain requests and urllib3 wrap around it."""
+    import socket
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError | FileNotFoundError | socket.gaierror):
+            return True
+        text = str(current)
+        if "Connection refused" in text or "No such file or directory" in text or "Name or service not known" in text:
+            return True
+        current = current.__cause__ or current.__context__ or (current.args[0] if current.args and isinstance(
+            current.args[0], BaseException) else None)
+    return False
+
+
 def translate_error(error: Exception, endpoint: str) -> ProviderError:
     """Any docker/requests exception -> one typed, one-line error with a hint."""
     if isinstance(error, ProviderError):
@@ -806,6 +825,11 @@ def translate_error(error: Exception, endpoint: str) -> ProviderError:
         return CredentialsError(f"TLS handshake with {endpoint} failed", "check DOCKER_CERT_PATH and the CA")
     if isinstance(error, requests.exceptions.Timeout):
         return Unreachable(f"docker engine at {endpoint} timed out", "is it overloaded or behind a firewall?")
+    if _nothing_listens(error):
+        return ConnectionRefused(
+            f"nothing answers at {endpoint} (connection refused or no such socket)",
+            "check docker_host in the config (or DOCKER_HOST), and that dockerd runs there",
+        )
     if isinstance(error, requests.exceptions.ConnectionError | docker.errors.DockerException | OSError):
         return Unreachable(
             f"cannot reach the docker engine at {endpoint}",
