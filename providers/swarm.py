@@ -810,6 +810,10 @@ def translate_error(error: Exception, endpoint: str) -> ProviderError:
             )
         if "not a swarm manager" in lowered or "not part of a swarm" in lowered:
             return NotSwarmManager(NOT_A_MANAGER, f"{endpoint}: point docker_host at a manager node")
+        if status == 503 or "code = unavailable" in lowered:
+            # Any other 503: a manager starting or stopping, for a few seconds; an outage, not a wrong address.
+            return Unreachable(f"the swarm manager at {endpoint} is not available ({explanation[:160]})",
+                               "it may be restarting; pilothouse keeps retrying")
         if "does not have a previous spec" in lowered:
             return NotSupported("nothing to roll back to", "the service has no previous spec")
         if isinstance(error, docker.errors.NotFound) or status == 404:

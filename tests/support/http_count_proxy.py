@@ -138,7 +138,6 @@ class CountingProxy:
                 chunk = client.recv(65536)
                 if not chunk:
                     break
-                upstream.sendall(chunk)
                 buffer += chunk
                 while buffer:
                     if body_left:
@@ -167,6 +166,8 @@ class CountingProxy:
                     }
                     body_left = int(headers.get("content-length", "0") or 0)
                     chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+                # Recorded before it is forwarded: once the client holds the answer, the count is complete.
+                upstream.sendall(chunk)
         except OSError:
             pass
         finally:
