@@ -8,6 +8,7 @@ Screens live in console/screens/, one module each.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 from typing import TYPE_CHECKING, ClassVar
@@ -29,6 +30,7 @@ from console.screens.palette import FleetCommands
 from console.screens.placement import PlacementScreen
 from console.screens.service import ServiceScreen
 from console.screens.service_actions import ServiceActionScreen
+from providers.base import LoginCommand
 from providers.model import Cluster
 
 if TYPE_CHECKING:
@@ -148,7 +150,7 @@ class PilothouseApp(App[int]):
 
     # -- credentials --------------------------------------------------------------------------
 
-    def login_command(self, cluster: str) -> list[str] | None:
+    def login_command(self, cluster: str) -> LoginCommand | None:
         provider = self.fleet.providers.get(cluster)
         return provider.login_command() if provider is not None else None
 
@@ -160,14 +162,17 @@ class PilothouseApp(App[int]):
             return
         try:
             with self.suspend():
-                completed = subprocess.run(command, check=False)
+                completed = subprocess.run(
+                    command.argv, check=False, env={**os.environ, **command.env},
+                    stdout=subprocess.DEVNULL if command.hide_output else None,
+                )
         except (OSError, SuspendNotSupported) as error:
-            self.notify(f"{cluster}: cannot run {command[0]}: {error}", severity="error", markup=False)
+            self.notify(f"{cluster}: cannot run {command.argv[0]}: {error}", severity="error", markup=False)
             return
         if completed.returncode == 0:
             self.notify(f"{cluster}: logged in; refreshing")
         else:
-            self.notify(f"{cluster}: {' '.join(command)} exited {completed.returncode}", severity="error",
+            self.notify(f"{cluster}: {command.describe()} exited {completed.returncode}", severity="error",
                         markup=False)
         self.poke(cluster)
 

@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--since", metavar="DURATION", help="only newer events: 45s, 30m, 2h, 1d")
     events.add_argument("--cluster", metavar="NAME", help="only this cluster")
     events.add_argument("--service", metavar="CLUSTER/SERVICE", help="only this service")
+    events.add_argument("--kind", metavar="KIND", action="append",
+                        help="only this kind of event (update, state, warning, audit, ...; repeatable)")
     _global_options(events, suppress=True)
 
     rollout = commands.add_parser("rollout", help="show a service's rollout; --watch follows it to the end")
@@ -236,7 +238,8 @@ def _events(fleet: Fleet, args: argparse.Namespace) -> int:
     names = [args.cluster] if args.cluster else fleet.names
     clusters = fleet.snapshot_all(names)
     audit = audit_events(fleet.actions.audit.read())
-    events = merge(clusters, audit, since=since, cluster=args.cluster, service=args.service)
+    events = merge(clusters, audit, since=since, cluster=args.cluster, service=args.service,
+                   kinds=args.kind or ())
     if args.json:
         json.dump({"events": [{"time": e.time.isoformat(), "cluster": e.cluster, "object": e.object, "kind": e.kind,
                                "service": e.service_ref, "message": e.message} for e in events]},

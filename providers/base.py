@@ -74,6 +74,18 @@ class MutationPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginCommand:
+    argv: tuple[str, ...]
+    # Added to the console's environment; may hold secrets, so never shown.
+    env: Mapping[str, str] = field(default_factory=dict)
+    # The command prints a credential on stdout (an exec plugin's token): the terminal must not show it.
+    hide_output: bool = False
+
+    def describe(self) -> str:
+        return " ".join(self.argv)
+
+
+@dataclass(frozen=True, slots=True)
 class LogLine:
     time: datetime | None
     source: str  # task or pod, and node
@@ -112,9 +124,9 @@ class Provider(ABC):
     def close(self) -> None:
         """Stop watches and release connections."""
 
-    def login_command(self) -> list[str] | None:
-        """A command that renews expired credentials interactively (`aws sso login --profile X`), run by the
-        console with the TUI suspended; None when there is nothing to run."""
+    def login_command(self) -> LoginCommand | None:
+        """A command that renews expired credentials interactively (`aws sso login --profile X`, a
+        Kubernetes exec plugin), run by the console with the TUI suspended; None when there is nothing."""
         return None
 
     def refusal(self, action: Action, service: Service) -> str | None:

@@ -53,7 +53,7 @@ from pathlib import Path
 from threading import Event as ThreadEvent
 from typing import Any, ClassVar
 
-from providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
+from providers.base import Action, Capability, ClusterConfig, LoginCommand, LogLine, MutationPlan, Option, Provider
 from providers.errors import (
     Conflict,
     CredentialsError,
@@ -1195,11 +1195,11 @@ class EcsProvider(Provider):
             endpoint=endpoint,
         )
 
-    def login_command(self) -> list[str] | None:
+    def login_command(self) -> LoginCommand | None:
         """What the console should run (with the TUI suspended) to renew an SSO session, if SSO is in use."""
         if not self._identity.sso:
             return None
-        return ["aws", "sso", "login", "--profile", self._identity.profile]
+        return LoginCommand(("aws", "sso", "login", "--profile", self._identity.profile))
 
     # -- logs -------------------------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
+from providers.base import Action, Capability, ClusterConfig, LoginCommand, LogLine, MutationPlan, Option, Provider
 from providers.errors import (
     Conflict,
     CredentialsError,
@@ -1348,6 +1348,33 @@ class _Reflector:
 # -- the provider ------------------------------------------------------------------------------------
 
 
+def exec_plugin(paths: list[Path], context: str) -> Obj:
+    """The `users[].user.exec` block of `context` (or the current context), merged over kubeconfig files the
+    way kubectl merges them: the first file that names a thing wins."""
+    import yaml
+
+    documents: list[Obj] = []
+    for path in paths:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        if isinstance(loaded, dict):
+            documents.append(loaded)
+    if not context:
+        context = next((_str(doc.get("current-context")) for doc in documents if doc.get("current-context")), "")
+
+    def named(section: str, name: str) -> Obj:
+        for doc in documents:
+            for entry in map(_dict, _list(doc.get(section))):
+                if _str(entry.get("name")) == name:
+                    return entry
+        return {}
+
+    user = _str(_dict(named("contexts", context).get("context")).get("user"))
+    return _dict(_dict(named("users", user).get("user")).get("exec")) if user else {}
+
+
 class KubernetesProvider(Provider):
     kind = ClusterKind.KUBERNETES
     OPTIONS: ClassVar[Mapping[str, Option]] = {
@@ -1400,6 +1427,27 @@ class KubernetesProvider(Provider):
         raw = _str(self.config.options.get("kubeconfig")) or os.environ.get("KUBECONFIG") or "~/.kube/config"
         paths = [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
         return raw, paths
+
+    def login_command(self) -> LoginCommand | None:
+        """The context's exec credential plugin, to run interactively (a browser or device-code login).
+
+        In the console's worker threads the client runs plugins non-interactively (stdout is not a tty), so
+        a plugin that must ask fails there; run here with the TUI suspended, it can ask, and caches its token
+        for the next refresh. Its stdout carries the token itself, so the console hides it.
+        """
+        exec_config = exec_plugin(self._kubeconfig_paths()[1], _str(self.config.options.get("context")))
+        if not exec_config:
+            return None
+        command = _str(exec_config.get("command"))
+        if not command:
+            return None
+        args = tuple(_str(arg) for arg in _list(exec_config.get("args")))
+        env = {_str(item.get("name")): _str(item.get("value")) for item in map(_dict, _list(exec_config.get("env")))
+               if _str(item.get("name"))}
+        info = {"apiVersion": _str(exec_config.get("apiVersion")) or "client.authentication.k8s.io/v1",
+                "kind": "ExecCredential", "spec": {"interactive": True}}
+        env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
+        return LoginCommand((command, *args), env=env, hide_output=True)
 
     def _load_client(self) -> ApiClient:
         from kubernetes import client, config

@@ -10,6 +10,7 @@ from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from console.screens.base import ConsoleHost
+from providers.base import LoginCommand
 
 
 def open_service(app: App[object], cluster: str, service_id: str) -> None:
@@ -43,7 +44,7 @@ def log_in(app: App[object], cluster: str) -> None:
 class LoginHost(ConsoleHost, Protocol):
     def log_in(self, cluster: str) -> None: ...
 
-    def login_command(self, cluster: str) -> list[str] | None: ...
+    def login_command(self, cluster: str) -> LoginCommand | None: ...
 
 
 class FleetCommands(Provider):
@@ -56,7 +57,7 @@ class FleetCommands(Provider):
             command = host.login_command(cluster.name)
             if command:
                 yield (f"log in {cluster.name}", partial(log_in, self.app, cluster.name),
-                       f"run {' '.join(command)} with the console suspended")
+                       f"run {command.describe()} with the console suspended")
             yield (f"placement {cluster.name}", partial(open_placement, self.app, cluster.name),
                    f"nodes x services of {cluster.kind.value} cluster {cluster.name}")
             yield (f"doctor {cluster.name}", partial(open_doctor, self.app, cluster.name),

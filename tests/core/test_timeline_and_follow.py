@@ -90,6 +90,8 @@ def test_events_cli_shows_the_operators_actions_beside_cluster_events(
     events = json.loads(capsys.readouterr().out)["events"]
     kinds = {(e["cluster"], e["kind"]) for e in events}
     assert ("demo-ecs", "audit") in kinds and ("demo-swarm", "update") in kinds
+    assert main(["events", "--json", "--demo", "--kind", "audit"]) == 0
+    assert {e["kind"] for e in json.loads(capsys.readouterr().out)["events"]} == {"audit"}
     assert main(["events", "--demo", "--since", "soon"]) == 2
     assert "not a duration" in capsys.readouterr().err
 

@@ -146,7 +146,9 @@ def test_sso_profile_without_a_login_says_what_to_run(
         provider.connect()
     assert str(raised.value) == ("the AWS SSO session for profile 'dev-sso' is missing or expired: "
                                  "run `aws sso login --profile dev-sso`")
-    assert provider.login_command() == ["aws", "sso", "login", "--profile", "dev-sso"]
+    command = provider.login_command()
+    assert command is not None and command.argv == ("aws", "sso", "login", "--profile", "dev-sso")
+    assert not command.hide_output
 
 
 def test_a_missing_configured_cluster_degrades_but_shows_the_others(

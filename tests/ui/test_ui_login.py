@@ -8,12 +8,13 @@ from ui_support import notifications, running_app, wait_until
 
 from console.fleet import Fleet
 from console.screens.palette import FleetCommands
+from providers.base import LoginCommand
 from providers.demo import DemoProvider
 
 
 class SsoDemo(DemoProvider):
-    def login_command(self) -> list[str] | None:
-        return ["aws", "sso", "login", "--profile", "ops"]
+    def login_command(self) -> LoginCommand | None:
+        return LoginCommand(("aws", "sso", "login", "--profile", "ops"))
 
 
 def use_sso_for_ecs(fleet: Fleet) -> None:
