@@ -129,6 +129,11 @@ class ActionLayer:
         self.audit.write(cluster=fields["cluster"], service=fields["service"], action=fields["action"],
                          before=fields["before"], after=fields["after"], detail=fields["detail"], result=result)
 
+    def record_refusal(self, cluster: str, service: str, action: Action, reason: str) -> None:
+        """A mutation asked for and refused before any plan (a key pressed in read-only mode)."""
+        self.audit.write(cluster=cluster, service=service, action=action.value, before="", after="",
+                         result=f"refused: {reason}")
+
     def cancel(self, plan: MutationPlan) -> None:
         """The operator said no at the confirmation."""
         self.audit.write(cluster=plan.cluster, service=plan.service_ref, action=plan.action.value,

@@ -112,6 +112,9 @@ class FleetScreenBase(Screen[None]):
         """Why `action` (a binding's action name) is not offered now, or None if it is or it is not ours."""
         return None
 
+    def refused(self, action: str, reason: str) -> None:
+        """A key for `action` was pressed and refused with `reason` (already shown)."""
+
     def on_key(self, event: events.Key) -> None:
         """A key bound to an action that is not offered here explains why instead of doing nothing."""
         for namespace, bindings in self._modal_binding_chain:
@@ -123,4 +126,5 @@ class FleetScreenBase(Screen[None]):
                 if reason:
                     event.stop()
                     self.notify(reason, title="Not available", severity="warning", markup=False)
+                    namespace.refused(name, reason)
                     return

@@ -8,6 +8,7 @@ A key is offered only when the action layer has no refusal; pressed anyway, it s
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
@@ -79,6 +80,17 @@ class ServiceActionScreen(FleetScreenBase):
             return self.host().actions.refusal(cluster, mutation, service)
         except ProviderError as error:
             return str(error)
+
+    def refused(self, action: str, reason: str) -> None:
+        # A refused mutation is an attempt all the same: it goes to the audit log (off the UI thread).
+        mutation = ACTION_OF_BINDING.get(action)
+        target = self.selected()
+        if mutation is None or target is None:
+            return
+        cluster, service = target
+        actions = self.host().actions
+        self.run_worker(partial(actions.record_refusal, cluster, service.ref, mutation, reason), thread=True,
+                        group="audit", exit_on_error=False)
 
     def _log_refusal(self) -> str | None:
         from console.screens.logs import log_refusal

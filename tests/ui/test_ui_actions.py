@@ -139,7 +139,11 @@ async def test_readonly_hides_and_refuses(tmp_path: Path) -> None:
             assert isinstance(app.screen, FleetScreen), key
         await wait_until(pilot, lambda: len([m for m in notifications(app) if "read-only" in m
                                              or "readonly" in m]) >= 3, what="three refusals explained")
-        assert audit_lines(tmp_path) == []
+        # Refused attempts are audited too, and nothing else is.
+        await wait_until(pilot, lambda: len(audit_lines(tmp_path)) == 3, what="three refusals audited")
+        audit = audit_lines(tmp_path)
+        assert all(line["result"].startswith("refused") and line["service"] == "shop_web" for line in audit)
+        assert sorted(line["action"] for line in audit) == ["rollback", "scale", "scale"]
 
 
 async def test_global_service_cannot_be_scaled(tmp_path: Path) -> None:

@@ -1,0 +1,51 @@
+"""Read-only proven at the transport for a console session of key presses: every request the provider sends
+while an operator presses the mutating keys (and opens every screen) is a read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from apiserver import ApiServer
+from test_k8s_cli import seed
+
+from console.app import PilothouseApp
+from console.audit import default_audit_path
+from console.config import AppConfig
+from console.fleet import Fleet
+from console.screens.fleet import FleetScreen, row_key
+from providers.base import ClusterConfig
+
+
+async def test_key_presses_in_readonly_mode_send_only_reads(apiserver: ApiServer, kubeconfig: Path) -> None:
+    seed(apiserver)
+    cluster = ClusterConfig(name="k8s", provider="kubernetes", readonly=True, refresh_interval=0.5,
+                            options={"kubeconfig": str(kubeconfig)})
+    config = AppConfig(clusters=(cluster,))
+    app = PilothouseApp(Fleet(config), config)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        for _ in range(200):
+            fleet = app.screen
+            if isinstance(fleet, FleetScreen) and fleet.table.row_count >= 3:
+                break
+            await pilot.pause(0.05)
+        fleet = app.screen
+        assert isinstance(fleet, FleetScreen) and fleet.table.row_count >= 3
+        web = app.state.clusters["k8s"].service("prod/web")
+        assert web is not None
+        assert fleet.table.move_to_key(row_key("k8s", web.id))
+        # Every mutating key, on the fleet and on the service screen, plus the read-only screens.
+        for key in ("s", "plus", "minus", "R", "enter", "s", "plus", "R", "escape", "p", "escape", "d", "escape",
+                    "e", "escape", "s", "R"):
+            await pilot.press(key)
+            await pilot.pause()
+        audited = default_audit_path()
+        for _ in range(200):  # the refused attempts are audited off the UI thread
+            if audited.exists() and len(audited.read_text().splitlines()) >= 5:
+                break
+            await pilot.pause(0.05)
+    assert apiserver.state.mutating_requests() == 0
+    assert sum(apiserver.state.methods.values()) == apiserver.state.methods["GET"] > 0
+    assert apiserver.state.get("deployments", "prod", "web")["spec"]["replicas"] == 3
+    audit = [json.loads(line) for line in default_audit_path().read_text().splitlines()]
+    assert len(audit) >= 5 and all(entry["result"].startswith("refused") for entry in audit)
