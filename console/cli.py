@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check live services for the classic container pitfalls")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.add_argument("--cluster", metavar="NAME", action="append", help="only this cluster (repeatable)")
+    doctor.add_argument("--fail-on", metavar="SEVERITY", choices=("high", "medium", "low"),
+                        help="exit 1 when an unsilenced finding of this severity or worse exists (for CI gates)")
     _global_options(doctor, suppress=True)
 
     events = commands.add_parser("events", help="one timeline of cluster events and console actions")
@@ -224,7 +226,13 @@ def _doctor(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
                   f"{'':27}fix: {f.fix}")
         active = sum(1 for f in findings if not f.silenced)
         print(f"{active} finding(s), {len(findings) - active} silenced")
-    return EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
+    if not all(cluster.reachable for cluster in clusters):
+        return EXIT_FAILED
+    if args.fail_on:
+        worst = ("high", "medium", "low")[: ("high", "medium", "low").index(args.fail_on) + 1]
+        if any(f.severity.value in worst and not f.silenced for f in findings):
+            return EXIT_FAILED
+    return EXIT_OK
 
 
 def _events(fleet: Fleet, args: argparse.Namespace) -> int:

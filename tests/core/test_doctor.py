@@ -143,6 +143,19 @@ def test_silence_config_is_validated(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_fail_on_gates_by_severity(capsys: pytest.CaptureFixture[str], no_detected_clusters: None,
+                                   tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    # The ECS demo plants high findings (a literal credential, an unversioned image).
+    config.write_text('[[clusters]]\nname = "lab"\nprovider = "demo"\nflavor = "ecs"\n')
+    assert main(["--config", str(config), "doctor", "--fail-on", "high"]) == 1
+    config.write_text('[[clusters]]\nname = "lab"\nprovider = "demo"\nflavor = "ecs"\ntasks = 0\n'
+                      '[[doctor.silence]]\nrule = "*"\nservice = "*"\nreason = "lab"\n')
+    assert main(["--config", str(config), "doctor", "--fail-on", "low"]) == 0
+    assert main(["--config", str(config), "doctor", "--fail-on", "urgent"]) == 2
+    capsys.readouterr()
+
+
 def test_doctor_on_the_demo_fleet_finds_every_rule_and_prints_no_secret(
     capsys: pytest.CaptureFixture[str], no_detected_clusters: None
 ) -> None:

@@ -5,6 +5,7 @@ a rollout from the service screen."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -481,3 +482,20 @@ async def test_palette_opens_one_clusters_doctor(tmp_path: Path) -> None:
         assert doctor.cluster_filter == "demo-k8s"
         await wait_until(pilot, lambda: doctor.table.row_count == len(
             [f for f in app.state.all_findings() if f.cluster == "demo-k8s"]), what="demo-k8s findings only")
+
+
+async def test_no_secret_value_on_screen_or_in_files_after_a_session(tmp_path: Path) -> None:
+    secret = "demo-not-a-real-key"  # the literal PAYMENTS_API_KEY the demo plants
+    async with running_app(tmp_path) as (app, pilot):
+        await select(app, pilot, "demo-swarm", "shop_payments")
+        seen = [screen_text(app)]
+        for key in ("enter", "L", "escape", "escape", "d", "escape", "e", "escape", "s", "escape", "R", "escape"):
+            await pilot.press(key)
+            await pilot.pause()
+            seen.append(screen_text(app))
+    assert all(secret not in text for text in seen)
+    assert any("PAYMENTS_API_KEY" in text for text in seen), "the service screen shows the name, masked"
+    state = Path(os.environ["XDG_STATE_HOME"])
+    files = [path for path in (*tmp_path.rglob("*"), *state.rglob("*")) if path.is_file()]
+    assert files
+    assert all(secret not in path.read_text(errors="replace") for path in files)
