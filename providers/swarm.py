@@ -774,6 +774,102 @@ def _paramiko_available() -> bool:
     return True
 
 
+@functools.cache
+def _client_class() -> type[APIClient]:
+    from docker.api.client import APIClient
+
+    class PinnedCaAPIClient(APIClient):  # type: ignore[misc]  # docker ships no type hints
+        """requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE replace a session's CA bundle on every request;
+        the engine's own CA (DOCKER_CERT_PATH/ca.pem) must win, as it does for the docker CLI."""
+
+        def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                       cert: Any) -> dict[str, Any]:
+            settings: dict[str, Any] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if verify is None and isinstance(self.verify, str):
+                settings["verify"] = self.verify
+            return settings
+
+    return PinnedCaAPIClient
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and what it wraps: requests, urllib3 and docker nest the real cause several levels deep."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)  # urllib3's MaxRetryError keeps it here, not in __cause__
+        current = current.__cause__ or current.__context__ or (reason if isinstance(reason, BaseException) else (
+            current.args[0] if current.args and isinstance(current.args[0], BaseException) else None))
+
+
+PLAIN_HTTP_TO_TLS = "client sent an http request to an https server"
+# TLS alerts with which an engine refuses the client's certificate (missing, or signed by a CA it does not trust).
+_CLIENT_CERT_REFUSED = ("CERTIFICATE_REQUIRED", "UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN",
+                        "DECRYPT_ERROR", "HANDSHAKE_FAILURE")
+
+
+def _tls_error(error: BaseException, endpoint: str) -> ProviderError | None:
+    """A TLS failure anywhere in the chain -> what to fix, never the certificates' or keys' contents."""
+    import ssl
+
+    for cause in _causes(error):
+        if PLAIN_HTTP_TO_TLS in str(cause).lower():
+            return CredentialsError(
+                f"the engine at {endpoint} speaks TLS, but the connection was plain HTTP",
+                "set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to a directory with ca.pem, cert.pem and key.pem",
+            )
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            detail = _str(cause.verify_message)
+            if "mismatch" in detail.lower():
+                return CredentialsError(f"the engine's TLS certificate does not name the host of {endpoint}",
+                                        "connect by a name or address its certificate lists (subjectAltName)")
+            return CredentialsError(
+                f"the engine at {endpoint} presented a certificate that the CA in DOCKER_CERT_PATH did not sign"
+                + (f" ({detail})" if detail else ""),
+                "put the CA that signed the engine's certificate (dockerd --tlscacert) in DOCKER_CERT_PATH/ca.pem",
+            )
+        if isinstance(cause, ssl.SSLError):
+            reason = _str(getattr(cause, "reason", "")) or type(cause).__name__
+            if any(alert in reason for alert in _CLIENT_CERT_REFUSED):
+                return CredentialsError(
+                    f"the engine at {endpoint} refused the client certificate ({reason})",
+                    "DOCKER_CERT_PATH/cert.pem and key.pem must be signed by the CA the engine trusts",
+                )
+            return CredentialsError(f"TLS handshake with {endpoint} failed ({reason})",
+                                    "check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY")
+    return None
+
+
+def _ssh_error(error: BaseException, endpoint: str) -> ProviderError | None:
+    """paramiko's failures (docker's ssh:// transport) -> one line naming the endpoint."""
+    if not endpoint.startswith("ssh://") or not _paramiko_available():
+        return None
+    import paramiko
+
+    for cause in _causes(error):
+        if isinstance(cause, paramiko.BadHostKeyException):
+            return CredentialsError(f"the ssh host key of {endpoint} does not match ~/.ssh/known_hosts",
+                                    "if the host was reinstalled, replace its line in known_hosts")
+        if isinstance(cause, paramiko.PasswordRequiredException):
+            return CredentialsError(f"the ssh key for {endpoint} is protected by a passphrase",
+                                    "load it into ssh-agent (ssh-add) first")
+        if isinstance(cause, paramiko.AuthenticationException):
+            return CredentialsError(
+                f"ssh authentication to {endpoint} failed",
+                "check the IdentityFile in ~/.ssh/config (or ssh-agent) and the remote authorized_keys",
+            )
+        if isinstance(cause, paramiko.SSHException):
+            text = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+            if "known_hosts" in text:
+                return CredentialsError(f"{endpoint}: the host is not in ~/.ssh/known_hosts",
+                                        "connect once with ssh to check and record its host key")
+            return Unreachable(f"ssh connection to {endpoint} failed ({text[:160]})",
+                               "check that sshd runs there and that `docker` is installed on that host")
+    return None
+
+
 def _nothing_listens(error: BaseException) -> bool:
     """Refused, no such socket, unknown host: somewhere in the chain requests and urllib3 wrap around it."""
     import socket
@@ -798,6 +894,10 @@ def translate_error(error: Exception, endpoint: str) -> ProviderError:
         return error
     import docker.errors
     import requests.exceptions
+
+    transport_error = _tls_error(error, endpoint) or _ssh_error(error, endpoint)
+    if transport_error is not None:
+        return transport_error
 
     if isinstance(error, docker.errors.APIError):
         explanation = _str(getattr(error, "explanation", "")) or str(error)
@@ -885,16 +985,20 @@ class SwarmProvider(Provider):
         return self._endpoint.base_url if self._endpoint else ""
 
     def _new_client(self, endpoint: Endpoint, version: str = "auto", timeout: int = API_TIMEOUT_S) -> APIClient:
-        from docker.api.client import APIClient
-
+        ssh = endpoint.base_url.startswith("ssh://")
+        if ssh and not _paramiko_available():
+            # docker-py's ssh transport imports paramiko even when told to use the ssh binary.
+            raise ProviderError(f"{endpoint.base_url}: ssh:// needs paramiko, which is not installed",
+                                "pip install 'docker[ssh]'")
         try:
-            return APIClient(
+            return _client_class()(
                 base_url=endpoint.base_url,
                 version=version,
                 timeout=timeout,
                 tls=endpoint.tls or False,
-                # Without paramiko (docker[ssh]) docker-py shells out to the ssh binary instead.
-                use_ssh_client=endpoint.base_url.startswith("ssh://") and not _paramiko_available(),
+                # paramiko (docker[ssh]), not the ssh binary: its failures are exceptions we can translate,
+                # its reads honour the timeout, and no ssh process writes over the console's screen.
+                use_ssh_client=False,
             )
         except Exception as error:  # translated below
             raise translate_error(error, endpoint.base_url) from None

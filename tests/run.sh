@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs and run all of it, on a fresh Debian machine or a used one:
-#   apt packages (docker.io for the real test swarm), the Python package with its test extras, the
+#   apt packages (docker.io for the real test swarm, openssh-server for the ssh:// transport), the Python package with its test extras, the
 #   three-node test swarm (tests/swarm/swarm.sh). moto and the Kubernetes API test server are started by
 #   the tests' own fixtures on loopback. Extra arguments go to pytest.
 set -euo pipefail
@@ -13,14 +13,16 @@ command -v dockerd >/dev/null || need+=(docker.io)
 [[ -x /bin/busybox ]] || need+=(busybox-static)
 command -v iptables >/dev/null || need+=(iptables)
 command -v ip >/dev/null || need+=(iproute2)
+# sshd: the Swarm provider's ssh:// transport is tested against a private sshd.
+[[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
 if ((${#need[@]})); then
     echo "run.sh: installing ${need[*]}" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io busybox-static iptables iproute2 >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 # Two steps: the big SDK set resolves in seconds when pinned first (kubernetes<37, see pyproject.toml).
-"$PYTHON" -m pip install -q --disable-pip-version-check "kubernetes>=29,<37" "boto3>=1.34" "docker>=7" "textual>=0.80"
+"$PYTHON" -m pip install -q --disable-pip-version-check "kubernetes>=29,<37" "boto3>=1.34" "docker[ssh]>=7" "textual>=0.80"
 "$PYTHON" -m pip install -q --disable-pip-version-check -e '.[test]'
 
 cleanup() { bash tests/swarm/swarm.sh down >/dev/null 2>&1 || true; }
