@@ -111,6 +111,7 @@ BAD_WAITING_REASONS = frozenset({
 })
 # A running pod whose readiness has failed this long is unhealthy, not still starting.
 READINESS_GRACE_S = 120.0
+LOGIN_CACHE_S = 60.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -1388,6 +1389,7 @@ class KubernetesProvider(Provider):
 
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)
+        self._login_cache: tuple[float, LoginCommand | None] | None = None
         # Tunables; tests shorten them. Every request has a client-side timeout.
         self.connect_timeout_s = 5.0
         self.request_timeout_s = 30.0
@@ -1435,6 +1437,14 @@ class KubernetesProvider(Provider):
         a plugin that must ask fails there; run here with the TUI suspended, it can ask, and caches its token
         for the next refresh. Its stdout carries the token itself, so the console hides it.
         """
+        now = time.monotonic()
+        cached = self._login_cache
+        if cached is None or now - cached[0] > LOGIN_CACHE_S:
+            # The console asks on every keystroke in its palette: read the kubeconfig at most once a minute.
+            cached = self._login_cache = (now, self._read_login_command())
+        return cached[1]
+
+    def _read_login_command(self) -> LoginCommand | None:
         exec_config = exec_plugin(self._kubeconfig_paths()[1], _str(self.config.options.get("context")))
         if not exec_config:
             return None
