@@ -317,6 +317,7 @@ def _service_or_none(cluster: Cluster, ref: str) -> Service | None:
 
 def _status(fleet: Fleet, args: argparse.Namespace) -> int:
     from console.export import fleet_dict
+    from console.fleet import BrokenProvider
 
     clusters = _selected_snapshots(fleet, args)
     if args.json:
@@ -324,6 +325,14 @@ def _status(fleet: Fleet, args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         _print_status(clusters)
+    # A cluster whose config is wrong (not merely down) is bad input: said on stderr, exit 2; the others
+    # are still reported above.
+    providers = [fleet.providers[cluster.name] for cluster in clusters]
+    broken = [provider for provider in providers if isinstance(provider, BrokenProvider)]
+    for provider in broken:
+        print(f"pilothouse: error: {provider.error}", file=sys.stderr)
+    if any(provider.error.exit_code == EXIT_BAD_INPUT for provider in broken):
+        return EXIT_BAD_INPUT
     return EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
 
 

@@ -9,17 +9,52 @@ from console.actions import ActionLayer
 from console.audit import AuditLog
 from console.config import AppConfig
 from providers import registry
-from providers.base import Provider
-from providers.model import Cluster
+from providers.base import Action, ClusterConfig, MutationPlan, Provider
+from providers.errors import ProviderError
+from providers.model import Cluster, ClusterKind, Service
 from providers.refresh import ClusterRefresher
+
+
+class BrokenProvider(Provider):
+    """Stands in for a cluster whose provider could not even be built (a kubeconfig that does not exist):
+    the cluster shows unreachable with the reason, and the other clusters work as usual."""
+
+    def __init__(self, config: ClusterConfig, kind: ClusterKind, error: ProviderError) -> None:
+        super().__init__(config)
+        self.kind = kind
+        self.error = error
+
+    def connect(self) -> None:
+        raise self.error
+
+    def snapshot(self) -> Cluster:
+        raise self.error
+
+    def refusal(self, action: Action, service: Service) -> str | None:
+        return str(self.error)
+
+    def plan_scale(self, service: Service, replicas: int) -> MutationPlan:
+        raise self.error
+
+    def plan_rollback(self, service: Service) -> MutationPlan:
+        raise self.error
+
+    def apply(self, plan: MutationPlan) -> str:
+        raise self.error
+
+
+def _create(config: ClusterConfig) -> Provider:
+    provider_class = registry.provider_class(config.provider)
+    try:
+        return provider_class(config)
+    except ProviderError as error:
+        return BrokenProvider(config, provider_class.kind, error)
 
 
 class Fleet:
     def __init__(self, config: AppConfig, *, readonly: bool = False) -> None:
         self.config = config
-        self.providers: dict[str, Provider] = {
-            cluster.name: registry.create(cluster) for cluster in config.clusters
-        }
+        self.providers: dict[str, Provider] = {cluster.name: _create(cluster) for cluster in config.clusters}
         self.actions = ActionLayer(
             self.providers,
             readonly=readonly or config.readonly,

@@ -70,3 +70,21 @@ def test_a_hung_cluster_does_not_delay_the_others_beyond_its_timeout(
     assert clusters["lab"]["reachable"] is True
     assert clusters["hung"]["reachable"] is False and clusters["hung"]["error"]
     assert elapsed < 60, "a hung engine must time out, not hang the console"
+
+
+def test_a_misconfigured_cluster_is_reported_and_the_others_still_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[clusters]]\nname = "lab"\nprovider = "demo"\nflavor = "ecs"\n'
+        f'[[clusters]]\nname = "eks"\nprovider = "kubernetes"\nkubeconfig = "{tmp_path}/missing"\n'
+    )
+    assert main(["--config", str(config), "status", "--json"]) == 2
+    out, err = capsys.readouterr()
+    clusters = {c["name"]: c for c in json.loads(out)["clusters"]}
+    assert clusters["lab"]["reachable"] is True
+    assert clusters["eks"]["reachable"] is False and "missing not found" in clusters["eks"]["error"]
+    assert err.count("\n") == 1 and "kubeconfig" in err
+    assert main(["--config", str(config), "scale", "lab/prod/web", "3", "--yes"]) == 0
+    assert main(["--config", str(config), "scale", "eks/default/web", "3", "--yes"]) == 2
