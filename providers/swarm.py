@@ -837,6 +837,14 @@ def _tls_error(error: BaseException, endpoint: str) -> ProviderError | None:
                     f"the engine at {endpoint} refused the client certificate ({reason})",
                     "DOCKER_CERT_PATH/cert.pem and key.pem must be signed by the CA the engine trusts",
                 )
+            if isinstance(cause, ssl.SSLEOFError):
+                # TLS 1.3: the server checks the client certificate after the client's side of the handshake
+                # is done; a refusal then reaches us as an alert or, depending on timing, as a bare EOF.
+                return CredentialsError(
+                    f"the engine at {endpoint} ended the TLS handshake ({reason}): it most likely refused the "
+                    "client certificate",
+                    "DOCKER_CERT_PATH/cert.pem and key.pem must be signed by the CA the engine trusts",
+                )
             return CredentialsError(f"TLS handshake with {endpoint} failed ({reason})",
                                     "check DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) and DOCKER_TLS_VERIFY")
     return None

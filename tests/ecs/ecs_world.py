@@ -7,10 +7,11 @@ in-process backend models (the server runs in this process), then read them back
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from waiting import wait_until as wait_until
 
 if TYPE_CHECKING:
     from providers.ecs import EcsProvider
@@ -19,18 +20,6 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
 ProviderFactory = Callable[..., "EcsProvider"]
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Poll until predicate() is truthy; return its value, or fail with the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 def ecs_backend() -> Any:

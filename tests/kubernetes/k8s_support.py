@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from waiting import wait_until as wait_until
 
 from providers.kubernetes import KubernetesProvider
 
 ProviderFactory = Callable[..., KubernetesProvider]
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Poll until `predicate()` is truthy; returns its value, fails the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
 
 
 def write_config(path: Path, kubeconfig: Path, *, name: str = "k8s", readonly: bool = False,

@@ -1,5 +1,6 @@
 """Pod logs through the pod log endpoint, over real HTTP: tail, one pod or container, a crash loop's previous
-container, follow (appended lines, resumption after a quiet spell, stop), and the `logs` CLI verb.
+container, follow (appended lines, resumption after a quiet spell, stop, pods that appear meanwhile), and the
+`logs` CLI verb.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from k8s_support import wait_until, write_config
 from console.cli import main
 from providers.base import LogLine
 from providers.errors import InvalidInput, NotFound
-from providers.kubernetes import KubernetesProvider, LogStream, pod_log_streams, resolve_log_target
+from providers.kubernetes import (
+    KubernetesProvider,
+    LogStream,
+    log_target,
+    pod_log_streams,
+    resolve_log_target,
+    workload_pods,
+)
 from providers.model import Service, Task
 
 pytestmark = pytest.mark.kubernetes
@@ -257,6 +265,128 @@ def test_logs_cli_verb(apiserver: ApiServer, kubeconfig: Path, web: Service, tmp
     assert err.count("\n") == 1 and "no pod 'nope' in prod/web" in err
 
 
+# -- a follow picks up the pods a rolling update makes ----------------------------------------------------
+
+NEW_POD, REPLACEMENT = "web-5c6b7a-ddddd", "web-7d9f8c-eeeee"
+
+
+def roll_out(state: Any, *texts: str, name: str = NEW_POD, template_hash: str = "5c6b7a", **pod_options: Any) -> None:
+    """A pod of prod/web's new ReplicaSet (revision 2), with log lines written before it is seen."""
+    web = state.get("deployments", NS, "web")
+    rs = state.put(replicaset(web, "registry.local/web:2.0", 2, template_hash, 1))
+    state.add_log(NS, name, "app", *texts)
+    state.put(pod(rs, name, node="node-2", version_label=("pod-template-hash", template_hash), **pod_options))
+
+
+def other_workload(state: Any) -> None:
+    """prod/web-canary: a Deployment whose pod name starts "web-" too, with log lines."""
+    canary = state.put(deployment("web-canary", replicas=1))
+    rs = state.put(replicaset(canary, "registry.local/web:2.0", 1, "9f9f9f", 1))
+    state.add_log(NS, "web-canary-9f9f9f-zzzzz", "app", "canary line")
+    state.put(pod(rs, "web-canary-9f9f9f-zzzzz", version_label=("pod-template-hash", "9f9f9f"), app="web-canary"))
+
+
+def test_follow_picks_up_a_new_replicasets_pod_from_the_cache_and_not_another_workloads(
+    apiserver: ApiServer, provider: KubernetesProvider, web: Service
+) -> None:
+    state = apiserver.state
+    follower = Follower(provider, web, tail=1)
+    wait_until(lambda: state.open_log_streams == 3)
+    lists_before = state.count("list")
+
+    other_workload(state)
+    roll_out(state, "new pod line 1", "new pod line 2")
+    # The default look interval (2 s): the new pod's lines, from its first, within a few seconds.
+    wait_until(lambda: [(line.source, line.text) for line in follower.lines if line.source.startswith(NEW_POD)] == [
+        (f"{NEW_POD}/app@node-2", "new pod line 1"), (f"{NEW_POD}/app@node-2", "new pod line 2")], timeout=6.0)
+    state.add_log(NS, NEW_POD, "app", "new pod line 3")
+    wait_until(lambda: follower.texts()[-1:] == ["new pod line 3"])
+
+    # The canary's pod was in the cache before the new one, and is not followed.
+    assert state.open_log_streams == 4
+    assert "canary line" not in follower.texts() and follower.error is None
+    # Found in the watch cache: no list and no pod read on the way.
+    assert state.count("list") == lists_before and state.count("get", "pods") == 0
+
+    follower.stop.set()
+    follower.thread.join(timeout=2.0)
+    assert not follower.thread.is_alive()
+    wait_until(lambda: state.open_log_streams == 0, timeout=3.0)
+
+
+def test_follow_of_a_prefix_picks_up_only_new_pods_it_names(
+    apiserver: ApiServer, provider: KubernetesProvider, web: Service
+) -> None:
+    state, provider.log_new_pod_interval_s = apiserver.state, 0.2
+    follower = Follower(provider, web, task_id="web-7d9f8c", tail=1)
+    wait_until(lambda: state.open_log_streams == 3)
+    roll_out(state, "other replicaset line")
+    roll_out(state, "replacement line", name=REPLACEMENT, template_hash="7d9f8c")
+    wait_until(lambda: "replacement line" in follower.texts())
+    wait_until(lambda: state.open_log_streams == 4)
+    assert "other replicaset line" not in follower.texts()
+
+    # One pod named exactly: no other pod ever joins.
+    exact = Follower(provider, web, task_id=RUNNING, tail=1)
+    wait_until(lambda: exact.texts() == ["running line 10"])
+    wait_until(lambda: state.open_log_streams == 5)
+    state.add_log(NS, RUNNING, "app", "marker")
+    wait_until(lambda: exact.texts()[-1:] == ["marker"])
+    assert state.open_log_streams == 5 and exact.error is None and follower.error is None
+    for each in (follower, exact):
+        each.stop.set()
+        each.thread.join(timeout=2.0)
+
+
+def test_new_pod_over_the_follow_bound_waits_for_a_slot_and_says_so_once(
+    apiserver: ApiServer, provider: KubernetesProvider, web: Service
+) -> None:
+    state, provider.log_new_pod_interval_s = apiserver.state, 0.1
+    provider.max_log_follow_streams = 3
+    follower = Follower(provider, web, tail=0)
+    wait_until(lambda: state.open_log_streams == 3)
+    roll_out(state, "first line of the new pod")
+    notice = wait_until(lambda: [line for line in follower.lines if line.source == "pilothouse"])
+    assert f"[not following {NEW_POD}/app@node-2 yet: 3 containers are followed" in notice[0].text
+    wait_until(lambda: state.count("get", "pods/log") >= 4)  # the crash loop's previous log was read
+    assert state.open_log_streams == 3
+
+    state.end_log(NS, RUNNING, "app")  # an old pod's container stops: its slot goes to the new pod
+    wait_until(lambda: "first line of the new pod" in follower.texts())
+    wait_until(lambda: state.open_log_streams == 3)
+    assert sum(line.source == "pilothouse" for line in follower.lines) == 1
+    follower.stop.set()
+    follower.thread.join(timeout=2.0)
+    assert follower.error is None
+
+
+def test_new_pod_still_creating_is_followed_once_it_starts(
+    apiserver: ApiServer, provider: KubernetesProvider, web: Service
+) -> None:
+    state, provider.log_new_pod_interval_s = apiserver.state, 0.1
+    follower = Follower(provider, web, tail=0)
+    wait_until(lambda: state.open_log_streams == 3)
+    roll_out(state, "up at last", phase="Pending", ready=False, waiting=("ContainerCreating", ""))
+    wait_until(lambda: f"{NEW_POD}/app@node-2" in [line.source for line in follower.lines])
+    assert texts(line for line in follower.lines if line.source.startswith(NEW_POD)) == [
+        (f"{NEW_POD}/app@node-2", "[new pod, container waiting to start: ContainerCreating]")]
+
+    def started(obj: Obj) -> None:
+        obj["status"]["phase"] = "Running"
+        obj["status"]["containerStatuses"][0]["state"] = {"running": {"startedAt": "2024-05-01T10:01:00Z"}}
+    state.update("pods", NS, NEW_POD, started)
+    wait_until(lambda: "up at last" in follower.texts())
+    # Every old container stops; the follow goes on with the new pod's, and ends when it stops too.
+    for pod_name, container in ((RUNNING, "app"), (SIDECARS, "app"), (SIDECARS, "proxy")):
+        state.end_log(NS, pod_name, container)
+    state.add_log(NS, NEW_POD, "app", "still here")
+    wait_until(lambda: "still here" in follower.texts())
+    assert follower.thread.is_alive()
+    state.end_log(NS, NEW_POD, "app")
+    follower.thread.join(timeout=3.0)
+    assert not follower.thread.is_alive() and follower.error is None
+
+
 # -- the pure parts ------------------------------------------------------------------------------------
 
 
@@ -287,3 +417,31 @@ def test_namespace_slash_pod_wins_over_pod_slash_container() -> None:
     assert resolve_log_target(service, "") == (["web-1", "web-2"], "")
     with pytest.raises(NotFound, match="has no pods"):
         resolve_log_target(Service(id="deployment/a/b", name="b", ref="a/b"), "")
+
+
+def test_workload_pods_follow_the_owner_chain() -> None:
+    def owned(name: str, owner_kind: str, owner: str, ns: str = NS) -> Obj:
+        reference = {"kind": owner_kind, "name": owner, "controller": True}
+        return {"kind": "ReplicaSet" if owner_kind == "Deployment" else "Pod",
+                "metadata": {"name": name, "namespace": ns, "ownerReferences": [reference]}}
+    rs_web, rs_other = owned("web-1", "Deployment", "web"), owned("web-x-1", "Deployment", "web-x")
+    pods: list[Obj] = [owned("web-1-b", "ReplicaSet", "web-1"), owned("web-1-a", "ReplicaSet", "web-1"),
+                       owned("web-x-1-a", "ReplicaSet", "web-x-1"), owned("web-1-c", "ReplicaSet", "web-1", "staging"),
+                       {"metadata": {"name": "bare", "namespace": NS}}, {}, {"metadata": None}]
+    names = [p["metadata"]["name"] for p in workload_pods("deployment", NS, "web", [rs_web, rs_other], pods)]
+    assert names == ["web-1-a", "web-1-b"]
+    assert workload_pods("statefulset", NS, "web", [rs_web], pods) == []
+    db_0 = owned("db-0", "StatefulSet", "db")
+    assert workload_pods("statefulset", NS, "db", [], [*pods, db_0]) == [db_0]
+
+
+def test_log_target_says_which_new_pods_may_join() -> None:
+    service = Service(id="deployment/web/web", name="web", ref="web/web", namespace="web",
+                      tasks=(Task(id="web/web-1", service_id=""), Task(id="web/web-10", service_id="")))
+    assert log_target(service, "").prefix == ""
+    assert log_target(service, "web-1").prefix is None  # exactly one pod, though "web-10" starts with it
+    assert log_target(service, "web-1").pods == ("web-1",)
+    prefixed = log_target(service, "web-/app")
+    assert (prefixed.pods, prefixed.container, prefixed.prefix) == (("web-1", "web-10"), "app", "web-")
+    assert prefixed.admits("web-2") and not prefixed.admits("api-1")
+    assert not log_target(service, "web/web-1").admits("web-1x")

@@ -5,15 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from swarm_helpers import Services, SwarmInfo, make_provider, parse_env, swarm_script
 
 from providers.swarm import SwarmProvider
-
-# tests/support holds helpers shared by test dirs (http_count_proxy); test dirs are not packages.
-sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,29 +10,22 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+import waiting
+from waiting import Timeout as Timeout
 
 from providers.base import ClusterConfig
 from providers.swarm import SwarmProvider
 
 T = TypeVar("T")
 
-SWARM_SCRIPT = Path(__file__).with_name("swarm.sh")
-
-
-class Timeout(AssertionError):
-    pass
-
 
 def wait_until(predicate: Callable[[], T | None], timeout: float, interval: float = 0.1, what: str = "") -> T:
-    """Poll `predicate` until it returns something truthy; fail with `what` and the last value otherwise."""
-    deadline = time.monotonic() + timeout
-    last = predicate()
-    while not last:
-        if time.monotonic() > deadline:
-            raise Timeout(f"timed out after {timeout}s waiting for {what or predicate!r}; last: {last!r}")
-        time.sleep(interval)
-        last = predicate()
-    return last
+    """waiting.wait_until, polling a real engine a little less eagerly (predicates often run the docker CLI)."""
+    result: T = waiting.wait_until(predicate, timeout, interval, what)
+    return result
+
+
+SWARM_SCRIPT = Path(__file__).with_name("swarm.sh")
 
 
 def docker(host: str, *args: str, check: bool = True) -> str:
