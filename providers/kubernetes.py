@@ -29,7 +29,9 @@ Decisions worth knowing:
   shows the crashed instance, marked "(previous)", before the current one. Follow opens one stream per
   container (at most `max_log_follow_streams`, as kubectl's --max-log-requests), resumes a stream that went
   quiet past its read timeout from the last line's time without repeating lines, and ends when the
-  containers stop or `stop` is set (open responses are closed from the consuming thread at once).
+  containers stop or `stop` is set (open responses are closed from the consuming thread at once). A follow
+  of the workload (or of a pod name prefix) looks at the pod cache every 2 s and follows the containers of
+  pods that appeared meanwhile (a rolling update's) from their first line, within the same bound.
 - A configured `kubeconfig` that does not exist is a config error when the provider is built (exit 2
   before any request); the $KUBECONFIG/default path is looked at on connect.
 """
@@ -942,6 +944,8 @@ def revision_rollback_target(kind: str, workload: Obj, revisions: list[Obj]) -> 
 LOG_LINE_MAX_BYTES = 64 * 1024
 # A container that crashed this recently gets its previous instance's log shown before the current one.
 RECENT_CRASH_S = 30 * 60.0
+# The source of lines that pilothouse itself adds to a log (not a container's).
+LOG_NOTICE_SOURCE = "pilothouse"
 
 
 @dataclass(frozen=True, slots=True)
@@ -1013,7 +1017,37 @@ def pod_log_streams(pod: Obj, container: str = "", now: datetime | None = None) 
     return streams
 
 
-def resolve_log_target(service: Service, task_id: str) -> tuple[list[str], str]:
+@dataclass(frozen=True, slots=True)
+class LogTarget:
+    """What a task id picks among a service's pods: see resolve_log_target."""
+
+    pods: tuple[str, ...]  # names of the pods picked now
+    container: str = ""  # "" = every container
+    # Pods that appear later join a follow when their name starts with this ("" = every pod); None when
+    # the task id named one pod exactly, which a newcomer never is.
+    prefix: str | None = ""
+
+    def admits(self, pod_name: str) -> bool:
+        return self.prefix is not None and pod_name.startswith(self.prefix)
+
+
+def _stream_groups(streams: list[LogStream]) -> list[list[LogStream]]:
+    """Streams split by container, in order: a container's previous instance is read before its current one."""
+    groups: list[list[LogStream]] = []
+    for stream in streams:
+        if groups and (groups[-1][-1].pod, groups[-1][-1].container) == (stream.pod, stream.container):
+            groups[-1].append(stream)
+        else:
+            groups.append([stream])
+    return groups
+
+
+def _follows(group: list[LogStream]) -> bool:
+    """The group ends with a current container, followed until it stops (not only a finished read)."""
+    return bool(group) and not (group[-1].previous or group[-1].waiting)
+
+
+def log_target(service: Service, task_id: str) -> LogTarget:
     """The pods (names) and container ("" = all) that `task_id` names among the service's pods.
 
     Accepted: "" (every pod), "POD" or "NAMESPACE/POD" (Task.id), where POD may be a prefix and then
@@ -1026,7 +1060,7 @@ def resolve_log_target(service: Service, task_id: str) -> tuple[list[str], str]:
     if not text:
         if not pods:
             raise NotFound(f"{service.ref} has no pods", "see its events: pilothouse events --service ...")
-        return pods, ""
+        return LogTarget(tuple(pods))
     parts = text.split("/")
     if len(parts) > 3 or not all(parts):
         raise InvalidInput(f"--task {task_id!r} is not POD, NAMESPACE/POD or POD/CONTAINER")
@@ -1049,7 +1083,33 @@ def resolve_log_target(service: Service, task_id: str) -> tuple[list[str], str]:
     if not selected:
         shown = ", ".join(pods[:5]) + (", ..." if len(pods) > 5 else "")
         raise NotFound(f"no pod {prefix!r} in {service.ref}", f"its pods: {shown or 'none'}")
-    return selected, container
+    return LogTarget(tuple(selected), container, None if prefix in pods else prefix)
+
+
+def resolve_log_target(service: Service, task_id: str) -> tuple[list[str], str]:
+    """The pods (names) and container ("" = all) that `task_id` names; see log_target."""
+    target = log_target(service, task_id)
+    return list(target.pods), target.container
+
+
+def workload_pods(kind: str, namespace: str, name: str, replicasets: list[Obj], pods: list[Obj]) -> list[Obj]:
+    """The pods a workload controls, by controller ownerReference (a Deployment's through its ReplicaSets),
+    as build_cluster finds them. Pure."""
+    if kind == "deployment":
+        owner_kind = "ReplicaSet"
+        owners = {_key(rs)[1] for rs in replicasets if _key(rs)[0] == namespace
+                  and controller_owner(rs).get("kind") == "Deployment" and controller_owner(rs).get("name") == name}
+    else:
+        owner_kind, owners = OWNER_KIND.get(kind, ""), {name}
+    found = [pod for pod in pods if _key(pod)[0] == namespace
+             and controller_owner(pod).get("kind") == owner_kind and _str(controller_owner(pod).get("name")) in owners]
+    return sorted(found, key=lambda pod: _key(pod)[1])
+
+
+def pod_identity(pod: Obj) -> str:
+    """A pod's uid, or its name without one: a StatefulSet pod recreated under its old name is a new pod."""
+    meta = meta_of(pod)
+    return _str(meta.get("uid")) or _str(meta.get("name"))
 
 
 def parse_log_line(raw: str) -> tuple[datetime | None, str]:
@@ -1349,6 +1409,63 @@ class _Reflector:
 # -- the provider ------------------------------------------------------------------------------------
 
 
+class _NewPodScout:
+    """Finds the containers of a followed workload's pods that it has not followed yet, in the provider's
+    pod cache (the reflectors keep it current: no API call), each container of each pod once."""
+
+    def __init__(self, provider: KubernetesProvider, kind: str, namespace: str, name: str, target: LogTarget) -> None:
+        self.provider, self.kind, self.namespace, self.name, self.target = provider, kind, namespace, name, target
+        self._started: set[tuple[str, str]] = set()  # (pod identity, container): given a reader
+        self._announced: set[tuple[str, str]] = set()  # waiting to start, and said so
+        self._refused: set[tuple[str, str]] = set()  # over the follow bound, and said so
+
+    def know(self, pod: Obj, streams: list[LogStream]) -> None:
+        """The follow reads these streams of `pod` already; a container waiting to start is followed once
+        it starts."""
+        for group in _stream_groups(streams):
+            key = (pod_identity(pod), group[0].container)
+            (self._announced if group[-1].waiting else self._started).add(key)
+
+    def started(self, key: tuple[str, str]) -> None:
+        self._started.add(key)
+
+    def refuse_once(self, key: tuple[str, str]) -> bool:
+        """True the first time `key` is refused (say it once, not at every look)."""
+        if key in self._refused:
+            return False
+        self._refused.add(key)
+        return True
+
+    def look(self) -> tuple[list[tuple[tuple[str, str], list[LogStream]]], list[LogLine], bool]:
+        """Stream groups (one per container) not started yet, notices, and whether a container waits to start."""
+        pods = workload_pods(self.kind, self.namespace, self.name, self.provider.cached(REPLICASETS.resource),
+                             self.provider.cached(PODS.resource))
+        now = datetime.now(UTC)
+        found: list[tuple[tuple[str, str], list[LogStream]]] = []
+        notices: list[LogLine] = []
+        waiting = False
+        for pod in pods:
+            if not self.target.admits(_key(pod)[1]) or meta_of(pod).get("deletionTimestamp"):
+                continue  # not picked, or going away: nothing new to see
+            try:
+                streams = pod_log_streams(pod, self.target.container, now)
+            except NotFound:  # a newcomer without the container picked (the pod template changed)
+                continue
+            for group in _stream_groups(streams):
+                key = (pod_identity(pod), group[0].container)
+                if key in self._started:
+                    continue
+                if group[-1].waiting:
+                    waiting = True
+                    if key not in self._announced:
+                        self._announced.add(key)
+                        notices.append(LogLine(None, group[-1].source,
+                                               f"[new pod, container waiting to start: {group[-1].waiting}]"))
+                    continue
+                found.append((key, group))
+        return found, notices, waiting
+
+
 def exec_plugin(paths: list[Path], context: str) -> Obj:
     """The `users[].user.exec` block of `context` (or the current context), merged over kubeconfig files the
     way kubectl merges them: the first file that names a thing wins."""
@@ -1408,6 +1525,8 @@ class KubernetesProvider(Provider):
         self.log_queue_size = 10_000
         # As `kubectl logs -f --max-log-requests`: following more containers at once is refused.
         self.max_log_follow_streams = 20
+        # A follow looks this often at the pod cache for pods of the workload that appeared meanwhile.
+        self.log_new_pod_interval_s = 2.0
         self.max_events = 1000
         self.endpoint = ""
         self._api: ApiClient | None = None
@@ -1618,20 +1737,22 @@ class KubernetesProvider(Provider):
         self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
         stop: threading.Event | None = None,
     ) -> Iterator[LogLine]:
-        """Pod logs of a workload, every container prefixed "POD/CONTAINER@NODE"; see resolve_log_target.
+        """Pod logs of a workload, every container prefixed "POD/CONTAINER@NODE"; see log_target.
 
         `tail` applies to each container's log, as with `kubectl logs --tail`. Without `follow`, the lines of
         all streams come back merged in time order; with it, each stream is read by its own thread and lines
-        come as they arrive, until every stream ends (its container stopped) or `stop` is set.
+        come as they arrive, until every stream ends (its container stopped) or `stop` is set. A follow of the
+        workload (or of a pod name prefix) also picks up its pods that appear meanwhile, as a rolling update
+        makes them, from their first line.
         Everything is checked before the first request, so bad input raises here, not mid-iteration.
         """
         if isinstance(tail, bool) or not isinstance(tail, int) or tail < 0:
             raise InvalidInput(f"tail must be a whole number >= 0, not {tail!r}")
-        _, namespace, _ = self._parse_id(service)
-        pods, container = resolve_log_target(service, task_id)
+        kind, namespace, name = self._parse_id(service)
+        target = log_target(service, task_id)
         now = datetime.now(UTC)
-        streams = [stream for pod in pods
-                   for stream in pod_log_streams(self._pod(namespace, pod), container, now)]
+        pods = [self._pod(namespace, pod) for pod in target.pods]
+        streams = [stream for pod in pods for stream in pod_log_streams(pod, target.container, now)]
         following = sum(1 for stream in streams if not (stream.previous or stream.waiting))
         if follow and following > self.max_log_follow_streams:
             raise InvalidInput(
@@ -1639,7 +1760,14 @@ class KubernetesProvider(Provider):
                 f"{self.max_log_follow_streams}", "pick pods with --task (a pod name prefix) or POD/CONTAINER",
             )
         stop = stop or threading.Event()
-        return self._follow_logs(streams, tail, stop) if follow else self._log_history(streams, tail, stop)
+        if not follow:
+            return self._log_history(streams, tail, stop)
+        scout = None
+        if target.prefix is not None:
+            scout = _NewPodScout(self, kind, namespace, name, target)
+            for pod in pods:
+                scout.know(pod, pod_log_streams(pod, target.container, now))
+        return self._follow_logs(streams, tail, stop, scout)
 
     def _pod(self, namespace: str, name: str) -> Obj:
         for pod in self.cached(PODS.resource):
@@ -1653,7 +1781,7 @@ class KubernetesProvider(Provider):
         return self._request("GET", stream.path, query=query, stream=True, accept="*/*",
                              read_timeout=read_timeout, doing=f"reading the log of {stream.source}")
 
-    def _read_log(self, stream: LogStream, tail: int, stop: threading.Event) -> Iterator[LogLine]:
+    def _read_log(self, stream: LogStream, tail: int | None, stop: threading.Event) -> Iterator[LogLine]:
         """One stream's lines, to its end (no follow); a pod gone or a container not started is a note."""
         if stream.waiting:
             yield LogLine(None, stream.source, f"[container waiting to start: {stream.waiting}]")
@@ -1688,9 +1816,15 @@ class KubernetesProvider(Provider):
                 return
             yield line
 
-    def _follow_logs(self, streams: list[LogStream], tail: int, stop: threading.Event) -> Iterator[LogLine]:
+    def _follow_logs(
+        self, streams: list[LogStream], tail: int, stop: threading.Event, scout: _NewPodScout | None = None,
+    ) -> Iterator[LogLine]:
         """One reader thread per container (its previous instance first), lines through a bounded queue.
 
+        With a scout, the workload's pod cache is looked at every `log_new_pod_interval_s` and a reader is
+        started for each new container, from its first line, within `max_log_follow_streams` (one over it
+        waits for a slot, said once). The follow ends when every reader has ended and no container of the
+        workload waits to start.
         Leaving (stop set, the consumer closing the generator, an error) closes every open response from
         this thread, which unblocks the readers at once; no read waits for its timeout.
         """
@@ -1698,6 +1832,7 @@ class KubernetesProvider(Provider):
         lines: queue.Queue[LogLine | ProviderError | None] = queue.Queue(maxsize=self.log_queue_size)
         responses: set[Any] = set()
         responses_lock = threading.Lock()
+        live_follows = [0]  # readers following a current container now; under responses_lock
 
         def emit(item: LogLine | ProviderError | None) -> bool:
             while not done.is_set():
@@ -1708,15 +1843,15 @@ class KubernetesProvider(Provider):
                     continue
             return False
 
-        def read(group: list[LogStream]) -> None:
+        def read(group: list[LogStream], group_tail: int | None) -> None:
             try:
                 for stream in group:
                     if stream.previous or stream.waiting:
-                        for line in self._read_log(stream, tail, done):
+                        for line in self._read_log(stream, group_tail, done):
                             if not emit(line):
                                 return
                     else:
-                        self._follow_stream(stream, tail, done, emit, responses, responses_lock)
+                        self._follow_stream(stream, group_tail, done, emit, responses, responses_lock)
             except ProviderError as error:
                 if not done.is_set():
                     emit(error)
@@ -1724,29 +1859,63 @@ class KubernetesProvider(Provider):
                 if not done.is_set():
                     emit(translate_error(error, "following logs", self.endpoint))
             finally:
+                if _follows(group):
+                    with responses_lock:
+                        live_follows[0] -= 1
                 emit(None)
 
-        groups: list[list[LogStream]] = []
-        for stream in streams:
-            if groups and (groups[-1][-1].pod, groups[-1][-1].container) == (stream.pod, stream.container):
-                groups[-1].append(stream)
-            else:
-                groups.append([stream])
-        threads = [threading.Thread(target=read, args=(group,), name=f"k8s-logs-{group[0].source}", daemon=True)
-                   for group in groups]
+        threads: list[threading.Thread] = []
+
+        def start(group: list[LogStream], group_tail: int | None) -> None:
+            if _follows(group):
+                with responses_lock:
+                    live_follows[0] += 1
+            thread = threading.Thread(target=read, args=(group, group_tail), name=f"k8s-logs-{group[0].source}",
+                                      daemon=True)
+            threads.append(thread)
+            thread.start()
+
+        def newcomers() -> tuple[list[LogLine], bool]:
+            """Start readers for the scout's new containers; notices to show, and whether any waits to start."""
+            assert scout is not None
+            found, notices, waiting = scout.look()
+            for key, group in found:
+                with responses_lock:
+                    full = live_follows[0] >= self.max_log_follow_streams
+                if _follows(group) and full:
+                    if scout.refuse_once(key):
+                        notices.append(LogLine(None, LOG_NOTICE_SOURCE, (
+                            f"[not following {group[-1].source} yet: {self.max_log_follow_streams} containers "
+                            "are followed already; it starts, from its first line, when one of them ends]")))
+                    waiting = True
+                    continue
+                scout.started(key)
+                start(group, None)  # a newcomer from its first line: nothing of it was shown yet
+            return notices, waiting
 
         def generate() -> Iterator[LogLine]:
-            for thread in threads:
-                thread.start()
+            for group in _stream_groups(streams):
+                start(group, tail)
             ended = 0
+            next_look = time.monotonic() + self.log_new_pod_interval_s
+            look_now = False  # every reader has ended: look once more before ending
             try:
-                while ended < len(threads) and not stop.is_set():
+                while not stop.is_set():
+                    if scout is not None and (look_now or time.monotonic() >= next_look):
+                        look_now, next_look = False, time.monotonic() + self.log_new_pod_interval_s
+                        notices, waiting = newcomers()
+                        yield from notices
+                        if ended >= len(threads) and not waiting:
+                            return
+                    elif scout is None and ended >= len(threads):
+                        return
                     try:
                         item = lines.get(timeout=0.1)
                     except queue.Empty:
                         continue
                     if item is None:
                         ended += 1
+                        look_now = ended >= len(threads)
                     elif isinstance(item, ProviderError):
                         raise item
                     else:
@@ -1763,7 +1932,7 @@ class KubernetesProvider(Provider):
         return generate()
 
     def _follow_stream(
-        self, stream: LogStream, tail: int, done: threading.Event, emit: Callable[[LogLine], bool],
+        self, stream: LogStream, tail: int | None, done: threading.Event, emit: Callable[[LogLine], bool],
         responses: set[Any], responses_lock: threading.Lock,
     ) -> None:
         """Follow one container until its log ends; a quiet stream that times out is resumed, not repeated."""
