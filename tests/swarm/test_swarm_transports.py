@@ -119,7 +119,10 @@ def test_tls_client_certificate_refused(tls_engine: TlsForwarder, tls_material: 
     assert isinstance(error, CredentialsError)
     assert "refused the client certificate" in str(error) and "cert.pem" in str(error)
     assert_one_line_without_secrets(error, (tls_material.foreign_client_dir / "key.pem").read_bytes())
-    assert len(tls_engine.refused_handshakes) > refused  # the server said no, not some client-side check
+    # The server said no, not some client-side check. Its thread records the refusal after sending the
+    # alert, so the client can see the alert first: wait for the record.
+    wait_until(lambda: len(tls_engine.refused_handshakes) > refused, timeout=10,
+               what="the TLS server to record the refused client certificate")
 
 
 def test_tls_without_client_certificate_files(tls_engine: TlsForwarder, tls_material: TlsMaterial,
