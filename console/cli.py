@@ -341,7 +341,9 @@ def _print_status(clusters: list[Cluster]) -> None:
         label = " DEMO" if cluster.demo else ""
         state = cluster.state.value + (f": {cluster.error}" if cluster.error else "")
         down = sum(1 for node in cluster.nodes if node.status.value != "ready")
-        print(f"{cluster.name} ({cluster.kind.value}{label}) {state}; {len(cluster.nodes)} nodes, {down} not ready")
+        scope = f"; {cluster.scope}" if cluster.scope else ""
+        print(f"{cluster.name} ({cluster.kind.value}{label}) {state}; {len(cluster.nodes)} nodes, {down} not ready"
+              f"{scope}")
         for service in cluster.services:
             rollout = service.rollout
             progress = "" if rollout.state.value == "stable" else (

@@ -19,8 +19,11 @@ Decisions worth knowing:
   Failed pods are UNHEALTHY; finished or terminating pods are no longer desired running.
 - Service.running is the ready count (kubectl's READY numerator); `pending` counts pods not yet running.
 - A cordoned node is Availability.PAUSE (no new pods, running ones stay), as Swarm's "pause".
-- With `namespaces` unset, every kind is listed cluster-wide; a 403 shows that kind as forbidden (set
-  `namespaces` to the ones you may read).
+- With `namespaces` unset, every kind is listed cluster-wide. Where that is forbidden (RBAC that grants a
+  namespace, not the cluster: common for application teams) a namespaced kind falls back to the context's
+  namespace, as kubectl does, and the cluster's `scope` says so; a 403 there too, or on a cluster-scoped
+  kind (nodes), shows that kind as forbidden, not as empty.
+- Lists are paged (limit/continue); an expired continue token (410) restarts the list.
 - Events: those of workloads, their ReplicaSets and pods (also pods already gone, matched by name) and of
   nodes; the Event cache keeps the `max_event_cache` most recent, so a long session stays bounded.
 - Logs come from the pod log endpoint, one request per container, each line prefixed
@@ -1235,6 +1238,7 @@ class _Reflector:
     settled: threading.Event = field(default_factory=threading.Event)  # first list answered, either way
     synced: bool = False
     forbidden: bool = False
+    narrowed: bool = False  # fell back from cluster-wide to the context's namespace
     error: ProviderError | None = None
     resource_version: str = ""
     thread: threading.Thread | None = None
@@ -1289,14 +1293,22 @@ class _Reflector:
                     continue
                 error = translate_error(raw, f"watching {self.label}", provider.endpoint)
                 if isinstance(error, Forbidden):
+                    fallback = provider.fallback_namespace(self)
+                    if fallback:
+                        log.info("%s: cluster-wide list forbidden; reading namespace %s", self.label, fallback)
+                        self.namespace, self.narrowed = fallback, True
+                        need_list = True
+                        continue
                     with self.lock:
                         self.items.clear()
                     self.forbidden, self.synced, self.error = True, False, None
                     need_list = True
                     self.settled.set()
                     provider._changed()
-                    # RBAC rarely changes; look again now and then.
+                    # RBAC rarely changes; look again now and then, cluster-wide first if that was refused.
                     stop.wait(provider.forbidden_retry_s)
+                    if self.narrowed:
+                        self.namespace, self.narrowed = "", False
                     continue
                 log.debug("%s: %s", self.label, error)
                 self.error = error
@@ -1466,6 +1478,20 @@ class _NewPodScout:
         return found, notices, waiting
 
 
+def context_namespace(config_file: str, context: str) -> str:
+    """The namespace a kubeconfig context names, else "default" (kubectl's rule)."""
+    from kubernetes import config
+
+    try:
+        contexts, _active = config.list_kube_config_contexts(config_file=config_file)
+    except Exception:  # already loaded once by the caller; a failure here only loses the namespace
+        return "default"
+    for entry in _list(contexts):
+        if _str(_dict(entry).get("name")) == context:
+            return _str(_dict(_dict(entry).get("context")).get("namespace")) or "default"
+    return "default"
+
+
 def exec_plugin(paths: list[Path], context: str) -> Obj:
     """The `users[].user.exec` block of `context` (or the current context), merged over kubeconfig files the
     way kubectl merges them: the first file that names a thing wins."""
@@ -1498,7 +1524,7 @@ class KubernetesProvider(Provider):
     OPTIONS: ClassVar[Mapping[str, Option]] = {
         "kubeconfig": Option((str,), "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"),
         "context": Option((str,), "context to use (default: the kubeconfig's current context)"),
-        "namespaces": Option((list,), "namespaces to show (default: all, listed cluster-wide)"),
+        "namespaces": Option((list,), "namespaces to show (default: the whole cluster, else the context's namespace)"),
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.WATCH, Capability.LOGS}
@@ -1529,6 +1555,7 @@ class KubernetesProvider(Provider):
         self.log_new_pod_interval_s = 2.0
         self.max_events = 1000
         self.endpoint = ""
+        self.context_namespace = "default"  # the context's own, read with the kubeconfig
         self._api: ApiClient | None = None
         self._stop = threading.Event()
         self._reflectors: list[_Reflector] = []
@@ -1615,7 +1642,17 @@ class KubernetesProvider(Provider):
             len(WATCHED_KINDS) * namespaces + self.max_log_follow_streams + 4,
         )
         self.endpoint = f"context {context} ({configuration.host})"
+        self.context_namespace = context_namespace(config_file, context) if context else "default"
         return client.ApiClient(configuration)
+
+    def configured_namespaces(self) -> list[str]:
+        return [_str(n) for n in _list(self.config.options.get("namespaces")) if _str(n)]
+
+    def fallback_namespace(self, reflector: _Reflector) -> str:
+        """Where a forbidden cluster-wide list of `reflector`'s kind looks instead ("" = nowhere)."""
+        if reflector.namespace or not reflector.kind.namespaced or self.configured_namespaces():
+            return ""
+        return self.context_namespace
 
     def connect(self) -> None:
         if self._api is None:
@@ -1661,7 +1698,7 @@ class KubernetesProvider(Provider):
             if self._reflectors:
                 return
             self._stop = threading.Event()
-            namespaces = [_str(n) for n in _list(self.config.options.get("namespaces")) if _str(n)]
+            namespaces = self.configured_namespaces()
             reflectors = []
             for kind in WATCHED_KINDS:
                 for namespace in (namespaces if kind.namespaced and namespaces else [""]):
@@ -1711,6 +1748,7 @@ class KubernetesProvider(Provider):
         cluster = build_cluster(self.name, objects, now=datetime.now(UTC), max_events=self.max_events)
         cluster.endpoint = self.endpoint
         cluster.forbidden = tuple(r.label for r in reflectors if r.forbidden)
+        cluster.scope = self._scope(reflectors)
         problems = [f"{r.label}: {r.error}" for r in failing]
         problems += [f"{r.label}: not synced yet" for r in reflectors if not (r.synced or r.forbidden or r.error)]
         if cluster.forbidden:
@@ -1719,6 +1757,15 @@ class KubernetesProvider(Provider):
         cluster.error = "; ".join(problems)
         cluster.last_sync = datetime.now(UTC)
         return cluster
+
+    def _scope(self, reflectors: list[_Reflector]) -> str:
+        configured = self.configured_namespaces()
+        if configured:
+            return f"namespace{'s' if len(configured) > 1 else ''} {', '.join(configured)}"
+        narrowed = sorted({r.namespace for r in reflectors if r.narrowed})
+        if narrowed:
+            return f"namespace {', '.join(narrowed)} only (listing the whole cluster is forbidden)"
+        return ""
 
     def cached(self, resource: str) -> list[Obj]:
         """The cache's objects of one kind (for diagnostics and tests)."""

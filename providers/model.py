@@ -274,6 +274,8 @@ class Cluster:
     events: tuple[Event, ...] = ()
     # Kinds of object the credentials may not list (Kubernetes RBAC); shown, not hidden.
     forbidden: tuple[str, ...] = ()
+    # The part of the cluster shown when it is not all of it ("namespace team-a only (...)").
+    scope: str = ""
     demo: bool = False
     # Where it is: "unix:///var/run/docker.sock", "context prod-eks", "eu-west-1".
     endpoint: str = ""

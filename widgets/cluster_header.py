@@ -24,6 +24,8 @@ def cluster_line(cluster: Cluster) -> Text:
     if cluster.last_sync is not None:
         text.append(f" synced {cluster.last_sync:%H:%M:%S}", style="dim")
     text.append(f" · {len(cluster.nodes)} nodes {len(cluster.services)} services", style="dim")
+    if cluster.scope:
+        text.append(f" · {cluster.scope}", style="yellow")
     if cluster.forbidden:
         text.append(f" · forbidden: {', '.join(cluster.forbidden)}", style="yellow")
     if cluster.error:

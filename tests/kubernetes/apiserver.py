@@ -11,12 +11,15 @@ chunked response, honouring timeoutSeconds), get, patch (json-patch, merge-patch
 strategic-merge-patch), the scale subresource (get/patch/put), and the pod log subresource with
 kubelet's semantics (tailLines, sinceTime, timestamps, container, previous; follow=true streams appended
 lines over a chunked response). Test controls: compact() (410 for older watches), forbid(resource) (403),
+grant_only_namespaces(...) (a namespaced
+Role: 403 at cluster scope), paged lists (limit/continue; expire_continue_tokens for 410 Expired),
 drop_watches(), fail_for(seconds) / fail_next(n) (500s), add_log()/end_log(), request counts by verb and
 by HTTP method (POST and DELETE are counted and refused, so a test can prove nothing mutating was sent).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import json
@@ -243,6 +246,10 @@ class ApiState:
         self.log: dict[str, list[Change]] = {name: [] for name in RESOURCES}
         self.compacted: dict[str, int] = {name: 0 for name in RESOURCES}
         self.forbidden: set[str] = set()
+        # RBAC of a namespaced Role: None = every namespace (a ClusterRole); else reads of namespaced
+        # resources are allowed in these namespaces only, and cluster-scoped resources not at all.
+        self.readable_namespaces: set[str] | None = None
+        self.expire_continue_tokens = False  # the next continued list answers 410 (etcd compacted it)
         self.gone_as_http = False  # False: 200 + ERROR event (what kube-apiserver does); True: HTTP 410
         self.fail_until = 0.0
         self.fail_remaining = 0
@@ -250,6 +257,7 @@ class ApiState:
         self.drop_generation = 0
         self.stopping = False
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.list_pages: Counter[str] = Counter()  # list answers served, by resource
         self.request_log: list[tuple[float, str, str, int]] = []  # (time, verb, resource, status)
         self.methods: Counter[str] = Counter()  # every request by HTTP method, routed or not
         # Container logs by (namespace, pod, container, previous): (RFC 3339 nano timestamp, text) lines.
@@ -320,6 +328,19 @@ class ApiState:
 
     def allow(self, resource: str) -> None:
         self.forbidden.discard(resource)
+
+    def grant_only_namespaces(self, *namespaces: str) -> None:
+        """Credentials bound by a Role in these namespaces only (no ClusterRole)."""
+        self.readable_namespaces = set(namespaces)
+
+    def is_forbidden(self, route: Route) -> bool:
+        if route.resource in self.forbidden:
+            return True
+        if self.readable_namespaces is None:
+            return False
+        if not RESOURCES[route.resource].namespaced:
+            return True
+        return route.namespace not in self.readable_namespaces
 
     def drop_watches(self) -> None:
         with self.cond:
@@ -481,7 +502,7 @@ class Handler(BaseHTTPRequestHandler):
         verb = self._verb(method, route, query)
         failing = self.state._should_fail()
         code = 500 if failing else 0
-        if not failing and route.resource in self.state.forbidden:
+        if not failing and self.state.is_forbidden(route):
             code = 403
         resource = f"{route.resource}/log" if route.subresource == "log" else route.resource
         with self.state.cond:
@@ -532,20 +553,49 @@ class Handler(BaseHTTPRequestHandler):
         return not selector or matches_labels(obj, selector)
 
     def _list(self, route: Route, query: dict[str, str]) -> None:
+        """A list, paged with limit/continue as the API server does.
+
+        The continue token carries the first page's resourceVersion and the last key served. Later pages are
+        cut from the current objects rather than a snapshot at that version (etcd's job); a watch from the
+        list's version replays what changed meanwhile, so the client's cache still converges.
+        """
         rtype = RESOURCES[route.resource]
+        limit = int(query.get("limit") or 0)
+        token = query.get("continue", "")
         with self.state.cond:
-            items = []
+            if token:
+                start_rv, after = json.loads(base64.urlsafe_b64decode(token))
+                if self.state.expire_continue_tokens or start_rv < self.state.compacted[route.resource]:
+                    self.state.expire_continue_tokens = False
+                    self._status(410, "Expired", "The provided continue parameter is too old to display a "
+                                 "consistent list result. You can start a new list without the continue parameter.")
+                    return
+                after_key: tuple[str, str] | None = (after[0], after[1])
+                rv = start_rv
+            else:
+                after_key, rv = None, self.state.rv
+            items, keys = [], []
             for key, obj in sorted(self.state.objects[route.resource].items()):
+                if after_key is not None and key <= after_key:
+                    continue
                 if self._in_scope(route, key, obj, query):
                     item = copy.deepcopy(obj)
                     # Items of a typed list carry no kind/apiVersion on the wire.
                     item.pop("kind", None)
                     item.pop("apiVersion", None)
                     items.append(item)
-            rv = str(self.state.rv)
+                    keys.append(key)
+        metadata: Obj = {"resourceVersion": str(rv)}
+        if limit and len(items) > limit:
+            remaining = len(items) - limit
+            items = items[:limit]
+            last = keys[limit - 1]
+            metadata["continue"] = base64.urlsafe_b64encode(json.dumps([rv, list(last)]).encode()).decode()
+            metadata["remainingItemCount"] = remaining
+        with self.state.cond:
+            self.state.list_pages[route.resource] += 1
         self._send_json(200, {
-            "kind": f"{rtype.kind}List", "apiVersion": rtype.api_version,
-            "metadata": {"resourceVersion": rv}, "items": items,
+            "kind": f"{rtype.kind}List", "apiVersion": rtype.api_version, "metadata": metadata, "items": items,
         })
 
     def _lookup(self, route: Route) -> Obj | None:
@@ -839,7 +889,8 @@ class ApiServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def write_kubeconfig(self, path: Path, context: str = "test", exec_command: list[str] | None = None) -> Path:
+    def write_kubeconfig(self, path: Path, context: str = "test", exec_command: list[str] | None = None,
+                         namespace: str = "") -> Path:
         """A real kubeconfig (JSON is valid YAML) pointing at this server with a token user.
 
         With `exec_command`, the user gets its token from that credential plugin instead (as EKS/GKE do).
@@ -854,7 +905,8 @@ class ApiServer(ThreadingHTTPServer):
             "apiVersion": "v1", "kind": "Config", "current-context": context, "preferences": {},
             "clusters": [{"name": "test-cluster", "cluster": {"server": self.url}}],
             "users": [{"name": "test-user", "user": user}],
-            "contexts": [{"name": context, "context": {"cluster": "test-cluster", "user": "test-user"}}],
+            "contexts": [{"name": context, "context": {"cluster": "test-cluster", "user": "test-user",
+                                                       **({"namespace": namespace} if namespace else {})}}],
         }
         path.write_text(json.dumps(config, indent=2))
         return path

@@ -96,8 +96,9 @@ def test_forbidden_kind_is_shown_not_hidden(apiserver: ApiServer, provider: Kube
 
     cluster = provider.snapshot()
     assert cluster.state is ConnectionState.DEGRADED
-    assert cluster.forbidden == ("pods",)
-    assert "forbidden: pods" in cluster.error
+    # Refused cluster-wide, then in the context's namespace too (kubectl's fallback, "default" here).
+    assert cluster.forbidden == ("pods in default",)
+    assert "forbidden: pods in default" in cluster.error
     web = cluster.service("prod/web")
     assert web is not None and web.tasks == ()  # the rest still shows
 
