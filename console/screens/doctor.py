@@ -10,11 +10,12 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from console.doctor import Finding, Severity
 from console.screens.base import FleetScreenBase
 from widgets.diff_table import Cell, Column, DiffTable, cell
+from widgets.footer import KeyFooter
 
 WIDE_FROM = 110
 SEVERITY_RANK = {Severity.HIGH: 0, Severity.MEDIUM: 1, Severity.LOW: 2}
@@ -114,7 +115,7 @@ class DoctorScreen(FleetScreenBase):
         yield Static("", id="doctor-detail")
         yield Input(placeholder="filter: words that must all appear (enter: keep, escape: clear)",
                     id="doctor-filter")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def table(self) -> DiffTable:

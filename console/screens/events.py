@@ -13,12 +13,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from console.screens.base import FleetScreenBase
 from console.timeline import merge
 from providers.model import Cluster, Event
 from widgets.diff_table import Cell, Column, DiffTable, cell
+from widgets.footer import KeyFooter
 
 MAX_EVENTS = 2_000
 WIDE_FROM = 110
@@ -97,7 +98,7 @@ class EventsScreen(FleetScreenBase):
         yield DiffTable(events_columns(self.app.size.width), id="events-table")
         yield Input(placeholder="filter: words that must all appear (enter: keep, escape: clear)",
                     id="events-filter")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def table(self) -> DiffTable:

@@ -8,12 +8,13 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from console.screens.service_actions import ServiceActionScreen
 from providers.model import Cluster, ConnectionState, Service, ServiceMode
 from widgets.cluster_header import ClusterHeader
 from widgets.diff_table import Cell, Column, DiffTable, cell
+from widgets.footer import KeyFooter
 from widgets.render import health_text, image_tag, replicas_text, rollout_text
 
 # Column widths; the rollout column takes what is left. Below WIDE_FROM columns the narrow set keeps
@@ -130,7 +131,7 @@ class FleetScreen(ServiceActionScreen):
         yield Static("", id="fleet-status")
         yield Input(placeholder="filter: words that must all appear (enter: keep, escape: clear)",
                     id="fleet-filter")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def table(self) -> DiffTable:

@@ -17,12 +17,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from console.screens.base import FleetScreenBase
 from providers.base import Capability, LogLine, Provider
 from providers.errors import ProviderError
 from providers.model import Service
+from widgets.footer import KeyFooter
 from widgets.log_view import LogView
 
 TAIL_LINES = 200
@@ -117,7 +118,7 @@ class LogScreen(FleetScreenBase):
         yield LogView(self._bound, id="log-view")
         yield Static("", id="log-status")
         yield Input(placeholder="search (enter: jump, n/N: next/previous, escape: clear)", id="log-search")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def view(self) -> LogView:

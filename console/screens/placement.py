@@ -8,11 +8,12 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.screens.base import FleetScreenBase
 from providers.model import Cluster, Health, Node, Service, Task, TaskState
 from widgets.diff_table import Cell, Column, DiffTable, cell
+from widgets.footer import KeyFooter
 from widgets.render import node_status_text
 
 NODE_WIDTH = 16
@@ -103,7 +104,7 @@ class PlacementScreen(FleetScreenBase):
         yield Static("", id="placement-title")
         yield DiffTable((), id="placement-table")
         yield Static("", id="placement-legend")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DiffTable)

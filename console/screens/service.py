@@ -10,12 +10,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from console.follow import Outcome, RolloutFollower
 from console.screens.service_actions import ServiceActionScreen
 from providers.model import Cluster, Event, Service, Task
 from widgets.diff_table import Cell, Column, DiffTable, cell
+from widgets.footer import KeyFooter
 from widgets.render import (
     ROLLOUT_STYLES,
     age,
@@ -169,7 +170,7 @@ class ServiceScreen(ServiceActionScreen):
         yield DiffTable(task_columns(self.app.size.width), id="task-table")
         yield Static("", id="service-events")
         yield Log(max_lines=FOLLOW_LINES, id="rollout-follow")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#rollout-follow", Log).display = False

@@ -6,8 +6,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
-from ui_support import SMALL, cluster_of, find_service, running_app, screen_text, wait_until
+from ui_support import SMALL, WIDE, cluster_of, find_service, running_app, screen_text, wait_until
 
 from console.app import ClusterUpdated, PilothouseApp
 from console.screens.fleet import FleetScreen, row_key
@@ -15,6 +16,7 @@ from console.screens.placement import PlacementScreen
 from console.screens.service import ServiceScreen
 from providers.model import ConnectionState, RolloutState
 from widgets.diff_table import DiffTable
+from widgets.footer import KeyFooter
 
 
 def fleet_table(app: PilothouseApp) -> DiffTable:
@@ -152,6 +154,18 @@ async def test_small_terminal_shows_every_column(tmp_path: Path) -> None:
         assert total <= SMALL[0]
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="service screen at 80x24")
+
+
+@pytest.mark.parametrize(("size", "compact"), [(SMALL, True), (WIDE, False)])
+async def test_footer_fits_the_fleet_keys_in_80_columns(tmp_path: Path, size: tuple[int, int],
+                                                        compact: bool) -> None:
+    async with running_app(tmp_path, size=size) as (app, pilot):
+        footer = app.screen.query_one(KeyFooter)
+        await wait_until(pilot, lambda: footer.compact is compact, what="footer density for the width")
+        # Every key of the fleet screen (no scale keys on the first row: a global service) is on screen.
+        wanted = ("⏎ Open", "p Placement", "/ Filter", "l Logs", "d Doctor", "e Events", "q Quit")
+        await wait_until(pilot, lambda: all(key in screen_text(app).splitlines()[-1] for key in wanted),
+                         what=f"every fleet key in the footer at {size}")
 
 
 async def test_help_lists_keys(tmp_path: Path) -> None:
