@@ -13,7 +13,7 @@ import signal
 import subprocess
 from typing import TYPE_CHECKING, ClassVar
 
-from textual.app import App, SuspendNotSupported
+from textual.app import App, SuspendNotSupported, _PrintCapture
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.worker import Worker, WorkerState
@@ -53,6 +53,11 @@ class ClusterUpdated(Message):
         self.findings = findings
 
 
+class _PrintCaptureNotATerminal(_PrintCapture):
+    def isatty(self) -> bool:
+        return False
+
+
 class PilothouseApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "pilothouse"
@@ -66,6 +71,11 @@ class PilothouseApp(App[int]):
 
     def __init__(self, fleet: Fleet, config: AppConfig, *, refresh: bool = True) -> None:
         super().__init__()
+        # Textual's print capture says it is a terminal. The kubernetes client then runs exec credential
+        # plugins "interactively" from a refresh thread: on the TUI's own terminal, their prompts and stderr
+        # drawn over the screen and keys taken from it. Interactive logins run with the TUI suspended.
+        self._capture_stdout = _PrintCaptureNotATerminal(self, stderr=False)
+        self._capture_stderr = _PrintCaptureNotATerminal(self, stderr=True)
         self.fleet = fleet
         self.console_config = config
         self.actions: ActionLayer = fleet.actions
@@ -170,6 +180,9 @@ class PilothouseApp(App[int]):
             self.notify(f"{cluster}: cannot run {command.argv[0]}: {error}", severity="error", markup=False)
             return
         if completed.returncode == 0:
+            provider = self.fleet.providers.get(cluster)
+            if provider is not None:
+                provider.credentials_renewed()
             self.notify(f"{cluster}: logged in; refreshing")
         else:
             self.notify(f"{cluster}: {command.describe()} exited {completed.returncode}", severity="error",

@@ -1,6 +1,8 @@
 """The console's own log: $XDG_STATE_HOME/pilothouse/pilothouse.log, bounded, never on the terminal.
 
-SDK loggers are held at WARNING: their DEBUG output includes request headers (tokens, signatures).
+SDK loggers are held at WARNING: their DEBUG output includes request headers (tokens, signatures). Warnings
+from any other library (the kubernetes client reports a failed exec credential plugin on the root logger)
+go to the same file instead of Python's last-resort handler, which prints them on stderr.
 """
 
 from __future__ import annotations
@@ -15,16 +17,22 @@ LOG_BACKUPS = 2
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "kubernetes", "docker", "s3transfer", "asyncio", "werkzeug")
 
 
+def _ours_or_a_warning(record: logging.LogRecord) -> bool:
+    return record.name.startswith("pilothouse") or record.levelno >= logging.WARNING
+
+
 def setup_logging(level: int = logging.INFO) -> None:
-    root = logging.getLogger("pilothouse")
+    ours, everyone = logging.getLogger("pilothouse"), logging.getLogger()
     path = state_home() / "pilothouse.log"
-    for handler in list(root.handlers):
-        if isinstance(handler, logging.handlers.RotatingFileHandler):
-            if handler.baseFilename == str(path.absolute()):
-                return
-            # The state dir changed (tests, or XDG_STATE_HOME set between runs in one process): follow it.
-            root.removeHandler(handler)
-            handler.close()
+    current = [handler for logger in (ours, everyone) for handler in logger.handlers
+               if isinstance(handler, logging.handlers.RotatingFileHandler)]
+    if len(current) == 2 and current[0] is current[1] and current[0].baseFilename == str(path.absolute()):
+        return  # already set up, on both loggers
+    # The state dir changed (tests, or XDG_STATE_HOME set between runs in one process): follow it.
+    for handler in current:
+        ours.removeHandler(handler)
+        everyone.removeHandler(handler)
+        handler.close()
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
@@ -35,6 +43,9 @@ def setup_logging(level: int = logging.INFO) -> None:
         # A read-only home must not stop the console; it just runs without a log file.
         return
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(level)
-    root.propagate = False
+    # One handler (one rotating file) on both loggers: ours at `level`, anyone else's warnings and worse.
+    handler.addFilter(_ours_or_a_warning)
+    ours.addHandler(handler)
+    ours.setLevel(level)
+    ours.propagate = False
+    everyone.addHandler(handler)

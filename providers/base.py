@@ -129,6 +129,10 @@ class Provider(ABC):
         Kubernetes exec plugin), run by the console with the TUI suspended; None when there is nothing."""
         return None
 
+    def credentials_renewed(self) -> None:
+        """The login command has just succeeded: drop cached credentials and retry soon. Called on the UI
+        thread, so it must not block."""
+
     def refusal(self, action: Action, service: Service) -> str | None:
         """Why `action` cannot apply to `service`, or None. Pure: no I/O, safe on the UI thread."""
         capability = Capability(action.value)

@@ -846,6 +846,7 @@ class EcsProvider(Provider):
         self._client_config: Any = None
         self._logs_clients: dict[str, Any] = {}
         self._logs_lock = threading.Lock()
+        self._renew_session = False  # set from the UI thread after a login: a fresh session next refresh
         self._identity = AwsIdentity(profile=self.profile or os.environ.get("AWS_PROFILE", "") or "default")
         self._pool: ThreadPoolExecutor | None = None
         self._clusters: dict[str, _EcsClusterState] = {}
@@ -991,8 +992,19 @@ class EcsProvider(Provider):
         with self._lock:
             return self._snapshot()
 
+    def credentials_renewed(self) -> None:
+        self._renew_session = True
+        self._cooldown_until = 0.0
+
     def _snapshot(self) -> Cluster:
-        if self._client is None:
+        if self._renew_session:
+            # A new botocore session reads the renewed SSO token (or profile) instead of cached credentials.
+            # The old clients are left to the garbage collector: a log follow may still be using one.
+            self._renew_session = False
+            with self._logs_lock:
+                self._logs_clients.clear()  # built again from the new session when needed
+            self.connect()
+        elif self._client is None:
             self.connect()
         if self._last is not None and self.cooldown_remaining() > 0:
             # Throttled: serve the last data without a single call until the cool-down ends.

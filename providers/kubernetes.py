@@ -35,6 +35,11 @@ Decisions worth knowing:
   containers stop or `stop` is set (open responses are closed from the consuming thread at once). A follow
   of the workload (or of a pod name prefix) looks at the pod cache every 2 s and follows the containers of
   pods that appeared meanwhile (a rolling update's) from their first line, within the same bound.
+- Credentials: the client's own (tokens, client certificates, exec credential plugins). After a 401 the
+  kubeconfig is loaded again, which re-runs an exec plugin (client-go does the same), at most every
+  AUTH_RELOAD_MIN_S; `credentials_renewed()` (after an interactive login) does it at once and ends the
+  reflectors' backoff. The console runs plugins non-interactively in the background; `login_command()`
+  is the interactive path, run with the TUI suspended.
 - A configured `kubeconfig` that does not exist is a config error when the provider is built (exit 2
   before any request); the $KUBECONFIG/default path is looked at on connect.
 """
@@ -117,6 +122,8 @@ BAD_WAITING_REASONS = frozenset({
 # A running pod whose readiness has failed this long is unhealthy, not still starting.
 READINESS_GRACE_S = 120.0
 LOGIN_CACHE_S = 60.0
+# After a 401 the kubeconfig is read again (re-running an exec plugin, as client-go does), at most this often.
+AUTH_RELOAD_MIN_S = 2.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -1242,6 +1249,7 @@ class _Reflector:
     error: ProviderError | None = None
     resource_version: str = ""
     thread: threading.Thread | None = None
+    wake: threading.Event = field(default_factory=threading.Event)  # cuts a backoff short
     _response: Any = None
     _backoff: float = 0.0
 
@@ -1257,9 +1265,15 @@ class _Reflector:
 
     def interrupt(self) -> None:
         """Unblock a read in progress (close() is called from another thread)."""
+        self.wake.set()
         response = self._response
         if response is not None:
             _interrupt_response(response)
+
+    def retry_now(self) -> None:
+        """End a backoff at once (new credentials), starting the next one afresh."""
+        self._backoff = self.provider.backoff_initial_s
+        self.wake.set()
 
     def snapshot_items(self) -> list[Obj]:
         with self.lock:
@@ -1306,7 +1320,7 @@ class _Reflector:
                     self.settled.set()
                     provider._changed()
                     # RBAC rarely changes; look again now and then, cluster-wide first if that was refused.
-                    stop.wait(provider.forbidden_retry_s)
+                    self._pause(provider.forbidden_retry_s)
                     if self.narrowed:
                         self.namespace, self.narrowed = "", False
                     continue
@@ -1316,10 +1330,13 @@ class _Reflector:
                 provider._changed()
                 self._pause()
 
-    def _pause(self) -> None:
+    def _pause(self, seconds: float | None = None) -> None:
         """Exponential backoff with jitter, so that many watches do not retry in step."""
-        self.provider._stop.wait(self._backoff * random.uniform(0.8, 1.2))
-        self._backoff = min(self._backoff * 2, self.provider.backoff_max_s)
+        if seconds is None:
+            seconds = self._backoff * random.uniform(0.8, 1.2)
+            self._backoff = min(self._backoff * 2, self.provider.backoff_max_s)
+        self.wake.wait(seconds)
+        self.wake.clear()
 
     def _trim(self) -> None:
         """Keep the Event cache bounded (the most recent ones); the lock is held by the caller."""
@@ -1557,6 +1574,10 @@ class KubernetesProvider(Provider):
         self.endpoint = ""
         self.context_namespace = "default"  # the context's own, read with the kubeconfig
         self._api: ApiClient | None = None
+        self._api_lock = threading.Lock()
+        self._api_loaded_at = 0.0
+        self._auth_refused = False  # a 401 since the client was loaded: load it again (new exec token)
+        self._retired_apis: list[ApiClient] = []  # replaced while other threads may still use them
         self._stop = threading.Event()
         self._reflectors: list[_Reflector] = []
         self._start_lock = threading.Lock()
@@ -1655,9 +1676,25 @@ class KubernetesProvider(Provider):
         return self.context_namespace
 
     def connect(self) -> None:
-        if self._api is None:
-            self._api = self._load_client()
+        self._client()
         self._request("GET", "/version", read_timeout=self.connect_timeout_s * 2, doing="connecting")
+
+    def _client(self) -> ApiClient:
+        """The API client, loaded again from the kubeconfig after credentials were refused."""
+        with self._api_lock:
+            stale = self._auth_refused and time.monotonic() - self._api_loaded_at >= AUTH_RELOAD_MIN_S
+            if self._api is None or stale:
+                api = self._load_client()
+                if self._api is not None:
+                    self._retired_apis.append(self._api)
+                self._api, self._api_loaded_at, self._auth_refused = api, time.monotonic(), False
+            return self._api
+
+    def credentials_renewed(self) -> None:
+        # No lock: this runs on the UI thread, and a loader may hold the lock while an exec plugin runs.
+        self._api_loaded_at, self._auth_refused = 0.0, True
+        for reflector in list(self._reflectors):
+            reflector.retry_now()
 
     def _request(
         self, method: str, path: str, *, query: Mapping[str, Any] | None = None, body: Any = None,
@@ -1665,14 +1702,13 @@ class KubernetesProvider(Provider):
         accept: str = "application/json",
     ) -> Any:
         """One API call through the client's transport and auth; JSON dict back (or the raw stream)."""
-        if self._api is None:
-            self._api = self._load_client()
+        api = self._client()
         headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         timeout = (self.connect_timeout_s, read_timeout or self.request_timeout_s)
         try:
-            response = self._api.call_api(
+            response = api.call_api(
                 path, method, query_params=list((query or {}).items()), header_params=headers, body=body,
                 auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
                 _request_timeout=timeout,
@@ -1682,6 +1718,8 @@ class KubernetesProvider(Provider):
             data = response.data
             return json.loads(data) if data else {}
         except Exception as error:
+            if getattr(error, "status", None) == 401:
+                self._auth_refused = True
             if doing:
                 raise translate_error(error, doing, self.endpoint) from error
             raise
@@ -1721,10 +1759,12 @@ class KubernetesProvider(Provider):
         for reflector in reflectors:
             if reflector.thread is not None:
                 reflector.thread.join(timeout=2.0)
-        if self._api is not None:
-            with contextlib.suppress(Exception):
-                self._api.close()
+        with self._api_lock:
+            apis, self._retired_apis = [*self._retired_apis, *([self._api] if self._api else [])], []
             self._api = None
+        for api in apis:
+            with contextlib.suppress(Exception):
+                api.close()
 
     def snapshot(self) -> Cluster:
         if self._api is None:

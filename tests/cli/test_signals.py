@@ -5,35 +5,18 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from terminal import read_until
 
 pytestmark = pytest.mark.usefixtures("no_detected_clusters")
 
 ALT_SCREEN_ON = b"\x1b[?1049h"
 ALT_SCREEN_OFF = b"\x1b[?1049l"
-
-
-def read_until(fd: int, needle: bytes, timeout: float) -> bytes:
-    """Read the pty until `needle` shows up (or the deadline passes, or the child closes it)."""
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while needle not in seen and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if fd in ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    return seen
 
 
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])

@@ -179,3 +179,30 @@ def test_refused_endpoint_is_unreachable(aws_env: Path, monkeypatch: pytest.Monk
     # Through the refresh loop: an unreachable snapshot with the same one line, no exception.
     snapshot = ClusterRefresher(EcsProvider(config), on_snapshot=lambda _: None).refresh_once()
     assert snapshot.state is ConnectionState.UNREACHABLE and snapshot.error.startswith(f"cannot reach {url}")
+
+
+def test_renewed_credentials_are_read_again_after_a_login(
+    admin: Any, aws_env: Path, proxy: CountingProxy, make_provider: ProviderFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Keys that expire mid-session, renewed by the login command: the next refresh signs with the new ones."""
+    admin.create_cluster(clusterName="alpha")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    credentials = aws_env / "aws-credentials"
+    credentials.write_text("[ops]\naws_access_key_id = AKIDOLD\naws_secret_access_key = old-secret\n")
+    provider = make_provider(profile="ops")
+    provider.connect()
+    assert provider.snapshot().state is ConnectionState.CONNECTED
+
+    proxy.faults.append(lambda request: Fault(
+        400, "ExpiredTokenException", "The security token included in the request is expired")
+        if "Credential=AKIDOLD/" in request.authorization else None)
+    with pytest.raises(CredentialsError, match="profile 'ops'"):
+        provider.snapshot()
+    credentials.write_text("[ops]\naws_access_key_id = AKIDNEW\naws_secret_access_key = new-secret\n")
+    with pytest.raises(CredentialsError):
+        provider.snapshot()  # botocore keeps the keys it read: without being told, still the old ones
+
+    provider.credentials_renewed()
+    assert provider.snapshot().state is ConnectionState.CONNECTED
