@@ -55,7 +55,7 @@ def cluster_dict(cluster: Cluster) -> dict[str, Any]:
         "name": cluster.name, "kind": cluster.kind.value, "reachable": cluster.reachable,
         "state": cluster.state.value, "error": cluster.error or None, "last_sync": _time(cluster.last_sync),
         "demo": cluster.demo, "endpoint": cluster.endpoint, "forbidden": list(cluster.forbidden),
-        "scope": cluster.scope or None,
+        "scope": cluster.scope or None, "needs_login": cluster.needs_login,
         "nodes": [node_dict(node) for node in cluster.nodes],
         "services": [service_dict(service) for service in cluster.services],
     }

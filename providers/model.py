@@ -276,6 +276,8 @@ class Cluster:
     forbidden: tuple[str, ...] = ()
     # The part of the cluster shown when it is not all of it ("namespace team-a only (...)").
     scope: str = ""
+    # The last refresh failed on missing or expired credentials (the error says what to run).
+    needs_login: bool = False
     demo: bool = False
     # Where it is: "unix:///var/run/docker.sock", "context prod-eks", "eu-west-1".
     endpoint: str = ""

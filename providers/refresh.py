@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from providers.base import Provider
-from providers.errors import ProviderError, Unreachable
+from providers.errors import CredentialsError, ProviderError, Unreachable
 from providers.model import Cluster, ConnectionState
 
 log = logging.getLogger("pilothouse.refresh")
@@ -26,11 +26,13 @@ COALESCE_S = 0.05
 def failed_snapshot(provider: Provider, last: Cluster | None, error: Exception) -> Cluster:
     """The last good data, kept but marked unreachable, or an empty cluster if there was none."""
     message = str(error) if isinstance(error, ProviderError) else f"unexpected error: {error!r}"
+    needs_login = isinstance(error, CredentialsError)
     if last is None:
         return Cluster(
-            name=provider.name, kind=provider.kind, state=ConnectionState.UNREACHABLE, error=message
+            name=provider.name, kind=provider.kind, state=ConnectionState.UNREACHABLE, error=message,
+            needs_login=needs_login,
         )
-    return dataclasses.replace(last, state=ConnectionState.UNREACHABLE, error=message)
+    return dataclasses.replace(last, state=ConnectionState.UNREACHABLE, error=message, needs_login=needs_login)
 
 
 class ClusterRefresher:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.widgets import Static
@@ -11,7 +11,8 @@ from providers.model import Cluster, ConnectionState
 from widgets.render import connection_text
 
 
-def cluster_line(cluster: Cluster) -> Text:
+def cluster_line(cluster: Cluster, login_hint: str = "") -> Text:
+    """`login_hint`: how to log in from here, shown when the cluster's credentials failed."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if cluster.demo:
         text.append(" DEMO ", style="bold reverse yellow")
@@ -28,6 +29,8 @@ def cluster_line(cluster: Cluster) -> Text:
         text.append(f" · {cluster.scope}", style="yellow")
     if cluster.forbidden:
         text.append(f" · forbidden: {', '.join(cluster.forbidden)}", style="yellow")
+    if cluster.needs_login and login_hint:
+        text.append(f" · {login_hint}", style="bold yellow")
     if cluster.error:
         text.append(f" · {cluster.error}", style="red")
     return text
@@ -43,7 +46,8 @@ class ClusterHeader(Static):
     }
     """
 
-    def show(self, clusters: Sequence[Cluster]) -> None:
-        lines = Text("\n").join(cluster_line(cluster) for cluster in clusters) if clusters else Text(
-            "no clusters configured", style="dim")
+    def show(self, clusters: Sequence[Cluster], login_hints: Mapping[str, str] | None = None) -> None:
+        hints = login_hints or {}
+        lines = Text("\n").join(cluster_line(cluster, hints.get(cluster.name, "")) for cluster in clusters) \
+            if clusters else Text("no clusters configured", style="dim")
         self.update(lines)

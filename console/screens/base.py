@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from console.actions import ActionLayer
     from console.config import AppConfig
     from console.screens.audit_feed import AuditFeed
+    from providers.base import LoginCommand
 
 
 class FleetState:
@@ -79,6 +80,8 @@ class ConsoleHost(Protocol):
     audit_feed: AuditFeed
 
     def poke(self, cluster: str) -> None: ...
+
+    def login_command(self, cluster: str) -> LoginCommand | None: ...
 
 
 class FleetScreenBase(Screen[None]):

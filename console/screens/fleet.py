@@ -158,10 +158,15 @@ class FleetScreen(ServiceActionScreen):
 
     # -- drawing ------------------------------------------------------------------------------
 
+    def _login_hints(self, clusters: list[Cluster]) -> dict[str, str]:
+        palette = self.host().console_config.keymap.get("command_palette", "ctrl+p")
+        return {cluster.name: f"to log in: {palette}, then 'log in {cluster.name}'" for cluster in clusters
+                if cluster.needs_login and self.host().login_command(cluster.name)}
+
     def draw(self) -> None:
         state = self.state
         clusters = state.ordered()
-        self.query_one(ClusterHeader).show(clusters)
+        self.query_one(ClusterHeader).show(clusters, self._login_hints(clusters))
         rollout_width = self._columns[-1].width or 20
         for position, cluster in enumerate(clusters):
             cached = self._rows.get(cluster.name)

@@ -10,7 +10,6 @@ from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from console.screens.base import ConsoleHost
-from providers.base import LoginCommand
 
 
 def open_service(app: App[object], cluster: str, service_id: str) -> None:
@@ -43,8 +42,6 @@ def log_in(app: App[object], cluster: str) -> None:
 
 class LoginHost(ConsoleHost, Protocol):
     def log_in(self, cluster: str) -> None: ...
-
-    def login_command(self, cluster: str) -> LoginCommand | None: ...
 
 
 class FleetCommands(Provider):

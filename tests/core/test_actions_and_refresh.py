@@ -9,27 +9,28 @@ from console.actions import ActionLayer, ReadOnlyRefused
 from console.audit import AuditLog
 from providers.base import Action, ClusterConfig
 from providers.demo import DemoProvider, demo_cluster_configs
-from providers.errors import InvalidInput, Unreachable
+from providers.errors import CredentialsError, InvalidInput, ProviderError, Unreachable
 from providers.model import Cluster, ConnectionState
 from providers.refresh import ClusterRefresher
 
 
 class FlakyDemo(DemoProvider):
-    """The demo, made unreachable on demand: for the refresh loop's error path."""
+    """The demo, made unreachable (or its credentials expired) on demand: for the refresh loop's error path."""
 
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)
         self.down = False
+        self.failure: ProviderError = Unreachable("cannot reach demo", "is it running?")
         self.connects = 0
 
     def connect(self) -> None:
         self.connects += 1
         if self.down:
-            raise Unreachable("cannot reach demo", "is it running?")
+            raise self.failure
 
     def snapshot(self) -> Cluster:
         if self.down:
-            raise Unreachable("cannot reach demo", "is it running?")
+            raise self.failure
         return super().snapshot()
 
 
@@ -100,6 +101,19 @@ def test_refresher_keeps_last_data_when_unreachable_and_recovers() -> None:
     back = refresher.refresh_once()
     assert back.state is ConnectionState.CONNECTED and refresher.next_delay() == 1.0
     assert provider.connects >= 2, "an unreachable cluster is reconnected"
+
+
+def test_a_credentials_failure_marks_the_cluster_as_needing_a_login() -> None:
+    provider = FlakyDemo(demo_cluster_configs(frozen_at=5)[0])
+    refresher = ClusterRefresher(provider, lambda cluster: None, interval=1.0)
+    assert not refresher.refresh_once().needs_login
+    provider.down = True
+    assert not refresher.refresh_once().needs_login  # unreachable: logging in would not help
+    provider.failure = CredentialsError("token expired", "run `aws sso login --profile ops`")
+    expired = refresher.refresh_once()
+    assert expired.needs_login and expired.state is ConnectionState.UNREACHABLE and expired.services
+    provider.down = False
+    assert not refresher.refresh_once().needs_login
 
 
 def test_refresher_loop_delivers_snapshots_and_poke_wakes_it() -> None:

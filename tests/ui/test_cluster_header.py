@@ -22,3 +22,13 @@ def test_a_narrowed_cluster_says_which_part_is_shown() -> None:
 def test_a_whole_cluster_has_no_scope_note() -> None:
     line = cluster_line(Cluster(name="prod", kind=ClusterKind.SWARM, state=ConnectionState.CONNECTED)).plain
     assert "namespace" not in line and "forbidden" not in line
+
+
+def test_a_cluster_whose_credentials_failed_says_how_to_log_in() -> None:
+    cluster = Cluster(name="eks", kind=ClusterKind.KUBERNETES, state=ConnectionState.UNREACHABLE,
+                      needs_login=True, error="connecting: Unauthorized: log in again")
+    hint = "to log in: ctrl+p, then 'log in eks'"
+    assert hint in cluster_line(cluster, hint).plain
+    assert "to log in" not in cluster_line(cluster).plain  # no login command: nothing to offer
+    healthy = Cluster(name="eks", kind=ClusterKind.KUBERNETES, state=ConnectionState.CONNECTED)
+    assert "to log in" not in cluster_line(healthy, hint).plain
