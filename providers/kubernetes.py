@@ -31,10 +31,11 @@ Decisions worth knowing:
   every pod it starts), "POD/CONTAINER" or "NAMESPACE/POD/CONTAINER" (the container picker). A crash loop
   shows the crashed instance, marked "(previous)", before the current one. Follow opens one stream per
   container (at most `max_log_follow_streams`, as kubectl's --max-log-requests), resumes a stream that went
-  quiet past its read timeout from the last line's time without repeating lines, and ends when the
-  containers stop or `stop` is set (open responses are closed from the consuming thread at once). A follow
-  of the workload (or of a pod name prefix) looks at the pod cache every 2 s and follows the containers of
-  pods that appeared meanwhile (a rolling update's) from their first line, within the same bound.
+  quiet past its read timeout from the last line's time without repeating lines; `stop` closes open
+  responses from the consuming thread at once. A follow of the workload (or of a pod name prefix) goes on
+  until `stop`, as the workload outlives its pods: it looks at the pod cache every 2 s (and when a stream
+  ends) and follows, from their first line and within the same bound, the containers of pods that appeared
+  meanwhile and the next instance of a container that restarted. One pod named exactly ends with it.
 - Credentials: the client's own (tokens, client certificates, exec credential plugins). After a 401 the
   kubeconfig is loaded again, which re-runs an exec plugin (client-go does the same), at most every
   AUTH_RELOAD_MIN_S; `credentials_renewed()` (after an interactive login) does it at once and ends the
@@ -1439,40 +1440,51 @@ class _Reflector:
 
 
 class _NewPodScout:
-    """Finds the containers of a followed workload's pods that it has not followed yet, in the provider's
-    pod cache (the reflectors keep it current: no API call), each container of each pod once."""
+    """Finds the containers of a followed workload that the follow does not read yet, in the provider's pod
+    cache (the reflectors keep it current: no API call): those of pods that appeared meanwhile, and the next
+    instance of a container that restarted. Each container instance is given a reader once."""
 
     def __init__(self, provider: KubernetesProvider, kind: str, namespace: str, name: str, target: LogTarget) -> None:
         self.provider, self.kind, self.namespace, self.name, self.target = provider, kind, namespace, name, target
-        self._started: set[tuple[str, str]] = set()  # (pod identity, container): given a reader
-        self._announced: set[tuple[str, str]] = set()  # waiting to start, and said so
-        self._refused: set[tuple[str, str]] = set()  # over the follow bound, and said so
+        # Keys are (pod identity, container, restart count): one instance of one container.
+        self._started: set[tuple[str, str, int]] = set()  # given a reader
+        self._announced: set[tuple[str, str, int]] = set()  # waiting to start, and said so
+        self._refused: set[tuple[str, str, int]] = set()  # over the follow bound, and said so
+        self._shown: set[tuple[str, str]] = set()  # (pod identity, container) whose earlier instances were shown
+
+    @staticmethod
+    def _key(pod: Obj, container: str) -> tuple[str, str, int]:
+        statuses = _list(_dict(pod.get("status")).get("containerStatuses"))
+        restarts = next((_int(_dict(s).get("restartCount")) for s in statuses
+                         if _str(_dict(s).get("name")) == container), 0)
+        return pod_identity(pod), container, restarts
 
     def know(self, pod: Obj, streams: list[LogStream]) -> None:
         """The follow reads these streams of `pod` already; a container waiting to start is followed once
         it starts."""
         for group in _stream_groups(streams):
-            key = (pod_identity(pod), group[0].container)
+            key = self._key(pod, group[0].container)
             (self._announced if group[-1].waiting else self._started).add(key)
+            self._shown.add(key[:2])
 
-    def started(self, key: tuple[str, str]) -> None:
+    def started(self, key: tuple[str, str, int]) -> None:
         self._started.add(key)
+        self._shown.add(key[:2])
 
-    def refuse_once(self, key: tuple[str, str]) -> bool:
+    def refuse_once(self, key: tuple[str, str, int]) -> bool:
         """True the first time `key` is refused (say it once, not at every look)."""
         if key in self._refused:
             return False
         self._refused.add(key)
         return True
 
-    def look(self) -> tuple[list[tuple[tuple[str, str], list[LogStream]]], list[LogLine], bool]:
-        """Stream groups (one per container) not started yet, notices, and whether a container waits to start."""
+    def look(self) -> tuple[list[tuple[tuple[str, str, int], list[LogStream]]], list[LogLine]]:
+        """Stream groups (one per container instance) to start now, and notices to show first."""
         pods = workload_pods(self.kind, self.namespace, self.name, self.provider.cached(REPLICASETS.resource),
                              self.provider.cached(PODS.resource))
         now = datetime.now(UTC)
-        found: list[tuple[tuple[str, str], list[LogStream]]] = []
+        found: list[tuple[tuple[str, str, int], list[LogStream]]] = []
         notices: list[LogLine] = []
-        waiting = False
         for pod in pods:
             if not self.target.admits(_key(pod)[1]) or meta_of(pod).get("deletionTimestamp"):
                 continue  # not picked, or going away: nothing new to see
@@ -1481,18 +1493,28 @@ class _NewPodScout:
             except NotFound:  # a newcomer without the container picked (the pod template changed)
                 continue
             for group in _stream_groups(streams):
-                key = (pod_identity(pod), group[0].container)
+                key = self._key(pod, group[0].container)
                 if key in self._started:
                     continue
-                if group[-1].waiting:
-                    waiting = True
+                current = group[-1]
+                if key[:2] in self._shown:
+                    # A restart: the instance that ended was read to its last line, so only the new one is
+                    # news, once it runs (in back-off kubelet serves the old one again, marked previous).
+                    if current.previous or current.waiting:
+                        continue
                     if key not in self._announced:
                         self._announced.add(key)
-                        notices.append(LogLine(None, group[-1].source,
-                                               f"[new pod, container waiting to start: {group[-1].waiting}]"))
+                        notices.append(LogLine(None, current.source, f"[container restarted: restart {key[2]}]"))
+                    found.append((key, [current]))
+                    continue
+                if current.waiting:
+                    if key not in self._announced:
+                        self._announced.add(key)
+                        notices.append(LogLine(None, current.source,
+                                               f"[new pod, container waiting to start: {current.waiting}]"))
                     continue
                 found.append((key, group))
-        return found, notices, waiting
+        return found, notices
 
 
 def context_namespace(config_file: str, context: str) -> str:
@@ -1828,9 +1850,10 @@ class KubernetesProvider(Provider):
 
         `tail` applies to each container's log, as with `kubectl logs --tail`. Without `follow`, the lines of
         all streams come back merged in time order; with it, each stream is read by its own thread and lines
-        come as they arrive, until every stream ends (its container stopped) or `stop` is set. A follow of the
-        workload (or of a pod name prefix) also picks up its pods that appear meanwhile, as a rolling update
-        makes them, from their first line.
+        come as they arrive. A follow of the workload (or of a pod name prefix) goes on until `stop` is set:
+        it picks up pods that appear meanwhile (a rolling update's, or a Recreate's after the gap) and the next
+        instance of a container that restarted (a crash loop), each from its first line. A follow of one pod
+        named exactly ends when its containers stop, as `kubectl logs -f`.
         Everything is checked before the first request, so bad input raises here, not mid-iteration.
         """
         if isinstance(tail, bool) or not isinstance(tail, int) or tail < 0:
@@ -1908,10 +1931,11 @@ class KubernetesProvider(Provider):
     ) -> Iterator[LogLine]:
         """One reader thread per container (its previous instance first), lines through a bounded queue.
 
-        With a scout, the workload's pod cache is looked at every `log_new_pod_interval_s` and a reader is
-        started for each new container, from its first line, within `max_log_follow_streams` (one over it
-        waits for a slot, said once). The follow ends when every reader has ended and no container of the
-        workload waits to start.
+        With a scout (a follow of the workload, or of a pod name prefix), the pod cache is looked at every
+        `log_new_pod_interval_s`, and at once when a reader ends, and a reader is started for each new
+        container instance, from its first line, within `max_log_follow_streams` (one over it waits for a
+        slot, said once); such a follow goes on until `stop`, as the workload outlives its pods. Without a
+        scout (one pod named exactly) the follow ends when every reader has ended, as `kubectl logs -f`.
         Leaving (stop set, the consumer closing the generator, an error) closes every open response from
         this thread, which unblocks the readers at once; no read waits for its timeout.
         """
@@ -1962,10 +1986,10 @@ class KubernetesProvider(Provider):
             threads.append(thread)
             thread.start()
 
-        def newcomers() -> tuple[list[LogLine], bool]:
-            """Start readers for the scout's new containers; notices to show, and whether any waits to start."""
+        def newcomers() -> list[LogLine]:
+            """Start readers for the scout's new container instances; the notices to show."""
             assert scout is not None
-            found, notices, waiting = scout.look()
+            found, notices = scout.look()
             for key, group in found:
                 with responses_lock:
                     full = live_follows[0] >= self.max_log_follow_streams
@@ -1974,26 +1998,22 @@ class KubernetesProvider(Provider):
                         notices.append(LogLine(None, LOG_NOTICE_SOURCE, (
                             f"[not following {group[-1].source} yet: {self.max_log_follow_streams} containers "
                             "are followed already; it starts, from its first line, when one of them ends]")))
-                    waiting = True
                     continue
                 scout.started(key)
                 start(group, None)  # a newcomer from its first line: nothing of it was shown yet
-            return notices, waiting
+            return notices
 
         def generate() -> Iterator[LogLine]:
             for group in _stream_groups(streams):
                 start(group, tail)
             ended = 0
             next_look = time.monotonic() + self.log_new_pod_interval_s
-            look_now = False  # every reader has ended: look once more before ending
+            look_now = False  # a reader ended: its container may have restarted, or a slot came free
             try:
                 while not stop.is_set():
                     if scout is not None and (look_now or time.monotonic() >= next_look):
                         look_now, next_look = False, time.monotonic() + self.log_new_pod_interval_s
-                        notices, waiting = newcomers()
-                        yield from notices
-                        if ended >= len(threads) and not waiting:
-                            return
+                        yield from newcomers()
                     elif scout is None and ended >= len(threads):
                         return
                     try:
@@ -2002,7 +2022,7 @@ class KubernetesProvider(Provider):
                         continue
                     if item is None:
                         ended += 1
-                        look_now = ended >= len(threads)
+                        look_now = True
                     elif isinstance(item, ProviderError):
                         raise item
                     else:

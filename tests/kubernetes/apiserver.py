@@ -263,6 +263,7 @@ class ApiState:
         # Container logs by (namespace, pod, container, previous): (RFC 3339 nano timestamp, text) lines.
         self.logs: dict[tuple[str, str, str, bool], list[tuple[str, str]]] = {}
         self.ended_logs: set[tuple[str, str, str]] = set()  # containers whose current log has ended
+        self.log_instances: Counter[tuple[str, str, str]] = Counter()  # restarts seen by restart_log()
         self.open_log_streams = 0
         self._last_log_time = datetime.fromtimestamp(0, UTC)
 
@@ -372,6 +373,18 @@ class ApiState:
                     self._last_log_time = when
                 lines.append((when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z", text))
                 when += timedelta(microseconds=1)
+            self.cond.notify_all()
+
+    def restart_log(self, namespace: str, pod: str, container: str) -> None:
+        """The container died and kubelet started its next instance: the current log becomes the previous
+        one (its follow streams end after its last line) and the new instance's log starts empty. The pod's
+        status (restartCount, lastState) is the test's to write, as kubelet would."""
+        with self.cond:
+            current = self.logs.pop((namespace, pod, container, False), [])
+            self.logs[(namespace, pod, container, True)] = current
+            self.logs[(namespace, pod, container, False)] = []
+            self.ended_logs.discard((namespace, pod, container))
+            self.log_instances[(namespace, pod, container)] += 1
             self.cond.notify_all()
 
     def end_log(self, namespace: str, pod: str, container: str) -> None:
@@ -676,7 +689,10 @@ class Handler(BaseHTTPRequestHandler):
                     render: Callable[[tuple[str, str]], bytes]) -> None:
         state = self.state
         with state.cond:
-            position = len(state.logs.get(key, []))
+            # This instance's lines: restart_log() moves this list to the previous key, and the stream ends.
+            lines = state.logs.setdefault(key, [])
+            position = len(lines)
+            instance = state.log_instances[key[:3]]
             drop_generation = state.drop_generation
             state.open_log_streams += 1
         self.send_response(200)
@@ -688,14 +704,13 @@ class Handler(BaseHTTPRequestHandler):
                 self._write_raw_chunk(b"".join(render(line) for line in initial))
             while True:
                 with state.cond:
-                    lines = state.logs.get(key, [])
                     while (position >= len(lines) and key[:3] not in state.ended_logs and not state.stopping
-                           and state.drop_generation == drop_generation):
+                           and state.drop_generation == drop_generation and state.log_instances[key[:3]] == instance):
                         state.cond.wait(0.05)
                         if self._client_gone():
                             return
                     pending, position = lines[position:], len(lines)
-                    ended = key[:3] in state.ended_logs
+                    ended = key[:3] in state.ended_logs or state.log_instances[key[:3]] != instance
                     dropped = state.stopping or state.drop_generation != drop_generation
                 if dropped:
                     self.close_connection = True

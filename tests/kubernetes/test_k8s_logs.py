@@ -197,20 +197,72 @@ def test_follow_picks_up_appended_lines_and_stop_ends_it_promptly(
     assert follower.texts() == ["running line 9", "running line 10", "appended after following started"]
 
 
-def test_follow_of_every_pod_ends_when_their_containers_stop(
+def test_follow_of_the_workload_outlives_its_containers_and_of_one_pod_ends_with_it(
     apiserver: ApiServer, provider: KubernetesProvider, web: Service
 ) -> None:
-    state = apiserver.state
+    state, provider.log_new_pod_interval_s = apiserver.state, 0.1
     follower = Follower(provider, web, tail=1)
-    # Three running containers stream; the crash-looping one has only its previous instance to show.
-    wait_until(lambda: state.open_log_streams == 3)
+    one_pod = Follower(provider, web, task_id=RUNNING, tail=0)
+    # Three running containers stream (and RUNNING's twice); the crash-looping one has only its previous
+    # instance to show.
+    wait_until(lambda: state.open_log_streams == 4)
     wait_until(lambda: sorted(follower.texts()) == [
         "panic: cannot connect to db", "proxy listening on :15001", "running line 10", "sidecar pod app line"])
     state.add_log(NS, SIDECARS, "proxy", "GET /healthz 200")
     wait_until(lambda: "GET /healthz 200" in follower.texts())
     for pod_name, container in ((RUNNING, "app"), (SIDECARS, "app"), (SIDECARS, "proxy")):
         state.end_log(NS, pod_name, container)
-    follower.thread.join(timeout=3.0)
+    one_pod.thread.join(timeout=3.0)
+    assert not one_pod.thread.is_alive() and one_pod.error is None  # as kubectl logs -f POD
+
+    # Every container stopped (a Recreate rollout's gap): the workload's follow waits for the next pods.
+    wait_until(lambda: state.open_log_streams == 0)
+    assert follower.thread.is_alive()
+    roll_out(state, "after the gap")
+    wait_until(lambda: "after the gap" in follower.texts())
+    follower.stop.set()
+    follower.thread.join(timeout=2.0)
+    assert not follower.thread.is_alive() and follower.error is None
+
+
+def restarted(restart_count: int) -> Any:
+    """A pod status change, as kubelet writes it when a container's next instance runs."""
+    def change(obj: Obj) -> None:
+        status = obj["status"]["containerStatuses"][0]
+        status.update(restartCount=restart_count, ready=True, started=True,
+                      state={"running": {"startedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}},
+                      lastState={"terminated": {"exitCode": 1, "reason": "Error", "startedAt": "2024-05-01T10:00:00Z",
+                                                "finishedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}})
+    return change
+
+
+def test_follow_of_the_workload_reads_each_restarted_containers_next_instance(
+    apiserver: ApiServer, provider: KubernetesProvider, web: Service
+) -> None:
+    state, provider.log_new_pod_interval_s = apiserver.state, 0.1
+    follower = Follower(provider, web, tail=1)
+    wait_until(lambda: state.open_log_streams == 3)
+    wait_until(lambda: "panic: cannot connect to db" in follower.texts())
+
+    # A running container dies and comes back: its last words, then a marker, then its next life.
+    state.add_log(NS, RUNNING, "app", "fatal: out of memory")
+    state.restart_log(NS, RUNNING, "app")
+    state.update("pods", NS, RUNNING, restarted(1))
+    state.add_log(NS, RUNNING, "app", "second life line 1")
+    wait_until(lambda: "second life line 1" in follower.texts())
+    running = [line.text for line in follower.lines if line.source.startswith(RUNNING)]
+    assert running == ["running line 10", "fatal: out of memory", "[container restarted: restart 1]",
+                       "second life line 1"]
+
+    # The crash-looping container finally starts: its new instance is followed, its old one not read again.
+    state.update("pods", NS, CRASHING, restarted(5))
+    state.add_log(NS, CRASHING, "app", "connected at last")
+    wait_until(lambda: "connected at last" in follower.texts())
+    crashing = [line.text for line in follower.lines if line.source.startswith(CRASHING)]
+    assert crashing == ["panic: cannot connect to db", "[container restarted: restart 5]", "connected at last"]
+    wait_until(lambda: state.open_log_streams == 4)
+    follower.stop.set()
+    follower.thread.join(timeout=2.0)
     assert not follower.thread.is_alive() and follower.error is None
 
 
@@ -376,14 +428,15 @@ def test_new_pod_still_creating_is_followed_once_it_starts(
         obj["status"]["containerStatuses"][0]["state"] = {"running": {"startedAt": "2024-05-01T10:01:00Z"}}
     state.update("pods", NS, NEW_POD, started)
     wait_until(lambda: "up at last" in follower.texts())
-    # Every old container stops; the follow goes on with the new pod's, and ends when it stops too.
+    # Every old container stops; the follow goes on with the new pod's, until it is stopped.
     for pod_name, container in ((RUNNING, "app"), (SIDECARS, "app"), (SIDECARS, "proxy")):
         state.end_log(NS, pod_name, container)
     state.add_log(NS, NEW_POD, "app", "still here")
     wait_until(lambda: "still here" in follower.texts())
+    wait_until(lambda: state.open_log_streams == 1)
     assert follower.thread.is_alive()
-    state.end_log(NS, NEW_POD, "app")
-    follower.thread.join(timeout=3.0)
+    follower.stop.set()
+    follower.thread.join(timeout=2.0)
     assert not follower.thread.is_alive() and follower.error is None
 
 
