@@ -340,6 +340,8 @@ def _print_status(clusters: list[Cluster]) -> None:
     for cluster in clusters:
         label = " DEMO" if cluster.demo else ""
         state = cluster.state.value + (f": {cluster.error}" if cluster.error else "")
+        if cluster.forbidden:
+            state += f"; forbidden: {', '.join(cluster.forbidden)}"
         down = sum(1 for node in cluster.nodes if node.status.value != "ready")
         scope = f"; {cluster.scope}" if cluster.scope else ""
         print(f"{cluster.name} ({cluster.kind.value}{label}) {state}; {len(cluster.nodes)} nodes, {down} not ready"

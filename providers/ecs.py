@@ -1058,7 +1058,7 @@ class EcsProvider(Provider):
             problems.insert(0, self._throttle_banner())
         if problems or forbidden:
             cluster.state = ConnectionState.DEGRADED
-            cluster.error = "; ".join(problems) or "some ECS data is forbidden: " + ", ".join(forbidden)
+            cluster.error = "; ".join(problems)  # forbidden data is in cluster.forbidden, not repeated here
         self._last = cluster
         return cluster
 

@@ -1813,9 +1813,8 @@ class KubernetesProvider(Provider):
         cluster.scope = self._scope(reflectors)
         problems = [f"{r.label}: {r.error}" for r in failing]
         problems += [f"{r.label}: not synced yet" for r in reflectors if not (r.synced or r.forbidden or r.error)]
-        if cluster.forbidden:
-            problems.insert(0, "forbidden: " + ", ".join(cluster.forbidden))
-        cluster.state = ConnectionState.DEGRADED if problems else ConnectionState.CONNECTED
+        # Forbidden kinds are in cluster.forbidden, shown beside the error, not repeated in it.
+        cluster.state = ConnectionState.DEGRADED if problems or cluster.forbidden else ConnectionState.CONNECTED
         cluster.error = "; ".join(problems)
         cluster.last_sync = datetime.now(UTC)
         return cluster

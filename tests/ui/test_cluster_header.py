@@ -11,12 +11,12 @@ from widgets.cluster_header import cluster_line
 def test_a_narrowed_cluster_says_which_part_is_shown() -> None:
     cluster = Cluster(name="team", kind=ClusterKind.KUBERNETES, state=ConnectionState.DEGRADED,
                       last_sync=datetime(2026, 1, 1, 12, 0, tzinfo=UTC), forbidden=("nodes",),
-                      scope="namespace team-a only (listing the whole cluster is forbidden)",
-                      error="forbidden: nodes")
+                      scope="namespace team-a only (listing the whole cluster is forbidden)")
     line = cluster_line(cluster).plain
     assert "namespace team-a only" in line
     assert "forbidden: nodes" in line
     assert line.index("namespace team-a") < line.index("forbidden: nodes")
+    assert line.count("forbidden: nodes") == 1
 
 
 def test_a_whole_cluster_has_no_scope_note() -> None:
