@@ -29,8 +29,9 @@ HARNESS_DIRS = {
 
 
 def use_harness(*names: str) -> None:
-    """Make a test harness importable (ecs_transport, apiserver, swarm_helpers, http_count_proxy...)."""
-    for name in names:
+    """Make a test harness importable (ecs_transport, apiserver, swarm_helpers, http_count_proxy...), with
+    tests/support, which every harness uses (waiting.wait_until)."""
+    for name in (*names, "support"):
         path = str(HARNESS_DIRS[name])
         if path not in sys.path:
             sys.path.insert(0, path)
