@@ -140,6 +140,8 @@ class Provider(ABC):
             return f"{self.kind.value} provider cannot {action.value}"
         if action is Action.SCALE and service.mode is ServiceMode.GLOBAL:
             return f"{service.ref} runs one task per node ({service.workload_kind} in global mode); it cannot be scaled"
+        if action is Action.ROLLBACK and service.rollback_refusal:
+            return service.rollback_refusal
         return None
 
     def check(self, action: Action, service: Service) -> None:

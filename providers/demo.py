@@ -320,6 +320,7 @@ class DemoProvider(Provider):
             containers=tuple(replace(container, image=image) for container in definition.containers),
             tasks=tuple(tasks), created=self._at(-86400),
             details=self._details(definition),
+            rollback_refusal="" if self._rollback_target(definition)[1] else f"{ref} has nothing to roll back to",
         )
 
     def _version(self, definition: _ServiceDef) -> str:
@@ -414,16 +415,21 @@ class DemoProvider(Provider):
         return MutationPlan(Action.SCALE, self.name, service.ref, service.id,
                             before=str(definition.desired), after=str(replicas))
 
+    def _rollback_target(self, definition: _ServiceDef) -> tuple[str, str]:
+        """(current image, image a rollback returns to); "" when there is nothing to roll back to."""
+        rolling = bool(definition.rolling_to) and self.now() < ROLLOUT_SECONDS
+        current = definition.rolling_to if definition.rolling_to and not rolling else definition.image
+        if rolling:
+            current = definition.rolling_to
+        target = definition.image if definition.rolling_to else definition.previous_image
+        return current, "" if not target or target == current else target
+
     def plan_rollback(self, service: Service) -> MutationPlan:
         self.check(Action.ROLLBACK, service)
         definition = self._definition(service)
         with self._lock:
-            rolling = bool(definition.rolling_to) and self.now() < ROLLOUT_SECONDS
-            current = definition.rolling_to if definition.rolling_to and not rolling else definition.image
-            if rolling:
-                current = definition.rolling_to
-            target = definition.image if definition.rolling_to else definition.previous_image
-        if not target or target == current:
+            current, target = self._rollback_target(definition)
+        if not target:
             raise NotSupported(f"{service.ref} has nothing to roll back to",
                                "it has no previous version recorded")
         return MutationPlan(Action.ROLLBACK, self.name, service.ref, service.id,

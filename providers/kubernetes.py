@@ -751,6 +751,14 @@ def map_workload(
         if container.image and container.image not in images:
             images.append(container.image)
     progressing = _conditions(status).get("Progressing", {})
+    rollback_refusal = ""
+    try:  # whether `kubectl rollout undo` has a target, from the same history the plan reads
+        if kind == "deployment":
+            deployment_rollback_target(obj, history)
+        else:
+            revision_rollback_target(kind, obj, history)
+    except ProviderError as refused:
+        rollback_refusal = str(refused)
     return Service(
         id=service_id, name=name, ref=ref or f"{namespace}/{name}", namespace=namespace,
         workload_kind=kind, image=", ".join(images), version=version, mode=mode, desired=desired,
@@ -760,6 +768,7 @@ def map_workload(
         ports=published_ports(template_spec), labels=labels_of(obj),
         containers=containers, tasks=tasks, created=parse_time(meta.get("creationTimestamp")),
         updated_at=parse_time(progressing.get("lastUpdateTime")), details=details,
+        rollback_refusal=rollback_refusal,
     )
 
 

@@ -248,6 +248,9 @@ class Service:
     updated_at: datetime | None = None
     # Provider-specific facts worth showing ("launch type": "FARGATE", "selector": "app=web").
     details: dict[str, str] = field(default_factory=dict)
+    # Why a rollback cannot apply, when the snapshot already knows (nothing to roll back to): the key is
+    # then not offered. "" = it may apply; the plan reads the live object and decides.
+    rollback_refusal: str = ""
 
 
 @dataclass(slots=True)

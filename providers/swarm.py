@@ -552,6 +552,9 @@ def map_service(
         created=parse_time(service.get("CreatedAt")),
         updated_at=parse_time(service.get("UpdatedAt")),
         details=details,
+        # The engine keeps one previous spec; without it there is nothing to roll back to.
+        rollback_refusal="" if service.get("PreviousSpec") else
+        f"{name} has nothing to roll back to: it has no previous spec (it was never updated)",
     )
 
 

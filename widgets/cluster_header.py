@@ -1,39 +1,58 @@
-"""One line per cluster: name, kind, DEMO label, connection state, last sync, error."""
+"""A line per cluster: name, kind, DEMO and READ-ONLY labels, connection state, nodes down, last sync; and a
+line of notes (scope, forbidden kinds, how to log in, the error) when there are any."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
+from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-from providers.model import Cluster, ConnectionState
+from providers.model import Cluster, ConnectionState, NodeStatus
 from widgets.render import connection_text
 
 
-def cluster_line(cluster: Cluster, login_hint: str = "") -> Text:
-    """`login_hint`: how to log in from here, shown when the cluster's credentials failed."""
+def cluster_lines(cluster: Cluster, login_hint: str = "", readonly: bool = False) -> list[Text]:
+    """The cluster's state on one line that never wraps (at 80 columns it is cut, not spread over the
+    table's rows), then, only when there is something to say, a line of notes that may wrap: scope,
+    forbidden kinds, how to log in, the error.
+
+    `login_hint`: how to log in from here, shown when the cluster's credentials failed; `readonly`: the
+    console will not change this cluster (said up front, not only when a key is refused)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if cluster.demo:
         text.append(" DEMO ", style="bold reverse yellow")
+        text.append(" ")
+    if readonly:
+        text.append(" READ-ONLY ", style="bold reverse blue")
         text.append(" ")
     text.append(cluster.name, style="bold")
     text.append(f" {cluster.kind.value} ", style="dim")
     text.append_text(connection_text(cluster.state))
     if cluster.state is ConnectionState.UNREACHABLE and cluster.services:
         text.append(" (stale)", style="bold red")
+    text.append(f" · {len(cluster.nodes)} nodes", style="dim")
+    down = sum(1 for node in cluster.nodes if node.status is not NodeStatus.READY)
+    if down:
+        text.append(f" ({down} down)", style="bold red")
+    text.append(f" {len(cluster.services)} services", style="dim")
     if cluster.last_sync is not None:
-        text.append(f" synced {cluster.last_sync:%H:%M:%S}", style="dim")
-    text.append(f" · {len(cluster.nodes)} nodes {len(cluster.services)} services", style="dim")
-    if cluster.scope:
-        text.append(f" · {cluster.scope}", style="yellow")
-    if cluster.forbidden:
-        text.append(f" · forbidden: {', '.join(cluster.forbidden)}", style="yellow")
-    if cluster.needs_login and login_hint:
-        text.append(f" · {login_hint}", style="bold yellow")
-    if cluster.error:
-        text.append(f" · {cluster.error}", style="red")
-    return text
+        text.append(f" · synced {cluster.last_sync:%H:%M:%S}", style="dim")
+    notes = Text(overflow="fold")
+    for note, style in ((cluster.scope, "yellow"),
+                        (f"forbidden: {', '.join(cluster.forbidden)}" if cluster.forbidden else "", "yellow"),
+                        (login_hint if cluster.needs_login else "", "bold yellow"),
+                        (cluster.error, "red")):
+        if note:
+            notes.append("  " if not notes else " · ")
+            notes.append(note, style=style)
+    return [text, notes] if notes else [text]
+
+
+def cluster_line(cluster: Cluster, login_hint: str = "", readonly: bool = False) -> Text:
+    """cluster_lines() as one Text (for plain-text uses)."""
+    return Text("\n").join(cluster_lines(cluster, login_hint, readonly))
 
 
 class ClusterHeader(Static):
@@ -46,8 +65,11 @@ class ClusterHeader(Static):
     }
     """
 
-    def show(self, clusters: Sequence[Cluster], login_hints: Mapping[str, str] | None = None) -> None:
+    def show(self, clusters: Sequence[Cluster], login_hints: Mapping[str, str] | None = None,
+             readonly: Collection[str] = ()) -> None:
         hints = login_hints or {}
-        lines = Text("\n").join(cluster_line(cluster, hints.get(cluster.name, "")) for cluster in clusters) \
-            if clusters else Text("no clusters configured", style="dim")
-        self.update(lines)
+        if not clusters:
+            self.update(Text("no clusters configured", style="dim"))
+            return
+        self.update(Group(*(line for cluster in clusters
+                            for line in cluster_lines(cluster, hints.get(cluster.name, ""), cluster.name in readonly))))

@@ -41,6 +41,8 @@ class Column:
     key: str
     label: str
     width: int | None = None
+    # How the column's sort reads, ascending then reversed: a health column sorts worst first.
+    orders: tuple[str, str] = ("A to Z", "Z to A")
 
 
 class DiffTable(DataTable[Cell], inherit_bindings=False):
@@ -54,8 +56,9 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("ctrl+home", "scroll_top", "Top", show=False),
         Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
-        Binding("home", "scroll_home", "Home", show=False),
-        Binding("end", "scroll_end", "End", show=False),
+        # Home/End go to the first/last row, as in k9s and less; ctrl+home/end too.
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
     ]
 
     def __init__(self, columns: Sequence[Column], *, id: str | None = None, classes: str | None = None) -> None:
@@ -75,7 +78,8 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
     def _label(self, index: int) -> Text:
         label = Text(self.table_columns[index].label, style="bold", no_wrap=True)
         if index == self.sort_column:
-            label.append(" ▼" if self.sort_reverse else " ▲")
+            # In front: a narrow column cuts its label's end, and the marker must stay visible.
+            label = Text.assemble(("▼" if self.sort_reverse else "▲", "bold"), label, no_wrap=True)
         return label
 
     def set_columns(self, columns: Sequence[Column]) -> bool:
@@ -150,6 +154,13 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
                 self._apply_sort()
             if keep is not None and keep in self._cells:
                 self.move_to_key(keep)
+
+    def sort_description(self) -> str:
+        """How the rows are sorted, in words ("" when by the default order)."""
+        if self.sort_column is None:
+            return ""
+        column = self.table_columns[self.sort_column]
+        return f"{column.label.lower()}, {column.orders[1 if self.sort_reverse else 0]}"
 
     def sort_by(self, column: int | None, reverse: bool = False) -> None:
         """Sort by column index (None: the order rows were first given in is not kept; keys order)."""

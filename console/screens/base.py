@@ -118,6 +118,10 @@ class FleetScreenBase(Screen[None]):
     def refused(self, action: str, reason: str) -> None:
         """A key for `action` was pressed and refused with `reason` (already shown)."""
 
+    def refusal_subject(self) -> str:
+        """What a refused key was about ("demo-k8s/prod/web"): names the cluster, as refs repeat across them."""
+        return ""
+
     def on_key(self, event: events.Key) -> None:
         """A key bound to an action that is not offered here explains why instead of doing nothing."""
         for namespace, bindings in self._modal_binding_chain:
@@ -128,6 +132,8 @@ class FleetScreenBase(Screen[None]):
                 reason = namespace.refusal_for(name)
                 if reason:
                     event.stop()
-                    self.notify(reason, title="Not available", severity="warning", markup=False)
+                    subject = namespace.refusal_subject()
+                    self.notify(reason, title=f"Not available · {subject}" if subject else "Not available",
+                                severity="warning", markup=False)
                     namespace.refused(name, reason)
                     return

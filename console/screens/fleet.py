@@ -17,24 +17,34 @@ from widgets.diff_table import Cell, Column, DiffTable, cell
 from widgets.footer import KeyFooter
 from widgets.render import health_text, image_tag, replicas_text, rollout_text
 
-# Column widths; the rollout column takes what is left. Below WIDE_FROM columns the narrow set keeps
-# every column on an 80-column terminal.
-WIDE_FROM = 110
+# Column widths: NARROW keeps every column on an 80-column terminal; wider terminals grow the columns one
+# cell at a time, most useful first, up to WIDE; the rollout column takes what is left.
 WIDE = {"cluster": 12, "namespace": 10, "service": 20, "image": 22, "replicas": 7, "health": 10, "findings": 4}
 NARROW = {"cluster": 8, "namespace": 4, "service": 11, "image": 11, "replicas": 5, "health": 6, "findings": 3}
+GROW_ORDER = ("service", "image", "cluster", "namespace", "health", "replicas", "findings")
 LABELS = {"cluster": "CLUSTER", "namespace": "NS/STACK", "service": "SERVICE", "image": "IMAGE:TAG",
           "replicas": "RUN/DES", "health": "HEALTH", "findings": "DOC", "rollout": "ROLLOUT"}
+# How each column's sort reads (its sort values make these true), ascending then reversed.
+ORDERS = {"cluster": ("config order", "config order reversed"), "replicas": ("fewest running first", "most first"),
+          "health": ("worst first", "best first"), "findings": ("most findings first", "fewest first"),
+          "rollout": ("rollouts in progress first", "stable first")}
 # DataTable pads every cell by one column each side, and the vertical scrollbar takes two.
 CELL_PADDING = 2
 SCROLLBAR = 2
 MIN_ROLLOUT = 12
+MAX_ROLLOUT = 32
 
 
 def fleet_columns(width: int) -> tuple[Column, ...]:
-    widths = dict(WIDE if width >= WIDE_FROM else NARROW)
-    used = sum(widths.values()) + CELL_PADDING * (len(widths) + 1) + SCROLLBAR
-    widths["rollout"] = max(MIN_ROLLOUT, min(32, width - used))
-    return tuple(Column(key, LABELS[key], widths[key]) for key in LABELS)
+    widths = dict(NARROW)
+    spare = width - (sum(widths.values()) + CELL_PADDING * (len(widths) + 1) + SCROLLBAR + MIN_ROLLOUT)
+    while spare > 0 and any(widths[key] < WIDE[key] for key in GROW_ORDER):
+        for key in GROW_ORDER:
+            if spare > 0 and widths[key] < WIDE[key]:
+                widths[key] += 1
+                spare -= 1
+    widths["rollout"] = min(MAX_ROLLOUT, MIN_ROLLOUT + max(0, spare))
+    return tuple(Column(key, LABELS[key], widths[key], ORDERS.get(key, ("A to Z", "Z to A"))) for key in LABELS)
 
 
 def findings_cell(count: int) -> Cell:
@@ -66,6 +76,12 @@ def row_look(position: int, cluster: Cluster, service: Service, rollout_width: i
             findings, rollout.state, rollout.updated, rollout.total, rollout_width, service.workload_kind)
 
 
+def service_label(service: Service) -> str:
+    """The ref without the namespace the NS column already shows ("prod/web" -> "web")."""
+    prefix = f"{service.namespace}/"
+    return service.ref.removeprefix(prefix) if service.namespace and service.ref != prefix else service.ref
+
+
 def service_row(position: int, cluster: Cluster, service: Service, rollout_width: int,
                 findings: int = 0) -> FleetRow:
     stale = cluster.state is ConnectionState.UNREACHABLE
@@ -79,7 +95,7 @@ def service_row(position: int, cluster: Cluster, service: Service, rollout_width
     cells = (
         Cell(cluster_label, (position, service.namespace, service.ref)),
         cell(service.namespace or "-"),
-        cell(service.ref, style="bold"),
+        cell(service_label(service), style="bold"),
         cell(image_tag(service.image)),
         Cell(replicas_text(service.running, service.desired, service.mode is ServiceMode.GLOBAL),
              (service.running, service.desired)),
@@ -111,7 +127,9 @@ class FleetScreen(ServiceActionScreen):
                 tooltip="Doctor: container-operations pitfalls found on every service"),
         Binding("e", "events", "Events", id="events",
                 tooltip="Events: one timeline of every cluster and the console's own actions"),
-        Binding("o", "cycle_sort", "Sort", id="sort", tooltip="Sort by the next column (or click a header)"),
+        # Not in the footer (an 80-column footer has room for the incident keys only); in help and the palette.
+        Binding("o", "cycle_sort", "Sort", id="sort", show=False,
+                tooltip="Sort by the next column (or click a header)"),
         Binding("r", "refresh", "Refresh", id="refresh", show=False, tooltip="Refresh every cluster now"),
         Binding("escape", "back", "Clear filter", id="back", show=False, tooltip="Clear the filter"),
     ]
@@ -166,7 +184,9 @@ class FleetScreen(ServiceActionScreen):
     def draw(self) -> None:
         state = self.state
         clusters = state.ordered()
-        self.query_one(ClusterHeader).show(clusters, self._login_hints(clusters))
+        actions = self.host().actions
+        self.query_one(ClusterHeader).show(clusters, self._login_hints(clusters),
+                                           {cluster.name for cluster in clusters if actions.readonly_for(cluster.name)})
         rollout_width = self._columns[-1].width or 20
         for position, cluster in enumerate(clusters):
             cached = self._rows.get(cluster.name)
@@ -208,8 +228,7 @@ class FleetScreen(ServiceActionScreen):
         if self._words:
             status.append(f" · filter: {' '.join(self._words)}")
         if table.sort_column is not None:
-            arrow = "▼" if table.sort_reverse else "▲"
-            status.append(f" · sorted by {self._columns[table.sort_column].label.lower()} {arrow}")
+            status.append(f" · sorted by {table.sort_description()}")
         self.query_one("#fleet-status", Static).update(status)
         self.update_offered_keys()
 
@@ -284,6 +303,10 @@ class FleetScreen(ServiceActionScreen):
         if event.input.id == "fleet-filter":
             self._words = event.value.lower().split()
             self._draw()
+            # On the first match, not on whatever row now sits where the cursor was: a key pressed next
+            # must act on what the operator just filtered for.
+            if self.table.row_count:
+                self.table.move_cursor(row=0)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "fleet-filter":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import ClassVar
 
+from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -178,8 +179,11 @@ class PlacementScreen(FleetScreenBase):
             where = [f"{names.get(node_id, node_id if node_id != UNSCHEDULED else 'unscheduled')}"
                      f" {tallies[focus.id].text().plain}"
                      for node_id, tallies in grid.items() if focus.id in tallies]
-            title.append(f"\n{focus.ref}: ", style="bold")
-            title.append(", ".join(sorted(where)) or "no tasks")
+            # A line of its own that may wrap; the title line above is cut at the edge instead.
+            line = Text(f"{focus.ref}: ", style="bold")
+            line.append(", ".join(sorted(where)) or "no tasks", style="not bold")
+            self.query_one("#placement-title", Static).update(Group(title, line))
+            return
         self.query_one("#placement-title", Static).update(title)
 
     def action_back(self) -> None:

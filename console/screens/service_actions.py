@@ -92,6 +92,10 @@ class ServiceActionScreen(FleetScreenBase):
         self.run_worker(partial(actions.record_refusal, cluster, service.ref, mutation, reason), thread=True,
                         group="audit", exit_on_error=False)
 
+    def refusal_subject(self) -> str:
+        target = self.selected()
+        return f"{target[0]}/{target[1].ref}" if target is not None else ""
+
     def _log_refusal(self) -> str | None:
         from console.screens.logs import log_refusal
 
@@ -195,7 +199,8 @@ class ServiceActionScreen(FleetScreenBase):
 
     def on_service_action_screen_mutation_finished(self, message: MutationFinished) -> None:
         if message.failed:
-            self.notify(message.result, title="Refused", severity="error", timeout=8, markup=False)
+            self.notify(message.result, title=f"Refused · {message.cluster}", severity="error", timeout=8,
+                        markup=False)
         else:
-            self.notify(message.result, title="Done", markup=False)
+            self.notify(message.result, title=f"Done · {message.cluster}", markup=False)
             self.host().poke(message.cluster)

@@ -145,8 +145,16 @@ def test_rollback_does_nothing_when_templates_already_match(
 def test_rollback_without_history(apiserver: ApiServer, provider: KubernetesProvider) -> None:
     dep = apiserver.state.put(deployment("web"))
     apiserver.state.put(replicaset(dep, "registry.local/web:1.0", 1, "aaa111", 3))
+    web = service(provider, "prod/web")
+    # Known from the watch cache already: the console does not offer the key (no request needed).
+    assert provider.refusal(Action.ROLLBACK, web) == 'no rollout history found for deployment "web"'
     with pytest.raises(NotSupported, match="no rollout history"):
-        provider.plan_rollback(service(provider, "prod/web"))
+        provider.plan_rollback(web)
+
+
+def test_rollback_is_offered_when_history_has_a_target(apiserver: ApiServer, provider: KubernetesProvider) -> None:
+    seed_history(apiserver)
+    assert provider.refusal(Action.ROLLBACK, service(provider, "prod/web")) is None
 
 
 def test_rollback_conflicts_when_spec_changed_after_the_plan(

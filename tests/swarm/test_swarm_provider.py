@@ -162,6 +162,8 @@ def test_rollback_restores_the_previous_image(provider: SwarmProvider, services:
 def test_rollback_with_no_previous_spec_is_refused(provider: SwarmProvider, services: Services) -> None:
     name = services.create("--replicas", "1")
     service = wait_until(lambda: service_in(provider, name), 10, what="the service")
+    # Known from the snapshot (no PreviousSpec): the console does not even offer the key.
+    assert "nothing to roll back to" in (provider.refusal(Action.ROLLBACK, service) or "")
     with pytest.raises(NotSupported, match="nothing to roll back to"):
         provider.plan_rollback(service)
 

@@ -1,0 +1,110 @@
+"""What an operator reviewing the fleet screen asked for: the filter lands on the first match, down nodes
+and read-only mode show up front, sorts say what they mean, a rollback with nothing to go back to is not
+offered, refusals name the cluster, and columns use the width there is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.notifications import Notification
+from ui_support import SMALL, WIDE, cluster_of, find_service, footer_keys, running_app, screen_text, wait_until
+
+from console.screens.fleet import (
+    CELL_PADDING,
+    NARROW,
+    SCROLLBAR,
+    FleetScreen,
+    fleet_columns,
+    row_key,
+    service_label,
+)
+from console.screens.fleet import (
+    WIDE as WIDE_COLUMNS,
+)
+from providers.model import Service
+from widgets.diff_table import DiffTable
+
+
+def fleet_table(app: Any) -> DiffTable:
+    return app.screen.query_one("#fleet-table", DiffTable)
+
+
+async def select(app: Any, pilot: Any, cluster: str, ref: str) -> Service:
+    service = find_service(app, cluster, ref)
+    assert isinstance(app.screen, FleetScreen)
+    assert app.screen.table.move_to_key(row_key(cluster, service.id))
+    await pilot.pause()
+    return service
+
+
+def toasts(app: Any) -> list[Notification]:
+    return list(app._notifications)
+
+
+async def test_filtering_puts_the_cursor_on_the_first_match(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot):
+        table = fleet_table(app)
+        await select(app, pilot, "demo-ecs", "prod/web")  # far down the table
+        await pilot.press("slash", *"api")
+        await wait_until(pilot, lambda: table.row_count == 3, what="three api rows")
+        assert table.cursor_key == table.keys[0], "the cursor stayed on the old row position"
+        await pilot.press("enter")
+        await pilot.press("R")  # acts on the first match, the swarm's api
+        await wait_until(pilot, lambda: "demo-swarm/shop_api" in screen_text(app), what="the rollback dialog")
+
+
+async def test_header_says_which_nodes_are_down_and_that_the_console_is_read_only(tmp_path: Path) -> None:
+    async with running_app(tmp_path, readonly=True) as (app, _pilot):
+        cluster = cluster_of(app, "demo-swarm")
+        down = sum(1 for node in cluster.nodes if node.status.value != "ready")
+        assert down == 1, "the frozen demo has a node down"
+        header = screen_text(app).splitlines()[:3]
+        assert all("READ-ONLY" in line and "(1 down)" in line for line in header), header
+
+
+async def test_sorting_says_what_the_order_means(tmp_path: Path) -> None:
+    async with running_app(tmp_path, size=SMALL) as (app, pilot):
+        table = fleet_table(app)
+        for _ in range(7):  # to the doctor findings column (index 6)
+            await pilot.press("o")
+        assert table.sort_column == 6
+        await wait_until(pilot, lambda: "sorted by doc, most findings first" in screen_text(app),
+                         what="the sort described in words")
+        # The marker is in front of the label, so a narrow column does not cut it off.
+        assert "▲DO" in screen_text(app)
+
+
+async def test_rollback_is_not_offered_when_there_is_nothing_to_roll_back_to(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot):
+        service = await select(app, pilot, "demo-ecs", "prod/payments")
+        assert service.rollback_refusal
+        await wait_until(pilot, lambda: "rollback" not in footer_keys(app) and "drill_down" in footer_keys(app),
+                         what="a footer without rollback")
+        await pilot.press("R")
+        await wait_until(pilot, lambda: any("nothing to roll back to" in toast.message for toast in toasts(app)),
+                         what="the reason")
+        refusal = next(toast for toast in toasts(app) if "nothing to roll back to" in toast.message)
+        assert "demo-ecs/prod/payments" in refusal.title  # demo-k8s has a prod/payments too
+        await select(app, pilot, "demo-swarm", "shop_web")  # it has a previous version
+        await wait_until(pilot, lambda: "rollback" in footer_keys(app), what="rollback offered again")
+
+
+def test_the_service_column_does_not_repeat_the_namespace() -> None:
+    assert service_label(Service(id="d/prod/web", name="web", ref="prod/web", namespace="prod")) == "web"
+    assert service_label(Service(id="s", name="shop_web", ref="shop_web", namespace="shop")) == "shop_web"
+    clash = Service(id="statefulset/prod/web", name="web", ref="prod/statefulset/web", namespace="prod")
+    assert service_label(clash) == "statefulset/web"
+
+
+def test_columns_use_the_width_there_is() -> None:
+    def total(width: int) -> int:
+        columns = fleet_columns(width)
+        return sum(column.width or 0 for column in columns) + CELL_PADDING * len(columns) + SCROLLBAR
+
+    for width in (80, 90, 100, 110, 120, 140):
+        assert total(width) <= width, width
+    assert {c.key: c.width for c in fleet_columns(80)}["service"] >= NARROW["service"]
+    assert total(100) > total(80) + 15, "a 100-column terminal keeps the 80-column widths"
+    wide = {c.key: c.width for c in fleet_columns(WIDE[0])}
+    assert all(wide[key] == WIDE_COLUMNS[key] for key in WIDE_COLUMNS)
