@@ -18,11 +18,45 @@ from providers.model import Service
 
 log = logging.getLogger("pilothouse.actions")
 MAX_REPLICAS_WITHOUT_FORCE = 10_000
-_WHOLE_NUMBER = re.compile(r"^\s*[+-]?\d+\s*$")
+# ASCII digits only: \d also takes fullwidth digits, which int() reads as 3 and the operator did not mean.
+_WHOLE_NUMBER = re.compile(r"^\s*[0-9]+\s*$")
+_SIGNED = re.compile(r"^\s*[+-]")
+_NEGATIVE = re.compile(r"^\s*-0*[1-9][0-9]*\s*$")
 
 
 class ReadOnlyRefused(NotSupported):
     """The cluster (or the whole console) is read-only."""
+
+
+class OverLimit(InvalidInput):
+    """More replicas than MAX_REPLICAS_WITHOUT_FORCE without force: the CLI and the dialog word the way out."""
+
+    def __init__(self, replicas: int) -> None:
+        super().__init__(f"{replicas} replicas is more than {MAX_REPLICAS_WITHOUT_FORCE}",
+                         "add --force if you really mean it")
+        self.replicas = replicas
+
+
+def changes_nothing(plan: MutationPlan) -> bool:
+    """Scaling to the count it already has: nothing to confirm, nothing to send."""
+    return plan.before == plan.after
+
+
+def qualified_result(plan: MutationPlan, message: str) -> str:
+    """A provider's result line naming CLUSTER/SERVICE: providers write 'scaled prod/web from 7 to 3', and two
+    clusters can both have a prod/web."""
+    full = f"{plan.cluster}/{plan.service_ref}"
+    if full in message:
+        return message
+    named, count = re.subn(rf"(?<!\S){re.escape(plan.service_ref)}(?!\S)", lambda _match: full, message, count=1)
+    return named if count else f"{full}: {message}"
+
+
+def refusal_reason(action: Action, message: str) -> str:
+    """A refusal's reason without its 'scale refused: ' lead: an audit entry names its action already, and
+    'scale: refused: scale refused: ...' is what the timeline showed."""
+    lead = f"{action.value} refused: "
+    return message[len(lead):] if message.startswith(lead) else message
 
 
 class ActionLayer:
@@ -53,8 +87,18 @@ class ActionLayer:
 
     @staticmethod
     def parse_replicas(text: str, *, force: bool = False) -> int:
+        if _SIGNED.match(text):
+            # "+3" reads as "three more" to some and as 3 to int(): neither guess is safe.
+            absolute = "replicas is an absolute count (the total you want), not a change"
+            if _NEGATIVE.match(text):
+                raise InvalidInput(f"replicas cannot be negative ({text.strip()}): it is an absolute count "
+                                   "(the total you want), not a change")
+            raise InvalidInput(f"{absolute} like {text.strip()!r}")
         if not _WHOLE_NUMBER.match(text):
-            raise InvalidInput(f"replicas must be a whole number (0 to {MAX_REPLICAS_WITHOUT_FORCE}), not {text!r}")
+            hint = ("write it with the digits 0-9" if any(char.isdigit() and not char.isascii() for char in text)
+                    else "")
+            raise InvalidInput(f"replicas must be a whole number (0 to {MAX_REPLICAS_WITHOUT_FORCE}), not {text!r}",
+                               hint)
         replicas = int(text)
         return ActionLayer.check_replicas(replicas, force=force)
 
@@ -63,10 +107,7 @@ class ActionLayer:
         if replicas < 0:
             raise InvalidInput(f"replicas cannot be negative ({replicas})")
         if replicas > MAX_REPLICAS_WITHOUT_FORCE and not force:
-            raise InvalidInput(
-                f"{replicas} replicas is more than {MAX_REPLICAS_WITHOUT_FORCE}",
-                "add --force if you really mean it",
-            )
+            raise OverLimit(replicas)
         return replicas
 
     # -- planning (may block: providers look at live state) ------------------------------------
@@ -74,7 +115,7 @@ class ActionLayer:
     def _refuse(self, cluster: str, service: str, action: Action, error: ProviderError,
                 before: str = "", after: str = "") -> ProviderError:
         self.audit.write(cluster=cluster, service=service, action=action.value, before=before, after=after,
-                         result=f"refused: {error}")
+                         result=f"refused: {refusal_reason(action, str(error))}")
         return error
 
     def _gate(self, cluster: str, action: Action, service: Service) -> Provider:
@@ -110,7 +151,7 @@ class ActionLayer:
         if self.readonly_for(plan.cluster):
             # Checked again here: a plan made before read-only was switched on must not slip through.
             error = ReadOnlyRefused(f"{plan.action.value} refused: cluster {plan.cluster} is read-only")
-            self._write(audit, result=f"refused: {error}")
+            self._write(audit, result=f"refused: {refusal_reason(plan.action, str(error))}")
             raise error
         try:
             message = self.provider(plan.cluster).apply(plan)
@@ -132,9 +173,9 @@ class ActionLayer:
     def record_refusal(self, cluster: str, service: str, action: Action, reason: str) -> None:
         """A mutation asked for and refused before any plan (a key pressed in read-only mode)."""
         self.audit.write(cluster=cluster, service=service, action=action.value, before="", after="",
-                         result=f"refused: {reason}")
+                         result=f"refused: {refusal_reason(action, reason)}")
 
-    def cancel(self, plan: MutationPlan) -> None:
-        """The operator said no at the confirmation."""
+    def cancel(self, plan: MutationPlan, how: str = "") -> None:
+        """The operator said no at the confirmation (`how`: 'interrupted' for Ctrl+C, '' for a no)."""
         self.audit.write(cluster=plan.cluster, service=plan.service_ref, action=plan.action.value,
-                         before=plan.before, after=plan.after, result="cancelled")
+                         before=plan.before, after=plan.after, result=f"cancelled: {how}" if how else "cancelled")

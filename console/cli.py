@@ -1,8 +1,8 @@
 """The `pilothouse` command: the console, and the headless verbs status / scale / rollback.
 
-Exit codes: 0 ok, 1 the cluster refused or failed, 2 bad input or bad config. Every foreseeable error is
-one line on stderr, never a traceback. Heavy imports (Textual, SDKs) happen only when a verb needs them,
-so `--help` stays fast.
+Exit codes: 0 ok, 1 the cluster refused or failed (or the confirmation was declined), 2 bad input or
+bad config, 130 interrupted. Every foreseeable error is one line on stderr, never a traceback. Heavy
+imports (Textual, SDKs) happen only when a verb needs them, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -11,18 +11,20 @@ import argparse
 import dataclasses
 import difflib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from providers.errors import InvalidInput, NotFound, ProviderError
 
 if TYPE_CHECKING:
     from console.config import AppConfig
+    from console.doctor import Finding
     from console.fleet import Fleet
-    from providers.model import Cluster, Service
+    from providers.model import Cluster, Event, Service
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(InvalidInput):
@@ -51,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pilothouse",
         description="One terminal console for services on Docker Swarm, Kubernetes and AWS ECS.",
-        epilog="Without a command, the console starts. Exit codes: 0 ok, 1 cluster refused/failed, 2 bad input.",
+        epilog="Without a command, the console starts. Exit codes: 0 ok, 1 cluster refused/failed or declined, "
+               "2 bad input.",
     )
     _global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -88,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollout.add_argument("target", metavar="CLUSTER/SERVICE")
     rollout.add_argument("--watch", "-w", action="store_true",
                          help="follow until it completes (exit 0), fails or is rolled back (exit 1)")
-    rollout.add_argument("--timeout", metavar="SECONDS", type=float, default=0.0,
-                         help="give up after this long (exit 1); 0 waits forever")
+    rollout.add_argument("--timeout", metavar="SECONDS", type=float, default=None,
+                         help="with --watch: give up after this long (exit 1); 0 waits forever")
     _global_options(rollout, suppress=True)
 
     logs = commands.add_parser("logs", help="a service's logs, from all its tasks or one")
@@ -137,16 +140,23 @@ def _find_service(cluster: Cluster, ref: str) -> Service:
     service = cluster.service(ref)
     if service is not None:
         return service
+    raise _no_service(cluster, ref)
+
+
+def _no_service(cluster: Cluster, ref: str) -> NotFound:
     refs = [candidate.ref for candidate in cluster.services]
     close = difflib.get_close_matches(ref, refs, n=3)
     hint = f"did you mean {', '.join(close)}?" if close else "see 'pilothouse status'"
-    raise NotFound(f"no service {ref!r} in cluster {cluster.name}", hint)
+    return NotFound(f"no service {ref!r} in cluster {cluster.name}", hint)
+
+
+def _unknown_cluster(fleet: Fleet, name: str) -> NotFound:
+    return NotFound(f"unknown cluster {name!r}", f"known clusters: {', '.join(fleet.names) or 'none'}")
 
 
 def _snapshot_for(fleet: Fleet, cluster_name: str) -> Cluster:
     if cluster_name not in fleet.providers:
-        known = ", ".join(fleet.names) or "none"
-        raise NotFound(f"unknown cluster {cluster_name!r}", f"known clusters: {known}")
+        raise _unknown_cluster(fleet, cluster_name)
     provider = fleet.providers[cluster_name]
     # Directly, not through a refresher: the typed error (refused = bad address, exit 2) must reach the user.
     provider.connect()
@@ -164,6 +174,7 @@ def _confirm(question: str) -> bool:
 
 
 def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
+    from console.actions import changes_nothing, qualified_result
     from providers.base import Action
 
     cluster_name, ref = _split_target(args.target)
@@ -184,13 +195,25 @@ def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
         plan = actions.plan_scale(cluster_name, service, replicas, force=args.force)
     else:
         plan = actions.plan_rollback(cluster_name, service)
-    if args.command == "rollback" or plan.before != plan.after:
-        print(plan.describe())
-    if not args.yes and not _confirm(f"{Action(plan.action).value} {cluster_name}/{plan.service_ref}?"):
-        actions.cancel(plan)
-        print("cancelled; nothing changed")
+    if args.command == "scale" and changes_nothing(plan):
+        # Not audited: nothing was asked of the cluster, and an idempotent `scale --yes` in a deploy loop
+        # would otherwise fill the audit log with "7 -> 7 ok" lines that read as if something was sent.
+        print(f"{cluster_name}/{plan.service_ref} already has {plan.after} replicas; nothing sent")
         return EXIT_OK
-    print(actions.execute(plan))
+    print(plan.describe())
+    if not args.yes:
+        try:
+            confirmed = _confirm(f"{Action(plan.action).value} {cluster_name}/{plan.service_ref}?")
+        except KeyboardInterrupt:
+            # Ctrl+C is a cancel like any other: it goes to the audit log; main() exits 130.
+            actions.cancel(plan, "interrupted")
+            raise
+        if not confirmed:
+            actions.cancel(plan)
+            print("cancelled; nothing changed")
+            # Not 0: a deploy script must not read "nothing was done" as success.
+            return EXIT_FAILED
+    print(qualified_result(plan, actions.execute(plan)))
     return EXIT_OK
 
 
@@ -198,8 +221,24 @@ def _selected_snapshots(fleet: Fleet, args: argparse.Namespace) -> list[Cluster]
     names = args.cluster or fleet.names
     unknown = [name for name in names if name not in fleet.providers]
     if unknown:
-        raise NotFound(f"unknown cluster {unknown[0]!r}", f"known clusters: {', '.join(fleet.names) or 'none'}")
+        raise _unknown_cluster(fleet, unknown[0])
     return fleet.snapshot_all(names)
+
+
+def _drop_stdout() -> None:
+    """The reader left (`| head`): later writes, and the flush at exit, go nowhere instead of raising."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _output(code: int, write: Callable[[], None]) -> int:
+    """Write a verb's report for an exit code decided before it: a reader that leaves early
+    (`doctor --fail-on high | head`) must not turn a failed gate into a 0."""
+    try:
+        write()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _drop_stdout()
+    return code
 
 
 def _doctor(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
@@ -207,6 +246,10 @@ def _doctor(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
 
     clusters = _selected_snapshots(fleet, args)
     findings = [finding for cluster in clusters if cluster.reachable for finding in examine(cluster, config.doctor)]
+    return _output(_doctor_code(clusters, findings, args.fail_on), lambda: _print_doctor(clusters, findings, args))
+
+
+def _print_doctor(clusters: list[Cluster], findings: list[Finding], args: argparse.Namespace) -> None:
     if args.json:
         json.dump({
             "clusters": [{"name": c.name, "kind": c.kind.value, "reachable": c.reachable, "error": c.error or None}
@@ -226,29 +269,49 @@ def _doctor(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
                   f"{'':27}fix: {f.fix}")
         active = sum(1 for f in findings if not f.silenced)
         print(f"{active} finding(s), {len(findings) - active} silenced")
+
+
+def _doctor_code(clusters: list[Cluster], findings: list[Finding], fail_on: str | None) -> int:
     if not all(cluster.reachable for cluster in clusters):
         return EXIT_FAILED
-    if args.fail_on:
-        worst = ("high", "medium", "low")[: ("high", "medium", "low").index(args.fail_on) + 1]
+    if fail_on:
+        worst = ("high", "medium", "low")[: ("high", "medium", "low").index(fail_on) + 1]
         if any(f.severity.value in worst and not f.silenced for f in findings):
             return EXIT_FAILED
     return EXIT_OK
 
 
 def _events(fleet: Fleet, args: argparse.Namespace) -> int:
-    from console.timeline import audit_events, merge, parse_since
+    from console.timeline import audit_events, check_kinds, merge, parse_since
 
     since = parse_since(args.since) if args.since else None
-    if args.service:
-        _split_target(args.service)
+    service_cluster, ref = _split_target(args.service) if args.service else (None, "")
     if args.cluster and args.cluster not in fleet.providers:
-        raise NotFound(f"unknown cluster {args.cluster!r}", f"known clusters: {', '.join(fleet.names) or 'none'}")
-    names = [args.cluster] if args.cluster else fleet.names
-    clusters = fleet.snapshot_all(names)
+        raise _unknown_cluster(fleet, args.cluster)
+    if service_cluster is not None:
+        if service_cluster not in fleet.providers:
+            raise _unknown_cluster(fleet, service_cluster)
+        if args.cluster and service_cluster != args.cluster:
+            raise UsageError(f"--service {args.service} is not in --cluster {args.cluster}: nothing could match")
+    cluster_name = args.cluster or service_cluster
+    clusters = fleet.snapshot_all([cluster_name] if cluster_name else fleet.names)
     audit = audit_events(fleet.actions.audit.read())
-    events = merge(clusters, audit, since=since, cluster=args.cluster, service=args.service,
-                   kinds=args.kind or ())
-    if args.json:
+    everything = merge(clusters, audit, cluster=cluster_name)
+    # A filter that cannot match is a typo, not an empty timeline: say so, exit 2.
+    check_kinds(args.kind or (), everything)
+    if service_cluster is not None:
+        (cluster,) = clusters
+        # A removed service still has its history: known means running now or named by an event.
+        known = cluster.service(ref) is not None or any(event.service_ref == ref for event in everything)
+        if cluster.reachable and not known:
+            raise _no_service(cluster, ref)
+    events = merge(clusters, audit, since=since, cluster=cluster_name, service=args.service, kinds=args.kind or ())
+    code = EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
+    return _output(code, lambda: _print_events(events, json_output=args.json))
+
+
+def _print_events(events: list[Event], *, json_output: bool) -> None:
+    if json_output:
         json.dump({"events": [{"time": e.time.isoformat(), "cluster": e.cluster, "object": e.object, "kind": e.kind,
                                "service": e.service_ref, "message": e.message} for e in events]},
                   sys.stdout, indent=1)
@@ -256,7 +319,6 @@ def _events(fleet: Fleet, args: argparse.Namespace) -> int:
     else:
         for e in events:
             print(f"{e.time:%Y-%m-%d %H:%M:%S}  {e.cluster:<14} {e.kind:<8} {e.object}: {e.message}")
-    return EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
 
 
 def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
@@ -266,29 +328,42 @@ def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
     from providers.refresh import ClusterRefresher
 
     cluster_name, ref = _split_target(args.target)
-    if args.timeout < 0:
+    if args.timeout is not None and args.timeout < 0:
         raise UsageError(f"--timeout cannot be negative ({args.timeout:g})")
+    if args.timeout is not None and not args.watch:
+        raise UsageError("--timeout only applies with --watch (without it, rollout looks once and exits)")
     cluster = _snapshot_for(fleet, cluster_name)
     _find_service(cluster, ref)
     follower = RolloutFollower(f"{cluster_name}/{ref}")
     refresher = ClusterRefresher(fleet.providers[cluster_name], lambda _cluster: None)
     deadline = time.monotonic() + args.timeout if args.timeout else None
-    while True:
-        lines, outcome = follower.observe(cluster.service(ref) if cluster.reachable else _service_or_none(cluster, ref))
-        for line in lines:
-            print(line, flush=True)
-        if not cluster.reachable:
-            print(f"{cluster_name}: unreachable ({cluster.error}); retrying", file=sys.stderr, flush=True)
-        if outcome is not None and cluster.reachable:
-            print(f"{cluster_name}/{ref}: {outcome.value}", flush=True)
-            return outcome.exit_code
-        if not args.watch:
-            return EXIT_OK
-        if deadline is not None and time.monotonic() >= deadline:
-            print(f"{cluster_name}/{ref}: still in progress after {args.timeout:g}s", file=sys.stderr)
-            return EXIT_FAILED
-        refresher.wait_next()
-        cluster = refresher.refresh_once()
+    result: int | None = None
+    try:
+        while True:
+            lines, outcome = follower.observe(cluster.service(ref) if cluster.reachable
+                                              else _service_or_none(cluster, ref))
+            if outcome is not None and cluster.reachable:
+                result = outcome.exit_code
+            for line in lines:
+                print(line, flush=True)
+            if not cluster.reachable:
+                print(f"{cluster_name}: unreachable ({cluster.error}); retrying", file=sys.stderr, flush=True)
+            if outcome is not None and result is not None:
+                print(f"{cluster_name}/{ref}: {outcome.value}", flush=True)
+                return result
+            if not args.watch:
+                return EXIT_OK
+            if deadline is not None and time.monotonic() >= deadline:
+                print(f"{cluster_name}/{ref}: still in progress after {args.timeout:g}s", file=sys.stderr)
+                return EXIT_FAILED
+            refresher.wait_next()
+            cluster = refresher.refresh_once()
+    except BrokenPipeError:
+        _drop_stdout()
+        # A known outcome stands; a watch cut short before one has none, and 0 would read as "completed".
+        if result is not None:
+            return result
+        return EXIT_FAILED if args.watch else EXIT_OK
 
 
 def _logs(fleet: Fleet, args: argparse.Namespace) -> int:
@@ -307,6 +382,10 @@ def _logs(fleet: Fleet, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         # Ctrl-C is how a follow ends.
         stop.set()
+    except BrokenPipeError:
+        # So is a reader that leaves (`logs -f | grep -m1 ERROR`).
+        stop.set()
+        _drop_stdout()
     return EXIT_OK
 
 
@@ -320,20 +399,26 @@ def _status(fleet: Fleet, args: argparse.Namespace) -> int:
     from console.fleet import BrokenProvider
 
     clusters = _selected_snapshots(fleet, args)
-    if args.json:
-        json.dump(fleet_dict(clusters), sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        _print_status(clusters)
     # A cluster whose config is wrong (not merely down) is bad input: said on stderr, exit 2; the others
-    # are still reported above.
+    # are still reported.
     providers = [fleet.providers[cluster.name] for cluster in clusters]
     broken = [provider for provider in providers if isinstance(provider, BrokenProvider)]
+    if any(provider.error.exit_code == EXIT_BAD_INPUT for provider in broken):
+        code = EXIT_BAD_INPUT
+    else:
+        code = EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
+
+    def write() -> None:
+        if args.json:
+            json.dump(fleet_dict(clusters), sys.stdout, indent=1)
+            sys.stdout.write("\n")
+        else:
+            _print_status(clusters)
+
+    code = _output(code, write)  # flushed: the report first, then the errors under it
     for provider in broken:
         print(f"pilothouse: error: {provider.error}", file=sys.stderr)
-    if any(provider.error.exit_code == EXIT_BAD_INPUT for provider in broken):
-        return EXIT_BAD_INPUT
-    return EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
+    return code
 
 
 def _print_status(clusters: list[Cluster]) -> None:
@@ -350,9 +435,20 @@ def _print_status(clusters: list[Cluster]) -> None:
             rollout = service.rollout
             progress = "" if rollout.state.value == "stable" else (
                 f"  {rollout.state.value} {rollout.updated}/{rollout.total} {rollout.message}")
-            health = service.health
             print(f"  {service.ref:<40} {service.running:>4}/{service.desired:<4} "
-                  f"ok {health.healthy} bad {health.unhealthy} starting {health.starting}  {service.image}{progress}")
+                  f"{_health_text(service)}  {service.image}{progress}")
+
+
+def _health_text(service: Service) -> str:
+    from providers.model import Health, TaskState
+
+    health = service.health
+    if not (health.healthy or health.unhealthy or health.starting):
+        # "ok 0" for tasks that run without any health check reads as "nothing is healthy".
+        running = [task for task in service.tasks if task.desired_state is TaskState.RUNNING]
+        if running and all(task.health is Health.NONE for task in running):
+            return "no health check"
+    return f"ok {health.healthy} bad {health.unhealthy} starting {health.starting}"
 
 
 def _run(argv: Sequence[str] | None) -> int:
@@ -388,19 +484,20 @@ def _run(argv: Sequence[str] | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _run(argv)
+        code = _run(argv)
     except ProviderError as error:
         print(f"pilothouse: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("pilothouse: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # `pilothouse status | head`: the reader left; that is not an error worth a traceback.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        # The reader left before the verb had a result to report: not a traceback, and not a success.
+        _drop_stdout()
+        return EXIT_FAILED
+    # Flushed here, not at interpreter exit: a reader that left (`| head`) must neither print a traceback
+    # nor change the exit code.
+    return _output(code, lambda: None)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Validated strictly: every error is one line naming the file, the line and the ke
 
     refresh_interval = 2.0        # seconds between polls (watches push changes sooner)
     readonly = false              # true: no scale, no rollback, anywhere
-    [keymap]                      # binding id = "key[,key]"
+    [keymap]                      # binding id = "key[,key]"; checked: known ids, no two on one key
     scale = "S"
     [[clusters]]
     name = "prod-swarm"
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from console.doctor import RULES, DoctorConfig, Silence
+from console.keys import keymap_problem
 from providers import registry
 from providers.base import ClusterConfig
 from providers.demo import demo_cluster_configs
@@ -137,6 +138,10 @@ def parse_config(text: str, path: Path) -> AppConfig:
     keymap: dict[str, str] = {}
     for binding_id, keys in data.get("keymap", {}).items():
         keymap[binding_id] = check.typed(f"keymap.{binding_id}", keys, (str,))
+    # Textual accepts any keymap silently: a clash would leave a binding (quit, say) without a key.
+    problem = keymap_problem(keymap)
+    if problem is not None:
+        raise check.fail(f"keymap.{problem.binding_id}", problem.message)
     clusters: list[ClusterConfig] = []
     names: set[str] = set()
     for position, entry in enumerate(data.get("clusters", [])):

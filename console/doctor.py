@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from providers.model import Cluster, ClusterKind, ContainerSpec, Service, ServiceMode
+from providers.model import Cluster, ClusterKind, ContainerSpec, Service, ServiceMode, UpdatePolicy
 from providers.secrets import looks_secret
 
 
@@ -217,7 +217,13 @@ def _service_findings(cluster: Cluster, service: Service) -> Iterator[Finding]:
             yield finding("dev-leftovers", Severity.HIGH, f"debugger port {number} ({debugger}) exposed",
                           "remove the debugger and its port")
     policy = service.update_policy
+    # Every orchestrator's "an update may stop every replica at once" is the same outage: HIGH everywhere.
     if kind is ClusterKind.SWARM:
+        if _stops_everything(policy, service.desired):
+            yield finding("unsafe-update", Severity.HIGH,
+                          f"update parallelism {policy.parallelism or 'unlimited'} with stop-first stops every "
+                          "task at once during an update",
+                          "docker service update --update-parallelism 1 (or --update-order start-first)")
         if policy.failure_action == "continue":
             yield finding("unsafe-update", Severity.MEDIUM, "update failure action is continue: a bad image rolls on",
                           "docker service update --update-failure-action rollback")
@@ -234,8 +240,17 @@ def _service_findings(cluster: Cluster, service: Service) -> Iterator[Finding]:
             yield finding("unsafe-update", Severity.MEDIUM, "deployment circuit breaker is off",
                           "enable deploymentCircuitBreaker with rollback")
         if policy.min_healthy_percent == 0:
-            yield finding("unsafe-update", Severity.MEDIUM, "minimumHealthyPercent 0 lets a deployment stop every task",
+            yield finding("unsafe-update", Severity.HIGH,
+                          "minimumHealthyPercent 0 can take every task down during a deployment",
                           "set minimumHealthyPercent to 100 (or 50)")
+
+
+def _stops_everything(policy: UpdatePolicy, desired: int) -> bool:
+    """Swarm's maxUnavailable 100%: parallelism 0 (all at once) or at least every replica, old tasks stopped
+    first. One replica is left to the single-replica rule: the default parallelism 1 would flag it too."""
+    if policy.parallelism is None or desired < 2 or policy.order == "start-first":
+        return False
+    return policy.parallelism == 0 or policy.parallelism >= desired
 
 
 def _takes_everything(max_unavailable: str, desired: int) -> bool:

@@ -12,6 +12,10 @@ from providers.model import Cluster, Event
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Event kinds the built-in providers write: Swarm's event actions, Kubernetes event types, ECS service
+# events and deployment changes, the demo's node states and applied actions, and the audit log.
+EVENT_KINDS = frozenset({"create", "update", "remove", "state", "warning", "normal", "event", "deployment",
+                         "scale", "rollback", "audit"})
 
 
 def parse_since(text: str) -> timedelta:
@@ -19,6 +23,14 @@ def parse_since(text: str) -> timedelta:
     if not match:
         raise InvalidInput(f"--since {text!r} is not a duration", "use e.g. 45s, 30m, 2h or 1d")
     return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def check_kinds(kinds: Iterable[str], events: Iterable[Event]) -> None:
+    """A --kind that no provider writes and no current event has is a typo: an empty timeline would hide it."""
+    known = EVENT_KINDS | {event.kind for event in events}
+    unknown = [kind for kind in kinds if kind not in known]
+    if unknown:
+        raise InvalidInput(f"unknown event kind {unknown[0]!r}", f"known kinds: {', '.join(sorted(known))}")
 
 
 def audit_events(entries: Iterable[dict[str, Any]]) -> list[Event]:
@@ -30,11 +42,13 @@ def audit_events(entries: Iterable[dict[str, Any]]) -> list[Event]:
             continue
         before, after = entry.get("before", ""), entry.get("after", "")
         change = f" {before} -> {after}" if before or after else ""
+        action, result = str(entry.get("action", "?")), str(entry.get("result", ""))
+        # Entries written before the action layer dropped it read "refused: scale refused: WHY".
+        result = result.replace(f"refused: {action} refused: ", "refused: ", 1)
         events.append(Event(
             time=time, cluster=str(entry.get("cluster", "")), object=f"service {entry.get('service', '')}",
             kind="audit", service_ref=str(entry.get("service", "")),
-            message=f"{entry.get('user', '?')}@{entry.get('host', '?')}: {entry.get('action', '?')}{change}: "
-                    f"{entry.get('result', '')}",
+            message=f"{entry.get('user', '?')}@{entry.get('host', '?')}: {action}{change}: {result}",
         ))
     return events
 

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Static
 
-from console.actions import MAX_REPLICAS_WITHOUT_FORCE, ActionLayer
+from console.actions import MAX_REPLICAS_WITHOUT_FORCE, ActionLayer, OverLimit
 from providers.errors import InvalidInput
 
 
@@ -51,8 +51,17 @@ class ScaleDialog(ModalScreen[ScaleRequest | None]):
         force = self.query_one("#scale-force", Checkbox).value
         try:
             replicas = ActionLayer.parse_replicas(event.value, force=force)
+        except OverLimit as error:
+            # Here the way out is the checkbox, not the CLI's --force.
+            self.show_error(f"{error.replicas:,} replicas is more than {MAX_REPLICAS_WITHOUT_FORCE:,}: "
+                            "tick force if you really mean it")
+            return
         except InvalidInput as error:
             self.show_error(str(error))
+            return
+        if replicas == self.current:
+            # Nothing to confirm: the same count would send a no-op to the cluster.
+            self.show_error(f"{self.target} already has {replicas} replicas: nothing to change")
             return
         self.dismiss(ScaleRequest(replicas, force))
 

@@ -14,6 +14,7 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from console.actions import changes_nothing
 from console.screens.base import FleetScreenBase
 from console.screens.confirm import ConfirmScreen
 from console.screens.scale import ScaleDialog, ScaleRequest
@@ -182,6 +183,10 @@ class ServiceActionScreen(FleetScreenBase):
     def on_service_action_screen_plan_ready(self, message: PlanReady) -> None:
         plan = message.plan
         actions = self.host().actions
+        if changes_nothing(plan):  # the count changed to this one meanwhile: nothing to confirm or send
+            self.notify(f"{plan.cluster}/{plan.service_ref} already has {plan.after} replicas; nothing sent",
+                        markup=False)
+            return
 
         def answered(yes: bool | None) -> None:
             if not yes:

@@ -8,22 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from console.audit import default_audit_path
-from console.cli import main
+from cli_support import audit_lines, run
 
 pytestmark = pytest.mark.usefixtures("no_detected_clusters")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def audit_lines() -> list[dict[str, str]]:
-    path = default_audit_path()
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_status_json_has_three_kinds_tasks_on_nodes_and_a_rollout(capsys: pytest.CaptureFixture[str]) -> None:

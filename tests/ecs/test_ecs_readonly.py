@@ -100,6 +100,6 @@ def test_bad_input_sends_no_mutating_request(
 
     # The control: the same path does reach the transport when the request is good.
     code, out, _ = _run(["--config", config, "scale", "aws/shop/web", "3", "--yes"], capsys)
-    assert code == 0 and "scaled shop/web from 2 to 3" in out
+    assert code == 0 and "scaled aws/shop/web from 2 to 3" in out
     assert _mutating(proxy) == {"UpdateService": 1}
     assert [e["result"] for e in _audit()][-1] == "ok"

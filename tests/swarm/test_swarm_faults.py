@@ -207,7 +207,7 @@ def test_rollback_via_action_layer_and_cli_restores_the_previous_image(
     config = write_config(tmp_path / "config.toml", swarm.manager)
     result = run_cli(capsys, "--config", str(config), "rollback", f"swarm/{name}", "--yes")
     assert result.code == 0, result.err
-    assert f"rolling back {name} to pilothouse-test/app:2" in result.out
+    assert f"rolling back swarm/{name} to pilothouse-test/app:2" in result.out
     wait_until(lambda: settled_on(provider, name, "pilothouse-test/app:2"), 60, what="back on app:2")
     last = audit_lines()[-1]
     assert last["result"] == "ok" and last["before"].startswith("pilothouse-test/app:1")

@@ -1,0 +1,143 @@
+"""The console's key bindings as data: every binding id, its default key, and which bindings are live together.
+
+The config's [keymap] check reads this without importing Textual (every CLI verb loads the config).
+tests/core/test_keys.py keeps it equal to the BINDINGS of console/app.py and console/screens/*.py.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+# Binding id -> default key, in Textual's long form ("question_mark", not "?"). An id means the same
+# action, with the same default key, on every screen that has it.
+DEFAULT_KEYS: Final[Mapping[str, str]] = {
+    # console/app.py: live on every screen unless the screen binds the key itself
+    "quit": "q",
+    "help": "question_mark",
+    "command_palette": "ctrl+p",
+    # console/screens/fleet.py, service.py, placement.py, doctor.py, events.py, logs.py (an id is shared
+    # where the action is: logs is the task logs key of the service screen and of the task detail)
+    "drill_down": "enter",
+    "placement": "p",
+    "filter": "slash",
+    "logs": "l",
+    "logs_service": "L",
+    "doctor": "d",
+    "events": "e",
+    "sort": "o",
+    "refresh": "r",
+    "back": "escape",
+    "follow_rollout": "w",
+    "task_detail": "enter",
+    "next_cluster": "c",
+    "services_prev": "left_square_bracket",
+    "services_next": "right_square_bracket",
+    "follow_logs": "f",
+    "wrap_logs": "w",
+    "search": "slash",
+    "search_next": "n",
+    "search_prev": "N",
+    # console/screens/service_actions.py
+    "scale": "s",
+    "scale_up": "plus",
+    "scale_down": "minus",
+    "rollback": "R",
+    # dialogs: console/screens/scale.py, confirm.py, help.py, task_detail.py
+    "scale_cancel": "escape",
+    "confirm_yes": "y",
+    "confirm_no": "n",
+    "confirm_cancel": "escape",
+    "help_close": "escape",
+    "task_detail_close": "escape",
+}
+
+_EVERYWHERE = ("quit", "help", "command_palette")
+_SERVICE_ACTIONS = ("scale", "scale_up", "scale_down", "rollback")
+
+# Screen -> the binding ids live on it at once: its own, the inherited ones and the app's. Two of them
+# on one key means one of the two can never be pressed there.
+LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
+    "fleet": (*_EVERYWHERE, *_SERVICE_ACTIONS, "drill_down", "placement", "filter", "logs", "doctor", "events",
+              "sort", "refresh", "back"),
+    "service": (*_EVERYWHERE, *_SERVICE_ACTIONS, "back", "placement", "logs", "logs_service", "follow_rollout",
+                "task_detail"),
+    "placement": (*_EVERYWHERE, "back", "next_cluster", "services_prev", "services_next"),
+    "doctor": (*_EVERYWHERE, "back", "drill_down", "filter", "next_cluster"),
+    "events": (*_EVERYWHERE, "back", "filter", "next_cluster"),
+    "logs": (*_EVERYWHERE, "back", "follow_logs", "wrap_logs", "search", "search_next", "search_prev"),
+    "scale dialog": (*_EVERYWHERE, "scale_cancel"),
+    "confirmation": (*_EVERYWHERE, "confirm_yes", "confirm_no", "confirm_cancel"),
+    "help": (*_EVERYWHERE, "help_close"),
+    "task detail": (*_EVERYWHERE, "task_detail_close", "logs"),
+}
+
+# Textual's own priority keys: a binding given one of them would never fire.
+RESERVED: Final[Mapping[str, str]] = {"ctrl+q": "Textual's quit key", "ctrl+c": "Textual's copy and quit key"}
+
+_NAME_REPLACEMENTS = {"solidus": "slash", "reverse_solidus": "backslash", "commercial_at": "at",
+                      "hyphen_minus": "minus", "plus_sign": "plus", "low_line": "underscore"}
+
+
+def normalise_key(key: str) -> str:
+    """A key as Textual matches it: '?' is 'question_mark', '+' is 'plus' (mirrors its keymap normalisation)."""
+    key = key.strip()
+    if len(key) != 1 or key.isalnum():
+        return key
+    if key == "\t":
+        return "tab"
+    try:
+        name = unicodedata.name(key).lower().replace("-", "_").replace(" ", "_")
+    except ValueError:
+        return key
+    return _NAME_REPLACEMENTS.get(name, name)
+
+
+@dataclass(frozen=True, slots=True)
+class KeymapProblem:
+    binding_id: str  # the [keymap] entry to fix
+    message: str
+
+
+def keymap_problem(keymap: Mapping[str, str]) -> KeymapProblem | None:
+    """The first thing wrong with a [keymap] table (in file order), or None.
+
+    Wrong: an unknown binding id, an empty key, a reserved key, or a key two bindings live on one screen
+    would share (both remapped to it, or one remapped onto the other's default key).
+    """
+    keys: dict[str, tuple[str, ...]] = {}
+    written: dict[tuple[str, str], str] = {}  # (binding id, key) -> the key as the file spells it
+    for binding_id, value in keymap.items():
+        if binding_id not in DEFAULT_KEYS:
+            known = ", ".join(sorted(DEFAULT_KEYS))
+            return KeymapProblem(binding_id, f"unknown binding id (known: {known})")
+        parts = tuple(normalise_key(part) for part in value.split(","))
+        if not all(parts):
+            return KeymapProblem(binding_id, f"{value!r} has an empty key: give a key such as 'x' or 'ctrl+r'")
+        for part, spelled in zip(parts, value.split(","), strict=True):
+            if part in RESERVED:
+                return KeymapProblem(binding_id, f"{spelled.strip()!r} is {RESERVED[part]}: pick another key")
+            written[(binding_id, part)] = spelled.strip()
+        keys[binding_id] = parts
+    order = {binding_id: position for position, binding_id in enumerate(keymap)}
+    problems: list[tuple[int, KeymapProblem]] = []
+    for screen, binding_ids in LIVE_TOGETHER.items():
+        # Defaults first, then remaps in file order: a clash is blamed on the remap that made it.
+        ordered = sorted(binding_ids, key=lambda binding_id: order.get(binding_id, -1))
+        owner: dict[str, str] = {}
+        for binding_id in ordered:
+            for key in keys.get(binding_id, (DEFAULT_KEYS[binding_id],)):
+                other = owner.setdefault(key, binding_id)
+                if other == binding_id or binding_id not in keymap:
+                    continue
+                spelled = written.get((binding_id, key), key)
+                if other in keymap:
+                    message = (f"{spelled!r} is also given to {other} (both work on the {screen} screen): "
+                               "give each binding its own key")
+                else:
+                    message = (f"{spelled!r} is already the key of {other} on the {screen} screen: "
+                               f"pick another key, or remap {other} as well")
+                problems.append((order[binding_id], KeymapProblem(binding_id, message)))
+    return min(problems, key=lambda problem: problem[0])[1] if problems else None

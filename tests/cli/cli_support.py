@@ -1,0 +1,22 @@
+"""Helpers for the CLI tests (module name unique: pytest puts this directory on sys.path)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from console.audit import default_audit_path
+from console.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """The CLI in this process: exit code, stdout, stderr."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def audit_lines() -> list[dict[str, str]]:
+    path = default_audit_path()
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
