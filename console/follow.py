@@ -65,10 +65,12 @@ class RolloutFollower:
             before = self._tasks.get(task.id)
             where = f" on {task.node_name or task.node_id}" if (task.node_name or task.node_id) else ""
             error = f" ({task.error})" if task.error and task.state is TaskState.FAILED else ""
+            # The whole id: prefixes are shared (Kubernetes "namespace/pod", the demo's "cluster-svc-..."), and
+            # the full id is what `docker service ps`, `kubectl` and `aws ecs` take when the operator digs in.
             if before is None:
-                lines.append(f"  task {task.id[:12]}{where}: {task.state.value} {task.version}".rstrip())
+                lines.append(f"  task {task.id}{where}: {task.state.value} {task.version}".rstrip())
             elif before[0] is not task.state:
-                lines.append(f"  task {task.id[:12]}{where}: {before[0].value} -> {task.state.value}{error}")
+                lines.append(f"  task {task.id}{where}: {before[0].value} -> {task.state.value}{error}")
         self._tasks = current
         self._first = False
         return lines

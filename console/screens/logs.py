@@ -79,6 +79,8 @@ class LogScreen(FleetScreenBase):
         Binding("n", "search_next(1)", "Next match", id="search_next", tooltip="Jump to the next match"),
         Binding("N", "search_next(-1)", "Prev match", id="search_prev", show=False,
                 tooltip="Jump to the previous match"),
+        Binding("w", "toggle_wrap", "Wrap", id="wrap_logs",
+                tooltip="Wrap long lines (the default) / one row per line, scrolled sideways"),
     ]
 
     class LinesReady(Message):
@@ -218,6 +220,8 @@ class LogScreen(FleetScreenBase):
             status.append(f"paused ({len(self._held)} new lines held)", style="yellow")
             status.append(" · ")
         status.append(f"{self.view.line_count} lines (keeps {self._bound})", style="dim")
+        if not self.view.wrap:
+            status.append(" · not wrapped", style="yellow")
         term = self.view.search_term
         if term:
             total = self.view.count_matches(term)
@@ -241,6 +245,10 @@ class LogScreen(FleetScreenBase):
             self.view.scroll_end(animate=False, immediate=True)
         self._update_status()
 
+    def action_toggle_wrap(self) -> None:
+        self.view.wrap = not self.view.wrap
+        self._update_status()
+
     def action_search(self) -> None:
         field = self.query_one("#log-search", Input)
         field.display = True
@@ -257,7 +265,7 @@ class LogScreen(FleetScreenBase):
         self.match_index = None
         if term:
             # The first match from the top of what is on screen.
-            self._jump(int(self.view.scroll_offset.y), 1)
+            self._jump(self.view.top_line, 1)
         self._update_status()
 
     def action_search_next(self, step: int) -> None:
@@ -265,7 +273,7 @@ class LogScreen(FleetScreenBase):
         if not term:
             self.notify("search first with /", markup=False)
             return
-        start = int(self.view.scroll_offset.y) if self.match_index is None else self.match_index + step
+        start = self.view.top_line if self.match_index is None else self.match_index + step
         self._jump(start, step)
         self._update_status()
 

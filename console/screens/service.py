@@ -1,8 +1,10 @@
 """One service: its tasks (node, state, health, version, age, error), rollout detail and recent events
-(the cluster's and the console's own audit entries), and on `w` a live follow of its rollout."""
+(the cluster's and the console's own audit entries, newest first), on `enter` every field of a task, and on
+`w` a live follow of its rollout."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -10,10 +12,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Log, Static
+from textual.widgets import DataTable, Log, Static
 
 from console.follow import Outcome, RolloutFollower
 from console.screens.service_actions import ServiceActionScreen
+from console.screens.task_detail import TaskDetailScreen
 from providers.model import Cluster, Event, Service, Task
 from widgets.diff_table import Cell, Column, DiffTable, cell
 from widgets.footer import KeyFooter
@@ -28,21 +31,50 @@ from widgets.render import (
     task_state_text,
 )
 
-TASK_COLUMNS = (
-    Column("task", "TASK", 14), Column("node", "NODE", 14), Column("state", "STATE", 10),
-    Column("health", "HEALTH", 9), Column("version", "VERSION", 10), Column("age", "AGE", 5),
-    Column("error", "ERROR", 48),
-)
-WIDE_NODE = 24
+TASK_COLUMN = Column("task", "TASK", 14)
+HEALTH_COLUMN = Column("health", "HEALTH", 9)
+AGE_COLUMN = Column("age", "AGE", 5)
+# Most cells for node, state and version below and from WIDE columns: Kubernetes node names are long, and
+# the orchestrator's own state word can be (CrashLoopBackOff, ContainerCreating).
+WIDE = 120
+NODE_WIDTH = (14, 24)
+STATE_WIDTH = (10, 16)
+VERSION_WIDTH = 10
+# Below this the error column stops shrinking (the table then scrolls sideways): a few words say what kind of
+# failure it is, and enter shows the whole text.
+MIN_ERROR = 12
+# Each column is padded by one cell on either side; the vertical scrollbar takes two when tasks overflow.
+CELL_PADDING = 2
+SCROLLBAR = 2
 
 
-def task_columns(width: int) -> tuple[Column, ...]:
-    """The node column grows on wide terminals (Kubernetes node names are long); the error takes the rest."""
-    node = WIDE_NODE if width >= 120 else TASK_COLUMNS[1].width or 14
-    columns = (TASK_COLUMNS[0], Column("node", "NODE", node), *TASK_COLUMNS[2:6])
-    used = sum(column.width or 0 for column in columns) + 2 * (len(columns) + 1) + 2
-    return (*columns, Column("error", "ERROR", max(20, width - used)))
-RECENT_EVENTS = 6
+def _fit(values: Iterable[str], label: str, most: int) -> int:
+    """The width the longest value needs: at least the label's, at most `most`."""
+    return min(most, max([len(label), *(len(value) for value in values)]))
+
+
+def task_node(task: Task) -> str:
+    return task.node_name or task.node_id or "-"
+
+
+def task_columns(width: int, tasks: Sequence[Task] = ()) -> tuple[Column, ...]:
+    """Node, state and version as wide as their values need (up to a cap); the error, the last column, takes
+    every cell left on the screen."""
+    wide = int(width >= WIDE)
+    if tasks:
+        node = _fit((task_node(task) for task in tasks), "NODE", NODE_WIDTH[wide])
+        state = _fit((task_state_text(task).plain for task in tasks), "STATE", STATE_WIDTH[wide])
+        version = _fit((task.version or "-" for task in tasks), "VERSION", VERSION_WIDTH)
+    else:
+        node, state, version = NODE_WIDTH[wide], STATE_WIDTH[0], VERSION_WIDTH
+    columns = (TASK_COLUMN, Column("node", "NODE", node), Column("state", "STATE", state), HEALTH_COLUMN,
+               Column("version", "VERSION", version), AGE_COLUMN)
+    used = sum(column.width or 0 for column in columns) + CELL_PADDING * (len(columns) + 1) + SCROLLBAR
+    return (*columns, Column("error", "ERROR", max(MIN_ERROR, width - used)))
+
+
+# As many as the events panel shows (max-height 7 in app.tcss: a border line, the title, five events).
+RECENT_EVENTS = 5
 FOLLOW_LINES = 500
 STATE_ORDER = {"failed": 0, "starting": 1, "pending": 2, "running": 3}
 
@@ -60,12 +92,13 @@ def task_row(task: Task, now: datetime) -> tuple[str, list[Cell]]:
     slot = f"{task.slot}" if task.slot is not None else ""
     return task.id, [
         Cell(Text(short_id, no_wrap=True), (task.slot or 0, task.id)),
-        cell(task.node_name or task.node_id or "-"),
+        cell(task_node(task)),
         Cell(task_state_text(task), (STATE_ORDER.get(task.state.value, 9), slot)),
         Cell(task_health_text(task.health), task.health.value),
         cell(task.version or "-"),
         Cell(Text(age(task.started, now), no_wrap=True), task.started.timestamp() if task.started else 0.0),
-        cell(Text(task.error, style="red", no_wrap=True, overflow="ellipsis") if task.error else Text("")),
+        # One line in the table (an error may hold newlines); the task detail shows it as written.
+        cell(Text(" ".join(task.error.split()), style="red", no_wrap=True, overflow="ellipsis")),
     ]
 
 
@@ -121,6 +154,7 @@ def summary(cluster: Cluster, service: Service, now: datetime) -> Text:
 def events_text(events: list[Event]) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("Recent events", style="bold")
+    text.append(" newest first", style="dim")
     if not events:
         text.append("\n  none", style="dim")
     for event in events:
@@ -131,18 +165,19 @@ def events_text(events: list[Event]) -> Text:
 
 
 def service_events(cluster: Cluster, service: Service, audit: list[Event] | None = None) -> list[Event]:
-    """The service's own events and the console's audit entries for it, newest last; matched by ref,
-    or by name in the object."""
+    """The service's own events and the console's audit entries for it, the newest RECENT_EVENTS, newest first
+    (a panel that cuts its end then cuts the oldest); matched by ref, or by name in the object."""
     mine = [event for event in cluster.events
             if event.service_ref == service.ref or (not event.service_ref and service.name in event.object)]
     mine += [event for event in audit or () if event.cluster == cluster.name and event.service_ref == service.ref]
-    return sorted(mine, key=lambda event: event.time.timestamp())[-RECENT_EVENTS:]
-
+    return sorted(mine, key=lambda event: event.time.timestamp())[-RECENT_EVENTS:][::-1]
 
 
 class ServiceScreen(ServiceActionScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back"),
+        Binding("enter", "task_detail", "Task", id="task_detail",
+                tooltip="Every field of the highlighted task, its full error included"),
         Binding("p", "placement", "Placement", id="placement"),
         Binding("l", "logs", "Task logs", id="logs", tooltip="Logs of the highlighted task, followed live"),
         Binding("L", "logs_service", "Logs", id="logs_service", tooltip="Logs of every task of the service"),
@@ -178,9 +213,9 @@ class ServiceScreen(ServiceActionScreen):
         self.query_one(DiffTable).focus()
 
     def on_resize(self) -> None:
-        if self.query_one(DiffTable).set_columns(task_columns(self.app.size.width)):
-            self._drawn = None
-            self.fleet_changed()
+        # The columns depend on the width: draw again, whatever the snapshot.
+        self._drawn = None
+        self.fleet_changed()
 
     def selected(self) -> tuple[str, Service] | None:
         service = self.state.service(self.cluster_name, self.service_id)
@@ -202,17 +237,56 @@ class ServiceScreen(ServiceActionScreen):
         if service is None:
             summary_widget.update(Text(f"{self.cluster_name}: this service no longer exists", style="bold red"))
             self.query_one(DiffTable).sync(())
+            self._update_detail(None, datetime.now(UTC))
             return
         # Ages are relative to the snapshot, so a frozen (demo, screenshot) fleet renders the same every time.
         now = cluster.last_sync or datetime.now(UTC)
         summary_widget.update(summary(cluster, service, now))
-        self.query_one(DiffTable).sync(task_row(task, now) for task in service.tasks)
+        table = self.query_one(DiffTable)
+        keep = table.cursor_key
+        relaid = table.set_columns(task_columns(self.app.size.width, service.tasks))
+        table.sync(task_row(task, now) for task in service.tasks)
+        if relaid and keep is not None:
+            # New columns empty the table: the operator's row stays highlighted all the same.
+            table.move_to_key(keep)
         self._draw_events(cluster, service)
+        self._update_detail(service, now)
         self.update_offered_keys()
         self._load_audit(service.ref)
 
     def _draw_events(self, cluster: Cluster, service: Service) -> None:
         self.query_one("#service-events", Static).update(events_text(service_events(cluster, service, self._audit)))
+
+    # -- one task's every field ------------------------------------------------------------------
+
+    def action_task_detail(self) -> None:
+        service = self.state.service(self.cluster_name, self.service_id)
+        task_id = self.selected_task_id()
+        task = next((task for task in service.tasks if task.id == task_id), None) if service else None
+        if service is None or task is None:
+            self.notify("no task selected", severity="warning", markup=False)
+            return
+        cluster = self.state.get(self.cluster_name)
+        now = (cluster.last_sync if cluster else None) or datetime.now(UTC)
+        detail = TaskDetailScreen(f"Task of {self.cluster_name}/{service.ref}", task, now,
+                                  logs_refusal=self.refusal_for("logs"))
+        self.app.push_screen(detail, self._detail_closed)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # Only a mouse click on the highlighted row selects (enter is the task_detail binding).
+        self.action_task_detail()
+
+    def _detail_closed(self, logs_of: str | None) -> None:
+        if logs_of:
+            self._open_logs(logs_of)
+
+    def _update_detail(self, service: Service | None, now: datetime) -> None:
+        """An open task detail follows its task from snapshot to snapshot."""
+        stack = self.app.screen_stack
+        detail = stack[-1]
+        if isinstance(detail, TaskDetailScreen) and len(stack) > 1 and stack[-2] is self:
+            tasks = service.tasks if service is not None else ()
+            detail.show(next((task for task in tasks if task.id == detail.shown_task.id), None), now)
 
     # -- the console's own audit entries (file I/O: in a thread) --------------------------------
 

@@ -47,6 +47,26 @@ def test_follower_failure_and_rollback_exit_1() -> None:
     assert RolloutFollower("c/web").observe(None)[1] is Outcome.GONE
 
 
+def test_follower_lines_tell_tasks_apart() -> None:
+    follower = RolloutFollower("demo-swarm/shop_api")
+    follower.observe(api_at(5))
+    lines = [line for line in follower.observe(api_at(20))[0] if line.startswith("  task ")]
+    ids = [line.split()[1] for line in lines]
+    assert len(ids) > 1 and len(set(ids)) == len(ids), lines  # not all "demo-swarm-s"
+    assert set(ids) <= {task.id for task in api_at(20).tasks}
+    # Kubernetes: "namespace/pod", pods of one ReplicaSet differ only at the end.
+    pods = [Task(id=f"prod/web-7c9f8d6b5-{suffix}", service_id="s", state=TaskState.RUNNING, node_name="n1")
+            for suffix in ("x2kqz", "p8wmn")]
+    service = Service(id="s", name="web", ref="prod/web", tasks=tuple(pods),
+                      rollout=Rollout(state=RolloutState.UPDATING, updated=1, total=2))
+    follower = RolloutFollower("c/prod/web")
+    follower.observe(service)
+    failed = replace(service, tasks=tuple(replace(pod, state=TaskState.FAILED, error="OOMKilled") for pod in pods))
+    lines = follower.observe(failed)[0]
+    assert "  task prod/web-7c9f8d6b5-x2kqz on n1: running -> failed (OOMKilled)" in lines
+    assert "  task prod/web-7c9f8d6b5-p8wmn on n1: running -> failed (OOMKilled)" in lines
+
+
 def test_stable_service_has_nothing_to_follow() -> None:
     outcome = RolloutFollower("x").observe(api_at(40))[1]
     assert outcome is Outcome.NOTHING and outcome.exit_code == 0

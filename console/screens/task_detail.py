@@ -1,0 +1,134 @@
+"""One task, every field of it: what the service table's columns cut (the full error, the orchestrator's own
+state word, exit code, restarts, address, when it started and stopped). A dialog over the service screen,
+which keeps it current as snapshots arrive; escape closes it, `l` opens the task's logs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from console.screens.help import effective
+from providers.model import Task
+from widgets.render import HEALTH_STYLES, TASK_STATE_STYLES, age
+
+if TYPE_CHECKING:
+    from console.screens.base import ConsoleHost
+
+LOGS = "logs"
+
+
+def when(moment: datetime | None, now: datetime) -> Text:
+    """`2026-11-27 09:00:00 UTC (3h ago)`; `-` when unknown."""
+    if moment is None:
+        return Text("-", style="dim")
+    text = Text(f"{moment:%Y-%m-%d %H:%M:%S} {moment.tzname() or ''}".rstrip())
+    text.append(f"  ({age(moment, now)} ago)", style="dim")
+    return text
+
+
+def task_fields(task: Task, now: datetime) -> list[tuple[str, Text]]:
+    """(label, value) for every field of the task, in the order an operator reads them."""
+    dash = Text("-", style="dim")
+    node = Text(task.node_name or task.node_id or "-")
+    if task.node_name and task.node_id and task.node_id != task.node_name:
+        node.append(f"  (id {task.node_id})", style="dim")
+    state = Text(task.state.value, style=TASK_STATE_STYLES.get(task.state, ""))
+    raw = Text(task.raw_state) if task.raw_state else dash
+    exit_code = Text(str(task.exit_code), style="bold red" if task.exit_code else "") \
+        if task.exit_code is not None else dash
+    return [
+        ("task", Text(task.id, style="bold")),
+        ("slot", Text(str(task.slot)) if task.slot is not None else dash),
+        ("node", node),
+        ("state", state),
+        ("raw state", raw),
+        ("desired state", Text(task.desired_state.value)),
+        ("health", Text(task.health.value, style=HEALTH_STYLES.get(task.health, ""))),
+        ("version", Text(task.version) if task.version else dash),
+        ("started", when(task.started, now)),
+        ("stopped", when(task.stopped, now)),
+        ("exit code", exit_code),
+        ("restarts", Text(str(task.restarts), style="yellow" if task.restarts else "")),
+        ("address", Text(task.address) if task.address else dash),
+    ]
+
+
+def task_detail(title: str, task: Task, now: datetime, gone: bool = False) -> Group:
+    table = Table(show_header=False, box=None, expand=True, padding=(0, 1), pad_edge=False)
+    table.add_column("field", style="bold cyan", no_wrap=True, width=13)
+    table.add_column("value", ratio=1, overflow="fold")
+    for label, value in task_fields(task, now):
+        table.add_row(label, value)
+    parts: list[RenderableType] = [Text(title, style="bold")]
+    if gone:
+        parts.append(Text("this task is no longer in the latest snapshot: as last seen", style="bold yellow"))
+    parts += [Text(""), table, Text(""), Text("error", style="bold cyan")]
+    # Wrapped, never cut: this is the one place the whole failure reason can be read.
+    parts.append(Text(task.error, style="red", overflow="fold") if task.error else Text("none", style="dim"))
+    return Group(*parts)
+
+
+class TaskDetailScreen(ModalScreen[str | None]):
+    """Dismissed with the task's id when the operator asks for its logs, else None."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="task_detail_close"),
+        # The same id as the service screen's task logs key: one remap moves both.
+        Binding("l", "logs", "Task logs", id=LOGS, tooltip="Logs of this task, followed live"),
+    ]
+
+    def __init__(self, title: str, task: Task, now: datetime, logs_refusal: str | None = None) -> None:
+        super().__init__(id="task-detail")
+        self.title_text = title
+        self.shown_task = task
+        self.now = now
+        self.gone = False
+        self.logs_refusal = logs_refusal
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="task-detail-box", classes="dialog"):
+            yield Static(task_detail(self.title_text, self.shown_task, self.now), id="task-detail-body")
+            yield Static(self._hint(), id="task-detail-hint", classes="dim")
+
+    def _hint(self) -> Text:
+        """The keys as the config's keymap sets them (this dialog has no footer)."""
+        keys = {binding.id: binding for binding in effective(self.BINDINGS, self.host().console_config.keymap)}
+
+        def shown(binding_id: str) -> str:
+            binding = keys[binding_id]
+            return self.app.get_key_display(replace(binding, key=binding.key.split(",")[0].strip()))
+
+        return Text(f"{shown('task_detail_close')}: close · {shown(LOGS)}: logs of this task")
+
+    def host(self) -> ConsoleHost:
+        return cast("ConsoleHost", self.app)
+
+    def show(self, task: Task | None, now: datetime) -> None:
+        """The latest snapshot of the task; None when it is gone (the last one seen stays, marked)."""
+        if task is None:
+            if self.gone:
+                return
+            self.gone = True
+        else:
+            self.shown_task, self.now, self.gone = task, now, False
+        self.query_one("#task-detail-body", Static).update(task_detail(self.title_text, self.shown_task, self.now,
+                                                                       self.gone))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_logs(self) -> None:
+        if self.logs_refusal:
+            self.notify(self.logs_refusal, title="Not available", severity="warning", markup=False)
+            return
+        self.dismiss(self.shown_task.id)
