@@ -11,11 +11,13 @@ import asyncio
 import os
 import signal
 import subprocess
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual.app import App, SuspendNotSupported, _PrintCapture
+from textual.app import App, SuspendNotSupported, SystemCommand, _PrintCapture
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.doctor import Finding, examine
@@ -157,6 +159,10 @@ class PilothouseApp(App[int]):
         worker = event.worker
         if event.state is WorkerState.ERROR and (worker.group or "").startswith(REFRESH_GROUP):
             self.notify(f"{worker.name} stopped: {worker.error!r}", severity="error", timeout=10, markup=False)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        # Textual's "Screenshot" writes an SVG into the current directory: not on a bastion, unasked.
+        return [command for command in super().get_system_commands(screen) if command.title != "Screenshot"]
 
     # -- credentials --------------------------------------------------------------------------
 

@@ -55,21 +55,55 @@ def cluster_line(cluster: Cluster, login_hint: str = "", readonly: bool = False)
     return Text("\n").join(cluster_lines(cluster, login_hint, readonly))
 
 
+# The header's height at most (its CSS max-height): beyond it, lines would be cut without a trace.
+MAX_LINES = 6
+
+
+def header_lines(clusters: Sequence[Cluster], login_hints: Mapping[str, str] | None = None,
+                 readonly: Collection[str] = ()) -> list[Text]:
+    """Every cluster's lines when they fit in MAX_LINES; else the clusters with something wrong first (their
+    notes as room allows) and one line counting the healthy ones, so no cluster silently disappears."""
+    hints = login_hints or {}
+    per_cluster = [(cluster, cluster_lines(cluster, hints.get(cluster.name, ""), cluster.name in readonly))
+                   for cluster in clusters]
+    if sum(len(lines) for _, lines in per_cluster) <= MAX_LINES:
+        return [line for _, lines in per_cluster for line in lines]
+    troubled = [(c, lines) for c, lines in per_cluster if c.state is not ConnectionState.CONNECTED or len(lines) > 1]
+    troubled_names = {c.name for c, _ in troubled}
+    healthy = [c for c, _ in per_cluster if c.name not in troubled_names]
+    budget = MAX_LINES - 1  # the summary line
+    shown: list[Text] = []
+    unshown = 0
+    for _cluster, lines in troubled:
+        if len(shown) + len(lines) <= budget:
+            shown.extend(lines)
+        elif len(shown) < budget:
+            shown.append(lines[0])  # its state line; the notes are in `pilothouse status`
+        else:
+            unshown += 1
+    summary = Text(no_wrap=True, overflow="ellipsis", style="dim")
+    if healthy:
+        summary.append(f"+{len(healthy)} connected: ", style="green")
+        summary.append(", ".join(cluster.name for cluster in healthy))
+    if unshown:
+        summary.append(" · " if healthy else "")
+        summary.append(f"+{unshown} more with problems (pilothouse status)", style="bold red")
+    return [*shown, summary]
+
+
 class ClusterHeader(Static):
-    DEFAULT_CSS = """
-    ClusterHeader {
+    DEFAULT_CSS = f"""
+    ClusterHeader {{
         height: auto;
-        max-height: 6;
+        max-height: {MAX_LINES};
         padding: 0 1;
         background: $boost;
-    }
+    }}
     """
 
     def show(self, clusters: Sequence[Cluster], login_hints: Mapping[str, str] | None = None,
              readonly: Collection[str] = ()) -> None:
-        hints = login_hints or {}
         if not clusters:
             self.update(Text("no clusters configured", style="dim"))
             return
-        self.update(Group(*(line for cluster in clusters
-                            for line in cluster_lines(cluster, hints.get(cluster.name, ""), cluster.name in readonly))))
+        self.update(Group(*header_lines(clusters, login_hints, readonly)))

@@ -172,6 +172,14 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
         self._apply_sort()
         if keep is not None:
             self.move_to_key(keep)
+        # After the cursor's own scrolling has run: a "worst first" sort must show its first rows whenever
+        # the cursor's row fits on screen with them, not keep the old scroll offset.
+        self.call_after_refresh(self._show_first_rows_with_cursor)
+
+    def _show_first_rows_with_cursor(self) -> None:
+        visible_rows = self.scrollable_content_region.height - (self.header_height if self.show_header else 0)
+        if self.cursor_row < visible_rows:
+            self.scroll_to(y=0, animate=False)
 
     def _apply_sort(self) -> None:
         column = self.sort_column

@@ -229,6 +229,8 @@ class DoctorScreen(FleetScreenBase):
         if event.input.id == "doctor-filter":
             self._words = event.value.lower().split()
             self._redraw()
+            if self.table.row_count:  # on the first (most severe) match, as the fleet's filter does
+                self.table.move_cursor(row=0)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "doctor-filter":

@@ -210,6 +210,16 @@ class LogScreen(FleetScreenBase):
         title.append(self._label, style="bold")
         self.query_one("#log-title", Static).update(title)
         status = Text(no_wrap=True, overflow="ellipsis")
+        term = self.view.search_term
+        if term:  # first: at 80 columns the end of this line is cut, and the match counter is what n/N need
+            total = self.view.count_matches(term)
+            status.append(f"/{term}: ")
+            if self.match_index is not None and total:
+                position = self.view.count_matches(term, self.match_index) + 1
+                status.append(f"match {position} of {total}")
+            else:
+                status.append(f"{total} matches" if total else "no match", style="" if total else "yellow")
+            status.append(" · ")
         if self.ended:
             status.append(self.ended, style="bold red" if self.failed else "yellow")
             status.append(" · ")
@@ -222,15 +232,6 @@ class LogScreen(FleetScreenBase):
         status.append(f"{self.view.line_count} lines (keeps {self._bound})", style="dim")
         if not self.view.wrap:
             status.append(" · not wrapped", style="yellow")
-        term = self.view.search_term
-        if term:
-            total = self.view.count_matches(term)
-            status.append(f" · /{term}: ")
-            if self.match_index is not None and total:
-                position = self.view.count_matches(term, self.match_index) + 1
-                status.append(f"match {position} of {total}")
-            else:
-                status.append(f"{total} matches" if total else "no match", style="" if total else "yellow")
         self.query_one("#log-status", Static).update(status)
 
     # -- keys ---------------------------------------------------------------------------------

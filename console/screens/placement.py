@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from console.screens.base import FleetScreenBase
-from providers.model import Cluster, Health, Node, Service, Task, TaskState
+from providers.model import Cluster, ConnectionState, Health, Node, Service, Task, TaskState
 from widgets.diff_table import Cell, Column, DiffTable, cell
 from widgets.footer import KeyFooter
 from widgets.render import node_status_text
@@ -173,6 +173,16 @@ class PlacementScreen(FleetScreenBase):
         if self._pages > 1:
             title.append(f" · services {first + 1}-{first + len(services)} of {total} ([ ] to page)",
                          style="dim")
+        lines = [title]
+        if not cluster.reachable:
+            # Not an empty cluster: say so, with why, and that what shows (if anything) is the last data.
+            state = Text(cluster.state.value, style="bold red" if cluster.state is ConnectionState.UNREACHABLE
+                         else "yellow")
+            if cluster.nodes:
+                state.append(" (last known placement)", style="red")
+            if cluster.error:
+                state.append(f" · {cluster.error}", style="red")
+            lines.append(state)
         focus = next((service for service in services if service.id == self.focus_service_id), None)
         if focus is not None:
             names = cluster.node_names()
@@ -182,9 +192,8 @@ class PlacementScreen(FleetScreenBase):
             # A line of its own that may wrap; the title line above is cut at the edge instead.
             line = Text(f"{focus.ref}: ", style="bold")
             line.append(", ".join(sorted(where)) or "no tasks", style="not bold")
-            self.query_one("#placement-title", Static).update(Group(title, line))
-            return
-        self.query_one("#placement-title", Static).update(title)
+            lines.append(line)
+        self.query_one("#placement-title", Static).update(Group(*lines))
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from providers.model import Cluster, ClusterKind, ConnectionState
-from widgets.cluster_header import cluster_line
+from widgets.cluster_header import MAX_LINES, cluster_line, header_lines
 
 
 def test_a_narrowed_cluster_says_which_part_is_shown() -> None:
@@ -32,3 +32,25 @@ def test_a_cluster_whose_credentials_failed_says_how_to_log_in() -> None:
     assert "to log in" not in cluster_line(cluster).plain  # no login command: nothing to offer
     healthy = Cluster(name="eks", kind=ClusterKind.KUBERNETES, state=ConnectionState.CONNECTED)
     assert "to log in" not in cluster_line(healthy, hint).plain
+
+
+def test_many_clusters_never_drop_one_silently() -> None:
+    healthy = [Cluster(name=f"ok-{index}", kind=ClusterKind.SWARM, state=ConnectionState.CONNECTED)
+               for index in range(5)]
+    broken = [Cluster(name=f"down-{index}", kind=ClusterKind.ECS, state=ConnectionState.UNREACHABLE,
+                      error=f"reason {index}") for index in range(4)]
+    lines = [line.plain for line in header_lines([*healthy, *broken])]
+    assert len(lines) <= MAX_LINES
+    text = "\n".join(lines)
+    # The broken ones first (with their reasons as room allows), the healthy ones counted and named.
+    assert "down-0" in text and "reason 0" in text
+    assert "+5 connected: ok-0, ok-1, ok-2, ok-3, ok-4" in lines[-1]
+    shown_broken = sum(f"down-{index}" in text for index in range(4))
+    assert shown_broken == 4 or f"+{4 - shown_broken} more with problems" in lines[-1]
+
+
+def test_a_few_clusters_show_in_config_order_with_their_notes() -> None:
+    clusters = [Cluster(name="a", kind=ClusterKind.SWARM, state=ConnectionState.CONNECTED),
+                Cluster(name="b", kind=ClusterKind.ECS, state=ConnectionState.UNREACHABLE, error="why")]
+    lines = [line.plain for line in header_lines(clusters)]
+    assert len(lines) == 3 and lines[0].lstrip().startswith("a ") and "why" in lines[2]

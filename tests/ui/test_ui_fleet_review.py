@@ -4,6 +4,7 @@ offered, refusals name the cluster, and columns use the width there is."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,83 @@ def test_columns_use_the_width_there_is() -> None:
     assert total(100) > total(80) + 15, "a 100-column terminal keeps the 80-column widths"
     wide = {c.key: c.width for c in fleet_columns(WIDE[0])}
     assert all(wide[key] == WIDE_COLUMNS[key] for key in WIDE_COLUMNS)
+
+
+async def test_a_sort_shows_its_first_rows_when_the_cursor_fits_with_them(tmp_path: Path) -> None:
+    async with running_app(tmp_path, size=SMALL) as (app, pilot):
+        table = fleet_table(app)
+        await pilot.press("end")
+        await wait_until(pilot, lambda: table.scroll_offset.y > 0, what="scrolled to the bottom")
+        for _ in range(8):
+            await pilot.press("up")
+        fitting = 0
+        for column in range(len(table.table_columns)):  # every column's sort, from that scrolled position
+            await pilot.press("o")
+            await wait_until(pilot, lambda c=column: table.sort_column == c, what=f"sorted by column {column}")
+            await pilot.pause()
+            if table.cursor_row < table.size.height - 2:  # the cursor's row fits with the first rows
+                fitting += 1
+                await wait_until(pilot, lambda: table.scroll_offset.y == 0, timeout=5,
+                                 what=f"the first rows in view after sorting by column {column}")
+        assert fitting, "no sort put the cursor's row on the first screen: the test proves nothing"
+
+
+async def test_the_doctor_filter_puts_the_cursor_on_the_first_match(tmp_path: Path) -> None:
+    from console.screens.doctor import DoctorScreen
+
+    async with running_app(tmp_path) as (app, pilot):
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, DoctorScreen), what="doctor screen")
+        doctor = app.screen
+        assert isinstance(doctor, DoctorScreen)
+        await wait_until(pilot, lambda: doctor.table.row_count > 10, what="findings")
+        await pilot.press("end")
+        await wait_until(pilot, lambda: doctor.table.cursor_row > 5, what="the cursor far down")
+        await pilot.press("slash", *"shop_search")
+        await wait_until(pilot, lambda: 1 < doctor.table.row_count < 10, what="the swarm search service's findings")
+        await wait_until(pilot, lambda: doctor.table.cursor_key == doctor.table.keys[0], what="the first match")
+
+
+async def test_the_log_search_counter_shows_at_80_columns(tmp_path: Path) -> None:
+    from console.screens.logs import LogScreen
+
+    async with running_app(tmp_path, size=SMALL) as (app, pilot):
+        await select(app, pilot, "demo-swarm", "shop_payments")
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(app.screen, LogScreen), what="log screen")
+        logs = app.screen
+        assert isinstance(logs, LogScreen)
+        await wait_until(pilot, lambda: logs.view.line_count > 20, what="the tail")
+        await pilot.press("w", "f")  # not wrapped, paused: the longest status line
+        await pilot.press("slash", *"error", "enter")
+        await wait_until(pilot, lambda: logs.match_index is not None, what="a match")
+        counter = re.compile(r"/error: match \d+ of \d+ ")
+        await wait_until(pilot, lambda: any(counter.search(line) for line in screen_text(app).splitlines()),
+                         what="the match counter on screen")
+
+
+async def test_placement_of_an_unreachable_cluster_says_so(tmp_path: Path) -> None:
+    import dataclasses
+
+    from console.app import ClusterUpdated
+    from console.screens.placement import PlacementScreen
+    from providers.model import ConnectionState
+
+    async with running_app(tmp_path) as (app, pilot):
+        app.stop_refreshers()  # the test decides what the cluster looks like
+        stale = dataclasses.replace(cluster_of(app, "demo-ecs"), state=ConnectionState.UNREACHABLE,
+                                    error="connection refused by 10.0.0.1:443")
+        app.post_message(ClusterUpdated(stale))
+        await wait_until(pilot, lambda: cluster_of(app, "demo-ecs").state is ConnectionState.UNREACHABLE,
+                         what="the stale snapshot")
+        await select(app, pilot, "demo-ecs", "prod/web")
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PlacementScreen), what="placement")
+        await wait_until(pilot, lambda: "unreachable (last known placement) · connection refused by 10.0.0.1:443"
+                         in screen_text(app), what="the state and its reason above the grid")
+
+
+async def test_the_palette_offers_no_screenshot_command(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, _pilot):
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Quit" in titles and "Screenshot" not in titles  # it would write an SVG into the cwd
