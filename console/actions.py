@@ -131,16 +131,28 @@ class ActionLayer:
         try:
             self.check_replicas(replicas, force=force)
             return provider.plan_scale(service, replicas)
-        except InvalidInput as error:
+        except (InvalidInput, NotSupported) as error:
             raise self._refuse(cluster, service.ref, Action.SCALE, error, str(service.desired),
                                str(replicas)) from None
+        except ProviderError as error:  # the cluster could not be read or refused: an attempt that failed
+            self.record_failure(cluster, service.ref, Action.SCALE, error, str(service.desired), str(replicas))
+            raise
 
     def plan_rollback(self, cluster: str, service: Service) -> MutationPlan:
         provider = self._gate(cluster, Action.ROLLBACK, service)
         try:
             return provider.plan_rollback(service)
-        except InvalidInput as error:
+        except (InvalidInput, NotSupported) as error:
             raise self._refuse(cluster, service.ref, Action.ROLLBACK, error) from None
+        except ProviderError as error:
+            self.record_failure(cluster, service.ref, Action.ROLLBACK, error)
+            raise
+
+    def record_failure(self, cluster: str, service: str, action: Action, error: ProviderError,
+                       before: str = "", after: str = "") -> None:
+        """A mutation asked for that failed before any plan (the cluster unreachable, credentials refused)."""
+        self.audit.write(cluster=cluster, service=service, action=action.value, before=before, after=after,
+                         result=f"failed: {error}")
 
     # -- doing ---------------------------------------------------------------------------------
 

@@ -189,7 +189,13 @@ def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
         actions.audit.write(cluster=cluster_name, service=ref, action=args.command, before="", after="",
                             result=f"refused: {reason}")
         raise ReadOnlyRefused(f"{args.command} refused: {reason}")
-    cluster = _snapshot_for(fleet, cluster_name)
+    try:
+        cluster = _snapshot_for(fleet, cluster_name)
+    except ProviderError as error:
+        if cluster_name in fleet.providers:  # a known cluster that failed: an attempt, audited as such
+            actions.record_failure(cluster_name, ref, Action(args.command), error,
+                                   after=str(replicas) if args.command == "scale" else "")
+        raise
     service = _find_service(cluster, ref)
     if args.command == "scale":
         plan = actions.plan_scale(cluster_name, service, replicas, force=args.force)

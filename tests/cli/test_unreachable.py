@@ -88,3 +88,20 @@ def test_a_misconfigured_cluster_is_reported_and_the_others_still_work(
     assert err.count("\n") == 1 and "kubeconfig" in err
     assert main(["--config", str(config), "scale", "lab/prod/web", "3", "--yes"]) == 0
     assert main(["--config", str(config), "scale", "eks/default/web", "3", "--yes"]) == 2
+
+
+def test_a_mutation_on_an_unreachable_cluster_is_audited_as_failed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from cli_support import audit_lines
+
+    config = tmp_path / "c.toml"
+    config.write_text(f'[[clusters]]\nname = "gone"\nprovider = "swarm"\ndocker_host = "unix://{tmp_path}/no.sock"\n')
+    for argv in (["scale", "gone/web", "3", "--yes"], ["rollback", "gone/web", "--yes"]):
+        code = main(["--config", str(config), *argv])
+        err = capsys.readouterr().err
+        assert code == 2 and "no.sock" in err and len(err.strip().splitlines()) == 1, (argv, err)  # bad address
+    audit = audit_lines()
+    assert [(line["action"], line["after"]) for line in audit] == [("scale", "3"), ("rollback", "")]
+    assert all(line["cluster"] == "gone" and line["service"] == "web" and line["result"].startswith("failed: ")
+               and "no.sock" in line["result"] for line in audit)
