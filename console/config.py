@@ -4,7 +4,8 @@ Validated strictly: every error is one line naming the file, the line and the ke
 
     refresh_interval = 2.0        # seconds between polls (watches push changes sooner)
     readonly = false              # true: no scale, no rollback, anywhere
-    [keymap]                      # binding id = "key[,key]"; checked: known ids, no two on one key
+    [keymap]                      # binding id = "key[,key]"; checked: known ids, no two on one key, none
+                                  # a dialog's focused widget takes (enter on the confirmation's buttons)
     scale = "S"
     [[clusters]]
     name = "prod-swarm"
@@ -138,7 +139,8 @@ def parse_config(text: str, path: Path) -> AppConfig:
     keymap: dict[str, str] = {}
     for binding_id, keys in data.get("keymap", {}).items():
         keymap[binding_id] = check.typed(f"keymap.{binding_id}", keys, (str,))
-    # Textual accepts any keymap silently: a clash would leave a binding (quit, say) without a key.
+    # Textual accepts any keymap silently: a clash would leave a binding (quit, say) without a key, and a key
+    # a dialog's focused widget takes (enter presses the confirmation's focused button) would never fire.
     problem = keymap_problem(keymap)
     if problem is not None:
         raise check.fail(f"keymap.{problem.binding_id}", problem.message)

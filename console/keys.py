@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Final
 
 # Binding id -> default key, in Textual's long form ("question_mark", not "?"). An id means the same
@@ -32,6 +33,7 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "back": "escape",
     "follow_rollout": "w",
     "task_detail": "enter",
+    "event_detail": "enter",
     "next_cluster": "c",
     "services_prev": "left_square_bracket",
     "services_next": "right_square_bracket",
@@ -45,13 +47,14 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "scale_up": "plus",
     "scale_down": "minus",
     "rollback": "R",
-    # dialogs: console/screens/scale.py, confirm.py, help.py, task_detail.py
+    # dialogs: console/screens/scale.py, confirm.py, help.py, task_detail.py, events.py
     "scale_cancel": "escape",
     "confirm_yes": "y",
     "confirm_no": "n",
     "confirm_cancel": "escape",
     "help_close": "escape",
     "task_detail_close": "escape",
+    "event_detail_close": "escape",
 }
 
 _EVERYWHERE = ("quit", "help", "command_palette")
@@ -66,16 +69,57 @@ LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
                 "task_detail"),
     "placement": (*_EVERYWHERE, "back", "next_cluster", "services_prev", "services_next"),
     "doctor": (*_EVERYWHERE, "back", "drill_down", "filter", "next_cluster"),
-    "events": (*_EVERYWHERE, "back", "filter", "next_cluster"),
+    "events": (*_EVERYWHERE, "back", "filter", "next_cluster", "event_detail"),
     "logs": (*_EVERYWHERE, "back", "follow_logs", "wrap_logs", "search", "search_next", "search_prev"),
     "scale dialog": (*_EVERYWHERE, "scale_cancel"),
     "confirmation": (*_EVERYWHERE, "confirm_yes", "confirm_no", "confirm_cancel"),
     "help": (*_EVERYWHERE, "help_close"),
     "task detail": (*_EVERYWHERE, "task_detail_close", "logs"),
+    "event detail": (*_EVERYWHERE, "event_detail_close"),
 }
 
 # Textual's own priority keys: a binding given one of them would never fire.
 RESERVED: Final[Mapping[str, str]] = {"ctrl+q": "Textual's quit key", "ctrl+c": "Textual's copy and quit key"}
+
+
+@dataclass(frozen=True, slots=True)
+class Dialog:
+    """Keys a dialog's focused widget takes before the dialog's bindings see them (Textual asks the focused
+    widget first): bound to one of them, a dialog binding would never fire, or would fire where the operator
+    meant the focused widget."""
+
+    name: str  # as a config error names it: "the confirmation dialog"
+    binding_ids: tuple[str, ...]
+    taken: Mapping[str, str] = field(default_factory=dict)  # key -> what it does there instead
+    typed_into: str = ""  # a focused text field takes every printable key: what the field is
+
+
+# Textual's Button takes enter only; space is refused all the same: most toolkits press the focused button on
+# it, and a yes on space would apply a change to an operator who meant the focused No.
+_BUTTONS = {"enter": "presses the focused button", "space": "is the usual key to press the focused button",
+            "tab": "moves the focus between the buttons", "shift+tab": "moves the focus between the buttons"}
+# Textual's Input keys (tests/core/test_keys.py checks them against the installed Textual), less up/down and
+# pageup/pagedown: a one-line field never scrolls up or down, so those reach the dialog.
+INPUT_KEYS: Final = ("alt+backspace", "backspace", "ctrl+a", "ctrl+backspace", "ctrl+c", "ctrl+d", "ctrl+e",
+                     "ctrl+k", "ctrl+left", "ctrl+pagedown", "ctrl+pageup", "ctrl+right", "ctrl+shift+a",
+                     "ctrl+shift+left", "ctrl+shift+right", "ctrl+u", "ctrl+v", "ctrl+w", "ctrl+x", "delete",
+                     "end", "enter", "home", "left", "right", "shift+end", "shift+home", "shift+left",
+                     "shift+right", "super+backspace", "super+c")
+# Textual's scrolling container keys: taken whenever the dialog's text is longer than the screen.
+SCROLL_KEYS: Final = ("up", "down", "left", "right", "pageup", "pagedown", "home", "end", "ctrl+pageup",
+                      "ctrl+pagedown")
+_SCROLLING = {key: "scrolls the text" for key in SCROLL_KEYS}
+
+DIALOGS: Final[tuple[Dialog, ...]] = (
+    Dialog("the confirmation dialog", ("confirm_yes", "confirm_no", "confirm_cancel"), _BUTTONS),
+    Dialog("the scale dialog", ("scale_cancel",),
+           {**{key: "edits the replica count" for key in INPUT_KEYS}, "enter": "continues to the confirmation",
+            "tab": "moves the focus to the force checkbox", "shift+tab": "moves the focus to the force checkbox"},
+           typed_into="the replica count"),
+    Dialog("the help screen", ("help_close",), _SCROLLING),
+    Dialog("the task detail", ("task_detail_close", "logs"), _SCROLLING),
+    Dialog("the event detail", ("event_detail_close",), _SCROLLING),
+)
 
 _NAME_REPLACEMENTS = {"solidus": "slash", "reverse_solidus": "backslash", "commercial_at": "at",
                       "hyphen_minus": "minus", "plus_sign": "plus", "low_line": "underscore"}
@@ -83,16 +127,43 @@ _NAME_REPLACEMENTS = {"solidus": "slash", "reverse_solidus": "backslash", "comme
 
 def normalise_key(key: str) -> str:
     """A key as Textual matches it: '?' is 'question_mark', '+' is 'plus' (mirrors its keymap normalisation)."""
-    key = key.strip()
-    if len(key) != 1 or key.isalnum():
-        return key
-    if key == "\t":
+    return _key_of(key.strip())
+
+
+def _key_of(character: str) -> str:
+    if len(character) != 1 or character.isalnum():
+        return character
+    if character == "\t":
         return "tab"
     try:
-        name = unicodedata.name(key).lower().replace("-", "_").replace(" ", "_")
+        name = unicodedata.name(character).lower().replace("-", "_").replace(" ", "_")
     except ValueError:
-        return key
+        return character
     return _NAME_REPLACEMENTS.get(name, name)
+
+
+@cache
+def _printable_names() -> frozenset[str]:
+    # Latin, Greek, Cyrillic, punctuation, symbols: what a keyboard types as one named key ('question_mark').
+    return frozenset(_key_of(chr(code)) for code in range(0x20, 0x3000) if chr(code).isprintable())
+
+
+def is_typed(key: str) -> bool:
+    """Whether the key types a character (a focused text field takes it): 'x', 'question_mark', 'space'."""
+    if len(key) == 1:
+        return key.isprintable()
+    return "+" not in key and key in _printable_names()
+
+
+def _dialog_problem(binding_id: str, key: str, spelled: str) -> str | None:
+    for dialog in DIALOGS:
+        if binding_id not in dialog.binding_ids:
+            continue
+        if key in dialog.taken:
+            return f"{spelled!r} {dialog.taken[key]} in {dialog.name}: pick another key"
+        if dialog.typed_into and is_typed(key):
+            return f"{spelled!r} is typed into {dialog.typed_into} in {dialog.name}: pick another key"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +175,9 @@ class KeymapProblem:
 def keymap_problem(keymap: Mapping[str, str]) -> KeymapProblem | None:
     """The first thing wrong with a [keymap] table (in file order), or None.
 
-    Wrong: an unknown binding id, an empty key, a reserved key, or a key two bindings live on one screen
-    would share (both remapped to it, or one remapped onto the other's default key).
+    Wrong: an unknown binding id, an empty key, a reserved key, a key a dialog's focused widget takes (enter
+    presses the confirmation's focused button), or a key two bindings live on one screen would share (both
+    remapped to it, or one remapped onto the other's default key).
     """
     keys: dict[str, tuple[str, ...]] = {}
     written: dict[tuple[str, str], str] = {}  # (binding id, key) -> the key as the file spells it
@@ -119,6 +191,9 @@ def keymap_problem(keymap: Mapping[str, str]) -> KeymapProblem | None:
         for part, spelled in zip(parts, value.split(","), strict=True):
             if part in RESERVED:
                 return KeymapProblem(binding_id, f"{spelled.strip()!r} is {RESERVED[part]}: pick another key")
+            taken = _dialog_problem(binding_id, part, spelled.strip())
+            if taken is not None:
+                return KeymapProblem(binding_id, taken)
             written[(binding_id, part)] = spelled.strip()
         keys[binding_id] = parts
     order = {binding_id: position for position, binding_id in enumerate(keymap)}

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from console.screens.task_detail import key_display
 from providers.base import Action, MutationPlan
 
 INLINE_UP_TO = 36
@@ -52,8 +53,11 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(id="confirm-box", classes="dialog"):
             yield Static(plan_text(self.plan), id="confirm-plan")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Yes, apply (y)", id="confirm-yes", variant="error")
-                yield Button("No (n)", id="confirm-no", variant="primary")
+                # The keys as the config's keymap sets them: a remapped y/n does nothing here.
+                yes = key_display(self.app, self.BINDINGS, "confirm_yes")
+                no = key_display(self.app, self.BINDINGS, "confirm_no")
+                yield Button(Text(f"Yes, apply ({yes})"), id="confirm-yes", variant="error")
+                yield Button(Text(f"No ({no})"), id="confirm-no", variant="primary")
 
     def on_mount(self) -> None:
         # The safe answer has the focus: a stray enter cancels.

@@ -1,21 +1,27 @@
 """One timeline across clusters: every cluster's events and the console's own audit entries, newest at
 the bottom. The view follows new events unless the operator moved up; `/` filters by text, `c` cycles a
-cluster filter. Reading the audit file is I/O, so the merge runs in a thread worker on every snapshot.
+cluster filter, `enter` shows the highlighted event whole (the columns cut long objects and messages).
+Reading the audit file is I/O, so the merge runs in a thread worker on every snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import ClassVar
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Static
 
 from console.screens.base import FleetScreenBase
+from console.screens.task_detail import key_display
 from console.timeline import merge
 from providers.model import Cluster, Event
 from widgets.diff_table import Cell, Column, DiffTable, cell
@@ -26,35 +32,101 @@ WIDE_FROM = 110
 CELL_PADDING = 2
 SCROLLBAR = 2
 KIND_STYLES = {"warning": "yellow", "audit": "bold magenta", "remove": "red", "create": "green"}
+# TIME, CLUSTER, KIND, OBJECT widths, (narrow, wide). 17 fits "svc shop_payments": at 80 columns the object
+# names the service, the message takes the rest.
+TIME_WIDTH = (8, 14)
+CLUSTER_WIDTH = (8, 12)
+KIND_WIDTH = (6, 8)
+OBJECT_WIDTH = (17, 28)
+MIN_MESSAGE = 16
+# An object's kind word as a column that cuts the object shows it (kubectl's short name).
+SHORT_KINDS = {"service": "svc"}
 
 
-def events_columns(width: int) -> tuple[Column, ...]:
-    if width >= WIDE_FROM:
-        fixed = [Column("time", "TIME", 14), Column("cluster", "CLUSTER", 12), Column("kind", "KIND", 8),
-                 Column("object", "OBJECT", 28)]
-    else:
-        fixed = [Column("time", "TIME", 8), Column("cluster", "CLUSTER", 8), Column("kind", "KIND", 6),
-                 Column("object", "OBJECT", 14)]
+def object_width(wide: bool, one_cluster: bool = False) -> int:
+    """Narrowed to one cluster, the CLUSTER column is gone: half its cells go to OBJECT, half to MESSAGE."""
+    width = OBJECT_WIDTH[wide]
+    return width + (CLUSTER_WIDTH[wide] + CELL_PADDING) // 2 if one_cluster else width
+
+
+def events_columns(width: int, one_cluster: bool = False) -> tuple[Column, ...]:
+    """Every cluster: TIME CLUSTER KIND OBJECT MESSAGE; one cluster (`c`): no CLUSTER, it says nothing there."""
+    wide = width >= WIDE_FROM
+    fixed = [Column("time", "TIME", TIME_WIDTH[wide])]
+    if not one_cluster:
+        fixed.append(Column("cluster", "CLUSTER", CLUSTER_WIDTH[wide]))
+    fixed += [Column("kind", "KIND", KIND_WIDTH[wide]), Column("object", "OBJECT", object_width(wide, one_cluster))]
     rest = width - sum(c.width or 0 for c in fixed) - CELL_PADDING * (len(fixed) + 1) - SCROLLBAR
-    return (*fixed, Column("message", "MESSAGE", max(16, rest)))
+    return (*fixed, Column("message", "MESSAGE", max(MIN_MESSAGE, rest)))
+
+
+def aware(time: datetime) -> datetime:
+    return time if time.tzinfo else time.replace(tzinfo=UTC)
 
 
 def timestamp(event: Event) -> float:
-    time = event.time if event.time.tzinfo else event.time.replace(tzinfo=UTC)
-    return time.timestamp()
+    return aware(event.time).timestamp()
 
 
-def event_cells(event: Event, sequence: int, wide: bool) -> list[Cell]:
-    time = event.time if event.time.tzinfo else event.time.replace(tzinfo=UTC)
+def object_text(name: str, width: int) -> Text:
+    """The object, `service shop_payments` as `svc shop_payments` when the full form would be cut."""
+    kind, space, rest = name.partition(" ")
+    if len(name) > width and space and kind in SHORT_KINDS:
+        name = f"{SHORT_KINDS[kind]} {rest}"
+    return Text(name, no_wrap=True, overflow="ellipsis")
+
+
+def event_cells(event: Event, sequence: int, wide: bool, one_cluster: bool = False) -> list[Cell]:
+    time = aware(event.time)
     stamp = f"{time:%m-%d %H:%M:%S}" if wide else f"{time:%H:%M:%S}"
     style = KIND_STYLES.get(event.kind, "cyan")
+    cells = [Cell(Text(stamp, style="dim", no_wrap=True), (timestamp(event), sequence))]
+    if not one_cluster:
+        cells.append(cell(event.cluster or "-"))
     return [
-        Cell(Text(stamp, style="dim", no_wrap=True), (timestamp(event), sequence)),
-        cell(event.cluster or "-"),
+        *cells,
         cell(Text(event.kind, style=style, no_wrap=True, overflow="ellipsis")),
-        cell(event.object),
+        Cell(object_text(event.object, object_width(wide, one_cluster)), event.object.lower()),
         cell(event.message),
     ]
+
+
+def event_detail(event: Event) -> Group:
+    """Every field of the event, the message wrapped, never cut."""
+    time = aware(event.time)
+    table = Table(show_header=False, box=None, expand=True, padding=(0, 1), pad_edge=False)
+    table.add_column("field", style="bold cyan", no_wrap=True, width=8)
+    table.add_column("value", ratio=1, overflow="fold")
+    table.add_row("time", Text(f"{time:%Y-%m-%d %H:%M:%S} {time.tzname() or ''}".rstrip()))
+    table.add_row("cluster", Text(event.cluster or "-"))
+    table.add_row("kind", Text(event.kind, style=KIND_STYLES.get(event.kind, "cyan")))
+    table.add_row("object", Text(event.object or "-", style="bold"))
+    if event.service_ref:
+        table.add_row("service", Text(event.service_ref))
+    return Group(Text("Event", style="bold"), Text(""), table, Text(""), Text("message", style="bold cyan"),
+                 Text(event.message or "-", overflow="fold"))
+
+
+class EventDetailScreen(ModalScreen[None]):
+    """One event, whole: what the timeline's columns cut."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="event_detail_close"),
+    ]
+
+    def __init__(self, event: Event) -> None:
+        super().__init__(id="event-detail")
+        self.shown_event = event
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="event-detail-box", classes="dialog"):
+            yield Static(event_detail(self.shown_event), id="event-detail-body")
+            # This dialog has no footer: the key as the config's keymap sets it.
+            close = key_display(self.app, self.BINDINGS, "event_detail_close")
+            yield Static(Text(f"\n{close}: close"), id="event-detail-hint", classes="dim")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 def event_keys(events: Sequence[Event]) -> list[str]:
@@ -76,6 +148,8 @@ class EventsScreen(FleetScreenBase):
                 tooltip="Filter events (words that must all appear)"),
         Binding("c", "next_cluster", "Cluster", id="next_cluster",
                 tooltip="Every cluster, then one cluster at a time"),
+        Binding("enter", "event_detail", "Event", id="event_detail",
+                tooltip="The highlighted event whole: time, cluster, kind, object and the full message"),
     ]
 
     class Loaded(Message):
@@ -91,12 +165,14 @@ class EventsScreen(FleetScreenBase):
         self._words: list[str] = []
         self._requested = -1
         self._wide = False
+        self._shown: dict[str, Event] = {}  # row key -> the event it shows
         self.loaded = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="events-title")
         yield DiffTable(events_columns(self.app.size.width), id="events-table")
-        yield Input(placeholder="filter: words that must all appear (enter: keep, escape: clear)",
+        clear = key_display(self.app, self.BINDINGS, "back")
+        yield Input(placeholder=f"filter: words that must all appear (enter: keep, {clear}: clear)",
                     id="events-filter")
         yield KeyFooter()
 
@@ -111,9 +187,13 @@ class EventsScreen(FleetScreenBase):
         self.table.focus()
 
     def on_resize(self) -> None:
-        if self.table.set_columns(events_columns(self.app.size.width)):
-            self._wide = self.app.size.width >= WIDE_FROM
+        if self._lay_out():
             self._show(follow=True)
+
+    def _lay_out(self) -> bool:
+        """Columns for the width and the cluster filter; True when they changed (the rows come back on _show)."""
+        self._wide = self.app.size.width >= WIDE_FROM
+        return self.table.set_columns(events_columns(self.app.size.width, self.cluster_filter is not None))
 
     # -- loading (thread) -----------------------------------------------------------------------
 
@@ -164,9 +244,10 @@ class EventsScreen(FleetScreenBase):
         # Follow new events unless the operator moved up to read older ones.
         following = self.at_bottom() if follow is None else follow
         events = self.shown_events()
-        wide = self._wide
-        table.sync(zip(event_keys(events),
-                       (event_cells(event, index, wide) for index, event in enumerate(events)), strict=True))
+        wide, one_cluster = self._wide, self.cluster_filter is not None
+        self._shown = dict(zip(event_keys(events), events, strict=True))
+        table.sync((key, event_cells(event, index, wide, one_cluster))
+                   for index, (key, event) in enumerate(self._shown.items()))
         if following and table.row_count:
             table.move_cursor(row=table.row_count - 1, animate=False, scroll=True)
         self._title(len(events), following)
@@ -194,7 +275,19 @@ class EventsScreen(FleetScreenBase):
         names: list[str | None] = [None, *self.state.clusters]
         index = names.index(self.cluster_filter) if self.cluster_filter in names else 0
         self.cluster_filter = names[(index + 1) % len(names)]
+        self._lay_out()
         self._show(follow=True)
+
+    def action_event_detail(self) -> None:
+        event = self._shown.get(self.table.cursor_key or "")
+        if event is None:
+            self.notify("no event selected", severity="warning", markup=False)
+            return
+        self.app.push_screen(EventDetailScreen(event))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # Only a mouse click on the highlighted row selects (enter is the event_detail binding).
+        self.action_event_detail()
 
     def action_filter(self) -> None:
         field = self.query_one("#events-filter", Input)

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Static
 
 from console.actions import MAX_REPLICAS_WITHOUT_FORCE, ActionLayer, OverLimit
+from console.screens.task_detail import key_display
 from providers.errors import InvalidInput
 
 
@@ -39,7 +40,10 @@ class ScaleDialog(ModalScreen[ScaleRequest | None]):
             yield Input(value=str(self.current), placeholder="replicas", id="scale-input")
             yield Checkbox(f"force (more than {MAX_REPLICAS_WITHOUT_FORCE:,})", id="scale-force")
             yield Static("", id="scale-error")
-            yield Static("enter: continue to confirmation · escape: cancel", classes="dim")
+            # Enter is the field's own key; cancel is as the config's keymap sets it (this dialog has no footer).
+            cancel = key_display(self.app, self.BINDINGS, "scale_cancel")
+            yield Static(Text(f"enter: continue to confirmation · {cancel}: cancel"), id="scale-hint",
+                         classes="dim")
 
     def on_mount(self) -> None:
         field = self.query_one("#scale-input", Input)

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Log, Static
 
 from console.follow import Outcome, RolloutFollower
 from console.screens.service_actions import ServiceActionScreen
-from console.screens.task_detail import TaskDetailScreen
+from console.screens.task_detail import TaskDetailScreen, key_display
 from providers.model import Cluster, Event, Service, Task
 from widgets.diff_table import Cell, Column, DiffTable, cell
 from widgets.footer import KeyFooter
@@ -31,7 +31,6 @@ from widgets.render import (
     task_state_text,
 )
 
-TASK_COLUMN = Column("task", "TASK", 14)
 HEALTH_COLUMN = Column("health", "HEALTH", 9)
 AGE_COLUMN = Column("age", "AGE", 5)
 # Most cells for node, state and version below and from WIDE columns: Kubernetes node names are long, and
@@ -43,6 +42,11 @@ VERSION_WIDTH = 10
 # Below this the error column stops shrinking (the table then scrolls sideways): a few words say what kind of
 # failure it is, and enter shows the whole text.
 MIN_ERROR = 12
+# A cut task id keeps its end ("…0-t00002-lost": the start repeats the service). The column grows to whole ids
+# only once the error column has ERROR_FIRST cells (or what its longest error needs): the error says why a
+# task failed, the id only which one.
+TASK_WIDTH = 14
+ERROR_FIRST = 50
 # Each column is padded by one cell on either side; the vertical scrollbar takes two when tasks overflow.
 CELL_PADDING = 2
 SCROLLBAR = 2
@@ -57,9 +61,14 @@ def task_node(task: Task) -> str:
     return task.node_name or task.node_id or "-"
 
 
+def error_line(task: Task) -> str:
+    """The error on one line (it may hold newlines); the task detail shows it as written."""
+    return " ".join(task.error.split())
+
+
 def task_columns(width: int, tasks: Sequence[Task] = ()) -> tuple[Column, ...]:
-    """Node, state and version as wide as their values need (up to a cap); the error, the last column, takes
-    every cell left on the screen."""
+    """Node, state and version as wide as their values need (up to a cap); the task as wide as its ids when
+    the error keeps enough; the error, the last column, takes every cell left on the screen."""
     wide = int(width >= WIDE)
     if tasks:
         node = _fit((task_node(task) for task in tasks), "NODE", NODE_WIDTH[wide])
@@ -67,10 +76,15 @@ def task_columns(width: int, tasks: Sequence[Task] = ()) -> tuple[Column, ...]:
         version = _fit((task.version or "-" for task in tasks), "VERSION", VERSION_WIDTH)
     else:
         node, state, version = NODE_WIDTH[wide], STATE_WIDTH[0], VERSION_WIDTH
-    columns = (TASK_COLUMN, Column("node", "NODE", node), Column("state", "STATE", state), HEALTH_COLUMN,
-               Column("version", "VERSION", version), AGE_COLUMN)
-    used = sum(column.width or 0 for column in columns) + CELL_PADDING * (len(columns) + 1) + SCROLLBAR
-    return (*columns, Column("error", "ERROR", max(MIN_ERROR, width - used)))
+    middle = (Column("node", "NODE", node), Column("state", "STATE", state), HEALTH_COLUMN,
+              Column("version", "VERSION", version), AGE_COLUMN)
+    # The cells the task and error columns share.
+    room = width - sum(column.width or 0 for column in middle) - CELL_PADDING * (len(middle) + 2) - SCROLLBAR
+    task = TASK_WIDTH
+    if tasks:
+        error_needs = min(ERROR_FIRST, max(MIN_ERROR, *(len(error_line(task)) for task in tasks)))
+        task = min(_fit((task.id for task in tasks), "TASK", room), max(TASK_WIDTH, room - error_needs))
+    return (Column("task", "TASK", task), *middle, Column("error", "ERROR", max(MIN_ERROR, room - task)))
 
 
 # As many as the events panel shows (max-height 7 in app.tcss: a border line, the title, five events).
@@ -87,8 +101,8 @@ def elapsed(service: Service, now: datetime) -> str:
     return age(rollout.started, end)
 
 
-def task_row(task: Task, now: datetime) -> tuple[str, list[Cell]]:
-    short_id = task.id if len(task.id) <= 14 else "…" + task.id[-13:]
+def task_row(task: Task, now: datetime, id_width: int = TASK_WIDTH) -> tuple[str, list[Cell]]:
+    short_id = task.id if len(task.id) <= id_width else "…" + task.id[-(id_width - 1):]
     slot = f"{task.slot}" if task.slot is not None else ""
     return task.id, [
         Cell(Text(short_id, no_wrap=True), (task.slot or 0, task.id)),
@@ -97,8 +111,7 @@ def task_row(task: Task, now: datetime) -> tuple[str, list[Cell]]:
         Cell(task_health_text(task.health), task.health.value),
         cell(task.version or "-"),
         Cell(Text(age(task.started, now), no_wrap=True), task.started.timestamp() if task.started else 0.0),
-        # One line in the table (an error may hold newlines); the task detail shows it as written.
-        cell(Text(" ".join(task.error.split()), style="red", no_wrap=True, overflow="ellipsis")),
+        cell(Text(error_line(task), style="red", no_wrap=True, overflow="ellipsis")),
     ]
 
 
@@ -244,8 +257,10 @@ class ServiceScreen(ServiceActionScreen):
         summary_widget.update(summary(cluster, service, now))
         table = self.query_one(DiffTable)
         keep = table.cursor_key
-        relaid = table.set_columns(task_columns(self.app.size.width, service.tasks))
-        table.sync(task_row(task, now) for task in service.tasks)
+        columns = task_columns(self.app.size.width, service.tasks)
+        relaid = table.set_columns(columns)
+        id_width = columns[0].width or TASK_WIDTH
+        table.sync(task_row(task, now, id_width) for task in service.tasks)
         if relaid and keep is not None:
             # New columns empty the table: the operator's row stays highlighted all the same.
             table.move_to_key(keep)
@@ -327,7 +342,7 @@ class ServiceScreen(ServiceActionScreen):
         panel.display = True
         # The panel takes the events' place: both will not fit on a small terminal.
         self.query_one("#service-events").display = False
-        panel.write_line("following the rollout (w: stop)")
+        panel.write_line(f"following the rollout ({key_display(self.app, self.BINDINGS, 'follow_rollout')}: stop)")
         if cluster is not None:
             self._observe(cluster, service)
 

@@ -4,14 +4,15 @@ which keeps it current as snapshots arrive; escape closes it, `l` opens the task
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
@@ -25,6 +26,14 @@ if TYPE_CHECKING:
     from console.screens.base import ConsoleHost
 
 LOGS = "logs"
+
+
+def key_display(app: App[Any], bindings: Iterable[BindingType], binding_id: str) -> str:
+    """The binding's key as the config's keymap sets it, the way the footer shows keys (`esc`, `^r`); its
+    first key when it has several. Dialogs have no footer: their hints and buttons say the keys themselves."""
+    keymap = cast("ConsoleHost", app).console_config.keymap
+    binding = next(binding for binding in effective(bindings, keymap) if binding.id == binding_id)
+    return app.get_key_display(replace(binding, key=binding.key.split(",")[0].strip()))
 
 
 def when(moment: datetime | None, now: datetime) -> Text:
@@ -102,13 +111,8 @@ class TaskDetailScreen(ModalScreen[str | None]):
 
     def _hint(self) -> Text:
         """The keys as the config's keymap sets them (this dialog has no footer)."""
-        keys = {binding.id: binding for binding in effective(self.BINDINGS, self.host().console_config.keymap)}
-
-        def shown(binding_id: str) -> str:
-            binding = keys[binding_id]
-            return self.app.get_key_display(replace(binding, key=binding.key.split(",")[0].strip()))
-
-        return Text(f"{shown('task_detail_close')}: close · {shown(LOGS)}: logs of this task")
+        close = key_display(self.app, self.BINDINGS, "task_detail_close")
+        return Text(f"{close}: close · {key_display(self.app, self.BINDINGS, LOGS)}: logs of this task")
 
     def host(self) -> ConsoleHost:
         return cast("ConsoleHost", self.app)

@@ -11,16 +11,28 @@ from typing import Any
 
 import pytest
 from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.keys import key_to_character
 from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Input
 
 import console.screens
 from console.app import PilothouseApp
 from console.cli import main
 from console.config import ConfigError, parse_config
-from console.keys import DEFAULT_KEYS, LIVE_TOGETHER, keymap_problem, normalise_key
+from console.keys import (
+    DEFAULT_KEYS,
+    DIALOGS,
+    INPUT_KEYS,
+    LIVE_TOGETHER,
+    SCROLL_KEYS,
+    is_typed,
+    keymap_problem,
+    normalise_key,
+)
 from console.screens.confirm import ConfirmScreen
 from console.screens.doctor import DoctorScreen
-from console.screens.events import EventsScreen
+from console.screens.events import EventDetailScreen, EventsScreen
 from console.screens.fleet import FleetScreen
 from console.screens.help import HelpScreen
 from console.screens.logs import LogScreen
@@ -32,7 +44,7 @@ from console.screens.task_detail import TaskDetailScreen
 SCREENS: dict[str, type[Screen[Any]]] = {
     "fleet": FleetScreen, "service": ServiceScreen, "placement": PlacementScreen, "doctor": DoctorScreen,
     "events": EventsScreen, "logs": LogScreen, "scale dialog": ScaleDialog, "confirmation": ConfirmScreen,
-    "help": HelpScreen, "task detail": TaskDetailScreen,
+    "help": HelpScreen, "task detail": TaskDetailScreen, "event detail": EventDetailScreen,
 }
 
 
@@ -78,6 +90,22 @@ def test_the_defaults_do_not_clash() -> None:
         ({"back": "q"}, "back", "already the key of quit"),
         ({"scale": "x,,y"}, "scale", "empty key"),
         ({"rollback": "ctrl+q"}, "rollback", "Textual's quit key"),
+        # Keys a dialog's focused widget takes: the binding would never fire there.
+        ({"confirm_yes": "enter"}, "confirm_yes", "'enter' presses the focused button in the confirmation dialog"),
+        ({"confirm_no": "space"}, "confirm_no", "'space' is the usual key to press the focused button"),
+        ({"confirm_cancel": "tab"}, "confirm_cancel", "'tab' moves the focus between the buttons"),
+        ({"confirm_yes": "a,enter"}, "confirm_yes", "'enter' presses the focused button"),
+        ({"scale_cancel": "x"}, "scale_cancel", "'x' is typed into the replica count in the scale dialog"),
+        ({"scale_cancel": "?"}, "scale_cancel", "'?' is typed into the replica count"),
+        ({"scale_cancel": "space"}, "scale_cancel", "'space' is typed into the replica count"),
+        ({"scale_cancel": "ctrl+u"}, "scale_cancel", "'ctrl+u' edits the replica count"),
+        ({"scale_cancel": "enter"}, "scale_cancel", "'enter' continues to the confirmation"),
+        ({"scale_cancel": "tab"}, "scale_cancel", "'tab' moves the focus to the force checkbox"),
+        ({"task_detail_close": "home"}, "task_detail_close", "'home' scrolls the text in the task detail"),
+        ({"logs": "pagedown"}, "logs", "'pagedown' scrolls the text in the task detail"),
+        ({"help_close": "end"}, "help_close", "'end' scrolls the text in the help screen"),
+        ({"event_detail_close": "up"}, "event_detail_close", "'up' scrolls the text in the event detail"),
+        ({"event_detail": "c"}, "event_detail", "'c' is already the key of next_cluster on the events screen"),
     ],
 )
 def test_keymap_problems(keymap: dict[str, str], binding_id: str, message: str) -> None:
@@ -93,10 +121,48 @@ def test_keymap_problems(keymap: dict[str, str], binding_id: str, message: str) 
         {"scale": "q", "quit": "ctrl+x"},  # quit moved away first
         {"rollback": "ctrl+r"},
         {"scale": "s"},
+        {"confirm_yes": "a", "confirm_no": "b"},
+        {"confirm_yes": "ctrl+y", "confirm_cancel": "x"},
+        {"scale_cancel": "f2"},
+        {"scale_cancel": "up"},  # a one-line field does not scroll up
+        {"task_detail_close": "x", "logs": "g", "event_detail": "i", "event_detail_close": "x"},
     ],
 )
 def test_keymaps_that_leave_every_binding_a_key_are_accepted(keymap: dict[str, str]) -> None:
     assert keymap_problem(keymap) is None
+
+
+def test_the_dialog_keys_are_what_textual_widgets_take() -> None:
+    """console/keys.py lists them without importing Textual: it must follow the installed Textual."""
+    def keys(widget: type) -> set[str]:
+        return set(widget._merge_bindings().key_to_bindings)
+
+    # Less the vertical scrolling a one-line field never does (those keys reach the dialog).
+    assert set(INPUT_KEYS) == keys(Input) - {"up", "down", "pageup", "pagedown"}
+    assert set(SCROLL_KEYS) == keys(VerticalScroll)
+    dialogs = {dialog.name: dialog for dialog in DIALOGS}
+    assert keys(Button) <= set(dialogs["the confirmation dialog"].taken)
+    scale = dialogs["the scale dialog"]
+    assert all(key in scale.taken or is_typed(key) for key in keys(Checkbox))
+    for dialog in DIALOGS:
+        assert set(dialog.binding_ids) <= set(DEFAULT_KEYS), dialog.name
+    # Every default dialog key is usable in its own dialog.
+    for dialog in DIALOGS:
+        for binding_id in dialog.binding_ids:
+            assert keymap_problem({binding_id: DEFAULT_KEYS[binding_id]}) is None, binding_id
+
+
+@pytest.mark.parametrize("key", [*(chr(code) for code in range(0x20, 0x7f)), "é", "§", "£"])
+def test_every_printable_key_is_typed(key: str) -> None:
+    normalised = normalise_key(key) if key != " " else "space"
+    character = key_to_character(normalised) or key  # Textual has no character for 'plus'; the terminal does
+    assert character.isprintable() and is_typed(normalised), key
+
+
+@pytest.mark.parametrize("key", ["enter", "tab", "shift+tab", "escape", "f1", "ctrl+x", "ctrl+plus", "delete",
+                                 "backspace", "up", "home", "ctrl+question_mark"])
+def test_named_keys_are_not_typed(key: str) -> None:
+    assert not is_typed(key)
 
 
 def test_config_names_the_file_line_and_key(tmp_path: Path) -> None:
@@ -112,6 +178,8 @@ def test_config_names_the_file_line_and_key(tmp_path: Path) -> None:
         ('scale = "x"\nrollback = "x"', ":3: keymap.rollback:"),
         ('scale = "q"', ":2: keymap.scale: 'q' is already the key of quit"),
         ('nope = "x"', ":2: keymap.nope: unknown binding id"),
+        ('confirm_no = "n"\nconfirm_yes = "enter"',
+         ":3: keymap.confirm_yes: 'enter' presses the focused button in the confirmation dialog: pick another key"),
     ],
 )
 def test_the_cli_refuses_a_bad_keymap_with_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,

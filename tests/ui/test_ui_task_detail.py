@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.widgets import Input, Log
@@ -19,35 +18,22 @@ from ui_support import (
     cluster_of,
     find_service,
     footer_keys,
+    open_service,
     running_app,
     screen_text,
     wait_until,
 )
 
-from console.app import ClusterUpdated, PilothouseApp
+from console.app import ClusterUpdated
 from console.fleet import Fleet
-from console.screens.fleet import FleetScreen, row_key
 from console.screens.help import HelpScreen
 from console.screens.logs import LogScreen
-from console.screens.service import SCROLLBAR, ServiceScreen
+from console.screens.service import SCROLLBAR
 from console.screens.task_detail import TaskDetailScreen
 from providers.base import LogLine
 from providers.demo import DemoProvider
 from providers.model import Event, Service, Task, TaskState
 from widgets.diff_table import DiffTable
-
-
-async def open_service(app: PilothouseApp, pilot: Any, cluster: str, ref: str) -> ServiceScreen:
-    service = find_service(app, cluster, ref)
-    fleet = app.screen
-    assert isinstance(fleet, FleetScreen)
-    assert fleet.table.move_to_key(row_key(cluster, service.id))
-    await pilot.press("enter")
-    await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen)
-                     and app.screen.query_one(DiffTable).row_count == len(service.tasks), what="service screen")
-    screen = app.screen
-    assert isinstance(screen, ServiceScreen)
-    return screen
 
 
 def failing_task(service: Service) -> Task:

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from textual.pilot import Pilot
@@ -20,6 +20,9 @@ from console.config import AppConfig, demo_config
 from console.fleet import Fleet
 from providers.model import Cluster, Service
 from widgets.diff_table import DiffTable
+
+if TYPE_CHECKING:
+    from console.screens.service import ServiceScreen
 
 # 12 s into the scenario: the api rollout is part way, the third node is down and its tasks are starting elsewhere.
 FROZEN_AT = 12.0
@@ -97,3 +100,28 @@ def cluster_of(app: PilothouseApp, name: str) -> Cluster:
     found = app.state.get(name)
     assert found is not None, name
     return found
+
+
+async def select_service(app: PilothouseApp, pilot: Pilot[Any], cluster: str, ref: str) -> Service:
+    """Put the fleet table's cursor on a demo service (by name or ref)."""
+    from console.screens.fleet import FleetScreen, row_key
+
+    service = find_service(app, cluster, ref)
+    fleet = app.screen
+    assert isinstance(fleet, FleetScreen)
+    assert fleet.table.move_to_key(row_key(cluster, service.id))
+    await pilot.pause()
+    return service
+
+
+async def open_service(app: PilothouseApp, pilot: Pilot[Any], cluster: str, ref: str) -> ServiceScreen:
+    """From the fleet, the service screen of a demo service, with all its tasks drawn."""
+    from console.screens.service import ServiceScreen
+
+    service = await select_service(app, pilot, cluster, ref)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen)
+                     and app.screen.query_one(DiffTable).row_count == len(service.tasks), what="service screen")
+    screen = app.screen
+    assert isinstance(screen, ServiceScreen)
+    return screen
