@@ -78,6 +78,13 @@ LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
     "event detail": (*_EVERYWHERE, "event_detail_close"),
 }
 
+# The main screens' focused widget is a table (widgets/diff_table.py) or a log view: these keys move its
+# cursor or scroll it before any screen binding sees them (tests/core/test_keys.py checks them against
+# DiffTable's bindings).
+TABLE_KEYS: Final = ("up", "down", "left", "right", "pageup", "pagedown", "home", "end", "ctrl+home", "ctrl+end")
+_MAIN_SCREENS = ("fleet", "service", "placement", "doctor", "events", "logs")
+
+
 # Textual's own priority keys: a binding given one of them would never fire.
 RESERVED: Final[Mapping[str, str]] = {"ctrl+q": "Textual's quit key", "ctrl+c": "Textual's copy and quit key"}
 
@@ -166,6 +173,10 @@ def _dialog_problem(binding_id: str, key: str, spelled: str) -> str | None:
     return None
 
 
+def _on_main_screen(binding_id: str) -> bool:
+    return any(binding_id in LIVE_TOGETHER[screen] for screen in _MAIN_SCREENS)
+
+
 @dataclass(frozen=True, slots=True)
 class KeymapProblem:
     binding_id: str  # the [keymap] entry to fix
@@ -194,6 +205,9 @@ def keymap_problem(keymap: Mapping[str, str]) -> KeymapProblem | None:
             taken = _dialog_problem(binding_id, part, spelled.strip())
             if taken is not None:
                 return KeymapProblem(binding_id, taken)
+            if part in TABLE_KEYS and _on_main_screen(binding_id):
+                return KeymapProblem(binding_id, f"{spelled.strip()!r} moves the cursor of the table (or scrolls "
+                                                 "the logs) before a binding sees it: pick another key")
             written[(binding_id, part)] = spelled.strip()
         keys[binding_id] = parts
     order = {binding_id: position for position, binding_id in enumerate(keymap)}

@@ -106,6 +106,10 @@ def test_the_defaults_do_not_clash() -> None:
         ({"help_close": "end"}, "help_close", "'end' scrolls the text in the help screen"),
         ({"event_detail_close": "up"}, "event_detail_close", "'up' scrolls the text in the event detail"),
         ({"event_detail": "c"}, "event_detail", "'c' is already the key of next_cluster on the events screen"),
+        # Keys the main screens' focused table (or log view) takes first.
+        ({"refresh": "up"}, "refresh", "'up' moves the cursor of the table"),
+        ({"quit": "end"}, "quit", "'end' moves the cursor of the table"),
+        ({"search_next": "pagedown"}, "search_next", "'pagedown' moves the cursor of the table (or scrolls the logs)"),
     ],
 )
 def test_keymap_problems(keymap: dict[str, str], binding_id: str, message: str) -> None:
@@ -189,3 +193,11 @@ def test_the_cli_refuses_a_bad_keymap_with_exit_2(capsys: pytest.CaptureFixture[
     assert main(["--config", str(config), "status", "--demo"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and f"{config}{expected}" in err
+
+
+def test_the_table_keys_are_what_the_tables_take() -> None:
+    from console.keys import TABLE_KEYS
+    from widgets.diff_table import DiffTable
+
+    taken = {key for binding in DiffTable.BINDINGS if isinstance(binding, Binding) for key in binding.key.split(",")}
+    assert set(TABLE_KEYS) == taken
