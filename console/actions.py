@@ -97,8 +97,8 @@ class ActionLayer:
         if not _WHOLE_NUMBER.match(text):
             hint = ("write it with the digits 0-9" if any(char.isdigit() and not char.isascii() for char in text)
                     else "")
-            raise InvalidInput(f"replicas must be a whole number (0 to {MAX_REPLICAS_WITHOUT_FORCE}), not {text!r}",
-                               hint)
+            limits = "0 or more" if force else f"0 to {MAX_REPLICAS_WITHOUT_FORCE}"
+            raise InvalidInput(f"replicas must be a whole number ({limits}), not {text!r}", hint)
         replicas = int(text)
         return ActionLayer.check_replicas(replicas, force=force)
 

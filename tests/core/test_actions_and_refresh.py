@@ -51,6 +51,11 @@ def test_parse_replicas_limit_and_force() -> None:
     with pytest.raises(InvalidInput, match="--force"):
         ActionLayer.parse_replicas("10001")
     assert ActionLayer.parse_replicas("10001", force=True) == 10001
+    # The range an error gives is the one that applies: forced, there is no upper limit.
+    with pytest.raises(InvalidInput, match=r"\(0 to 10000\)"):
+        ActionLayer.parse_replicas("abc")
+    with pytest.raises(InvalidInput, match=r"\(0 or more\)"):
+        ActionLayer.parse_replicas("abc", force=True)
 
 
 def test_execute_writes_one_audit_line_with_before_and_after(tmp_path: Path) -> None:
