@@ -7,10 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from textual.widgets import Input
-from ui_support import SMALL, find_service, footer_keys, notifications, running_app, screen_text, wait_until
+from ui_support import (
+    SMALL,
+    find_service,
+    footer_keys,
+    notifications,
+    running_app,
+    screen_text,
+    select_service,
+    wait_until,
+)
 
 from console.screens.confirm import ConfirmScreen
-from console.screens.fleet import FleetScreen, row_key
+from console.screens.fleet import FleetScreen
 from console.screens.scale import ScaleDialog
 from console.screens.service import ServiceScreen
 
@@ -22,23 +31,13 @@ def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-async def select(app: Any, pilot: Any, cluster: str, ref: str) -> Any:
-    service = find_service(app, cluster, ref)
-    assert service is not None, ref
-    screen = app.screen
-    assert isinstance(screen, FleetScreen)
-    assert screen.table.move_to_key(row_key(cluster, service.id))
-    await pilot.pause()
-    return service
-
-
 def desired(app: Any, cluster: str, ref: str) -> int:
     return int(find_service(app, cluster, ref).desired)
 
 
 async def test_scale_dialog_confirm_executes(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
-        service = await select(app, pilot, "demo-swarm", "shop_web")
+        service = await select_service(app, pilot, "demo-swarm", "shop_web")
         before = service.desired
         await pilot.press("s")
         await wait_until(pilot, lambda: isinstance(app.screen, ScaleDialog), what="scale dialog")
@@ -60,7 +59,7 @@ async def test_scale_dialog_confirm_executes(tmp_path: Path) -> None:
 
 async def test_scale_bad_input_is_refused_in_the_dialog(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
-        service = await select(app, pilot, "demo-ecs", "web")
+        service = await select_service(app, pilot, "demo-ecs", "web")
         await pilot.press("s")
         await wait_until(pilot, lambda: isinstance(app.screen, ScaleDialog), what="scale dialog")
         dialog = app.screen
@@ -80,7 +79,7 @@ async def test_scale_bad_input_is_refused_in_the_dialog(tmp_path: Path) -> None:
 
 async def test_plus_and_minus_scale_by_one(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
-        service = await select(app, pilot, "demo-k8s", "prod/auth")
+        service = await select_service(app, pilot, "demo-k8s", "prod/auth")
         await pilot.press("plus")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirmation")
         assert f"{service.desired}  ->  {service.desired + 1}" in screen_text(app)
@@ -98,7 +97,7 @@ async def test_plus_and_minus_scale_by_one(tmp_path: Path) -> None:
 
 async def test_rollback_confirm(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
-        service = await select(app, pilot, "demo-k8s", "prod/api")
+        service = await select_service(app, pilot, "demo-k8s", "prod/api")
         assert service.rollout.state.value == "updating"
         await pilot.press("R")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="rollback confirmation")
@@ -116,7 +115,7 @@ async def test_rollback_confirm(tmp_path: Path) -> None:
 
 async def test_rollback_from_service_screen(tmp_path: Path) -> None:
     async with running_app(tmp_path, size=SMALL) as (app, pilot):
-        await select(app, pilot, "demo-ecs", "api")
+        await select_service(app, pilot, "demo-ecs", "api")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="service screen")
         await pilot.press("R")
@@ -127,7 +126,7 @@ async def test_rollback_from_service_screen(tmp_path: Path) -> None:
 
 async def test_readonly_hides_and_refuses(tmp_path: Path) -> None:
     async with running_app(tmp_path, readonly=True) as (app, pilot):
-        await select(app, pilot, "demo-swarm", "shop_web")
+        await select_service(app, pilot, "demo-swarm", "shop_web")
         active = {binding.binding.action for binding in app.screen.active_bindings.values()}
         assert not {"scale", "scale_by(1)", "scale_by(-1)", "rollback"} & active
         await wait_until(pilot, lambda: "rollback" not in footer_keys(app) and "filter" in footer_keys(app),
@@ -148,7 +147,7 @@ async def test_readonly_hides_and_refuses(tmp_path: Path) -> None:
 
 async def test_global_service_cannot_be_scaled(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
-        service = await select(app, pilot, "demo-k8s", "kube-system/node-exporter")
+        service = await select_service(app, pilot, "demo-k8s", "kube-system/node-exporter")
         assert service.mode.value == "global"
         active = {binding.binding.action for binding in app.screen.active_bindings.values()}
         assert "scale" not in active and "scale_by(1)" not in active
@@ -156,7 +155,7 @@ async def test_global_service_cannot_be_scaled(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: any("cannot be scaled" in m for m in notifications(app)),
                          what="the refusal reason")
         assert isinstance(app.screen, FleetScreen)
-        await select(app, pilot, "demo-k8s", "prod/web")
+        await select_service(app, pilot, "demo-k8s", "prod/web")
         active = {binding.binding.action for binding in app.screen.active_bindings.values()}
         assert "scale" in active
 
@@ -164,7 +163,7 @@ async def test_global_service_cannot_be_scaled(tmp_path: Path) -> None:
 async def test_keymap_from_config_remaps_keys(tmp_path: Path) -> None:
     keymap = {"scale": "x", "help": "h", "drill_down": "g"}
     async with running_app(tmp_path, keymap=keymap) as (app, pilot):
-        await select(app, pilot, "demo-swarm", "shop_web")
+        await select_service(app, pilot, "demo-swarm", "shop_web")
         await pilot.press("s")
         await pilot.pause()
         assert isinstance(app.screen, FleetScreen)  # s no longer scales

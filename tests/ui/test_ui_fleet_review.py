@@ -9,15 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from textual.notifications import Notification
-from ui_support import SMALL, WIDE, cluster_of, find_service, footer_keys, running_app, screen_text, wait_until
+from ui_support import (
+    SMALL,
+    WIDE,
+    cluster_of,
+    footer_keys,
+    running_app,
+    screen_text,
+    select_service,
+    wait_until,
+)
 
 from console.screens.fleet import (
     CELL_PADDING,
     NARROW,
     SCROLLBAR,
-    FleetScreen,
     fleet_columns,
-    row_key,
     service_label,
 )
 from console.screens.fleet import (
@@ -31,14 +38,6 @@ def fleet_table(app: Any) -> DiffTable:
     return app.screen.query_one("#fleet-table", DiffTable)
 
 
-async def select(app: Any, pilot: Any, cluster: str, ref: str) -> Service:
-    service = find_service(app, cluster, ref)
-    assert isinstance(app.screen, FleetScreen)
-    assert app.screen.table.move_to_key(row_key(cluster, service.id))
-    await pilot.pause()
-    return service
-
-
 def toasts(app: Any) -> list[Notification]:
     return list(app._notifications)
 
@@ -46,7 +45,7 @@ def toasts(app: Any) -> list[Notification]:
 async def test_filtering_puts_the_cursor_on_the_first_match(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
         table = fleet_table(app)
-        await select(app, pilot, "demo-ecs", "prod/web")  # far down the table
+        await select_service(app, pilot, "demo-ecs", "prod/web")  # far down the table
         await pilot.press("slash", *"api")
         await wait_until(pilot, lambda: table.row_count == 3, what="three api rows")
         assert table.cursor_key == table.keys[0], "the cursor stayed on the old row position"
@@ -78,7 +77,7 @@ async def test_sorting_says_what_the_order_means(tmp_path: Path) -> None:
 
 async def test_rollback_is_not_offered_when_there_is_nothing_to_roll_back_to(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
-        service = await select(app, pilot, "demo-ecs", "prod/payments")
+        service = await select_service(app, pilot, "demo-ecs", "prod/payments")
         assert service.rollback_refusal
         await wait_until(pilot, lambda: "rollback" not in footer_keys(app) and "drill_down" in footer_keys(app),
                          what="a footer without rollback")
@@ -87,7 +86,7 @@ async def test_rollback_is_not_offered_when_there_is_nothing_to_roll_back_to(tmp
                          what="the reason")
         refusal = next(toast for toast in toasts(app) if "nothing to roll back to" in toast.message)
         assert "demo-ecs/prod/payments" in refusal.title  # demo-k8s has a prod/payments too
-        await select(app, pilot, "demo-swarm", "shop_web")  # it has a previous version
+        await select_service(app, pilot, "demo-swarm", "shop_web")  # it has a previous version
         await wait_until(pilot, lambda: "rollback" in footer_keys(app), what="rollback offered again")
 
 
@@ -150,7 +149,7 @@ async def test_the_log_search_counter_shows_at_80_columns(tmp_path: Path) -> Non
     from console.screens.logs import LogScreen
 
     async with running_app(tmp_path, size=SMALL) as (app, pilot):
-        await select(app, pilot, "demo-swarm", "shop_payments")
+        await select_service(app, pilot, "demo-swarm", "shop_payments")
         await pilot.press("l")
         await wait_until(pilot, lambda: isinstance(app.screen, LogScreen), what="log screen")
         logs = app.screen
@@ -178,7 +177,7 @@ async def test_placement_of_an_unreachable_cluster_says_so(tmp_path: Path) -> No
         app.post_message(ClusterUpdated(stale))
         await wait_until(pilot, lambda: cluster_of(app, "demo-ecs").state is ConnectionState.UNREACHABLE,
                          what="the stale snapshot")
-        await select(app, pilot, "demo-ecs", "prod/web")
+        await select_service(app, pilot, "demo-ecs", "prod/web")
         await pilot.press("p")
         await wait_until(pilot, lambda: isinstance(app.screen, PlacementScreen), what="placement")
         await wait_until(pilot, lambda: "unreachable (last known placement) · connection refused by 10.0.0.1:443"

@@ -21,6 +21,7 @@ from ui_support import (
     notifications,
     running_app,
     screen_text,
+    select_service,
     wait_until,
 )
 
@@ -42,17 +43,8 @@ from providers.model import Event, RolloutState, Service
 from widgets.diff_table import DiffTable
 
 
-async def select(app: PilothouseApp, pilot: Any, cluster: str, ref: str) -> Service:
-    service = find_service(app, cluster, ref)
-    screen = app.screen
-    assert isinstance(screen, FleetScreen)
-    assert screen.table.move_to_key(row_key(cluster, service.id))
-    await pilot.pause()
-    return service
-
-
 async def scale_by_keys(app: PilothouseApp, pilot: Any, cluster: str, ref: str, replicas: int) -> None:
-    await select(app, pilot, cluster, ref)
+    await select_service(app, pilot, cluster, ref)
     await pilot.press("s")
     await wait_until(pilot, lambda: isinstance(app.screen, ScaleDialog), what="scale dialog")
     app.screen.query_one("#scale-input", Input).value = ""
@@ -210,7 +202,7 @@ async def test_service_screen_shows_audit_entries(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
         before = find_service(app, "demo-k8s", "prod/auth").desired
         await scale_by_keys(app, pilot, "demo-k8s", "prod/auth", before + 1)
-        await select(app, pilot, "demo-k8s", "prod/auth")
+        await select_service(app, pilot, "demo-k8s", "prod/auth")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="service screen")
         await wait_until(pilot, lambda: "audit" in str(app.screen.query_one("#service-events").render()),
@@ -236,7 +228,7 @@ class TickingLogsDemo(DemoProvider):
 
 async def test_logs_follow_pause_search_and_close(tmp_path: Path) -> None:
     async with running_app(tmp_path, prepare=replace_provider("demo-swarm", TickingLogsDemo)) as (app, pilot):
-        service = await select(app, pilot, "demo-swarm", "shop_payments")
+        service = await select_service(app, pilot, "demo-swarm", "shop_payments")
         await pilot.press("l")
         await wait_until(pilot, lambda: isinstance(app.screen, LogScreen), what="log screen")
         logs = app.screen
@@ -282,7 +274,7 @@ async def test_logs_follow_pause_search_and_close(tmp_path: Path) -> None:
 
 async def test_task_logs_from_the_service_screen(tmp_path: Path) -> None:
     async with running_app(tmp_path, size=SMALL) as (app, pilot):
-        service = await select(app, pilot, "demo-ecs", "prod/api")
+        service = await select_service(app, pilot, "demo-ecs", "prod/api")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen)
                          and app.screen.query_one(DiffTable).row_count > 0, what="service screen")
@@ -336,7 +328,7 @@ async def test_log_flood_stays_within_the_buffer(tmp_path: Path) -> None:
 
     async with running_app(tmp_path, configure=small_buffer,
                            prepare=replace_provider("demo-swarm", FloodProvider)) as (app, pilot):
-        await select(app, pilot, "demo-swarm", "shop_web")
+        await select_service(app, pilot, "demo-swarm", "shop_web")
         await pilot.press("l")
         await wait_until(pilot, lambda: isinstance(app.screen, LogScreen), what="log screen")
         logs = app.screen
@@ -361,13 +353,13 @@ async def test_log_flood_stays_within_the_buffer(tmp_path: Path) -> None:
 
 async def test_logs_refused_without_the_capability(tmp_path: Path) -> None:
     async with running_app(tmp_path, prepare=replace_provider("demo-ecs", NoLogsProvider)) as (app, pilot):
-        await select(app, pilot, "demo-ecs", "prod/web")
+        await select_service(app, pilot, "demo-ecs", "prod/web")
         await wait_until(pilot, lambda: "logs" not in footer_keys(app), what="no logs key offered")
         await pilot.press("l")
         await wait_until(pilot, lambda: any("cannot show logs" in m for m in notifications(app)),
                          what="the refusal")
         assert isinstance(app.screen, FleetScreen)
-        await select(app, pilot, "demo-k8s", "prod/web")
+        await select_service(app, pilot, "demo-k8s", "prod/web")
         await wait_until(pilot, lambda: "logs" in footer_keys(app), what="logs offered again")
         # Opened anyway (a stale binding, the palette): the screen says why instead of streaming.
         app.push_screen(LogScreen("demo-ecs", find_service(app, "demo-ecs", "prod/web").id))
@@ -380,7 +372,7 @@ async def test_logs_refused_without_the_capability(tmp_path: Path) -> None:
 
 async def test_follow_rollout_until_rolled_back(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
-        service = await select(app, pilot, "demo-k8s", "prod/api")
+        service = await select_service(app, pilot, "demo-k8s", "prod/api")
         assert service.rollout.state is RolloutState.UPDATING
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="service screen")
@@ -405,7 +397,7 @@ async def test_follow_rollout_until_rolled_back(tmp_path: Path) -> None:
 
 async def test_follow_rollout_to_completion(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
-        service = await select(app, pilot, "demo-swarm", "shop_api")
+        service = await select_service(app, pilot, "demo-swarm", "shop_api")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="service screen")
         screen = app.screen
@@ -437,7 +429,7 @@ async def test_follow_rollout_to_completion(tmp_path: Path) -> None:
 async def test_new_keys_remap_and_work_read_only(tmp_path: Path) -> None:
     keymap = {"doctor": "D", "events": "E", "follow_logs": "p"}
     async with running_app(tmp_path, keymap=keymap, readonly=True) as (app, pilot):
-        await select(app, pilot, "demo-swarm", "shop_web")
+        await select_service(app, pilot, "demo-swarm", "shop_web")
         await pilot.press("d")
         await pilot.pause()
         assert isinstance(app.screen, FleetScreen)  # d no longer opens the doctor
@@ -487,7 +479,7 @@ async def test_palette_opens_one_clusters_doctor(tmp_path: Path) -> None:
 async def test_no_secret_value_on_screen_or_in_files_after_a_session(tmp_path: Path) -> None:
     secret = "demo-not-a-real-key"  # the literal PAYMENTS_API_KEY the demo plants
     async with running_app(tmp_path) as (app, pilot):
-        await select(app, pilot, "demo-swarm", "shop_payments")
+        await select_service(app, pilot, "demo-swarm", "shop_payments")
         seen = [screen_text(app)]
         for key in ("enter", "L", "escape", "escape", "d", "escape", "e", "escape", "s", "escape", "R", "escape"):
             await pilot.press(key)
