@@ -11,10 +11,10 @@ import logging
 import re
 from collections.abc import Mapping
 
-from console.audit import AuditLog
-from providers.base import Action, MutationPlan, Provider
-from providers.errors import InvalidInput, NotFound, NotSupported, ProviderError
-from providers.model import Service
+from pilothouse.console.audit import AuditLog
+from pilothouse.providers.base import Action, MutationPlan, Provider
+from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported, ProviderError
+from pilothouse.providers.model import Service
 
 log = logging.getLogger("pilothouse.actions")
 MAX_REPLICAS_WITHOUT_FORCE = 10_000

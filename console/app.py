@@ -20,26 +20,26 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from console.doctor import Finding, examine
-from console.screens.audit_feed import AuditFeed
-from console.screens.base import FleetScreenBase, FleetState
-from console.screens.doctor import DoctorScreen
-from console.screens.events import EventsScreen
-from console.screens.fleet import FleetScreen
-from console.screens.help import HelpScreen, effective
-from console.screens.logs import LogScreen
-from console.screens.palette import FleetCommands
-from console.screens.placement import PlacementScreen
-from console.screens.service import ServiceScreen
-from console.screens.service_actions import ServiceActionScreen
-from providers.base import LoginCommand
-from providers.model import Cluster
+from pilothouse.console.doctor import Finding, examine
+from pilothouse.console.screens.audit_feed import AuditFeed
+from pilothouse.console.screens.base import FleetScreenBase, FleetState
+from pilothouse.console.screens.doctor import DoctorScreen
+from pilothouse.console.screens.events import EventsScreen
+from pilothouse.console.screens.fleet import FleetScreen
+from pilothouse.console.screens.help import HelpScreen, effective
+from pilothouse.console.screens.logs import LogScreen
+from pilothouse.console.screens.palette import FleetCommands
+from pilothouse.console.screens.placement import PlacementScreen
+from pilothouse.console.screens.service import ServiceScreen
+from pilothouse.console.screens.service_actions import ServiceActionScreen
+from pilothouse.providers.base import LoginCommand
+from pilothouse.providers.model import Cluster
 
 if TYPE_CHECKING:
-    from console.actions import ActionLayer
-    from console.config import AppConfig
-    from console.fleet import Fleet
-    from providers.refresh import ClusterRefresher
+    from pilothouse.console.actions import ActionLayer
+    from pilothouse.console.config import AppConfig
+    from pilothouse.console.fleet import Fleet
+    from pilothouse.providers.refresh import ClusterRefresher
 
 REFRESH_GROUP = "refresh:"
 # Exit codes after a signal, as a shell reports them.

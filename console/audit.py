@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from console.config import state_home
+from pilothouse.console.config import state_home
 
 
 def default_audit_path() -> Path:

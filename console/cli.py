@@ -16,13 +16,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from providers.errors import InvalidInput, NotFound, ProviderError
+from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
 
 if TYPE_CHECKING:
-    from console.config import AppConfig
-    from console.doctor import Finding
-    from console.fleet import Fleet
-    from providers.model import Cluster, Event, Service
+    from pilothouse.console.config import AppConfig
+    from pilothouse.console.doctor import Finding
+    from pilothouse.console.fleet import Fleet
+    from pilothouse.providers.model import Cluster, Event, Service
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace, *, for_console: bool) -> AppConfig:
-    from console.config import demo_config, load_config, resolve_config_path
+    from pilothouse.console.config import demo_config, load_config, resolve_config_path
 
     path, named = resolve_config_path(args.config)
     config = load_config(path, required=named)
@@ -118,7 +118,7 @@ def _load(args: argparse.Namespace, *, for_console: bool) -> AppConfig:
         return demo_config(args.demo_tasks, base=config)
     if config.clusters:
         return config
-    from console.detect import detect_clusters
+    from pilothouse.console.detect import detect_clusters
 
     detected = detect_clusters()
     if detected:
@@ -174,8 +174,8 @@ def _confirm(question: str) -> bool:
 
 
 def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
-    from console.actions import changes_nothing, qualified_result
-    from providers.base import Action
+    from pilothouse.console.actions import changes_nothing, qualified_result
+    from pilothouse.providers.base import Action
 
     cluster_name, ref = _split_target(args.target)
     actions = fleet.actions
@@ -183,7 +183,7 @@ def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
         # Parse before contacting anything: bad input must send nothing.
         replicas = actions.parse_replicas(args.replicas, force=args.force)
     if cluster_name in fleet.providers and actions.readonly_for(cluster_name):
-        from console.actions import ReadOnlyRefused
+        from pilothouse.console.actions import ReadOnlyRefused
 
         reason = "the console runs with --readonly" if actions.readonly else f"cluster {cluster_name} is read-only"
         actions.audit.write(cluster=cluster_name, service=ref, action=args.command, before="", after="",
@@ -248,7 +248,7 @@ def _output(code: int, write: Callable[[], None]) -> int:
 
 
 def _doctor(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
-    from console.doctor import examine
+    from pilothouse.console.doctor import examine
 
     clusters = _selected_snapshots(fleet, args)
     findings = [finding for cluster in clusters if cluster.reachable for finding in examine(cluster, config.doctor)]
@@ -288,7 +288,7 @@ def _doctor_code(clusters: list[Cluster], findings: list[Finding], fail_on: str 
 
 
 def _events(fleet: Fleet, args: argparse.Namespace) -> int:
-    from console.timeline import audit_events, check_kinds, merge, parse_since
+    from pilothouse.console.timeline import audit_events, check_kinds, merge, parse_since
 
     since = parse_since(args.since) if args.since else None
     service_cluster, ref = _split_target(args.service) if args.service else (None, "")
@@ -330,8 +330,8 @@ def _print_events(events: list[Event], *, json_output: bool) -> None:
 def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
     import time
 
-    from console.follow import RolloutFollower
-    from providers.refresh import ClusterRefresher
+    from pilothouse.console.follow import RolloutFollower
+    from pilothouse.providers.refresh import ClusterRefresher
 
     cluster_name, ref = _split_target(args.target)
     if args.timeout is not None and args.timeout < 0:
@@ -401,8 +401,8 @@ def _service_or_none(cluster: Cluster, ref: str) -> Service | None:
 
 
 def _status(fleet: Fleet, args: argparse.Namespace) -> int:
-    from console.export import fleet_dict
-    from console.fleet import BrokenProvider
+    from pilothouse.console.export import fleet_dict
+    from pilothouse.console.fleet import BrokenProvider
 
     clusters = _selected_snapshots(fleet, args)
     # A cluster whose config is wrong (not merely down) is bad input: said on stderr, exit 2; the others
@@ -446,7 +446,7 @@ def _print_status(clusters: list[Cluster]) -> None:
 
 
 def _health_text(service: Service) -> str:
-    from providers.model import Health, TaskState
+    from pilothouse.providers.model import Health, TaskState
 
     health = service.health
     if not (health.healthy or health.unhealthy or health.starting):
@@ -461,16 +461,16 @@ def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.demo_tasks is not None and not 0 <= args.demo_tasks <= 50_000:
         raise UsageError(f"--demo-tasks must be between 0 and 50000, not {args.demo_tasks}")
-    from console.logsetup import setup_logging
+    from pilothouse.console.logsetup import setup_logging
 
     setup_logging()
     config = _load(args, for_console=args.command is None)
-    from console.fleet import Fleet
+    from pilothouse.console.fleet import Fleet
 
     fleet = Fleet(config, readonly=args.readonly)
     try:
         if args.command is None:
-            from console.app import run_console
+            from pilothouse.console.app import run_console
 
             return int(run_console(fleet, config))
         if args.command == "status":

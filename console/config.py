@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.doctor import RULES, DoctorConfig, Silence
-from console.keys import keymap_problem
-from providers import registry
-from providers.base import ClusterConfig
-from providers.demo import demo_cluster_configs
-from providers.errors import InvalidInput, ProviderUnavailable
+from pilothouse.console.doctor import RULES, DoctorConfig, Silence
+from pilothouse.console.keys import keymap_problem
+from pilothouse.providers import registry
+from pilothouse.providers.base import ClusterConfig
+from pilothouse.providers.demo import demo_cluster_configs
+from pilothouse.providers.errors import InvalidInput, ProviderUnavailable
 
 TOP_LEVEL_KEYS = {"refresh_interval": (int, float), "readonly": (bool,), "keymap": (dict,), "clusters": (list,),
                   "audit_log": (str,), "doctor": (dict,), "log_buffer_lines": (int,)}

@@ -9,7 +9,7 @@ import re
 import socket
 from pathlib import Path
 
-from providers.base import ClusterConfig
+from pilothouse.providers.base import ClusterConfig
 
 PROBE_TIMEOUT_S = 0.5
 

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from providers.model import Cluster, ClusterKind, ContainerSpec, Service, ServiceMode, UpdatePolicy
-from providers.secrets import looks_secret
+from pilothouse.providers.model import Cluster, ClusterKind, ContainerSpec, Service, ServiceMode, UpdatePolicy
+from pilothouse.providers.secrets import looks_secret
 
 
 class Severity(StrEnum):

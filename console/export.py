@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from providers.model import Cluster, Node, Service, Task
+from pilothouse.providers.model import Cluster, Node, Service, Task
 
 
 def _time(value: datetime | None) -> str | None:

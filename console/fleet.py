@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from console.actions import ActionLayer
-from console.audit import AuditLog
-from console.config import AppConfig
-from providers import registry
-from providers.base import Action, ClusterConfig, MutationPlan, Provider
-from providers.errors import ProviderError
-from providers.model import Cluster, ClusterKind, Service
-from providers.refresh import ClusterRefresher
+from pilothouse.console.actions import ActionLayer
+from pilothouse.console.audit import AuditLog
+from pilothouse.console.config import AppConfig
+from pilothouse.providers import registry
+from pilothouse.providers.base import Action, ClusterConfig, MutationPlan, Provider
+from pilothouse.providers.errors import ProviderError
+from pilothouse.providers.model import Cluster, ClusterKind, Service
+from pilothouse.providers.refresh import ClusterRefresher
 
 
 class BrokenProvider(Provider):

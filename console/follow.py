@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from providers.model import RolloutState, Service, TaskState
+from pilothouse.providers.model import RolloutState, Service, TaskState
 
 
 class Outcome(StrEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 
-from console.config import state_home
+from pilothouse.console.config import state_home
 
 LOG_BYTES = 1_000_000
 LOG_BACKUPS = 2

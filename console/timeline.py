@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from providers.errors import InvalidInput
-from providers.model import Cluster, Event
+from pilothouse.providers.errors import InvalidInput
+from pilothouse.providers.model import Cluster, Event
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

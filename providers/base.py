@@ -15,8 +15,8 @@ from enum import StrEnum
 from threading import Event as ThreadEvent
 from typing import Any, ClassVar
 
-from providers.errors import NotSupported
-from providers.model import Cluster, ClusterKind, Service, ServiceMode
+from pilothouse.providers.errors import NotSupported
+from pilothouse.providers.model import Cluster, ClusterKind, Service, ServiceMode
 
 
 class Action(StrEnum):

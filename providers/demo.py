@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
-from providers.errors import InvalidInput, NotFound, NotSupported
-from providers.model import (
+from pilothouse.providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
+from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported
+from pilothouse.providers.model import (
     Cluster,
     ClusterKind,
     ConnectionState,

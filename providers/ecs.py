@@ -53,8 +53,17 @@ from pathlib import Path
 from threading import Event as ThreadEvent
 from typing import Any, ClassVar
 
-from providers.base import Action, Capability, ClusterConfig, LoginCommand, LogLine, MutationPlan, Option, Provider
-from providers.errors import (
+from pilothouse.providers.base import (
+    Action,
+    Capability,
+    ClusterConfig,
+    LoginCommand,
+    LogLine,
+    MutationPlan,
+    Option,
+    Provider,
+)
+from pilothouse.providers.errors import (
     Conflict,
     CredentialsError,
     Forbidden,
@@ -65,7 +74,7 @@ from providers.errors import (
     Throttled,
     Unreachable,
 )
-from providers.model import (
+from pilothouse.providers.model import (
     Availability,
     Cluster,
     ClusterKind,

@@ -64,8 +64,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from providers.base import Action, Capability, ClusterConfig, LoginCommand, LogLine, MutationPlan, Option, Provider
-from providers.errors import (
+from pilothouse.providers.base import (
+    Action,
+    Capability,
+    ClusterConfig,
+    LoginCommand,
+    LogLine,
+    MutationPlan,
+    Option,
+    Provider,
+)
+from pilothouse.providers.errors import (
     Conflict,
     CredentialsError,
     Forbidden,
@@ -76,7 +85,7 @@ from providers.errors import (
     Throttled,
     Unreachable,
 )
-from providers.model import (
+from pilothouse.providers.model import (
     Availability,
     Cluster,
     ClusterKind,

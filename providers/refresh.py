@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from providers.base import Provider
-from providers.errors import CredentialsError, ProviderError, Unreachable
-from providers.model import Cluster, ConnectionState
+from pilothouse.providers.base import Provider
+from pilothouse.providers.errors import CredentialsError, ProviderError, Unreachable
+from pilothouse.providers.model import Cluster, ConnectionState
 
 log = logging.getLogger("pilothouse.refresh")
 MAX_BACKOFF_S = 60.0

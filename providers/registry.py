@@ -8,8 +8,8 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
-from providers.base import ClusterConfig, Provider
-from providers.errors import ProviderUnavailable
+from pilothouse.providers.base import ClusterConfig, Provider
+from pilothouse.providers.errors import ProviderUnavailable
 
 GROUP = "pilothouse.providers"
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
-from providers.errors import (
+from pilothouse.providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
+from pilothouse.providers.errors import (
     Conflict,
     ConnectionRefused,
     CredentialsError,
@@ -41,7 +41,7 @@ from providers.errors import (
     ProviderError,
     Unreachable,
 )
-from providers.model import (
+from pilothouse.providers.model import (
     Availability,
     Cluster,
     ClusterKind,

@@ -59,16 +59,16 @@ def footer_offers(app: Any, action: str) -> bool:
 
 async def render(out: Path, scratch: Path) -> list[Path]:
 
-    from console.app import PilothouseApp
-    from console.config import demo_config
-    from console.fleet import Fleet
-    from console.screens.doctor import DoctorScreen
-    from console.screens.events import EventsScreen
-    from console.screens.fleet import FleetScreen, row_key
-    from console.screens.logs import LogScreen
-    from console.screens.placement import PlacementScreen
-    from console.screens.service import ServiceScreen
-    from widgets.diff_table import DiffTable
+    from pilothouse.console.app import PilothouseApp
+    from pilothouse.console.config import demo_config
+    from pilothouse.console.fleet import Fleet
+    from pilothouse.console.screens.doctor import DoctorScreen
+    from pilothouse.console.screens.events import EventsScreen
+    from pilothouse.console.screens.fleet import FleetScreen, row_key
+    from pilothouse.console.screens.logs import LogScreen
+    from pilothouse.console.screens.placement import PlacementScreen
+    from pilothouse.console.screens.service import ServiceScreen
+    from pilothouse.widgets.diff_table import DiffTable
 
     audit = scratch / "audit.jsonl"
     write_audit(audit)

@@ -9,8 +9,8 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-from providers.model import Cluster, ConnectionState, NodeStatus
-from widgets.render import connection_text
+from pilothouse.providers.model import Cluster, ConnectionState, NodeStatus
+from pilothouse.widgets.render import connection_text
 
 
 def cluster_lines(cluster: Cluster, login_hint: str = "", readonly: bool = False) -> list[Text]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from providers.model import (
+from pilothouse.providers.model import (
     ConnectionState,
     Health,
     HealthCounts,
@@ -19,7 +19,7 @@ from providers.model import (
     Task,
     TaskState,
 )
-from providers.secrets import shown_value
+from pilothouse.providers.secrets import shown_value
 
 ROLLOUT_STYLES: dict[RolloutState, str] = {
     RolloutState.STABLE: "green",

@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 import threading
 
-from console.audit import AuditLog
-from console.timeline import audit_events
-from providers.model import Event
+from pilothouse.console.audit import AuditLog
+from pilothouse.console.timeline import audit_events
+from pilothouse.providers.model import Event
 
 
 class AuditFeed:

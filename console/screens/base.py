@@ -12,14 +12,14 @@ from textual.actions import parse as parse_action
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
-from console.doctor import Finding, counts_by_service
-from providers.model import Cluster, ClusterKind, ConnectionState, Service
+from pilothouse.console.doctor import Finding, counts_by_service
+from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service
 
 if TYPE_CHECKING:
-    from console.actions import ActionLayer
-    from console.config import AppConfig
-    from console.screens.audit_feed import AuditFeed
-    from providers.base import LoginCommand
+    from pilothouse.console.actions import ActionLayer
+    from pilothouse.console.config import AppConfig
+    from pilothouse.console.screens.audit_feed import AuditFeed
+    from pilothouse.providers.base import LoginCommand
 
 
 class FleetState:

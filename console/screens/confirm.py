@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from console.screens.task_detail import key_display
-from providers.base import Action, MutationPlan
+from pilothouse.console.screens.task_detail import key_display
+from pilothouse.providers.base import Action, MutationPlan
 
 INLINE_UP_TO = 36
 WHAT_CHANGES = {Action.SCALE: "replicas", Action.ROLLBACK: "version"}

@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
-from console.doctor import Finding, Severity
-from console.screens.base import FleetScreenBase
-from widgets.diff_table import Cell, Column, DiffTable, cell
-from widgets.footer import KeyFooter
+from pilothouse.console.doctor import Finding, Severity
+from pilothouse.console.screens.base import FleetScreenBase
+from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
+from pilothouse.widgets.footer import KeyFooter
 
 WIDE_FROM = 110
 SEVERITY_RANK = {Severity.HIGH: 0, Severity.MEDIUM: 1, Severity.LOW: 2}
@@ -202,7 +202,7 @@ class DoctorScreen(FleetScreenBase):
     # -- keys ---------------------------------------------------------------------------------
 
     def action_drill_down(self) -> None:
-        from console.screens.service import ServiceScreen
+        from pilothouse.console.screens.service import ServiceScreen
 
         finding = self.selected_finding()
         if finding is None:

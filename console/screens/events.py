@@ -20,12 +20,12 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from console.screens.base import FleetScreenBase
-from console.screens.task_detail import key_display
-from console.timeline import merge
-from providers.model import Cluster, Event
-from widgets.diff_table import Cell, Column, DiffTable, cell
-from widgets.footer import KeyFooter
+from pilothouse.console.screens.base import FleetScreenBase
+from pilothouse.console.screens.task_detail import key_display
+from pilothouse.console.timeline import merge
+from pilothouse.providers.model import Cluster, Event
+from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
+from pilothouse.widgets.footer import KeyFooter
 
 MAX_EVENTS = 2_000
 WIDE_FROM = 110

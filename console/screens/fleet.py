@@ -10,12 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
-from console.screens.service_actions import ServiceActionScreen
-from providers.model import Cluster, ConnectionState, Service, ServiceMode
-from widgets.cluster_header import ClusterHeader
-from widgets.diff_table import Cell, Column, DiffTable, cell
-from widgets.footer import KeyFooter
-from widgets.render import health_text, image_tag, replicas_text, rollout_text
+from pilothouse.console.screens.service_actions import ServiceActionScreen
+from pilothouse.providers.model import Cluster, ConnectionState, Service, ServiceMode
+from pilothouse.widgets.cluster_header import ClusterHeader
+from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
+from pilothouse.widgets.footer import KeyFooter
+from pilothouse.widgets.render import health_text, image_tag, replicas_text, rollout_text
 
 # Column widths: NARROW keeps every column on an 80-column terminal; wider terminals grow the columns one
 # cell at a time, most useful first, up to WIDE; the rollout column takes what is left.
@@ -268,17 +268,17 @@ class FleetScreen(ServiceActionScreen):
         return super().check_action(action, parameters)
 
     def action_doctor(self) -> None:
-        from console.screens.doctor import DoctorScreen
+        from pilothouse.console.screens.doctor import DoctorScreen
 
         self.app.push_screen(DoctorScreen())
 
     def action_events(self) -> None:
-        from console.screens.events import EventsScreen
+        from pilothouse.console.screens.events import EventsScreen
 
         self.app.push_screen(EventsScreen())
 
     def action_drill_down(self) -> None:
-        from console.screens.service import ServiceScreen
+        from pilothouse.console.screens.service import ServiceScreen
 
         target = self.selected()
         if target is not None:
@@ -286,7 +286,7 @@ class FleetScreen(ServiceActionScreen):
             self.app.push_screen(ServiceScreen(cluster, service.id))
 
     def action_placement(self) -> None:
-        from console.screens.placement import PlacementScreen
+        from pilothouse.console.screens.placement import PlacementScreen
 
         target = self.selected()
         if target is not None:

@@ -19,12 +19,12 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from console.screens.base import FleetScreenBase
-from providers.base import Capability, LogLine, Provider
-from providers.errors import ProviderError
-from providers.model import Service
-from widgets.footer import KeyFooter
-from widgets.log_view import LogView
+from pilothouse.console.screens.base import FleetScreenBase
+from pilothouse.providers.base import Capability, LogLine, Provider
+from pilothouse.providers.errors import ProviderError
+from pilothouse.providers.model import Service
+from pilothouse.widgets.footer import KeyFooter
+from pilothouse.widgets.log_view import LogView
 
 TAIL_LINES = 200
 

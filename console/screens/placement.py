@@ -11,11 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from console.screens.base import FleetScreenBase
-from providers.model import Cluster, ConnectionState, Health, Node, Service, Task, TaskState
-from widgets.diff_table import Cell, Column, DiffTable, cell
-from widgets.footer import KeyFooter
-from widgets.render import node_status_text
+from pilothouse.console.screens.base import FleetScreenBase
+from pilothouse.providers.model import Cluster, ConnectionState, Health, Node, Service, Task, TaskState
+from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
+from pilothouse.widgets.footer import KeyFooter
+from pilothouse.widgets.render import node_status_text
 
 NODE_WIDTH = 16
 STATE_WIDTH = 10

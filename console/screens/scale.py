@@ -12,9 +12,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Static
 
-from console.actions import MAX_REPLICAS_WITHOUT_FORCE, ActionLayer, OverLimit
-from console.screens.task_detail import key_display
-from providers.errors import InvalidInput
+from pilothouse.console.actions import MAX_REPLICAS_WITHOUT_FORCE, ActionLayer, OverLimit
+from pilothouse.console.screens.task_detail import key_display
+from pilothouse.providers.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,13 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable, Log, Static
 
-from console.follow import Outcome, RolloutFollower
-from console.screens.service_actions import ServiceActionScreen
-from console.screens.task_detail import TaskDetailScreen, key_display
-from providers.model import Cluster, Event, Service, Task
-from widgets.diff_table import Cell, Column, DiffTable, cell
-from widgets.footer import KeyFooter
-from widgets.render import (
+from pilothouse.console.follow import Outcome, RolloutFollower
+from pilothouse.console.screens.service_actions import ServiceActionScreen
+from pilothouse.console.screens.task_detail import TaskDetailScreen, key_display
+from pilothouse.providers.model import Cluster, Event, Service, Task
+from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
+from pilothouse.widgets.footer import KeyFooter
+from pilothouse.widgets.render import (
     ROLLOUT_STYLES,
     age,
     health_text,
@@ -372,6 +372,6 @@ class ServiceScreen(ServiceActionScreen):
         self.app.pop_screen()
 
     def action_placement(self) -> None:
-        from console.screens.placement import PlacementScreen
+        from pilothouse.console.screens.placement import PlacementScreen
 
         self.app.push_screen(PlacementScreen(self.cluster_name, self.service_id))

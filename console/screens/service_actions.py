@@ -14,13 +14,13 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from console.actions import changes_nothing
-from console.screens.base import FleetScreenBase
-from console.screens.confirm import ConfirmScreen
-from console.screens.scale import ScaleDialog, ScaleRequest
-from providers.base import Action, MutationPlan
-from providers.errors import ProviderError
-from providers.model import Service
+from pilothouse.console.actions import changes_nothing
+from pilothouse.console.screens.base import FleetScreenBase
+from pilothouse.console.screens.confirm import ConfirmScreen
+from pilothouse.console.screens.scale import ScaleDialog, ScaleRequest
+from pilothouse.providers.base import Action, MutationPlan
+from pilothouse.providers.errors import ProviderError
+from pilothouse.providers.model import Service
 
 ACTION_OF_BINDING = {"scale": Action.SCALE, "scale_by": Action.SCALE, "rollback": Action.ROLLBACK}
 LOG_ACTIONS = ("logs", "logs_service")
@@ -98,7 +98,7 @@ class ServiceActionScreen(FleetScreenBase):
         return f"{target[0]}/{target[1].ref}" if target is not None else ""
 
     def _log_refusal(self) -> str | None:
-        from console.screens.logs import log_refusal
+        from pilothouse.console.screens.logs import log_refusal
 
         target = self.selected()
         if target is None:
@@ -120,7 +120,7 @@ class ServiceActionScreen(FleetScreenBase):
         self._open_logs("")
 
     def _open_logs(self, task_id: str) -> None:
-        from console.screens.logs import LogScreen
+        from pilothouse.console.screens.logs import LogScreen
 
         target = self.selected()
         if target is not None:

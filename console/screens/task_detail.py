@@ -18,12 +18,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from console.screens.help import effective
-from providers.model import Task
-from widgets.render import HEALTH_STYLES, TASK_STATE_STYLES, age
+from pilothouse.console.screens.help import effective
+from pilothouse.providers.model import Task
+from pilothouse.widgets.render import HEALTH_STYLES, TASK_STATE_STYLES, age
 
 if TYPE_CHECKING:
-    from console.screens.base import ConsoleHost
+    from pilothouse.console.screens.base import ConsoleHost
 
 LOGS = "logs"
 

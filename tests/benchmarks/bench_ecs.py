@@ -64,8 +64,8 @@ def ecs_calls_ratio() -> Metric:
     from ecs_world import REGION, add_instances, register, run_service_tasks
     from moto.server import ThreadedMotoServer
 
-    from providers.base import ClusterConfig
-    from providers.ecs import TASKS_EVERY, EcsProvider
+    from pilothouse.providers.base import ClusterConfig
+    from pilothouse.providers.ecs import TASKS_EVERY, EcsProvider
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -32,10 +32,10 @@ def k8s_list_calls_after_sync(steady_s: float = STEADY_S) -> Metric:
     from apiserver import ApiServer
     from k8s_objects import deployment, node, pod, replicaset
 
-    from providers.base import ClusterConfig
-    from providers.kubernetes import WATCHED_KINDS, KubernetesProvider
-    from providers.model import Cluster
-    from providers.refresh import ClusterRefresher
+    from pilothouse.providers.base import ClusterConfig
+    from pilothouse.providers.kubernetes import WATCHED_KINDS, KubernetesProvider
+    from pilothouse.providers.model import Cluster
+    from pilothouse.providers.refresh import ClusterRefresher
 
     server = ApiServer().start()
     kubeconfig = server.write_kubeconfig(Path(tempfile.mkdtemp(prefix="pilothouse-bench-k8s-")) / "kubeconfig")

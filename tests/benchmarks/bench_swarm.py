@@ -77,8 +77,8 @@ class Swarm:
         return names
 
     def provider(self, url: str, name: str = "bench-swarm") -> Any:
-        from providers.base import ClusterConfig
-        from providers.swarm import SwarmProvider
+        from pilothouse.providers.base import ClusterConfig
+        from pilothouse.providers.swarm import SwarmProvider
 
         return SwarmProvider(ClusterConfig(name=name, provider="swarm", options={"docker_host": url}))
 
@@ -109,8 +109,8 @@ def calls_per_refresh(swarm: Swarm, services: int) -> tuple[int, dict[str, Any]]
 
 
 def change_to_model(swarm: Swarm) -> tuple[float, dict[str, Any]]:
-    from providers.model import Cluster
-    from providers.refresh import ClusterRefresher
+    from pilothouse.providers.model import Cluster
+    from pilothouse.providers.refresh import ClusterRefresher
 
     name = f"{PREFIX}{swarm.run_id}-scale"
     swarm.docker("service", "create", "--name", name, "--replicas", "1", *SERVICE_FLAGS, IMAGE)
@@ -156,7 +156,7 @@ def status_vs_cli(swarm: Swarm) -> tuple[float, dict[str, Any]]:
     config.write_text(f'[[clusters]]\nname = "bench"\nprovider = "swarm"\ndocker_host = "{swarm.manager}"\n')
     env = isolated_env()
 
-    command = [sys.executable, "-m", "console.cli", "status", "--json", "--config", str(config)]
+    command = [sys.executable, "-m", "pilothouse", "status", "--json", "--config", str(config)]
 
     def pilothouse_status() -> float:
         started = time.perf_counter()

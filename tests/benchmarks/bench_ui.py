@@ -27,7 +27,7 @@ REFRESH_ROUNDS = 5  # each round is two refreshes (1% changed, then changed back
 
 def help_seconds() -> Metric:
     exe = shutil.which("pilothouse")
-    command = [exe, "--help"] if exe else [sys.executable, "-m", "console.cli", "--help"]
+    command = [exe, "--help"] if exe else [sys.executable, "-m", "pilothouse", "--help"]
     env = isolated_env()
 
     def once() -> float:

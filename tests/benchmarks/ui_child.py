@@ -41,7 +41,7 @@ def peak_rss_kb() -> int:
 
 def changed_fleet(clusters: list[Any], fraction: float, offset: int) -> list[Any]:
     """Copies of `clusters` where every 1/fraction-th task (from `offset`) flipped between running and starting."""
-    from providers.model import Health, HealthCounts, TaskState
+    from pilothouse.providers.model import Health, HealthCounts, TaskState
 
     step = round(1 / fraction)
     position = 0
@@ -70,10 +70,10 @@ def changed_fleet(clusters: list[Any], fraction: float, offset: int) -> list[Any
 
 def message_for(app: Any, cluster: Any) -> Any:
     """ClusterUpdated as the app's refresher callback builds it: the doctor's findings come computed."""
-    from console.app import ClusterUpdated
+    from pilothouse.console.app import ClusterUpdated
 
     try:
-        from console.doctor import examine
+        from pilothouse.console.doctor import examine
 
         return ClusterUpdated(cluster, examine(cluster, app.console_config.doctor))
     except (ImportError, TypeError):  # an app whose message carries the cluster only
@@ -81,8 +81,8 @@ def message_for(app: Any, cluster: Any) -> Any:
 
 
 def fully_drawn(app: Any) -> bool:
-    from console.screens.fleet import FleetScreen, row_key
-    from providers.model import ConnectionState
+    from pilothouse.console.screens.fleet import FleetScreen, row_key
+    from pilothouse.providers.model import ConnectionState
 
     screen = app.screen
     if not isinstance(screen, FleetScreen):
@@ -101,9 +101,9 @@ def fully_drawn(app: Any) -> bool:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     from textual.widgets import DataTable
 
-    from console.app import PilothouseApp
-    from console.config import demo_config
-    from console.fleet import Fleet
+    from pilothouse.console.app import PilothouseApp
+    from pilothouse.console.config import demo_config
+    from pilothouse.console.fleet import Fleet
 
     phases: dict[str, float] = {"imported": time.time()}
     config = demo_config(tasks=args.tasks, frozen_at=FROZEN_AT)

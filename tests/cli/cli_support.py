@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from console.audit import default_audit_path
-from console.cli import main
+from pilothouse.console.audit import default_audit_path
+from pilothouse.console.cli import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

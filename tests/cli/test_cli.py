@@ -149,10 +149,10 @@ def test_status_without_any_cluster_says_what_to_do(capsys: pytest.CaptureFixtur
 
 
 def test_real_process_help_and_bad_input() -> None:
-    help_run = subprocess.run([sys.executable, "-m", "console.cli", "--help"], capture_output=True, text=True,
+    help_run = subprocess.run([sys.executable, "-m", "pilothouse", "--help"], capture_output=True, text=True,
                               check=False)
     assert help_run.returncode == 0 and "status" in help_run.stdout
-    bad = subprocess.run([sys.executable, "-m", "console.cli", "scale", "demo-swarm/shop_web", "abc", "--demo"],
+    bad = subprocess.run([sys.executable, "-m", "pilothouse", "scale", "demo-swarm/shop_web", "abc", "--demo"],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
 

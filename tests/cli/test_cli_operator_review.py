@@ -96,7 +96,7 @@ def _with_closed_stdout(*argv: str) -> subprocess.CompletedProcess[str]:
     read, write = os.pipe()
     os.close(read)
     try:
-        return subprocess.run([sys.executable, "-m", "console.cli", *argv], stdout=write, stderr=subprocess.PIPE,
+        return subprocess.run([sys.executable, "-m", "pilothouse", *argv], stdout=write, stderr=subprocess.PIPE,
                               text=True, check=False, timeout=60)
     finally:
         os.close(write)
@@ -114,7 +114,7 @@ def test_a_closed_pipe_does_not_mask_the_doctor_gate() -> None:
 
 def _prompted_scale() -> tuple[subprocess.Popen[bytes], int]:
     controller, terminal = pty.openpty()
-    child = subprocess.Popen([sys.executable, "-m", "console.cli", "scale", "demo-swarm/shop_web", "5", "--demo"],
+    child = subprocess.Popen([sys.executable, "-m", "pilothouse", "scale", "demo-swarm/shop_web", "5", "--demo"],
                              stdin=terminal, stdout=terminal, stderr=terminal)
     os.close(terminal)
     seen = read_until(controller, b"[y/N]", timeout=30)

@@ -23,7 +23,7 @@ ALT_SCREEN_OFF = b"\x1b[?1049l"
 def test_signal_ends_the_console_fast_and_restores_the_terminal(signum: int) -> None:
     controller, terminal = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
-    child = subprocess.Popen([sys.executable, "-m", "console.cli", "--demo"], stdin=terminal, stdout=terminal,
+    child = subprocess.Popen([sys.executable, "-m", "pilothouse", "--demo"], stdin=terminal, stdout=terminal,
                              stderr=terminal, env=env, start_new_session=True)
     os.close(terminal)
     try:
@@ -46,7 +46,7 @@ def test_signal_ends_the_console_fast_and_restores_the_terminal(signum: int) -> 
 
 def test_logs_follow_streams_until_ctrl_c() -> None:
     child = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "logs", "demo-ecs/prod/web", "--follow", "--tail", "1", "--demo"],
+        [sys.executable, "-m", "pilothouse", "logs", "demo-ecs/prod/web", "--follow", "--tail", "1", "--demo"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

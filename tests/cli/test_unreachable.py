@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main
+from pilothouse.console.cli import main
 
 pytestmark = pytest.mark.usefixtures("no_detected_clusters")
 

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from console.actions import ActionLayer, ReadOnlyRefused
-from console.audit import AuditLog
-from providers.base import Action, ClusterConfig
-from providers.demo import DemoProvider, demo_cluster_configs
-from providers.errors import CredentialsError, InvalidInput, ProviderError, Unreachable
-from providers.model import Cluster, ConnectionState
-from providers.refresh import ClusterRefresher
+from pilothouse.console.actions import ActionLayer, ReadOnlyRefused
+from pilothouse.console.audit import AuditLog
+from pilothouse.providers.base import Action, ClusterConfig
+from pilothouse.providers.demo import DemoProvider, demo_cluster_configs
+from pilothouse.providers.errors import CredentialsError, InvalidInput, ProviderError, Unreachable
+from pilothouse.providers.model import Cluster, ConnectionState
+from pilothouse.providers.refresh import ClusterRefresher
 
 
 class FlakyDemo(DemoProvider):

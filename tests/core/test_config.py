@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from console.config import ConfigError, demo_config, load_config, parse_config
+from pilothouse.console.config import ConfigError, demo_config, load_config, parse_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

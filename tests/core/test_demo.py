@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from providers.base import Action
-from providers.demo import DemoProvider, demo_cluster_configs
-from providers.errors import InvalidInput, NotSupported
-from providers.model import Cluster, ClusterKind, Health, NodeStatus, RolloutState, ServiceMode, TaskState
+from pilothouse.providers.base import Action
+from pilothouse.providers.demo import DemoProvider, demo_cluster_configs
+from pilothouse.providers.errors import InvalidInput, NotSupported
+from pilothouse.providers.model import Cluster, ClusterKind, Health, NodeStatus, RolloutState, ServiceMode, TaskState
 
 
 def snapshot_at(seconds: float, tasks: int | None = None) -> list[Cluster]:

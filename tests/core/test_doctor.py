@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main
-from console.config import load_config
-from console.doctor import DoctorConfig, Silence, examine, image_tag
-from providers.model import Cluster, ClusterKind, ContainerSpec, Service, ServiceMode, UpdatePolicy
+from pilothouse.console.cli import main
+from pilothouse.console.config import load_config
+from pilothouse.console.doctor import DoctorConfig, Silence, examine, image_tag
+from pilothouse.providers.model import Cluster, ClusterKind, ContainerSpec, Service, ServiceMode, UpdatePolicy
 
 SAFE_POLICY = {
     ClusterKind.SWARM: UpdatePolicy(failure_action="rollback", has_rollback_policy=True),

@@ -16,11 +16,11 @@ from textual.keys import key_to_character
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Input
 
-import console.screens
-from console.app import PilothouseApp
-from console.cli import main
-from console.config import ConfigError, parse_config
-from console.keys import (
+import pilothouse.console.screens
+from pilothouse.console.app import PilothouseApp
+from pilothouse.console.cli import main
+from pilothouse.console.config import ConfigError, parse_config
+from pilothouse.console.keys import (
     DEFAULT_KEYS,
     DIALOGS,
     INPUT_KEYS,
@@ -30,16 +30,16 @@ from console.keys import (
     keymap_problem,
     normalise_key,
 )
-from console.screens.confirm import ConfirmScreen
-from console.screens.doctor import DoctorScreen
-from console.screens.events import EventDetailScreen, EventsScreen
-from console.screens.fleet import FleetScreen
-from console.screens.help import HelpScreen
-from console.screens.logs import LogScreen
-from console.screens.placement import PlacementScreen
-from console.screens.scale import ScaleDialog
-from console.screens.service import ServiceScreen
-from console.screens.task_detail import TaskDetailScreen
+from pilothouse.console.screens.confirm import ConfirmScreen
+from pilothouse.console.screens.doctor import DoctorScreen
+from pilothouse.console.screens.events import EventDetailScreen, EventsScreen
+from pilothouse.console.screens.fleet import FleetScreen
+from pilothouse.console.screens.help import HelpScreen
+from pilothouse.console.screens.logs import LogScreen
+from pilothouse.console.screens.placement import PlacementScreen
+from pilothouse.console.screens.scale import ScaleDialog
+from pilothouse.console.screens.service import ServiceScreen
+from pilothouse.console.screens.task_detail import TaskDetailScreen
 
 SCREENS: dict[str, type[Screen[Any]]] = {
     "fleet": FleetScreen, "service": ServiceScreen, "placement": PlacementScreen, "doctor": DoctorScreen,
@@ -68,8 +68,8 @@ def test_the_registry_is_what_the_screens_bind() -> None:
 
 def test_every_screen_with_bindings_is_in_the_registry() -> None:
     listed = set(SCREENS.values())
-    for module in pkgutil.iter_modules(console.screens.__path__):
-        loaded = importlib.import_module(f"console.screens.{module.name}")
+    for module in pkgutil.iter_modules(pilothouse.console.screens.__path__):
+        loaded = importlib.import_module(f"pilothouse.console.screens.{module.name}")
         for _, cls in inspect.getmembers(loaded, inspect.isclass):
             if issubclass(cls, Screen) and cls.__module__ == loaded.__name__ and "BINDINGS" in vars(cls):
                 # A base class (ServiceActionScreen) is checked through the screens that inherit it.
@@ -196,8 +196,8 @@ def test_the_cli_refuses_a_bad_keymap_with_exit_2(capsys: pytest.CaptureFixture[
 
 
 def test_the_table_keys_are_what_the_tables_take() -> None:
-    from console.keys import TABLE_KEYS
-    from widgets.diff_table import DiffTable
+    from pilothouse.console.keys import TABLE_KEYS
+    from pilothouse.widgets.diff_table import DiffTable
 
     taken = {key for binding in DiffTable.BINDINGS if isinstance(binding, Binding) for key in binding.key.split(",")}
     assert set(TABLE_KEYS) == taken

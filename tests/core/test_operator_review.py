@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from console.actions import ActionLayer, OverLimit, changes_nothing, qualified_result
-from console.audit import AuditLog
-from console.doctor import Severity, examine
-from console.timeline import audit_events, check_kinds
-from providers.base import Action, MutationPlan
-from providers.demo import DemoProvider, demo_cluster_configs
-from providers.errors import InvalidInput
-from providers.model import Cluster, ClusterKind, Event, Service, ServiceMode, UpdatePolicy
+from pilothouse.console.actions import ActionLayer, OverLimit, changes_nothing, qualified_result
+from pilothouse.console.audit import AuditLog
+from pilothouse.console.doctor import Severity, examine
+from pilothouse.console.timeline import audit_events, check_kinds
+from pilothouse.providers.base import Action, MutationPlan
+from pilothouse.providers.demo import DemoProvider, demo_cluster_configs
+from pilothouse.providers.errors import InvalidInput
+from pilothouse.providers.model import Cluster, ClusterKind, Event, Service, ServiceMode, UpdatePolicy
 
 
 def layer(tmp_path: Path, *, readonly: bool = False) -> tuple[ActionLayer, DemoProvider, AuditLog]:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main
-from providers.secrets import MASK, looks_secret, shown_value
+from pilothouse.console.cli import main
+from pilothouse.providers.secrets import MASK, looks_secret, shown_value
 
 DEMO_SECRET = "demo-not-a-real-key"  # the literal PAYMENTS_API_KEY planted in the demo fleet
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main
-from console.follow import Outcome, RolloutFollower
-from console.timeline import audit_events, merge, parse_since
-from providers.demo import DemoProvider, demo_cluster_configs
-from providers.errors import InvalidInput
-from providers.model import Cluster, ClusterKind, Event, Rollout, RolloutState, Service, Task, TaskState
+from pilothouse.console.cli import main
+from pilothouse.console.follow import Outcome, RolloutFollower
+from pilothouse.console.timeline import audit_events, merge, parse_since
+from pilothouse.providers.demo import DemoProvider, demo_cluster_configs
+from pilothouse.providers.errors import InvalidInput
+from pilothouse.providers.model import Cluster, ClusterKind, Event, Rollout, RolloutState, Service, Task, TaskState
 
 
 def api_at(seconds: float) -> Service:

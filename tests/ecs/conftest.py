@@ -15,8 +15,8 @@ import pytest
 from ecs_transport import CountingProxy
 from ecs_world import REGION, ProviderFactory
 
-from providers.base import ClusterConfig
-from providers.ecs import EcsProvider
+from pilothouse.providers.base import ClusterConfig
+from pilothouse.providers.ecs import EcsProvider
 
 
 def _post(url: str, body: bytes) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from waiting import wait_until as wait_until
 
 if TYPE_CHECKING:
-    from providers.ecs import EcsProvider
+    from pilothouse.providers.ecs import EcsProvider
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

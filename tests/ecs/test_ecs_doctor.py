@@ -77,7 +77,7 @@ def planted(admin: Any) -> None:
 
 
 def _doctor(config: str, capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], str]:
-    from console.cli import main
+    from pilothouse.console.cli import main
 
     assert main(["--config", config, "doctor", "--json"]) == 0
     captured = capsys.readouterr()
@@ -106,7 +106,7 @@ def test_doctor_finds_exactly_the_planted_pitfalls(
     assert LITERAL_SECRET not in text
 
     # The other read verbs do not leak it either.
-    from console.cli import main
+    from pilothouse.console.cli import main
 
     assert main(["--config", config, "status", "--json"]) == 0
     assert LITERAL_SECRET not in capsys.readouterr().out

@@ -12,11 +12,11 @@ import pytest
 from ecs_transport import THROTTLE, CountingProxy, Fault, Request
 from ecs_world import ProviderFactory, build_fleet, wait_until
 
-from providers.base import ClusterConfig
-from providers.ecs import EcsProvider
-from providers.errors import CredentialsError, NotFound, Unreachable
-from providers.model import ConnectionState
-from providers.refresh import ClusterRefresher
+from pilothouse.providers.base import ClusterConfig
+from pilothouse.providers.ecs import EcsProvider
+from pilothouse.providers.errors import CredentialsError, NotFound, Unreachable
+from pilothouse.providers.model import ConnectionState
+from pilothouse.providers.refresh import ClusterRefresher
 
 pytestmark = pytest.mark.ecs
 

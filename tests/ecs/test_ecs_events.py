@@ -10,8 +10,8 @@ import pytest
 from ecs_transport import CountingProxy
 from ecs_world import ProviderFactory, add_instances, deployment, moto_service, moto_task, register, run_service_tasks
 
-from providers.ecs import EVENTS_PER_SERVICE
-from providers.model import Event, TaskState
+from pilothouse.providers.ecs import EVENTS_PER_SERVICE
+from pilothouse.providers.model import Event, TaskState
 
 pytestmark = pytest.mark.ecs
 
@@ -116,7 +116,7 @@ def test_stopped_task_keeps_its_stop_time(
 def test_events_cli_shows_ecs_service_events(
     shop: dict[str, str], write_config: Any, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from console.cli import main
+    from pilothouse.console.cli import main
 
     now = datetime.now(UTC).replace(microsecond=0)
     _script_events("web", 3, now)

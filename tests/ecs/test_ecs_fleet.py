@@ -11,8 +11,16 @@ import pytest
 from ecs_transport import CountingProxy
 from ecs_world import ProviderFactory, build_fleet, moto_task, wait_until
 
-from providers.ecs import TASKS_EVERY, task_definition_label
-from providers.model import Availability, Cluster, ClusterKind, ConnectionState, Health, NodeStatus, TaskState
+from pilothouse.providers.ecs import TASKS_EVERY, task_definition_label
+from pilothouse.providers.model import (
+    Availability,
+    Cluster,
+    ClusterKind,
+    ConnectionState,
+    Health,
+    NodeStatus,
+    TaskState,
+)
 
 pytestmark = pytest.mark.ecs
 
@@ -158,7 +166,7 @@ def test_draining_instance_and_fargate_zones_are_nodes(
 def test_status_json_cli_agrees_with_describe(
     admin: Any, ec2: Any, proxy: CountingProxy, aws_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from console.cli import main
+    from pilothouse.console.cli import main
 
     build_fleet(admin, ec2, clusters=("alpha", "beta"), services=12, services_with_tasks=4, tasks_each=2)
     config = tmp_path / "config.toml"

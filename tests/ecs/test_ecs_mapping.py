@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from providers.ecs import (
+from pilothouse.providers.ecs import (
     LogStream,
     api_budget,
     deployment_changes,
@@ -26,7 +26,7 @@ from providers.ecs import (
     service_events,
     task_definition_label,
 )
-from providers.model import Health, NodeStatus, RolloutState, TaskState
+from pilothouse.providers.model import Health, NodeStatus, RolloutState, TaskState
 
 pytestmark = pytest.mark.ecs
 

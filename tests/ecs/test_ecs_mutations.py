@@ -10,9 +10,9 @@ import pytest
 from ecs_transport import CountingProxy
 from ecs_world import ProviderFactory, add_instances, deployment, moto_service, register
 
-from providers.base import Action
-from providers.errors import Conflict, InvalidInput, NotSupported
-from providers.model import Service
+from pilothouse.providers.base import Action
+from pilothouse.providers.errors import Conflict, InvalidInput, NotSupported
+from pilothouse.providers.model import Service
 
 pytestmark = pytest.mark.ecs
 

@@ -40,7 +40,7 @@ def _audit() -> list[dict[str, Any]]:
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    from console.cli import main
+    from pilothouse.console.cli import main
 
     code = main(argv)
     captured = capsys.readouterr()

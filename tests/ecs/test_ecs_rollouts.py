@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from ecs_world import ProviderFactory, add_instances, deployment, moto_service, moto_task, register, run_service_tasks
 
-from providers.model import ConnectionState, Health, RolloutState, TaskState
+from pilothouse.providers.model import ConnectionState, Health, RolloutState, TaskState
 
 pytestmark = pytest.mark.ecs
 

@@ -12,8 +12,8 @@ import pytest
 from apiserver import ApiServer
 from k8s_support import ProviderFactory
 
-from providers.base import ClusterConfig
-from providers.kubernetes import KubernetesProvider
+from pilothouse.providers.base import ClusterConfig
+from pilothouse.providers.kubernetes import KubernetesProvider
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from waiting import wait_until as wait_until
 
-from providers.kubernetes import KubernetesProvider
+from pilothouse.providers.kubernetes import KubernetesProvider
 
 ProviderFactory = Callable[..., KubernetesProvider]
 

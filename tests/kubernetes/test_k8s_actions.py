@@ -9,10 +9,10 @@ from apiserver import ApiServer
 from k8s_objects import controller_revision, daemonset, deployment, replicaset, statefulset
 from k8s_support import wait_until
 
-from providers.base import Action
-from providers.errors import Conflict, NotSupported
-from providers.kubernetes import KubernetesProvider
-from providers.model import Service
+from pilothouse.providers.base import Action
+from pilothouse.providers.errors import Conflict, NotSupported
+from pilothouse.providers.kubernetes import KubernetesProvider
+from pilothouse.providers.model import Service
 
 pytestmark = pytest.mark.kubernetes
 

@@ -12,8 +12,8 @@ from apiserver import ApiServer
 from k8s_objects import deployment, pod
 from kubernetes import client, config, watch
 
-from providers.base import ClusterConfig
-from providers.kubernetes import KubernetesProvider
+from pilothouse.providers.base import ClusterConfig
+from pilothouse.providers.kubernetes import KubernetesProvider
 
 pytestmark = pytest.mark.kubernetes
 

@@ -13,8 +13,8 @@ from apiserver import ApiServer
 from k8s_objects import daemonset, deployment, event, node, pod, replicaset
 from k8s_support import ProviderFactory, wait_until, write_config
 
-from console.audit import default_audit_path
-from console.cli import main
+from pilothouse.console.audit import default_audit_path
+from pilothouse.console.cli import main
 
 pytestmark = pytest.mark.kubernetes
 

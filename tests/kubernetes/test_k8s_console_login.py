@@ -68,7 +68,7 @@ def test_log_in_from_the_palette_with_the_tui_suspended(token_server: ApiServer,
 
     controller, terminal = pty.openpty()
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "30"}
-    child = subprocess.Popen([sys.executable, "-m", "console.cli", "--config", str(config)], stdin=terminal,
+    child = subprocess.Popen([sys.executable, "-m", "pilothouse", "--config", str(config)], stdin=terminal,
                              stdout=terminal, stderr=terminal, env=env, start_new_session=True)
     os.close(terminal)
     screen = b""

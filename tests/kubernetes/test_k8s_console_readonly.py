@@ -9,12 +9,12 @@ from pathlib import Path
 from apiserver import ApiServer
 from test_k8s_cli import seed
 
-from console.app import PilothouseApp
-from console.audit import default_audit_path
-from console.config import AppConfig
-from console.fleet import Fleet
-from console.screens.fleet import FleetScreen, row_key
-from providers.base import ClusterConfig
+from pilothouse.console.app import PilothouseApp
+from pilothouse.console.audit import default_audit_path
+from pilothouse.console.config import AppConfig
+from pilothouse.console.fleet import Fleet
+from pilothouse.console.screens.fleet import FleetScreen, row_key
+from pilothouse.providers.base import ClusterConfig
 
 
 async def test_key_presses_in_readonly_mode_send_only_reads(apiserver: ApiServer, kubeconfig: Path) -> None:

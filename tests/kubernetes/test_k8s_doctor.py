@@ -17,8 +17,8 @@ from apiserver import ApiServer
 from k8s_objects import deployment
 from k8s_support import write_config
 
-from console.cli import main
-from console.doctor import RULES
+from pilothouse.console.cli import main
+from pilothouse.console.doctor import RULES
 
 pytestmark = pytest.mark.kubernetes
 

@@ -14,9 +14,9 @@ from apiserver import ApiServer
 from k8s_objects import deployment
 from k8s_support import ProviderFactory, wait_until, write_config
 
-from providers.errors import CredentialsError
-from providers.kubernetes import KubernetesProvider
-from providers.model import ConnectionState
+from pilothouse.providers.errors import CredentialsError
+from pilothouse.providers.kubernetes import KubernetesProvider
+from pilothouse.providers.model import ConnectionState
 
 
 def plugin(tmp_path: Path, token: str) -> list[str]:
@@ -112,7 +112,7 @@ def test_a_failing_plugin_leaves_nothing_on_stderr(apiserver: ApiServer, tmp_pat
     command, _token_file = token_file_plugin(tmp_path)
     kubeconfig = apiserver.write_kubeconfig(tmp_path / "exec-kubeconfig", exec_command=command)
     config = write_config(tmp_path / "config.toml", kubeconfig, name="k8s")
-    ran = subprocess.run([sys.executable, "-m", "console.cli", "--config", str(config), "status"],
+    ran = subprocess.run([sys.executable, "-m", "pilothouse", "--config", str(config), "status"],
                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert ran.returncode == 1, ran  # the cluster refused: status reports it and exits 1
     assert "log in again" in ran.stdout

@@ -16,10 +16,10 @@ from apiserver import ApiServer
 from k8s_objects import deployment, pod, replicaset
 from k8s_support import wait_until, write_config
 
-from console.cli import main
-from providers.base import LogLine
-from providers.errors import InvalidInput, NotFound
-from providers.kubernetes import (
+from pilothouse.console.cli import main
+from pilothouse.providers.base import LogLine
+from pilothouse.providers.errors import InvalidInput, NotFound
+from pilothouse.providers.kubernetes import (
     KubernetesProvider,
     LogStream,
     log_target,
@@ -27,7 +27,7 @@ from providers.kubernetes import (
     resolve_log_target,
     workload_pods,
 )
-from providers.model import Service, Task
+from pilothouse.providers.model import Service, Task
 
 pytestmark = pytest.mark.kubernetes
 

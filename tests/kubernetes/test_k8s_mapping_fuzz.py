@@ -29,8 +29,8 @@ from k8s_objects import (
     statefulset,
 )
 
-from providers.errors import ProviderError
-from providers.kubernetes import (
+from pilothouse.providers.errors import ProviderError
+from pilothouse.providers.kubernetes import (
     build_cluster,
     deployment_rollback_target,
     map_container,
@@ -44,7 +44,7 @@ from providers.kubernetes import (
     resolve_log_target,
     revision_rollback_target,
 )
-from providers.model import Cluster, Health, Service, TaskState
+from pilothouse.providers.model import Cluster, Health, Service, TaskState
 
 pytestmark = pytest.mark.kubernetes
 

@@ -23,8 +23,8 @@ from k8s_objects import (
     statefulset,
 )
 
-from providers.kubernetes import KubernetesProvider, build_cluster, map_node, map_pod, map_workload
-from providers.model import (
+from pilothouse.providers.kubernetes import KubernetesProvider, build_cluster, map_node, map_pod, map_workload
+from pilothouse.providers.model import (
     Availability,
     ConnectionState,
     Health,

@@ -15,10 +15,10 @@ from apiserver import ApiServer
 from k8s_objects import deployment, node, pod, replicaset
 from k8s_support import ProviderFactory, wait_until, write_config
 
-from console.cli import main
-from providers.base import ClusterConfig
-from providers.kubernetes import WATCHED_KINDS, KubernetesProvider
-from providers.model import ConnectionState
+from pilothouse.console.cli import main
+from pilothouse.providers.base import ClusterConfig
+from pilothouse.providers.kubernetes import WATCHED_KINDS, KubernetesProvider
+from pilothouse.providers.model import ConnectionState
 
 pytestmark = pytest.mark.kubernetes
 

@@ -11,11 +11,11 @@ from apiserver import RESOURCES, ApiServer
 from k8s_objects import deployment, node, pod, replicaset
 from k8s_support import ProviderFactory, wait_until
 
-from providers.base import ClusterConfig
-from providers.errors import CredentialsError, InvalidInput, Unreachable
-from providers.kubernetes import WATCHED_KINDS, KubernetesProvider
-from providers.model import Cluster, ConnectionState
-from providers.refresh import ClusterRefresher
+from pilothouse.providers.base import ClusterConfig
+from pilothouse.providers.errors import CredentialsError, InvalidInput, Unreachable
+from pilothouse.providers.kubernetes import WATCHED_KINDS, KubernetesProvider
+from pilothouse.providers.model import Cluster, ConnectionState
+from pilothouse.providers.refresh import ClusterRefresher
 
 pytestmark = pytest.mark.kubernetes
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from swarm_helpers import Services, SwarmInfo, make_provider, parse_env, swarm_script
 
-from providers.swarm import SwarmProvider
+from pilothouse.providers.swarm import SwarmProvider
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ import pytest
 import waiting
 from waiting import Timeout as Timeout
 
-from providers.base import ClusterConfig
-from providers.swarm import SwarmProvider
+from pilothouse.providers.base import ClusterConfig
+from pilothouse.providers.swarm import SwarmProvider
 
 T = TypeVar("T")
 
@@ -122,7 +122,7 @@ class CliResult:
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
     """`pilothouse ARGS` in this process, as a user runs it (console.cli.main), with its output."""
-    from console.cli import main
+    from pilothouse.console.cli import main
 
     capsys.readouterr()
     code = main(list(args))

@@ -21,11 +21,11 @@ from swarm_helpers import (
     write_config,
 )
 
-from console.actions import ActionLayer
-from console.audit import AuditLog, default_audit_path
-from providers.model import Cluster, ConnectionState, RolloutState, Service
-from providers.refresh import ClusterRefresher
-from providers.swarm import SwarmProvider
+from pilothouse.console.actions import ActionLayer
+from pilothouse.console.audit import AuditLog, default_audit_path
+from pilothouse.providers.model import Cluster, ConnectionState, RolloutState, Service
+from pilothouse.providers.refresh import ClusterRefresher
+from pilothouse.providers.swarm import SwarmProvider
 
 pytestmark = pytest.mark.swarm
 

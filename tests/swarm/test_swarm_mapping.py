@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from providers.base import LogLine
-from providers.model import Health, NodeStatus, RolloutState, ServiceMode, TaskState
-from providers.swarm import (
+from pilothouse.providers.base import LogLine
+from pilothouse.providers.model import Health, NodeStatus, RolloutState, ServiceMode, TaskState
+from pilothouse.providers.swarm import (
     FAILED_TASKS_PER_SERVICE,
     MAX_LOG_LINE_BYTES,
     LogFrames,

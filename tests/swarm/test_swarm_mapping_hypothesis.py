@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from providers.model import Event, Node, Service
-from providers.swarm import map_event, map_node, map_service, select_tasks
+from pilothouse.providers.model import Event, Node, Service
+from pilothouse.providers.swarm import map_event, map_node, map_service, select_tasks
 
 SERVICE: dict[str, Any] = {
     "ID": "svc1", "Version": {"Index": 12}, "CreatedAt": "2026-01-01T10:00:00.123456789Z",

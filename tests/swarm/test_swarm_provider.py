@@ -13,11 +13,11 @@ import pytest
 from http_count_proxy import CountingProxy
 from swarm_helpers import Services, SwarmInfo, docker, make_provider, swarm_script, wait_until
 
-from providers.base import Action, ClusterConfig
-from providers.errors import Conflict, NotSupported, Unreachable
-from providers.model import Cluster, Health, NodeStatus, RolloutState, Service, ServiceMode, TaskState
-from providers.refresh import ClusterRefresher
-from providers.swarm import NOT_A_MANAGER, NotSwarmManager, SwarmProvider
+from pilothouse.providers.base import Action, ClusterConfig
+from pilothouse.providers.errors import Conflict, NotSupported, Unreachable
+from pilothouse.providers.model import Cluster, Health, NodeStatus, RolloutState, Service, ServiceMode, TaskState
+from pilothouse.providers.refresh import ClusterRefresher
+from pilothouse.providers.swarm import NOT_A_MANAGER, NotSwarmManager, SwarmProvider
 
 pytestmark = pytest.mark.swarm
 

@@ -15,11 +15,11 @@ import pytest
 from swarm_helpers import Services, SwarmInfo, run_cli, wait_until, write_config
 from transport_helpers import PrivateSshd, TlsForwarder, TlsMaterial, ensure_sshd, make_tls_material
 
-from providers.base import ClusterConfig
-from providers.errors import CredentialsError, ProviderError
-from providers.model import Cluster, ConnectionState
-from providers.refresh import ClusterRefresher
-from providers.swarm import SwarmProvider
+from pilothouse.providers.base import ClusterConfig
+from pilothouse.providers.errors import CredentialsError, ProviderError
+from pilothouse.providers.model import Cluster, ConnectionState
+from pilothouse.providers.refresh import ClusterRefresher
+from pilothouse.providers.swarm import SwarmProvider
 
 pytestmark = pytest.mark.swarm
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from swarm_helpers import Services, SwarmInfo, make_provider, run_cli, wait_until, write_config
 
-from providers.base import Capability, LogLine
-from providers.model import Service
-from providers.swarm import MAX_EVENTS, SwarmProvider
+from pilothouse.providers.base import Capability, LogLine
+from pilothouse.providers.model import Service
+from pilothouse.providers.swarm import MAX_EVENTS, SwarmProvider
 
 pytestmark = pytest.mark.swarm
 
@@ -120,7 +120,7 @@ def test_logs_of_a_tty_service_are_raw_not_multiplexed(provider: SwarmProvider, 
 
 
 def test_unknown_task_is_one_clear_error(provider: SwarmProvider, ticking: Service) -> None:
-    from providers.errors import NotFound
+    from pilothouse.providers.errors import NotFound
 
     with pytest.raises(NotFound, match="no task 'zzzz'"):
         list(provider.logs(ticking, task_id="zzzz"))

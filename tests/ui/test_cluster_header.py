@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from providers.model import Cluster, ClusterKind, ConnectionState
-from widgets.cluster_header import MAX_LINES, cluster_line, header_lines
+from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState
+from pilothouse.widgets.cluster_header import MAX_LINES, cluster_line, header_lines
 
 
 def test_a_narrowed_cluster_says_which_part_is_shown() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from ui_support import wait_until
 
-from widgets.log_view import CONTINUATION_INDENT, LogView, clean
+from pilothouse.widgets.log_view import CONTINUATION_INDENT, LogView, clean
 
 
 class LogApp(App[None]):

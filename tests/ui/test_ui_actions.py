@@ -18,10 +18,10 @@ from ui_support import (
     wait_until,
 )
 
-from console.screens.confirm import ConfirmScreen
-from console.screens.fleet import FleetScreen
-from console.screens.scale import ScaleDialog
-from console.screens.service import ServiceScreen
+from pilothouse.console.screens.confirm import ConfirmScreen
+from pilothouse.console.screens.fleet import FleetScreen
+from pilothouse.console.screens.scale import ScaleDialog
+from pilothouse.console.screens.service import ServiceScreen
 
 
 def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:

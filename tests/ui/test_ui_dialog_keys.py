@@ -12,12 +12,12 @@ from typing import Any
 from textual.widgets import Button, Input, Log, Static
 from ui_support import SMALL, find_service, open_service, running_app, screen_text, select_service, wait_until
 
-from console.app import PilothouseApp
-from console.config import AppConfig, parse_config
-from console.screens.confirm import ConfirmScreen
-from console.screens.fleet import FleetScreen
-from console.screens.scale import ScaleDialog
-from console.screens.task_detail import TaskDetailScreen
+from pilothouse.console.app import PilothouseApp
+from pilothouse.console.config import AppConfig, parse_config
+from pilothouse.console.screens.confirm import ConfirmScreen
+from pilothouse.console.screens.fleet import FleetScreen
+from pilothouse.console.screens.scale import ScaleDialog
+from pilothouse.console.screens.task_detail import TaskDetailScreen
 
 
 def keymap(tmp_path: Path, toml: str) -> Callable[[AppConfig], AppConfig]:

@@ -22,14 +22,14 @@ from ui_support import (
     wait_until,
 )
 
-from console.app import ClusterUpdated, PilothouseApp
-from console.config import demo_config
-from console.fleet import Fleet
-from console.screens.events import EventDetailScreen, EventsScreen, events_columns, object_width
-from console.screens.help import HelpScreen
-from console.screens.service import MIN_ERROR, SCROLLBAR, TASK_WIDTH, task_columns
-from providers.model import Event, Service, Task
-from widgets.diff_table import DiffTable
+from pilothouse.console.app import ClusterUpdated, PilothouseApp
+from pilothouse.console.config import demo_config
+from pilothouse.console.fleet import Fleet
+from pilothouse.console.screens.events import EventDetailScreen, EventsScreen, events_columns, object_width
+from pilothouse.console.screens.help import HelpScreen
+from pilothouse.console.screens.service import MIN_ERROR, SCROLLBAR, TASK_WIDTH, task_columns
+from pilothouse.providers.model import Event, Service, Task
+from pilothouse.widgets.diff_table import DiffTable
 
 LONG = ("rollback: refused: shop_payments has nothing to roll back to (the previous spec was pruned by "
         "the orchestrator's task history limit)")

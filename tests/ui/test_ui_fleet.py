@@ -10,13 +10,13 @@ import pytest
 from textual.pilot import Pilot
 from ui_support import SMALL, WIDE, cluster_of, find_service, running_app, screen_text, wait_until
 
-from console.app import ClusterUpdated, PilothouseApp
-from console.screens.fleet import FleetScreen, row_key
-from console.screens.placement import PlacementScreen
-from console.screens.service import ServiceScreen
-from providers.model import ConnectionState, RolloutState
-from widgets.diff_table import DiffTable
-from widgets.footer import KeyFooter
+from pilothouse.console.app import ClusterUpdated, PilothouseApp
+from pilothouse.console.screens.fleet import FleetScreen, row_key
+from pilothouse.console.screens.placement import PlacementScreen
+from pilothouse.console.screens.service import ServiceScreen
+from pilothouse.providers.model import ConnectionState, RolloutState
+from pilothouse.widgets.diff_table import DiffTable
+from pilothouse.widgets.footer import KeyFooter
 
 
 def fleet_table(app: PilothouseApp) -> DiffTable:

@@ -20,18 +20,18 @@ from ui_support import (
     wait_until,
 )
 
-from console.screens.fleet import (
+from pilothouse.console.screens.fleet import (
     CELL_PADDING,
     NARROW,
     SCROLLBAR,
     fleet_columns,
     service_label,
 )
-from console.screens.fleet import (
+from pilothouse.console.screens.fleet import (
     WIDE as WIDE_COLUMNS,
 )
-from providers.model import Service
-from widgets.diff_table import DiffTable
+from pilothouse.providers.model import Service
+from pilothouse.widgets.diff_table import DiffTable
 
 
 def fleet_table(app: Any) -> DiffTable:
@@ -130,7 +130,7 @@ async def test_a_sort_shows_its_first_rows_when_the_cursor_fits_with_them(tmp_pa
 
 
 async def test_the_doctor_filter_puts_the_cursor_on_the_first_match(tmp_path: Path) -> None:
-    from console.screens.doctor import DoctorScreen
+    from pilothouse.console.screens.doctor import DoctorScreen
 
     async with running_app(tmp_path) as (app, pilot):
         await pilot.press("d")
@@ -146,7 +146,7 @@ async def test_the_doctor_filter_puts_the_cursor_on_the_first_match(tmp_path: Pa
 
 
 async def test_the_log_search_counter_shows_at_80_columns(tmp_path: Path) -> None:
-    from console.screens.logs import LogScreen
+    from pilothouse.console.screens.logs import LogScreen
 
     async with running_app(tmp_path, size=SMALL) as (app, pilot):
         await select_service(app, pilot, "demo-swarm", "shop_payments")
@@ -166,9 +166,9 @@ async def test_the_log_search_counter_shows_at_80_columns(tmp_path: Path) -> Non
 async def test_placement_of_an_unreachable_cluster_says_so(tmp_path: Path) -> None:
     import dataclasses
 
-    from console.app import ClusterUpdated
-    from console.screens.placement import PlacementScreen
-    from providers.model import ConnectionState
+    from pilothouse.console.app import ClusterUpdated
+    from pilothouse.console.screens.placement import PlacementScreen
+    from pilothouse.providers.model import ConnectionState
 
     async with running_app(tmp_path) as (app, pilot):
         app.stop_refreshers()  # the test decides what the cluster looks like

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from ui_support import notifications, running_app, wait_until
 
-from console.fleet import Fleet
-from console.screens.palette import FleetCommands
-from providers.base import LoginCommand
-from providers.demo import DemoProvider
+from pilothouse.console.fleet import Fleet
+from pilothouse.console.screens.palette import FleetCommands
+from pilothouse.providers.base import LoginCommand
+from pilothouse.providers.demo import DemoProvider
 
 
 class SsoDemo(DemoProvider):

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from ui_support import running_app, wait_until
 
-from console.app import ClusterUpdated
-from console.screens.fleet import FleetScreen
-from console.screens.placement import PlacementScreen
-from providers.model import (
+from pilothouse.console.app import ClusterUpdated
+from pilothouse.console.screens.fleet import FleetScreen
+from pilothouse.console.screens.placement import PlacementScreen
+from pilothouse.providers.model import (
     Cluster,
     ClusterKind,
     ConnectionState,
@@ -26,7 +26,7 @@ from providers.model import (
     Task,
     TaskState,
 )
-from widgets.diff_table import DiffTable
+from pilothouse.widgets.diff_table import DiffTable
 
 CLUSTERS = 3
 SERVICES_PER_CLUSTER = 400

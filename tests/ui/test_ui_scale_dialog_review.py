@@ -10,10 +10,10 @@ from typing import Any
 from textual.widgets import Input, Static
 from ui_support import find_service, running_app, wait_until
 
-from console.screens.confirm import ConfirmScreen
-from console.screens.events import EventsScreen
-from console.screens.fleet import FleetScreen, row_key
-from console.screens.scale import ScaleDialog
+from pilothouse.console.screens.confirm import ConfirmScreen
+from pilothouse.console.screens.events import EventsScreen
+from pilothouse.console.screens.fleet import FleetScreen, row_key
+from pilothouse.console.screens.scale import ScaleDialog
 
 
 def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:

@@ -24,16 +24,16 @@ from ui_support import (
     wait_until,
 )
 
-from console.app import ClusterUpdated
-from console.fleet import Fleet
-from console.screens.help import HelpScreen
-from console.screens.logs import LogScreen
-from console.screens.service import SCROLLBAR
-from console.screens.task_detail import TaskDetailScreen
-from providers.base import LogLine
-from providers.demo import DemoProvider
-from providers.model import Event, Service, Task, TaskState
-from widgets.diff_table import DiffTable
+from pilothouse.console.app import ClusterUpdated
+from pilothouse.console.fleet import Fleet
+from pilothouse.console.screens.help import HelpScreen
+from pilothouse.console.screens.logs import LogScreen
+from pilothouse.console.screens.service import SCROLLBAR
+from pilothouse.console.screens.task_detail import TaskDetailScreen
+from pilothouse.providers.base import LogLine
+from pilothouse.providers.demo import DemoProvider
+from pilothouse.providers.model import Event, Service, Task, TaskState
+from pilothouse.widgets.diff_table import DiffTable
 
 
 def failing_task(service: Service) -> Task:

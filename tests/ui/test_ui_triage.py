@@ -25,22 +25,22 @@ from ui_support import (
     wait_until,
 )
 
-from console.app import ClusterUpdated, PilothouseApp
-from console.config import AppConfig
-from console.doctor import DoctorConfig, Silence, counts_by_service
-from console.fleet import Fleet
-from console.screens.confirm import ConfirmScreen
-from console.screens.doctor import DoctorScreen
-from console.screens.events import EventsScreen
-from console.screens.fleet import FleetScreen, row_key
-from console.screens.help import HelpScreen
-from console.screens.logs import LogScreen
-from console.screens.scale import ScaleDialog
-from console.screens.service import ServiceScreen
-from providers.base import Action, Capability, LogLine
-from providers.demo import DemoProvider
-from providers.model import Event, RolloutState, Service
-from widgets.diff_table import DiffTable
+from pilothouse.console.app import ClusterUpdated, PilothouseApp
+from pilothouse.console.config import AppConfig
+from pilothouse.console.doctor import DoctorConfig, Silence, counts_by_service
+from pilothouse.console.fleet import Fleet
+from pilothouse.console.screens.confirm import ConfirmScreen
+from pilothouse.console.screens.doctor import DoctorScreen
+from pilothouse.console.screens.events import EventsScreen
+from pilothouse.console.screens.fleet import FleetScreen, row_key
+from pilothouse.console.screens.help import HelpScreen
+from pilothouse.console.screens.logs import LogScreen
+from pilothouse.console.screens.scale import ScaleDialog
+from pilothouse.console.screens.service import ServiceScreen
+from pilothouse.providers.base import Action, Capability, LogLine
+from pilothouse.providers.demo import DemoProvider
+from pilothouse.providers.model import Event, RolloutState, Service
+from pilothouse.widgets.diff_table import DiffTable
 
 
 async def scale_by_keys(app: PilothouseApp, pilot: Any, cluster: str, ref: str, replicas: int) -> None:

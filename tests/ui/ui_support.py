@@ -15,14 +15,14 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 
-from console.app import PilothouseApp
-from console.config import AppConfig, demo_config
-from console.fleet import Fleet
-from providers.model import Cluster, Service
-from widgets.diff_table import DiffTable
+from pilothouse.console.app import PilothouseApp
+from pilothouse.console.config import AppConfig, demo_config
+from pilothouse.console.fleet import Fleet
+from pilothouse.providers.model import Cluster, Service
+from pilothouse.widgets.diff_table import DiffTable
 
 if TYPE_CHECKING:
-    from console.screens.service import ServiceScreen
+    from pilothouse.console.screens.service import ServiceScreen
 
 # 12 s into the scenario: the api rollout is part way, the third node is down and its tasks are starting elsewhere.
 FROZEN_AT = 12.0
@@ -104,7 +104,7 @@ def cluster_of(app: PilothouseApp, name: str) -> Cluster:
 
 async def select_service(app: PilothouseApp, pilot: Pilot[Any], cluster: str, ref: str) -> Service:
     """Put the fleet table's cursor on a demo service (by name or ref)."""
-    from console.screens.fleet import FleetScreen, row_key
+    from pilothouse.console.screens.fleet import FleetScreen, row_key
 
     service = find_service(app, cluster, ref)
     fleet = app.screen
@@ -116,7 +116,7 @@ async def select_service(app: PilothouseApp, pilot: Pilot[Any], cluster: str, re
 
 async def open_service(app: PilothouseApp, pilot: Pilot[Any], cluster: str, ref: str) -> ServiceScreen:
     """From the fleet, the service screen of a demo service, with all its tasks drawn."""
-    from console.screens.service import ServiceScreen
+    from pilothouse.console.screens.service import ServiceScreen
 
     service = await select_service(app, pilot, cluster, ref)
     await pilot.press("enter")
