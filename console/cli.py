@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
+from pilothouse import __version__
 from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                "2 bad input.",
     )
     _global_options(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"pilothouse {__version__}",
+                        help="print the installed version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     status = commands.add_parser("status", help="print a one-shot snapshot of every cluster")
