@@ -33,7 +33,8 @@ def k8s_list_calls_after_sync(steady_s: float = STEADY_S) -> Metric:
     from k8s_objects import deployment, node, pod, replicaset
 
     from pilothouse.providers.base import ClusterConfig
-    from pilothouse.providers.kubernetes import WATCHED_KINDS, KubernetesProvider
+    from pilothouse.providers.kubernetes import KubernetesProvider
+    from pilothouse.providers.kubernetes.objects import WATCHED_KINDS
     from pilothouse.providers.model import Cluster
     from pilothouse.providers.refresh import ClusterRefresher
 

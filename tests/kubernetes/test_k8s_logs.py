@@ -19,8 +19,8 @@ from k8s_support import wait_until, write_config
 from pilothouse.console.cli import main
 from pilothouse.providers.base import LogLine
 from pilothouse.providers.errors import InvalidInput, NotFound
-from pilothouse.providers.kubernetes import (
-    KubernetesProvider,
+from pilothouse.providers.kubernetes import KubernetesProvider
+from pilothouse.providers.kubernetes.logs import (
     LogStream,
     log_target,
     pod_log_streams,

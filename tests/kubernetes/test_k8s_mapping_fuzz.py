@@ -30,20 +30,17 @@ from k8s_objects import (
 )
 
 from pilothouse.providers.errors import ProviderError
-from pilothouse.providers.kubernetes import (
+from pilothouse.providers.kubernetes.logs import parse_log_line, pod_log_streams, resolve_log_target
+from pilothouse.providers.kubernetes.mapping import (
     build_cluster,
-    deployment_rollback_target,
     map_container,
     map_event,
     map_node,
     map_pod,
     map_workload,
-    parse_log_line,
-    parse_quantity_bytes,
-    pod_log_streams,
-    resolve_log_target,
-    revision_rollback_target,
 )
+from pilothouse.providers.kubernetes.objects import parse_quantity_bytes
+from pilothouse.providers.kubernetes.rollout import deployment_rollback_target, revision_rollback_target
 from pilothouse.providers.model import Cluster, Health, Service, TaskState
 
 pytestmark = pytest.mark.kubernetes

@@ -23,7 +23,8 @@ from k8s_objects import (
     statefulset,
 )
 
-from pilothouse.providers.kubernetes import KubernetesProvider, build_cluster, map_node, map_pod, map_workload
+from pilothouse.providers.kubernetes import KubernetesProvider
+from pilothouse.providers.kubernetes.mapping import build_cluster, map_node, map_pod, map_workload
 from pilothouse.providers.model import (
     Availability,
     ConnectionState,

@@ -17,7 +17,8 @@ from k8s_support import ProviderFactory, wait_until, write_config
 
 from pilothouse.console.cli import main
 from pilothouse.providers.base import ClusterConfig
-from pilothouse.providers.kubernetes import WATCHED_KINDS, KubernetesProvider
+from pilothouse.providers.kubernetes import KubernetesProvider
+from pilothouse.providers.kubernetes.objects import WATCHED_KINDS
 from pilothouse.providers.model import ConnectionState
 
 pytestmark = pytest.mark.kubernetes
@@ -167,7 +168,7 @@ def test_the_kubeconfig_context_namespace_is_read_from_the_named_context(tmp_pat
             if context:
                 options["context"] = context
             provider = KubernetesProvider(ClusterConfig(name="k", provider="kubernetes", options=options))
-            provider._load_client().close()
+            provider.connection.load().close()
             assert provider.context_namespace == expected
     finally:
         api.server_close()

@@ -13,7 +13,8 @@ from k8s_support import ProviderFactory, wait_until
 
 from pilothouse.providers.base import ClusterConfig
 from pilothouse.providers.errors import CredentialsError, InvalidInput, Unreachable
-from pilothouse.providers.kubernetes import WATCHED_KINDS, KubernetesProvider
+from pilothouse.providers.kubernetes import KubernetesProvider
+from pilothouse.providers.kubernetes.objects import WATCHED_KINDS
 from pilothouse.providers.model import Cluster, ConnectionState
 from pilothouse.providers.refresh import ClusterRefresher
 
