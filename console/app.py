@@ -95,6 +95,7 @@ class PilothouseApp(App[int]):
     def on_mount(self) -> None:
         if self.console_config.keymap:
             self.set_keymap(dict(self.console_config.keymap))
+        self._apply_theme()
         self.push_screen(FleetScreen())
         if self._refresh_on_mount:
             for name in self.fleet.providers:
@@ -103,6 +104,15 @@ class PilothouseApp(App[int]):
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(signum, self._on_signal, signum)
+
+    def _apply_theme(self) -> None:
+        """The config's theme, else the one last picked in the palette; a palette change is remembered."""
+        from pilothouse.console.uistate import remember_theme, remembered_theme
+
+        theme = self.console_config.theme or remembered_theme()
+        if theme and theme in self.available_themes:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, lambda changed: remember_theme(changed.name))
 
     def _on_signal(self, signum: int) -> None:
         """SIGTERM / SIGHUP: leave fast, with the terminal restored by the normal exit path."""

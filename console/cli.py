@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from pilothouse import __version__
+from pilothouse.console.setup_verbs import add_examples, add_setup_commands, complete_words, run_setup_command
 from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("target", metavar="CLUSTER/SERVICE")
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     _global_options(rollback, suppress=True)
+    add_setup_commands(commands)
+    add_examples(commands)
     return parser
 
 
@@ -461,7 +464,16 @@ def _health_text(service: Service) -> str:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["__complete"]:
+        # The completion scripts' helper: before argparse, so it stays fast and never prints usage.
+        print("\n".join(complete_words(words[1:])))
+        return EXIT_OK
+    parser = build_parser()
+    args = parser.parse_args(words)
+    setup_code = run_setup_command(args, parser)
+    if setup_code is not None:
+        return setup_code
     if args.demo_tasks is not None and not 0 <= args.demo_tasks <= 50_000:
         raise UsageError(f"--demo-tasks must be between 0 and 50000, not {args.demo_tasks}")
     from pilothouse.console.logsetup import setup_logging

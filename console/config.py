@@ -32,7 +32,7 @@ from pilothouse.providers.demo import demo_cluster_configs
 from pilothouse.providers.errors import InvalidInput, ProviderUnavailable
 
 TOP_LEVEL_KEYS = {"refresh_interval": (int, float), "readonly": (bool,), "keymap": (dict,), "clusters": (list,),
-                  "audit_log": (str,), "doctor": (dict,), "log_buffer_lines": (int,)}
+                  "audit_log": (str,), "doctor": (dict,), "log_buffer_lines": (int,), "theme": (str,)}
 LOG_BUFFER_RANGE = (100, 1_000_000)
 DOCTOR_KEYS = {"trusted_registries": (list,), "silence": (list,)}
 SILENCE_KEYS = {"rule": (str,), "service": (str,), "reason": (str,)}
@@ -58,6 +58,8 @@ class AppConfig:
     doctor: DoctorConfig = field(default_factory=DoctorConfig)
     # A log view keeps at most this many lines: a long follow on a bastion must not eat its memory.
     log_buffer_lines: int = 10_000
+    # A Textual theme name; None: the one last picked in the palette (state file), else Textual's default.
+    theme: str | None = None
 
     def cluster(self, name: str) -> ClusterConfig | None:
         return next((cluster for cluster in self.clusters if cluster.name == name), None)
@@ -154,11 +156,21 @@ def parse_config(text: str, path: Path) -> AppConfig:
     log_lines = int(data.get("log_buffer_lines", 10_000))
     if not LOG_BUFFER_RANGE[0] <= log_lines <= LOG_BUFFER_RANGE[1]:
         raise check.fail("log_buffer_lines", f"must be between {LOG_BUFFER_RANGE[0]} and {LOG_BUFFER_RANGE[1]}")
+    theme = data.get("theme")
+    if theme is not None and theme not in theme_names():
+        raise check.fail("theme", f"unknown theme {theme!r} (known: {', '.join(theme_names())})")
     return AppConfig(
         clusters=tuple(clusters), refresh_interval=interval, readonly=bool(data.get("readonly", False)),
         keymap=keymap, source=path, audit_log=Path(audit).expanduser() if audit else None,
-        doctor=_doctor(check, data.get("doctor", {})), log_buffer_lines=log_lines,
+        doctor=_doctor(check, data.get("doctor", {})), log_buffer_lines=log_lines, theme=theme,
     )
+
+
+def theme_names() -> list[str]:
+    """The themes Textual ships (imported only when a config names a theme: the CLI verbs stay light)."""
+    from textual.theme import BUILTIN_THEMES
+
+    return sorted(BUILTIN_THEMES)
 
 
 def _doctor(check: _Validator, data: dict[str, Any]) -> DoctorConfig:
@@ -248,5 +260,5 @@ def demo_config(tasks: int | None = None, frozen_at: float | None = None,
     return AppConfig(
         clusters=demo_cluster_configs(tasks, frozen_at), refresh_interval=1.0, readonly=base.readonly,
         keymap=base.keymap, source=base.source, demo=True, audit_log=base.audit_log, doctor=doctor,
-        log_buffer_lines=base.log_buffer_lines,
+        log_buffer_lines=base.log_buffer_lines, theme=base.theme,
     )

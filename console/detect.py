@@ -39,13 +39,13 @@ def _unix_swarm_manager(path: str) -> bool:
     return bool(swarm.get("ControlAvailable"))
 
 
-def _docker() -> list[ClusterConfig]:
+def _docker(probe: bool) -> list[ClusterConfig]:
     host = os.environ.get("DOCKER_HOST", "")
     if host and not host.startswith("unix://"):
         # Remote engines are not probed at startup; the provider reports what it finds.
         return [ClusterConfig(name="docker", provider="swarm", options={"docker_host": host})]
     path = host.removeprefix("unix://") or "/var/run/docker.sock"
-    if Path(path).exists() and _unix_swarm_manager(path):
+    if probe and Path(path).exists() and _unix_swarm_manager(path):
         return [ClusterConfig(name="local-swarm", provider="swarm", options={"docker_host": f"unix://{path}"})]
     return []
 
@@ -79,5 +79,6 @@ def _ecs() -> list[ClusterConfig]:
     return [ClusterConfig(name=_safe_name(f"ecs-{region}"), provider="ecs", options={"region": region})]
 
 
-def detect_clusters() -> tuple[ClusterConfig, ...]:
-    return (*_docker(), *_kubernetes(), *_ecs())
+def detect_clusters(*, probe: bool = True) -> tuple[ClusterConfig, ...]:
+    """probe=False: files and environment only (shell completion), not even the local engine's socket."""
+    return (*_docker(probe), *_kubernetes(), *_ecs())
