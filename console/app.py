@@ -11,10 +11,11 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TextIO
 
-from textual.app import App, SuspendNotSupported, SystemCommand, _PrintCapture
+from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
@@ -55,9 +56,23 @@ class ClusterUpdated(Message):
         self.findings = findings
 
 
-class _PrintCaptureNotATerminal(_PrintCapture):
+class NotATerminal:
+    """Passes writes on to the stream it wraps (Textual's print capture) but says it is not a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
     def isatty(self) -> bool:
         return False
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
 
 
 class PilothouseApp(App[int]):
@@ -73,11 +88,6 @@ class PilothouseApp(App[int]):
 
     def __init__(self, fleet: Fleet, config: AppConfig, *, refresh: bool = True) -> None:
         super().__init__()
-        # Textual's print capture says it is a terminal. The kubernetes client then runs exec credential
-        # plugins "interactively" from a refresh thread: on the TUI's own terminal, their prompts and stderr
-        # drawn over the screen and keys taken from it. Interactive logins run with the TUI suspended.
-        self._capture_stdout = _PrintCaptureNotATerminal(self, stderr=False)
-        self._capture_stderr = _PrintCaptureNotATerminal(self, stderr=True)
         self.fleet = fleet
         self.console_config = config
         self.actions: ActionLayer = fleet.actions
@@ -93,6 +103,12 @@ class PilothouseApp(App[int]):
     # -- lifecycle ----------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        # While the app runs, sys.stdout/stderr are Textual's print capture, which says it is a terminal. The
+        # kubernetes client then runs exec credential plugins "interactively" from a refresh thread: on the
+        # TUI's own terminal, their prompts and stderr drawn over the screen and keys taken from it.
+        # Interactive logins run with the TUI suspended. Textual restores the real streams when the app ends.
+        sys.stdout = NotATerminal(sys.stdout)
+        sys.stderr = NotATerminal(sys.stderr)
         if self.console_config.keymap:
             self.set_keymap(dict(self.console_config.keymap))
         self._apply_theme()

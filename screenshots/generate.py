@@ -52,9 +52,8 @@ def write_audit(path: Path) -> None:
 
 
 def footer_offers(app: Any, action: str) -> bool:
-    from textual.widgets._footer import FooterKey
-
-    return any(key.action == action for key in app.screen.query(FooterKey))
+    # FooterKey lives in a private module; its type name selects it and `action` is a public field.
+    return any(getattr(key, "action", None) == action for key in app.screen.query("FooterKey"))
 
 
 async def render(out: Path, scratch: Path) -> list[Path]:

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from textual import events
 from textual.actions import parse as parse_action
+from textual.binding import Binding, BindingsMap
 from textual.css.query import NoMatches
+from textual.dom import DOMNode
 from textual.screen import Screen
 
 from pilothouse.console.doctor import Finding, counts_by_service
@@ -84,6 +86,16 @@ class ConsoleHost(Protocol):
     def login_command(self, cluster: str) -> LoginCommand | None: ...
 
 
+def declared_bindings(node_type: type[DOMNode]) -> BindingsMap:
+    """The bindings a node class declares, its bases' included, merged the way Textual merges them (a later
+    class's binding for a key replaces an earlier one's). Textual's own merge and binding chain are private."""
+    keys: dict[str, list[Binding]] = {}
+    for base in reversed(node_type.__mro__):
+        if issubclass(base, DOMNode):
+            keys.update(BindingsMap(vars(base).get("BINDINGS", ())).key_to_bindings)
+    return BindingsMap.from_keys(keys)
+
+
 class FleetScreenBase(Screen[None]):
     """A screen that renders from FleetState: redrawn when a snapshot arrives or the screen comes back."""
 
@@ -124,16 +136,24 @@ class FleetScreenBase(Screen[None]):
 
     def on_key(self, event: events.Key) -> None:
         """A key bound to an action that is not offered here explains why instead of doing nothing."""
-        for namespace, bindings in self._modal_binding_chain:
-            for binding in bindings.key_to_bindings.get(event.key, ()):
-                if not isinstance(namespace, FleetScreenBase):
-                    continue
-                _, name, _ = parse_action(binding.action)
-                reason = namespace.refusal_for(name)
-                if reason:
-                    event.stop()
-                    subject = namespace.refusal_subject()
-                    self.notify(reason, title=f"Not available · {subject}" if subject else "Not available",
-                                severity="warning", markup=False)
-                    namespace.refused(name, reason)
-                    return
+        focused = self.focused
+        if focused is not None and focused.check_consume_key(event.key, event.character):
+            return  # typed into a field (the filter), not a command
+        for binding in self.bound_keys().key_to_bindings.get(event.key, ()):
+            _, name, _ = parse_action(binding.action)
+            reason = self.refusal_for(name)
+            if reason:
+                event.stop()
+                subject = self.refusal_subject()
+                self.notify(reason, title=f"Not available · {subject}" if subject else "Not available",
+                            severity="warning", markup=False)
+                self.refused(name, reason)
+                return
+
+    def bound_keys(self) -> BindingsMap:
+        """This screen's own bindings under the configured keymap."""
+        bindings = declared_bindings(type(self))
+        keymap = self.host().console_config.keymap
+        if keymap:
+            bindings.apply_keymap(dict(keymap))
+        return bindings

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.keys import key_to_character
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Input
@@ -30,6 +31,7 @@ from pilothouse.console.keys import (
     keymap_problem,
     normalise_key,
 )
+from pilothouse.console.screens.base import declared_bindings
 from pilothouse.console.screens.confirm import ConfirmScreen
 from pilothouse.console.screens.doctor import DoctorScreen
 from pilothouse.console.screens.events import EventDetailScreen, EventsScreen
@@ -138,8 +140,8 @@ def test_keymaps_that_leave_every_binding_a_key_are_accepted(keymap: dict[str, s
 
 def test_the_dialog_keys_are_what_textual_widgets_take() -> None:
     """console/keys.py lists them without importing Textual: it must follow the installed Textual."""
-    def keys(widget: type) -> set[str]:
-        return set(widget._merge_bindings().key_to_bindings)
+    def keys(widget: type[DOMNode]) -> set[str]:
+        return set(declared_bindings(widget).key_to_bindings)
 
     # Less the vertical scrolling a one-line field never does (those keys reach the dialog).
     assert set(INPUT_KEYS) == keys(Input) - {"up", "down", "pageup", "pagedown"}

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from textual.notifications import Notification
 from ui_support import (
     SMALL,
     WIDE,
@@ -17,6 +16,7 @@ from ui_support import (
     running_app,
     screen_text,
     select_service,
+    toasts,
     wait_until,
 )
 
@@ -36,10 +36,6 @@ from pilothouse.widgets.diff_table import DiffTable
 
 def fleet_table(app: Any) -> DiffTable:
     return app.screen.query_one("#fleet-table", DiffTable)
-
-
-def toasts(app: Any) -> list[Notification]:
-    return list(app._notifications)
 
 
 async def test_filtering_puts_the_cursor_on_the_first_match(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from textual.notifications import Notification
 from textual.pilot import Pilot
-from textual.widgets._footer import FooterKey
 
 from pilothouse.console.app import PilothouseApp
 from pilothouse.console.config import AppConfig, demo_config
@@ -74,17 +74,27 @@ def screen_text(app: PilothouseApp) -> str:
     width, height = app.size
     console = Console(width=width, height=height, file=io.StringIO(), record=True, force_terminal=True,
                       color_system="truecolor", legacy_windows=False, safe_box=False)
+    # Textual exports the composed screen only as SVG (export_screenshot); this is what that export does,
+    # kept as text. Allowed in tests/core/test_contracts.py PRIVATE_TEXTUAL_ALLOWED.
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
 
 def footer_keys(app: PilothouseApp) -> dict[str, str]:
     """action -> key as the footer shows them now."""
-    return {key.action: key.key_display for key in app.screen.query(FooterKey)}
+    # FooterKey lives in a private module; its type name selects it and action/key_display are public fields.
+    shown: list[Any] = list(app.screen.query("FooterKey"))
+    return {key.action: key.key_display for key in shown}
+
+
+def toasts(app: PilothouseApp) -> list[Notification]:
+    # The toasts shown now: Textual has no public read of them (App.notify only adds). Allowed in
+    # tests/core/test_contracts.py PRIVATE_TEXTUAL_ALLOWED.
+    return list(app._notifications)
 
 
 def notifications(app: PilothouseApp) -> list[str]:
-    return [notification.message for notification in app._notifications]
+    return [notification.message for notification in toasts(app)]
 
 
 def find_service(app: PilothouseApp, cluster: str, name: str) -> Service:
