@@ -166,11 +166,19 @@ def parse_config(text: str, path: Path) -> AppConfig:
     )
 
 
-def theme_names() -> list[str]:
-    """The themes Textual ships (imported only when a config names a theme: the CLI verbs stay light)."""
-    from textual.theme import BUILTIN_THEMES
+# The themes Textual ships, named here so config checks need no Textual (a layer contract, and textual.theme
+# takes half a second to import); tests/core/test_contracts.py keeps the list equal to the installed Textual's.
+TEXTUAL_THEMES = (
+    "ansi-dark", "ansi-light", "atom-one-dark", "atom-one-light", "catppuccin-frappe", "catppuccin-latte",
+    "catppuccin-macchiato", "catppuccin-mocha", "dracula", "flexoki", "gruvbox", "monokai", "nord", "rose-pine",
+    "rose-pine-dawn", "rose-pine-moon", "solarized-dark", "solarized-light", "textual-dark", "textual-light",
+    "tokyo-night",
+)
 
-    return sorted(BUILTIN_THEMES)
+
+def theme_names() -> list[str]:
+    """The themes a config may name."""
+    return sorted(TEXTUAL_THEMES)
 
 
 def _doctor(check: _Validator, data: dict[str, Any]) -> DoctorConfig:

@@ -86,6 +86,15 @@ def test_every_console_module_is_ui_or_a_core_service() -> None:
     assert not unplaced, f"list these in [tool.importlinter] no-textual-below-ui, or move them to screens/: {unplaced}"
 
 
+def test_the_config_knows_textuals_themes() -> None:
+    """config.py names Textual's themes so that it need not import Textual: the names must be the installed ones."""
+    from textual.theme import BUILTIN_THEMES
+
+    from pilothouse.console.config import theme_names
+
+    assert theme_names() == sorted(BUILTIN_THEMES)
+
+
 def write_module(root: Path, name: str, source: str = "") -> None:
     """Create module `name` (a.b.c) under root as a module, keeping any package of that name."""
     parts = name.split(".")
