@@ -26,5 +26,10 @@ def no_detected_clusters(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -
     """Detection must not pick up the machine's own engine, kubeconfig or AWS environment."""
     monkeypatch.setenv("KUBECONFIG", str(isolated_home / "no-kubeconfig"))
     monkeypatch.setenv("DOCKER_HOST", f"unix://{isolated_home / 'no-docker.sock'}")
-    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_REGION", "AWS_DEFAULT_REGION"):
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_DEFAULT_PROFILE",
+                 "DOCKER_CONTEXT"):
         monkeypatch.delenv(name, raising=False)
+    # The developer's own docker contexts and AWS profiles are detected too: point those files away.
+    monkeypatch.setenv("DOCKER_CONFIG", str(isolated_home / "no-docker-config"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(isolated_home / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(isolated_home / "no-aws-credentials"))
