@@ -13,7 +13,9 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench_common import Metric, metric, wait_until
 
@@ -23,6 +25,14 @@ NODES = 5
 STEADY_S = 30.0
 CHANGE_EVERY_S = 0.5
 WATCH_TIMEOUT_S = 5.0  # production: 60 s; short here so each watch resumes ~6 times in the window
+
+
+def set_field(section: str, key: str, value: object) -> Callable[[dict[str, Any]], None]:
+    """A change for ApiServer.update: obj[section][key] = value."""
+    def change(obj: dict[str, Any]) -> None:
+        obj[section][key] = value
+
+    return change
 
 
 def k8s_list_calls_after_sync(steady_s: float = STEADY_S) -> Metric:
@@ -70,12 +80,11 @@ def k8s_list_calls_after_sync(steady_s: float = STEADY_S) -> Metric:
             name = f"bench-{index:03d}"
             if changes % 2 == 0:
                 replicas = PODS_EACH + 1 + (changes // DEPLOYMENTS) % 3
-                api.update("deployments", "prod", name,
-                           lambda d, r=replicas: d["spec"].__setitem__("replicas", r))
+                api.update("deployments", "prod", name, set_field("spec", "replicas", replicas))
                 last_scaled = (f"prod/{name}", replicas)
             else:
                 api.update("pods", "prod", f"{name}-h{index:03d}-0",
-                           lambda p, n=changes: p["status"].__setitem__("podIP", f"10.244.9.{n % 250}"))
+                           set_field("status", "podIP", f"10.244.9.{changes % 250}"))
             changes += 1
             # Pacing the writer, not synchronising with the system under test.
             time.sleep(CHANGE_EVERY_S)

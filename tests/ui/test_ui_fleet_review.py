@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from ui_support import (
     SMALL,
@@ -20,6 +19,7 @@ from ui_support import (
     wait_until,
 )
 
+from pilothouse.console.app import PilothouseApp
 from pilothouse.console.screens.fleet import (
     CELL_PADDING,
     NARROW,
@@ -34,7 +34,7 @@ from pilothouse.providers.model import Service
 from pilothouse.widgets.diff_table import DiffTable
 
 
-def fleet_table(app: Any) -> DiffTable:
+def fleet_table(app: PilothouseApp) -> DiffTable:
     return app.screen.query_one("#fleet-table", DiffTable)
 
 
@@ -100,7 +100,7 @@ def test_columns_use_the_width_there_is() -> None:
 
     for width in (80, 90, 100, 110, 120, 140):
         assert total(width) <= width, width
-    assert {c.key: c.width for c in fleet_columns(80)}["service"] >= NARROW["service"]
+    assert ({c.key: c.width for c in fleet_columns(80)}["service"] or 0) >= NARROW["service"]
     assert total(100) > total(80) + 15, "a 100-column terminal keeps the 80-column widths"
     wide = {c.key: c.width for c in fleet_columns(WIDE[0])}
     assert all(wide[key] == WIDE_COLUMNS[key] for key in WIDE_COLUMNS)
@@ -116,7 +116,10 @@ async def test_a_sort_shows_its_first_rows_when_the_cursor_fits_with_them(tmp_pa
         fitting = 0
         for column in range(len(table.table_columns)):  # every column's sort, from that scrolled position
             await pilot.press("o")
-            await wait_until(pilot, lambda c=column: table.sort_column == c, what=f"sorted by column {column}")
+            def sorted_by(wanted: int = column) -> bool:
+                return table.sort_column == wanted
+
+            await wait_until(pilot, sorted_by, what=f"sorted by column {column}")
             await pilot.pause()
             if table.cursor_row < table.size.height - 2:  # the cursor's row fits with the first rows
                 fitting += 1
