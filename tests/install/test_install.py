@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,16 @@ def test_readme_first_command_installs_with_only_the_system_python(tmp_path: Pat
 
     again = subprocess.run([str(link), "--version"], env=env, capture_output=True, text=True, timeout=60)
     assert again.stdout == result.stdout
+    # What an index would show and what editors and type checkers find in the installed package.
+    probe = ("from importlib.metadata import files, metadata; m = metadata('pilothouse'); "
+             "print(m['License-Expression']); print(sorted(str(f) for f in files('pilothouse') "
+             "if f.name in ('py.typed', 'config.schema.json', 'LICENSE')))")
+    installed = subprocess.run([str(venv / "bin" / "python"), "-c", probe], env=env, capture_output=True,
+                               text=True, timeout=60, check=True).stdout.splitlines()
+    assert installed[0] == "Apache-2.0"
+    expected = [f"pilothouse-{version('pilothouse')}.dist-info/licenses/LICENSE",
+                "pilothouse/console/config.schema.json", "pilothouse/py.typed"]
+    assert installed[1] == str(expected)
 
     removed = subprocess.run(["sh", "install.sh", "--uninstall"], cwd=clone, env=env, capture_output=True,
                              text=True, timeout=60)
