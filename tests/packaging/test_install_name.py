@@ -2,7 +2,8 @@
 that claim the generic names (PyPI has `console`, shipping console/cli.py, and `providers`, shipping
 providers/__init__.py) install and uninstall beside it without touching it.
 
-Offline: pilothouse's wheel is built from a copy of the checkout with the installed setuptools; the stand-ins
+Offline: pilothouse's wheel is built from a copy of the checkout with the installed setuptools (the test extra
+asks for the version pyproject.toml's build-system needs); the stand-ins
 are two small wheels made here. A throwaway venv sees the outer site-packages (the dependencies) and gets
 pilothouse and the stand-ins installed into it with --no-deps.
 """
@@ -22,7 +23,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCE = ("pilothouse", "console", "widgets", "providers", "pyproject.toml", "README.md")
+# What a build does not need from the checkout (and what it must not see: an old build/ or egg-info).
+NOT_SOURCE = (".git", "tests", "screenshots", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", ".*_cache")
 STAND_INS = {
     "console": {"console/__init__.py": "", "console/cli.py": "def main() -> None:\n    print('stand-in')\n"},
     "providers": {"providers/__init__.py": "STAND_IN = True\n"},
@@ -64,13 +66,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """pilothouse's wheel, built from a copy of the checkout (a build writes build/ and egg-info beside it)."""
     work = tmp_path_factory.mktemp("build")
     source = work / "source"
-    source.mkdir()
-    for name in SOURCE:
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, source / name, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(REPO / name, source / name)
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     dist = work / "dist"
     run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
         "--disable-pip-version-check", "-w", dist, source)
