@@ -9,24 +9,11 @@ import pytest
 
 from pilothouse.providers.base import LogLine
 from pilothouse.providers.model import Health, NodeStatus, RolloutState, ServiceMode, TaskState
-from pilothouse.providers.swarm import (
-    FAILED_TASKS_PER_SERVICE,
-    MAX_LOG_LINE_BYTES,
-    LogFrames,
-    display_image,
-    event_changes,
-    image_healthcheck,
-    log_source,
-    map_event,
-    map_node,
-    map_service,
-    map_task,
-    newest_lines,
-    parse_log_line,
-    parse_time,
-    select_tasks,
-    spec_fingerprint,
-)
+from pilothouse.providers.swarm.events import event_changes, map_event
+from pilothouse.providers.swarm.logs import MAX_LOG_LINE_BYTES, LogFrames, log_source, newest_lines, parse_log_line
+from pilothouse.providers.swarm.mapping import FAILED_TASKS_PER_SERVICE, map_node, map_service, map_task, select_tasks
+from pilothouse.providers.swarm.raw import parse_time
+from pilothouse.providers.swarm.spec import display_image, image_healthcheck, spec_fingerprint
 
 
 @pytest.mark.parametrize(

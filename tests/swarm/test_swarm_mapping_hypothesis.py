@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pilothouse.providers.model import Event, Node, Service
-from pilothouse.providers.swarm import map_event, map_node, map_service, select_tasks
+from pilothouse.providers.swarm.events import map_event
+from pilothouse.providers.swarm.mapping import map_node, map_service, select_tasks
 
 SERVICE: dict[str, Any] = {
     "ID": "svc1", "Version": {"Index": 12}, "CreatedAt": "2026-01-01T10:00:00.123456789Z",

@@ -17,7 +17,8 @@ from pilothouse.providers.base import Action, ClusterConfig
 from pilothouse.providers.errors import Conflict, NotSupported, Unreachable
 from pilothouse.providers.model import Cluster, Health, NodeStatus, RolloutState, Service, ServiceMode, TaskState
 from pilothouse.providers.refresh import ClusterRefresher
-from pilothouse.providers.swarm import NOT_A_MANAGER, NotSwarmManager, SwarmProvider
+from pilothouse.providers.swarm import SwarmProvider
+from pilothouse.providers.swarm.errors import NOT_A_MANAGER, NotSwarmManager
 
 pytestmark = pytest.mark.swarm
 

@@ -9,11 +9,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from swarm_helpers import Services, SwarmInfo, make_provider, run_cli, wait_until, write_config
+from swarm_helpers import Services, SwarmInfo, run_cli, wait_until, write_config
 
 from pilothouse.providers.base import Capability, LogLine
 from pilothouse.providers.model import Service
-from pilothouse.providers.swarm import MAX_EVENTS, SwarmProvider
+from pilothouse.providers.swarm import SwarmProvider
+from pilothouse.providers.swarm.events import MAX_EVENTS, EventBuffer
 
 pytestmark = pytest.mark.swarm
 
@@ -145,13 +146,13 @@ def test_cli_logs_tail(ticking: Service, swarm: SwarmInfo, tmp_path: Path,
 
 def test_events_are_buffered_and_bounded() -> None:
     # No engine needed: the buffer takes raw engine events, each key once, and keeps the newest MAX_EVENTS.
-    unconnected = make_provider("unix:///nonexistent.sock")
+    buffer = EventBuffer("test")
     for number in range(MAX_EVENTS + 500):
         raw = {"Type": "service", "Action": "update", "timeNano": number + 1,
                "Actor": {"ID": "abc", "Attributes": {"name": f"web-{number}"}}}
-        assert unconnected._take_event(raw)
-        assert not unconnected._take_event(raw)
-    events = unconnected._events
+        assert buffer.take(raw)
+        assert not buffer.take(raw)
+    events = buffer.events()
     assert len(events) == MAX_EVENTS
     assert events[-1].service_ref == f"web-{MAX_EVENTS + 499}"
 

@@ -1,0 +1,105 @@
+"""Scale and rollback: a plan from the live spec (read just before), then the update that applies it.
+
+A plan carries the spec version it was made from, so the engine refuses the update ("update out of
+sequence") when the service changed in between. docker-py's update_service has no rollback parameter:
+the update is sent the way the docker CLI sends it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import TYPE_CHECKING, Any
+
+from pilothouse.providers.base import Action, MutationPlan
+from pilothouse.providers.errors import InvalidInput, NotSupported
+from pilothouse.providers.model import Service, ServiceMode
+from pilothouse.providers.swarm.raw import Raw, as_dict, as_int, as_list, as_str
+from pilothouse.providers.swarm.spec import service_mode, spec_image
+
+if TYPE_CHECKING:
+    from docker.api.client import APIClient
+
+
+def job_refusal(action: Action, service: Service) -> str | None:
+    if action is Action.SCALE and service.workload_kind.endswith("job"):
+        return f"{service.ref} is a swarm job; jobs run to completion and cannot be scaled"
+    return None
+
+
+def plan_scale(cluster: str, service: Service, live: Raw, replicas: int) -> MutationPlan:
+    spec = as_dict(live.get("Spec"))
+    mode, workload_kind, current = service_mode(spec)
+    if mode is ServiceMode.GLOBAL or workload_kind != "service":
+        # The cached model may be stale: the live spec decides.
+        raise NotSupported(f"{service.ref} runs in {workload_kind} {mode.value} mode; it cannot be scaled")
+    version = as_int(as_dict(live.get("Version")).get("Index"))
+    return MutationPlan(
+        action=Action.SCALE,
+        cluster=cluster,
+        service_ref=service.ref,
+        service_id=as_str(live.get("ID")),
+        before=str(current if current is not None else service.desired),
+        after=str(replicas),
+        detail=f"spec version {version}" + ("; no change" if current == replicas else ""),
+        payload={"version": version, "spec": copy.deepcopy(dict(spec)), "replicas": replicas},
+    )
+
+
+def plan_rollback(cluster: str, service: Service, live: Raw) -> MutationPlan:
+    previous = as_dict(live.get("PreviousSpec"))
+    if not previous:
+        raise NotSupported(
+            "nothing to roll back to", f"{service.ref} has no previous spec (it was never updated)"
+        )
+    spec = as_dict(live.get("Spec"))
+    version = as_int(as_dict(live.get("Version")).get("Index"))
+    before, after = spec_image(spec), spec_image(previous)
+    changed = [
+        label
+        for label, key in (("task template", "TaskTemplate"), ("mode", "Mode"), ("ports", "EndpointSpec"),
+                           ("labels", "Labels"), ("update policy", "UpdateConfig"))
+        if json.dumps(spec.get(key), sort_keys=True) != json.dumps(previous.get(key), sort_keys=True)
+    ]
+    return MutationPlan(
+        action=Action.ROLLBACK,
+        cluster=cluster,
+        service_ref=service.ref,
+        service_id=as_str(live.get("ID")),
+        before=f"{before} (v{version})",
+        after=after if after != before else f"{after} (previous spec)",
+        detail="changes: " + (", ".join(changed) if changed else "none"),
+        payload={"version": version, "spec": copy.deepcopy(dict(spec))},
+    )
+
+
+def update_request(plan: MutationPlan) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """(spec, query params, what it does in words) for the service update that applies `plan`."""
+    version = plan.payload.get("version")
+    spec = copy.deepcopy(dict(as_dict(plan.payload.get("spec"))))
+    if version is None or not spec:
+        raise InvalidInput("the plan carries no spec version; plan again")
+    params: dict[str, Any] = {"version": version}
+    if plan.action is Action.SCALE:
+        replicas = plan.payload.get("replicas")
+        spec["Mode"] = {"Replicated": {"Replicas": replicas}}
+        done = f"scaled {plan.service_ref} from {plan.before} to {plan.after}"
+    elif plan.action is Action.ROLLBACK:
+        # docker-py's update_service has no rollback parameter; the CLI sends exactly this.
+        params["rollback"] = "previous"
+        done = f"rolling back {plan.service_ref} to {plan.after}"
+    else:
+        raise NotSupported(f"swarm provider cannot {plan.action.value}")
+    return spec, params, done
+
+
+def send_update(client: APIClient, service_id: str, spec: dict[str, Any], params: dict[str, Any]) -> Any:
+    url = client._url("/services/{0}/update", service_id)
+    response = client._post_json(url, data=spec, params=params)
+    return client._result(response, json=True)
+
+
+def outcome(done: str, result: Any) -> str:
+    """What was done, plus the engine's warnings (an image it could not resolve, say)."""
+    warnings = [warning for warning in as_list(as_dict(result).get("Warnings")) if isinstance(warning, str)]
+    return done + (f" (warning: {'; '.join(warnings)})" if warnings else "")

@@ -1,0 +1,196 @@
+"""SwarmProvider: one swarm manager's API, mapped into the unified model; it wires the modules beside it.
+
+A refresh is exactly three list calls whatever the fleet size (services with status, tasks, nodes); network
+names come from the tasks' own attachments and a cache, so the networks list is called only when an unknown
+network id shows up, and an image is inspected (images.py) only when a service's spec says nothing about
+health. Connection: client.py; errors: errors.py; the timeline and watch: events.py; logs: logs.py;
+scale and rollback: actions.py.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pilothouse.providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
+from pilothouse.providers.errors import InvalidInput
+from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, NodeStatus, Service
+from pilothouse.providers.swarm import actions
+from pilothouse.providers.swarm.client import Endpoint, new_client, resolve_endpoint
+from pilothouse.providers.swarm.errors import NOT_A_MANAGER, NotSwarmManager, translate_error
+from pilothouse.providers.swarm.events import EventBuffer, EventWatch
+from pilothouse.providers.swarm.images import ImageHealthchecks
+from pilothouse.providers.swarm.logs import stream_logs
+from pilothouse.providers.swarm.mapping import learn_network_names, map_node, map_service, network_ids, select_tasks
+from pilothouse.providers.swarm.raw import Raw, as_dict, as_list, as_str
+from pilothouse.providers.swarm.spec import container_spec
+
+if TYPE_CHECKING:
+    from docker.api.client import APIClient
+
+
+class SwarmProvider(Provider):
+    kind = ClusterKind.SWARM
+    OPTIONS: ClassVar[Mapping[str, Option]] = {
+        "docker_host": Option(
+            (str,),
+            "engine URL of a swarm manager: unix:///var/run/docker.sock, tcp://host:2376 (TLS from "
+            "DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) or ssh://user@host; default DOCKER_HOST, the current "
+            "docker context, then the local socket",
+        ),
+    }
+    CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.WATCH, Capability.LOGS})
+
+    def __init__(self, config: ClusterConfig) -> None:
+        super().__init__(config)
+        self._client: APIClient | None = None
+        self._endpoint: Endpoint | None = None
+        self._network_names: dict[str, str] = {}
+        self._image_checks = ImageHealthchecks()
+        self._events = EventBuffer(self.name)
+        self._seeded_until: int | None = None
+        self._watch = EventWatch(self.name, self._events, config.refresh_interval)
+
+    # -- connection -------------------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint.base_url if self._endpoint else ""
+
+    def connect(self) -> None:
+        option = self.config.options.get("docker_host")
+        endpoint = resolve_endpoint(option if isinstance(option, str) else None, os.environ)
+        client = new_client(endpoint)
+        try:
+            info = client.info()
+        except Exception as error:
+            client.close()
+            raise translate_error(error, endpoint.base_url) from None
+        swarm = as_dict(as_dict(info).get("Swarm"))
+        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+            client.close()
+            where = "it is a swarm worker" if swarm.get("LocalNodeState") == "active" else "it is not in a swarm"
+            raise NotSwarmManager(
+                NOT_A_MANAGER,
+                f"{endpoint.base_url} ({endpoint.source}): {where}; point docker_host at a manager node",
+            )
+        if self._client is not None:
+            self._client.close()
+        self._client = client
+        self._endpoint = endpoint
+        seeded_until = self._events.seed(client)
+        if seeded_until is not None:
+            self._seeded_until = seeded_until
+
+    def _api(self) -> APIClient:
+        if self._client is None:
+            self.connect()
+        assert self._client is not None
+        return self._client
+
+    def _call(self, fn: Callable[[APIClient], Any]) -> Any:
+        client = self._api()
+        try:
+            return fn(client)
+        except Exception as error:  # every SDK error becomes a typed one
+            raise translate_error(error, self.endpoint) from None
+
+    # -- snapshot ---------------------------------------------------------------------------------------
+
+    def snapshot(self) -> Cluster:
+        services = as_list(self._call(lambda client: client.services(status=True)))
+        raw_tasks = as_list(self._call(lambda client: client.tasks()))
+        raw_nodes = as_list(self._call(lambda client: client.nodes()))
+        learn_network_names(raw_tasks, self._network_names)
+        wanted = {net for service in services for net in network_ids(as_dict(as_dict(service).get("Spec")))}
+        if wanted - self._network_names.keys():
+            # A fourth call only when a network id is new to us (a service on a network with no task yet).
+            for network in as_list(self._call(lambda client: client.networks())):
+                network_id = as_str(as_dict(network).get("Id"))
+                if network_id:
+                    self._network_names[network_id] = as_str(as_dict(network).get("Name")) or network_id[:12]
+        nodes = tuple(map_node(as_dict(node)) for node in raw_nodes if isinstance(node, Mapping))
+        node_names = {node.id: node.name for node in nodes}
+        down = frozenset(node.id for node in nodes if node.status is NodeStatus.DOWN)
+        by_service = select_tasks(raw_tasks)
+        image_checks = self._image_checks.for_services(self._call, services)
+        mapped = [
+            map_service(as_dict(service), by_service.get(as_str(as_dict(service).get("ID")), []), node_names,
+                        self._network_names, down, image_checks)
+            for service in services
+            if isinstance(service, Mapping)
+        ]
+        mapped.sort(key=lambda service: (service.namespace, service.name))
+        return Cluster(
+            name=self.name,
+            kind=self.kind,
+            state=ConnectionState.CONNECTED,
+            last_sync=datetime.now(UTC),
+            nodes=tuple(sorted(nodes, key=lambda node: (node.role != "manager", node.name))),
+            services=tuple(mapped),
+            events=self._events.events(),
+            endpoint=self.endpoint,
+        )
+
+    # -- watch ------------------------------------------------------------------------------------------
+
+    def start_watch(self, on_change: Callable[[], None]) -> bool:
+        """Open `/events` (service and node) now, so a change right after this returns is not missed."""
+        if self._watch.running:
+            return True
+        endpoint = self._endpoint or resolve_endpoint(self.config.options.get("docker_host"), os.environ)
+        version = self._client.api_version if self._client is not None else "auto"
+        self._watch.start(endpoint, version, self._seeded_until, on_change)
+        return True
+
+    def close(self) -> None:
+        self._watch.close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- mutations --------------------------------------------------------------------------------------
+
+    def refusal(self, action: Action, service: Service) -> str | None:
+        return actions.job_refusal(action, service) or super().refusal(action, service)
+
+    def _inspect(self, service: Service) -> Raw:
+        return as_dict(self._call(lambda client: client.inspect_service(service.id or service.name)))
+
+    def plan_scale(self, service: Service, replicas: int) -> MutationPlan:
+        self.check(Action.SCALE, service)
+        if replicas < 0:
+            raise InvalidInput(f"replicas must be 0 or more, not {replicas}")
+        return actions.plan_scale(self.name, service, self._inspect(service), replicas)
+
+    def plan_rollback(self, service: Service) -> MutationPlan:
+        self.check(Action.ROLLBACK, service)
+        return actions.plan_rollback(self.name, service, self._inspect(service))
+
+    def apply(self, plan: MutationPlan) -> str:
+        spec, params, done = actions.update_request(plan)
+        result = self._call(lambda client: actions.send_update(client, plan.service_id, spec, params))
+        return actions.outcome(done, result)
+
+    # -- logs -------------------------------------------------------------------------------------------
+
+    def logs(
+        self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
+        stop: threading.Event | None = None,
+    ) -> Iterator[LogLine]:
+        """The service's logs through the engine (all tasks, or the one `task_id` starts), oldest first.
+
+        Without follow: the newest `tail` lines across all tasks, in time order. With follow: the engine's
+        `tail` per task, then new lines as they come, until `stop` is set (the response is closed from a
+        helper thread, so a quiet stream ends at once too).
+        """
+        stop = stop or threading.Event()
+        live = self._inspect(service)
+        yield from stream_logs(
+            self._call, cluster=self.name, endpoint=self.endpoint, service_id=as_str(live.get("ID")),
+            service_ref=service.ref, tty=bool(container_spec(as_dict(live.get("Spec"))).get("TTY")),
+            task_id=task_id, tail=tail, follow=follow, stop=stop,
+        )
