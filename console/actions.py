@@ -1,31 +1,51 @@
-"""The one gate every mutation passes, from a key or a CLI verb: validate, refuse in read-only mode,
-plan (what exactly changes), execute, and write the audit log before the result is shown.
+"""The one mutation flow, for keys and CLI verbs alike: plan -> confirm -> write-ahead audit -> execute ->
+outcome. Read-only refusals, every other refusal and every audit line come from here and nowhere else.
 
-The confirmation itself belongs to the caller (a dialog, a terminal prompt, --yes); it shows
-`MutationPlan.before -> after` as planned here. Every method except `refusal` may block.
+    outcome = actions.run(Action.SCALE, cluster, locate, confirm, replicas=5)
+
+`locate` finds the live service (the CLI takes a snapshot; a screen has it already); `confirm` is the
+caller's port (a terminal prompt, --yes, a dialog) and sees the plan's `before -> after`. The intent line is
+fsynced before the provider is asked to apply; no intent on disk, nothing sent. A new action needs a member
+of providers.base.Action and a `plan_<action>` on its providers: nothing here changes.
+
+`run` blocks (providers talk to clusters; the dialog port waits for an answer): call it from a thread worker.
+`refusal` and the parsers are pure and safe on the UI thread.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
-from pilothouse.console.audit import AuditLog
+from pilothouse.console.audit import PENDING, AuditLog, AuditUnavailable, new_attempt, os_reason
 from pilothouse.providers.base import Action, MutationPlan, Provider
 from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported, ProviderError
 from pilothouse.providers.model import Service
 
 log = logging.getLogger("pilothouse.actions")
 MAX_REPLICAS_WITHOUT_FORCE = 10_000
+# What the API of an orchestrator whose provider sets no MAX_REPLICAS accepts (int32, as Kubernetes and ECS).
+DEFAULT_MAX_REPLICAS = 2**31 - 1
 # ASCII digits only: \d also takes fullwidth digits, which int() reads as 3 and the operator did not mean.
 _WHOLE_NUMBER = re.compile(r"^\s*[0-9]+\s*$")
 _SIGNED = re.compile(r"^\s*[+-]")
 _NEGATIVE = re.compile(r"^\s*-0*[1-9][0-9]*\s*$")
+# Longer than any count an API takes; int() of a 5,000-digit string is refused by Python itself.
+_MAX_DIGITS = 30
 
 
 class ReadOnlyRefused(NotSupported):
     """The cluster (or the whole console) is read-only."""
+
+
+class ConfirmationRefused(ProviderError):
+    """The confirmation could not be asked (stdin is not a terminal): a refusal, audited as one."""
+
+    exit_code = 2
 
 
 class OverLimit(InvalidInput):
@@ -35,6 +55,30 @@ class OverLimit(InvalidInput):
         super().__init__(f"{replicas} replicas is more than {MAX_REPLICAS_WITHOUT_FORCE}",
                          "add --force if you really mean it")
         self.replicas = replicas
+
+
+class Status(StrEnum):
+    DONE = "done"            # sent and applied
+    UNCHANGED = "unchanged"  # the plan changes nothing: nothing confirmed, nothing sent, nothing audited
+    CANCELLED = "cancelled"  # the operator said no: nothing sent
+    REFUSED = "refused"      # read-only, not supported, bad input, or no audit possible: nothing sent
+    FAILED = "failed"        # the cluster could not be read or the change failed
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: Status
+    message: str
+    plan: MutationPlan | None = None
+    error: ProviderError | None = None
+    # Set when an audit line could not be written after the fact (the change WAS sent, or a refusal stands).
+    audit_warning: str = ""
+    # The change went to the cluster (its intent line was written first): DONE, or FAILED while applying.
+    sent: bool = False
+
+
+Confirm = Callable[[MutationPlan], bool]
+"""Ask the operator about a plan: True to go on. May raise ConfirmationRefused or KeyboardInterrupt."""
 
 
 def changes_nothing(plan: MutationPlan) -> bool:
@@ -61,16 +105,23 @@ def refusal_reason(action: Action, message: str) -> str:
 
 class ActionLayer:
     def __init__(self, providers: Mapping[str, Provider], *, readonly: bool = False,
-                 readonly_clusters: frozenset[str] = frozenset(), audit: AuditLog | None = None) -> None:
+                 readonly_clusters: frozenset[str] = frozenset(), audit: AuditLog | None = None,
+                 readonly_reason: str = "the console runs with --readonly",
+                 cluster_readonly_reason: Callable[[str], str] | None = None) -> None:
         self.providers = providers
         self.readonly = readonly
         self.readonly_clusters = readonly_clusters
         self.audit = audit or AuditLog()
+        self.readonly_reason = readonly_reason
+        self._cluster_readonly_reason = cluster_readonly_reason or (lambda name: f"cluster {name} is read-only")
 
     # -- pure checks (safe on the UI thread) ---------------------------------------------------
 
     def readonly_for(self, cluster: str) -> bool:
         return self.readonly or cluster in self.readonly_clusters
+
+    def readonly_why(self, cluster: str) -> str:
+        return self.readonly_reason if self.readonly else self._cluster_readonly_reason(cluster)
 
     def provider(self, cluster: str) -> Provider:
         try:
@@ -81,113 +132,185 @@ class ActionLayer:
 
     def refusal(self, cluster: str, action: Action, service: Service) -> str | None:
         if self.readonly_for(cluster):
-            why = "the console runs with --readonly" if self.readonly else f"cluster {cluster} is read-only"
-            return f"{action.value} refused: {why}"
+            return f"{action.value} refused: {self.readonly_why(cluster)}"
         return self.provider(cluster).refusal(action, service)
 
+    def max_replicas(self, cluster: str) -> int:
+        """The most the cluster's orchestrator accepts; --force never lifts it."""
+        provider = self.providers.get(cluster)
+        return int(getattr(provider, "MAX_REPLICAS", DEFAULT_MAX_REPLICAS))
+
     @staticmethod
-    def parse_replicas(text: str, *, force: bool = False) -> int:
+    def parse_replicas(text: str, *, force: bool = False, maximum: int = DEFAULT_MAX_REPLICAS) -> int:
         if _SIGNED.match(text):
             # "+3" reads as "three more" to some and as 3 to int(): neither guess is safe.
             absolute = "replicas is an absolute count (the total you want), not a change"
             if _NEGATIVE.match(text):
-                raise InvalidInput(f"replicas cannot be negative ({text.strip()}): it is an absolute count "
-                                   "(the total you want), not a change")
-            raise InvalidInput(f"{absolute} like {text.strip()!r}")
+                raise InvalidInput(f"replicas cannot be negative ({text.strip()[:_MAX_DIGITS]}): it is an "
+                                   "absolute count (the total you want), not a change")
+            raise InvalidInput(f"{absolute} like {text.strip()[:_MAX_DIGITS]!r}")
+        limits = f"0 to {maximum}" if force else f"0 to {MAX_REPLICAS_WITHOUT_FORCE}"
         if not _WHOLE_NUMBER.match(text):
             hint = ("write it with the digits 0-9" if any(char.isdigit() and not char.isascii() for char in text)
                     else "")
-            limits = "0 or more" if force else f"0 to {MAX_REPLICAS_WITHOUT_FORCE}"
-            raise InvalidInput(f"replicas must be a whole number ({limits}), not {text!r}", hint)
-        replicas = int(text)
-        return ActionLayer.check_replicas(replicas, force=force)
+            raise InvalidInput(f"replicas must be a whole number ({limits}), not {text[:40]!r}", hint)
+        digits = text.strip().lstrip("0") or "0"
+        if len(digits) > _MAX_DIGITS:
+            raise InvalidInput(f"replicas {digits[:12]}... is far beyond what the orchestrator accepts ({limits})")
+        return ActionLayer.check_replicas(int(digits), force=force, maximum=maximum)
 
     @staticmethod
-    def check_replicas(replicas: int, *, force: bool = False) -> int:
+    def check_replicas(replicas: int, *, force: bool = False, maximum: int = DEFAULT_MAX_REPLICAS) -> int:
         if replicas < 0:
             raise InvalidInput(f"replicas cannot be negative ({replicas})")
+        if replicas > maximum:
+            # The API's own limit: --force lifts only the console's safety ceiling, never this.
+            raise InvalidInput(f"{replicas} replicas is more than the orchestrator accepts (at most {maximum}); "
+                               "--force does not lift this limit")
         if replicas > MAX_REPLICAS_WITHOUT_FORCE and not force:
             raise OverLimit(replicas)
         return replicas
 
-    # -- planning (may block: providers look at live state) ------------------------------------
+    def check_params(self, cluster: str, action: Action, *, force: bool, params: Mapping[str, Any]) -> None:
+        """The console's own limits on an action's parameters, before anything is read or sent."""
+        if action is Action.SCALE:
+            replicas = params.get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool):
+                raise InvalidInput(f"replicas must be a whole number, not {replicas!r}")
+            self.check_replicas(replicas, force=force, maximum=self.max_replicas(cluster))
 
-    def _refuse(self, cluster: str, service: str, action: Action, error: ProviderError,
-                before: str = "", after: str = "") -> ProviderError:
-        self.audit.write(cluster=cluster, service=service, action=action.value, before=before, after=after,
-                         result=f"refused: {refusal_reason(action, str(error))}")
-        return error
+    # -- the flow (blocks: call from a thread worker) -------------------------------------------
 
-    def _gate(self, cluster: str, action: Action, service: Service) -> Provider:
+    def run(self, action: Action, cluster: str, locate: Callable[[], Service], confirm: Confirm, *,
+            force: bool = False, service_ref: str = "", **params: Any) -> Outcome:
+        """Plan, confirm, write the intent, execute, write the outcome. Never raises a ProviderError: the
+        Outcome says what happened (KeyboardInterrupt at the confirmation is audited, then re-raised)."""
+        attempt = _Attempt(self, action, cluster, service_ref, after=_param_text(params))
+        self.provider(cluster)  # an unknown cluster is a typo, not an attempt: raises NotFound, unaudited
+        if self.readonly_for(cluster):
+            return attempt.refused(ReadOnlyRefused(f"{action.value} refused: {self.readonly_why(cluster)}"))
+        try:
+            self.check_params(cluster, action, force=force, params=params)
+        except InvalidInput as error:
+            return attempt.refused(error)
+        try:
+            service = locate()
+        except NotFound as error:  # no such service: a typo, nothing was attempted
+            return Outcome(Status.REFUSED, str(error), error=error)
+        except ProviderError as error:
+            return attempt.failed(error)
+        attempt.service_ref, attempt.before = service.ref, _before_text(action, service)
         provider = self.provider(cluster)
         reason = self.refusal(cluster, action, service)
         if reason:
-            error_type = ReadOnlyRefused if self.readonly_for(cluster) else NotSupported
-            raise self._refuse(cluster, service.ref, action, error_type(reason))
-        return provider
-
-    def plan_scale(self, cluster: str, service: Service, replicas: int, *, force: bool = False) -> MutationPlan:
-        provider = self._gate(cluster, Action.SCALE, service)
+            return attempt.refused(NotSupported(reason))
         try:
-            self.check_replicas(replicas, force=force)
-            return provider.plan_scale(service, replicas)
+            plan = provider.plan(action, service, **params)
         except (InvalidInput, NotSupported) as error:
-            raise self._refuse(cluster, service.ref, Action.SCALE, error, str(service.desired),
-                               str(replicas)) from None
+            return attempt.refused(error)
         except ProviderError as error:  # the cluster could not be read or refused: an attempt that failed
-            self.record_failure(cluster, service.ref, Action.SCALE, error, str(service.desired), str(replicas))
-            raise
-
-    def plan_rollback(self, cluster: str, service: Service) -> MutationPlan:
-        provider = self._gate(cluster, Action.ROLLBACK, service)
+            return attempt.failed(error)
+        if changes_nothing(plan) and action is Action.SCALE:
+            # Not audited: nothing was asked of the cluster, and an idempotent `scale --yes` in a deploy loop
+            # would otherwise fill the audit log with "7 -> 7" lines that read as if something was sent.
+            return Outcome(Status.UNCHANGED, f"{cluster}/{plan.service_ref} already has {plan.after} replicas; "
+                           "nothing sent", plan=plan)
+        attempt.plan = plan
         try:
-            return provider.plan_rollback(service)
-        except (InvalidInput, NotSupported) as error:
-            raise self._refuse(cluster, service.ref, Action.ROLLBACK, error) from None
-        except ProviderError as error:
-            self.record_failure(cluster, service.ref, Action.ROLLBACK, error)
+            confirmed = confirm(plan)
+        except ConfirmationRefused as error:
+            return attempt.refused(error)
+        except KeyboardInterrupt:
+            attempt.record("cancelled: interrupted")
             raise
+        if not confirmed:
+            warning = attempt.record("cancelled")
+            return Outcome(Status.CANCELLED, f"cancelled: {plan.describe()}", plan=plan, audit_warning=warning)
+        if self.readonly_for(cluster):
+            # Checked again: read-only switched on while the confirmation was open must still hold.
+            return attempt.refused(ReadOnlyRefused(f"{action.value} refused: {self.readonly_why(cluster)}"))
+        return attempt.execute(provider)
 
-    def record_failure(self, cluster: str, service: str, action: Action, error: ProviderError,
-                       before: str = "", after: str = "") -> None:
-        """A mutation asked for that failed before any plan (the cluster unreachable, credentials refused)."""
-        self.audit.write(cluster=cluster, service=service, action=action.value, before=before, after=after,
-                         result=f"failed: {error}")
+    def record_refusal(self, cluster: str, service: str, action: Action, reason: str) -> str:
+        """A mutation asked for and refused before any plan (a key pressed in read-only mode). Returns the
+        audit warning ('' when the line was written)."""
+        attempt = _Attempt(self, action, cluster, service)
+        return attempt.record(f"refused: {refusal_reason(action, reason)}")
 
-    # -- doing ---------------------------------------------------------------------------------
+    def audit_line(self, *, result: str, plan: MutationPlan | None = None, cluster: str = "",
+                   service: str = "", action: str = "", before: str = "", after: str = "",
+                   extra: Mapping[str, Any] | None = None) -> None:
+        """The only writer of audit lines. Raises OSError."""
+        if plan is not None:
+            cluster, service, action = plan.cluster, plan.service_ref, plan.action.value
+            before, after = plan.before, plan.after
+        self.audit.write(cluster=cluster, service=service, action=action, before=before, after=after,
+                         result=result, detail=plan.detail if plan is not None else "", extra=extra)
 
-    def execute(self, plan: MutationPlan) -> str:
-        """Apply a confirmed plan. Raises ProviderError; the audit line is written either way."""
-        audit: dict[str, str] = {"cluster": plan.cluster, "service": plan.service_ref, "action": plan.action.value,
-                 "before": plan.before, "after": plan.after, "detail": plan.detail}
-        if self.readonly_for(plan.cluster):
-            # Checked again here: a plan made before read-only was switched on must not slip through.
-            error = ReadOnlyRefused(f"{plan.action.value} refused: cluster {plan.cluster} is read-only")
-            self._write(audit, result=f"refused: {refusal_reason(plan.action, str(error))}")
-            raise error
+
+class _Attempt:
+    """One run of the flow: what is known so far, and how each ending is audited."""
+
+    def __init__(self, layer: ActionLayer, action: Action, cluster: str, service_ref: str, after: str = "") -> None:
+        self.layer, self.action, self.cluster, self.service_ref = layer, action, cluster, service_ref
+        self.before, self.after = "", after
+        self.plan: MutationPlan | None = None
+        self.id = new_attempt()
+
+    def _unwritable(self, error: OSError) -> str:
+        return f"cannot write the audit log {self.layer.audit.path}: {os_reason(error)}"
+
+    def record(self, result: str, *, phase: str = "") -> str:
+        """Write a one-line ending; '' when written, else a warning naming the path and the reason."""
+        extra = {"attempt": self.id, "phase": phase} if phase else None
         try:
-            message = self.provider(plan.cluster).apply(plan)
+            self.layer.audit_line(result=result, plan=self.plan, cluster=self.cluster, service=self.service_ref,
+                                  action=self.action.value, before=self.before, after=self.after, extra=extra)
+        except OSError as error:
+            return self._unwritable(error)
+        return ""
+
+    def refused(self, error: ProviderError) -> Outcome:
+        warning = self.record(f"refused: {refusal_reason(self.action, str(error))}")
+        return Outcome(Status.REFUSED, str(error), plan=self.plan, error=error, audit_warning=warning)
+
+    def failed(self, error: ProviderError) -> Outcome:
+        warning = self.record(f"failed: {error}")
+        return Outcome(Status.FAILED, str(error), plan=self.plan, error=error, audit_warning=warning)
+
+    def execute(self, provider: Provider) -> Outcome:
+        plan = self.plan
+        assert plan is not None
+        try:
+            # Write-ahead: the intent is on disk (fsynced) before a byte goes to the cluster.
+            self.layer.audit_line(result=PENDING, plan=plan, extra={"attempt": self.id, "phase": "intent"})
+        except OSError as error:
+            refusal = AuditUnavailable(f"{plan.action.value} refused: {self._unwritable(error)}; nothing sent",
+                                       "fix the path or audit_log in the config")
+            return Outcome(Status.REFUSED, str(refusal), plan=plan, error=refusal)
+        try:
+            message = qualified_result(plan, provider.apply(plan))
         except ProviderError as error:
-            self._write(audit, result=f"failed: {error}")
-            raise
-        except Exception as error:
-            self._write(audit, result=f"failed: unexpected {type(error).__name__}")
-            raise ProviderError(f"{plan.action.value} failed unexpectedly: {error}") from error
-        self._write(audit, result="ok")
-        return message
+            return self._outcome(Status.FAILED, str(error), f"failed: {error}", error)
+        except Exception as error:  # a provider bug must still leave an outcome line and no traceback
+            failure = ProviderError(f"{plan.action.value} failed unexpectedly: {type(error).__name__}: {error}")
+            return self._outcome(Status.FAILED, str(failure), f"failed: unexpected {type(error).__name__}", failure)
+        # The audit is the record; the console log only says that something was sent, without values.
+        log.info("%s sent to %s (audit attempt %s)", plan.action.value, plan.cluster, self.id)
+        return self._outcome(Status.DONE, message, "ok", None)
 
-    def _write(self, fields: dict[str, str], *, result: str) -> None:
-        log.info("%s %s/%s %s -> %s: %s", fields["action"], fields["cluster"], fields["service"], fields["before"],
-                 fields["after"], result)
-        self.audit.write(cluster=fields["cluster"], service=fields["service"], action=fields["action"],
-                         before=fields["before"], after=fields["after"], detail=fields["detail"], result=result)
+    def _outcome(self, status: Status, message: str, result: str, error: ProviderError | None) -> Outcome:
+        warning = self.record(result, phase="outcome")
+        if warning:
+            sent = "the change WAS sent" if status is Status.DONE else "the change was attempted"
+            warning = f"{sent}, but its outcome is not in the audit log: {warning}"
+        return Outcome(status, message, plan=self.plan, error=error, audit_warning=warning, sent=True)
 
-    def record_refusal(self, cluster: str, service: str, action: Action, reason: str) -> None:
-        """A mutation asked for and refused before any plan (a key pressed in read-only mode)."""
-        self.audit.write(cluster=cluster, service=service, action=action.value, before="", after="",
-                         result=f"refused: {refusal_reason(action, reason)}")
 
-    def cancel(self, plan: MutationPlan, how: str = "") -> None:
-        """The operator said no at the confirmation (`how`: 'interrupted' for Ctrl+C, '' for a no)."""
-        self.audit.write(cluster=plan.cluster, service=plan.service_ref, action=plan.action.value,
-                         before=plan.before, after=plan.after, result=f"cancelled: {how}" if how else "cancelled")
+def _param_text(params: Mapping[str, Any]) -> str:
+    replicas = params.get("replicas")
+    return str(replicas) if isinstance(replicas, int) else ""
+
+
+def _before_text(action: Action, service: Service) -> str:
+    return str(service.desired) if action is Action.SCALE else ""

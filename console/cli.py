@@ -170,8 +170,10 @@ def _snapshot_for(fleet: Fleet, cluster_name: str) -> Cluster:
 
 
 def _confirm(question: str) -> bool:
+    from pilothouse.console.actions import ConfirmationRefused
+
     if not sys.stdin.isatty():
-        raise UsageError("confirmation needed but stdin is not a terminal: pass --yes to confirm")
+        raise ConfirmationRefused("confirmation needed but stdin is not a terminal: pass --yes to confirm")
     try:
         answer = input(f"{question} [y/N] ")
     except EOFError:
@@ -180,53 +182,38 @@ def _confirm(question: str) -> bool:
 
 
 def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
-    from pilothouse.console.actions import changes_nothing, qualified_result
-    from pilothouse.providers.base import Action
+    """scale / rollback through the one mutation flow; this function only talks to the terminal."""
+    from pilothouse.console.actions import Status
+    from pilothouse.providers.base import Action, MutationPlan
 
     cluster_name, ref = _split_target(args.target)
     actions = fleet.actions
+    params: dict[str, int] = {}
     if args.command == "scale":
-        # Parse before contacting anything: bad input must send nothing.
-        replicas = actions.parse_replicas(args.replicas, force=args.force)
-    if cluster_name in fleet.providers and actions.readonly_for(cluster_name):
-        from pilothouse.console.actions import ReadOnlyRefused
+        # Parse before contacting anything: bad input must send nothing (and is not an attempt).
+        params["replicas"] = actions.parse_replicas(args.replicas, force=args.force,
+                                                    maximum=actions.max_replicas(cluster_name))
 
-        reason = "the console runs with --readonly" if actions.readonly else f"cluster {cluster_name} is read-only"
-        actions.audit.write(cluster=cluster_name, service=ref, action=args.command, before="", after="",
-                            result=f"refused: {reason}")
-        raise ReadOnlyRefused(f"{args.command} refused: {reason}")
-    try:
-        cluster = _snapshot_for(fleet, cluster_name)
-    except ProviderError as error:
-        if cluster_name in fleet.providers:  # a known cluster that failed: an attempt, audited as such
-            actions.record_failure(cluster_name, ref, Action(args.command), error,
-                                   after=str(replicas) if args.command == "scale" else "")
-        raise
-    service = _find_service(cluster, ref)
-    if args.command == "scale":
-        plan = actions.plan_scale(cluster_name, service, replicas, force=args.force)
-    else:
-        plan = actions.plan_rollback(cluster_name, service)
-    if args.command == "scale" and changes_nothing(plan):
-        # Not audited: nothing was asked of the cluster, and an idempotent `scale --yes` in a deploy loop
-        # would otherwise fill the audit log with "7 -> 7 ok" lines that read as if something was sent.
-        print(f"{cluster_name}/{plan.service_ref} already has {plan.after} replicas; nothing sent")
+    def locate() -> Service:
+        return _find_service(_snapshot_for(fleet, cluster_name), ref)
+
+    def confirm(plan: MutationPlan) -> bool:
+        print(plan.describe(), flush=True)
+        return bool(args.yes) or _confirm(f"{plan.action.value} {cluster_name}/{plan.service_ref}?")
+
+    outcome = actions.run(Action(args.command), cluster_name, locate, confirm, force=bool(getattr(args, "force",
+                          False)), service_ref=ref, **params)
+    if outcome.audit_warning:
+        print(f"pilothouse: warning: {outcome.audit_warning}", file=sys.stderr, flush=True)
+    if outcome.status is Status.DONE or outcome.status is Status.UNCHANGED:
+        print(outcome.message)
         return EXIT_OK
-    print(plan.describe())
-    if not args.yes:
-        try:
-            confirmed = _confirm(f"{Action(plan.action).value} {cluster_name}/{plan.service_ref}?")
-        except KeyboardInterrupt:
-            # Ctrl+C is a cancel like any other: it goes to the audit log; main() exits 130.
-            actions.cancel(plan, "interrupted")
-            raise
-        if not confirmed:
-            actions.cancel(plan)
-            print("cancelled; nothing changed")
-            # Not 0: a deploy script must not read "nothing was done" as success.
-            return EXIT_FAILED
-    print(qualified_result(plan, actions.execute(plan)))
-    return EXIT_OK
+    if outcome.status is Status.CANCELLED:
+        print("cancelled; nothing changed")
+        # Not 0: a deploy script must not read "nothing was done" as success.
+        return EXIT_FAILED
+    assert outcome.error is not None
+    raise outcome.error
 
 
 def _selected_snapshots(fleet: Fleet, args: argparse.Namespace) -> list[Cluster]:

@@ -55,11 +55,16 @@ class Fleet:
     def __init__(self, config: AppConfig, *, readonly: bool = False) -> None:
         self.config = config
         self.providers: dict[str, Provider] = {cluster.name: _create(cluster) for cluster in config.clusters}
+        where = str(config.source) if config.source else "the config"
         self.actions = ActionLayer(
             self.providers,
             readonly=readonly or config.readonly,
             readonly_clusters=frozenset(cluster.name for cluster in config.clusters if cluster.readonly),
             audit=AuditLog(config.audit_log),
+            # Say where read-only comes from, so the operator knows what to change.
+            readonly_reason="the console runs with --readonly" if readonly else f"readonly = true in {where}",
+            cluster_readonly_reason=lambda name: f"cluster {name} is read-only (readonly = true in its "
+                                                 f"[[clusters]] entry in {where})",
         )
 
     @property

@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
+from pathlib import Path
+from typing import Any
 
 from pilothouse.console.config import state_home
+from pilothouse.console.private_files import open_private_append, private_dir
 
 LOG_BYTES = 1_000_000
 LOG_BACKUPS = 2
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3", "kubernetes", "docker", "s3transfer", "asyncio", "werkzeug")
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Every file it opens (rotated ones too) is 0600: the log names clusters and services."""
+
+    def _open(self) -> Any:
+        fd = open_private_append(Path(self.baseFilename))
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def _ours_or_a_warning(record: logging.LogRecord) -> bool:
@@ -36,9 +48,8 @@ def setup_logging(level: int = logging.INFO) -> None:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS,
-                                                       encoding="utf-8")
+        private_dir(path.parent)
+        handler = _PrivateRotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
     except OSError:
         # A read-only home must not stop the console; it just runs without a log file.
         return

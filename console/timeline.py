@@ -34,15 +34,24 @@ def check_kinds(kinds: Iterable[str], events: Iterable[Event]) -> None:
 
 
 def audit_events(entries: Iterable[dict[str, Any]]) -> list[Event]:
+    """One event per attempt: a sent mutation's intent and outcome lines (same `attempt`) read as its outcome;
+    an intent with no outcome says so (the console stopped, or the outcome could not be written)."""
+    entries = [entry for entry in entries if isinstance(entry, dict)]
+    concluded = {entry.get("attempt") for entry in entries if entry.get("phase") == "outcome"}
     events = []
     for entry in entries:
+        if entry.get("phase") == "intent" and entry.get("attempt") in concluded:
+            continue
         try:
             time = datetime.fromisoformat(str(entry["time"]))
         except (KeyError, ValueError):
             continue
         before, after = entry.get("before", ""), entry.get("after", "")
-        change = f" {before} -> {after}" if before or after else ""
+        # A refusal before the live count was read knows only the count asked for.
+        change = f" {before} -> {after}" if before else (f" to {after}" if after else "")
         action, result = str(entry.get("action", "?")), str(entry.get("result", ""))
+        if entry.get("phase") == "intent":
+            result = "sent, outcome not recorded (check the cluster)"
         # Entries written before the action layer dropped it read "refused: scale refused: WHY".
         result = result.replace(f"refused: {action} refused: ", "refused: ", 1)
         events.append(Event(

@@ -15,12 +15,16 @@ from enum import StrEnum
 from threading import Event as ThreadEvent
 from typing import Any, ClassVar
 
-from pilothouse.providers.errors import NotSupported
+from pilothouse.providers.errors import InvalidInput, NotSupported
 from pilothouse.providers.model import Cluster, ClusterKind, Service, ServiceMode
 
 
 class Action(StrEnum):
-    """A mutation; every one passes through console.actions (confirm, read-only, audit)."""
+    """A mutation; every one passes through console.actions (plan, confirm, write-ahead audit, execute).
+
+    A new action is a member here (and a Capability of the same value) plus `plan_<value>` on the providers
+    that can do it: the console's flow needs nothing more.
+    """
 
     SCALE = "scale"
     ROLLBACK = "rollback"
@@ -98,6 +102,9 @@ class Provider(ABC):
     kind: ClusterKind
     OPTIONS: ClassVar[Mapping[str, Option]] = {}
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({Capability.SCALE, Capability.ROLLBACK})
+    # The largest replica count the orchestrator's API accepts (Kubernetes and ECS: int32). --force never
+    # lifts it; a provider whose API takes more still sets a ceiling a cluster can actually run.
+    MAX_REPLICAS: ClassVar[int] = 2**31 - 1
 
     def __init__(self, config: ClusterConfig) -> None:
         self.config = config
@@ -135,8 +142,7 @@ class Provider(ABC):
 
     def refusal(self, action: Action, service: Service) -> str | None:
         """Why `action` cannot apply to `service`, or None. Pure: no I/O, safe on the UI thread."""
-        capability = Capability(action.value)
-        if capability not in self.CAPABILITIES:
+        if action.value not in {capability.value for capability in self.CAPABILITIES}:
             return f"{self.kind.value} provider cannot {action.value}"
         if action is Action.SCALE and service.mode is ServiceMode.GLOBAL:
             return f"{service.ref} runs one task per node ({service.workload_kind} in global mode); it cannot be scaled"
@@ -148,6 +154,21 @@ class Provider(ABC):
         reason = self.refusal(action, service)
         if reason:
             raise NotSupported(reason)
+
+    def plan(self, action: Action, service: Service, **params: Any) -> MutationPlan:
+        """Plan any action: calls `plan_<action>(service, **params)`. Sends nothing mutating."""
+        self.check(action, service)
+        if action is Action.SCALE:
+            replicas = params.get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool):
+                raise InvalidInput(f"replicas must be a whole number, not {replicas!r}")
+            if not 0 <= replicas <= self.MAX_REPLICAS:
+                raise InvalidInput(f"{replicas} replicas is outside what {self.kind.value} accepts "
+                                   f"(0 to {self.MAX_REPLICAS}); --force does not lift this limit")
+        planner: Callable[..., MutationPlan] | None = getattr(self, f"plan_{action.value}", None)
+        if planner is None:
+            raise NotSupported(f"{self.kind.value} provider cannot {action.value}")
+        return planner(service, **params)
 
     @abstractmethod
     def plan_scale(self, service: Service, replicas: int) -> MutationPlan:

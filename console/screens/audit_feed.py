@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import UTC, datetime
 
-from pilothouse.console.audit import AuditLog
+from pilothouse.console.audit import AuditLog, AuditUnavailable
 from pilothouse.console.timeline import audit_events
 from pilothouse.providers.model import Event
 
@@ -30,7 +31,12 @@ class AuditFeed:
                 return []
             stamp = (stat.st_mtime_ns, stat.st_size)
             if stamp != self._stamp:
-                self._events = audit_events(self.audit.read())
+                try:
+                    self._events = audit_events(self.audit.read())
+                except AuditUnavailable as error:
+                    # Unreadable (a directory, no permission): one line in the timeline, not a crash.
+                    self._events = [Event(time=datetime.now(UTC), cluster="", object="audit log", kind="audit",
+                                          message=str(error))]
                 self._stamp = stamp
             return list(self._events)
 

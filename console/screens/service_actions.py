@@ -1,20 +1,21 @@
 """Scale and rollback keys, shared by every screen that has a selected service.
 
-The flow: key -> (scale dialog) -> plan in a thread worker -> confirm screen showing before -> after
--> execute in a thread worker -> notify the result and poke that cluster's refresher.
+The flow is console.actions' one mutation flow, run in a thread worker: key -> (scale dialog) -> plan ->
+confirm screen showing before -> after (the worker waits for it) -> write-ahead audit -> execute -> a toast
+per outcome (done, refused, failed, cancelled; an audit warning beside it) and a poke of the refresher.
 A key is offered only when the action layer has no refusal; pressed anyway, it says why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
-from typing import ClassVar
+import threading
+from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.worker import get_current_worker
 
-from pilothouse.console.actions import changes_nothing
+from pilothouse.console.actions import Outcome, Status
 from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.screens.confirm import ConfirmScreen
 from pilothouse.console.screens.scale import ScaleDialog, ScaleRequest
@@ -35,17 +36,11 @@ class ServiceActionScreen(FleetScreenBase):
                 tooltip="Roll back to the previous version (confirm first)"),
     ]
 
-    class PlanReady(Message):
-        def __init__(self, plan: MutationPlan) -> None:
-            super().__init__()
-            self.plan = plan
-
     class MutationFinished(Message):
-        def __init__(self, cluster: str, result: str, failed: bool) -> None:
+        def __init__(self, cluster: str, outcome: Outcome) -> None:
             super().__init__()
             self.cluster = cluster
-            self.result = result
-            self.failed = failed
+            self.outcome = outcome
 
     def selected(self) -> tuple[str, Service] | None:
         """(cluster name, service) the keys act on."""
@@ -90,8 +85,14 @@ class ServiceActionScreen(FleetScreenBase):
             return
         cluster, service = target
         actions = self.host().actions
-        self.run_worker(partial(actions.record_refusal, cluster, service.ref, mutation, reason), thread=True,
-                        group="audit", exit_on_error=False)
+
+        def record() -> None:
+            warning = actions.record_refusal(cluster, service.ref, mutation, reason)
+            if warning:
+                self.app.call_from_thread(self.notify, warning, title="Audit log", severity="warning",
+                                          timeout=12, markup=False)
+
+        self.run_worker(record, thread=True, group="audit", exit_on_error=False)
 
     def refusal_subject(self) -> str:
         target = self.selected()
@@ -153,59 +154,58 @@ class ServiceActionScreen(FleetScreenBase):
 
     def action_rollback(self) -> None:
         target = self.selected()
-        if target is None:
-            return
-        cluster, service = target
-        actions = self.host().actions
-        self._in_thread(lambda: self.post_message(self.PlanReady(actions.plan_rollback(cluster, service))),
-                        cluster, "rollback")
+        if target is not None:
+            self._run_flow(Action.ROLLBACK, target[0], target[1])
 
     def plan_scale(self, cluster: str, service: Service, replicas: int, *, force: bool) -> None:
+        self._run_flow(Action.SCALE, cluster, service, force=force, replicas=replicas)
+
+    def _run_flow(self, action: Action, cluster: str, service: Service, *, force: bool = False,
+                  **params: Any) -> None:
+        """The console's one mutation flow, in a thread worker; the confirmation is this screen's dialog."""
         actions = self.host().actions
-        self._in_thread(
-            lambda: self.post_message(self.PlanReady(actions.plan_scale(cluster, service, replicas, force=force))),
-            cluster, "scale",
-        )
 
-    def _in_thread(self, work: Callable[[], object], cluster: str, what: str) -> None:
-        """Run a blocking action-layer call; any error comes back as a MutationFinished(failed)."""
-
-        def guarded() -> None:
+        def work() -> None:
             try:
-                work()
-            except ProviderError as error:
-                self.post_message(self.MutationFinished(cluster, str(error), failed=True))
+                outcome = actions.run(action, cluster, lambda: service, self._confirm_in_dialog, force=force,
+                                      service_ref=service.ref, **params)
+            except ProviderError as error:  # an unknown cluster: nothing attempted
+                outcome = Outcome(Status.REFUSED, str(error), error=error)
             except Exception as error:
-                self.post_message(self.MutationFinished(cluster, f"{what} failed: {error!r}", failed=True))
+                outcome = Outcome(Status.FAILED, f"{action.value} failed: {type(error).__name__}: {error}")
+            self.post_message(self.MutationFinished(cluster, outcome))
 
-        self.run_worker(guarded, thread=True, exit_on_error=False, group="mutation", name=what)
+        self.run_worker(work, thread=True, exit_on_error=False, group="mutation", name=action.value)
 
-    def on_service_action_screen_plan_ready(self, message: PlanReady) -> None:
-        plan = message.plan
-        actions = self.host().actions
-        if changes_nothing(plan):  # the count changed to this one meanwhile: nothing to confirm or send
-            self.notify(f"{plan.cluster}/{plan.service_ref} already has {plan.after} replicas; nothing sent",
-                        markup=False)
-            return
+    def _confirm_in_dialog(self, plan: MutationPlan) -> bool:
+        """The flow's confirmation port: show the dialog on the UI thread, block this worker for the answer."""
+        answered = threading.Event()
+        answer: list[bool] = []
 
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                self._in_thread(lambda: actions.cancel(plan), plan.cluster, "cancel")
-                self.notify(f"cancelled: {plan.describe()}", markup=False)
-                return
+        def dismissed(yes: bool | None) -> None:
+            answer.append(bool(yes))
+            answered.set()
 
-            def execute() -> None:
-                result = actions.execute(plan)
-                self.post_message(self.MutationFinished(plan.cluster, result, failed=False))
-
-            self._in_thread(execute, plan.cluster, plan.action.value)
-
-        self.app.push_screen(ConfirmScreen(plan), answered)
+        worker = get_current_worker()
+        self.app.call_from_thread(self.app.push_screen, ConfirmScreen(plan), dismissed)
+        # Not a timing guess: the wait ends on the answer; the timeout only lets a closing app cancel us.
+        while not answered.wait(0.5):
+            if worker.is_cancelled:
+                return False
+        return answer[0]
 
     def on_service_action_screen_mutation_finished(self, message: MutationFinished) -> None:
-        if message.failed:
-            self.notify(message.result, title=f"Refused · {message.cluster}", severity="error", timeout=8,
-                        markup=False)
+        outcome = message.outcome
+        cluster = message.cluster
+        if outcome.status is Status.DONE:
+            self.notify(outcome.message, title=f"Done · {cluster}", markup=False)
+        elif outcome.status in (Status.UNCHANGED, Status.CANCELLED):
+            self.notify(outcome.message, markup=False)
+        elif outcome.status is Status.REFUSED:
+            self.notify(outcome.message, title=f"Refused · {cluster}", severity="error", timeout=8, markup=False)
         else:
-            self.notify(message.result, title=f"Done · {message.cluster}", markup=False)
-            self.host().poke(message.cluster)
+            self.notify(outcome.message, title=f"Failed · {cluster}", severity="error", timeout=8, markup=False)
+        if outcome.audit_warning:
+            self.notify(outcome.audit_warning, title="Audit log", severity="warning", timeout=12, markup=False)
+        if outcome.sent:
+            self.host().poke(cluster)

@@ -57,9 +57,13 @@ def test_scale_with_yes_changes_desired_and_is_audited(capsys: pytest.CaptureFix
     code, out, err = run(capsys, "scale", "demo-swarm/shop_web", "5", "--yes", "--demo")
     assert code == 0, err
     assert "7 -> 5" in out
-    (entry,) = audit_lines()
-    assert entry["cluster"] == "demo-swarm" and entry["service"] == "shop_web"
-    assert entry["action"] == "scale" and (entry["before"], entry["after"]) == ("7", "5")
+    # Write-ahead: the intent (pending) first, then the outcome, paired by their attempt id.
+    intent, entry = audit_lines()
+    assert (intent["phase"], intent["result"], entry["phase"]) == ("intent", "pending", "outcome")
+    assert intent["attempt"] == entry["attempt"]
+    for line in (intent, entry):
+        assert line["cluster"] == "demo-swarm" and line["service"] == "shop_web"
+        assert line["action"] == "scale" and (line["before"], line["after"]) == ("7", "5")
     assert entry["result"] == "ok"
     assert {"time", "user", "host"} <= entry.keys()
 

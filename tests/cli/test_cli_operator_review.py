@@ -56,7 +56,7 @@ def test_events_of_a_service_known_only_from_its_history(capsys: pytest.CaptureF
     assert code == 2
     code, out, err = run(capsys, "events", "--demo", "--service", "demo-swarm/gone")
     assert code == 0, err
-    assert "scale: refused: the console runs with --readonly" in out and "refused: scale refused" not in out
+    assert "scale to 3: refused: the console runs with --readonly" in out and "refused: scale refused" not in out
 
 
 def test_scaling_to_the_current_count_sends_and_audits_nothing(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from pilothouse.console.actions import ActionLayer, ReadOnlyRefused
+from pilothouse.console.actions import ActionLayer, ReadOnlyRefused, Status
 from pilothouse.console.audit import AuditLog
-from pilothouse.providers.base import Action, ClusterConfig
+from pilothouse.providers.base import Action, ClusterConfig, MutationPlan
 from pilothouse.providers.demo import DemoProvider, demo_cluster_configs
 from pilothouse.providers.errors import CredentialsError, InvalidInput, ProviderError, Unreachable
 from pilothouse.providers.model import Cluster, ConnectionState
@@ -51,33 +51,56 @@ def test_parse_replicas_limit_and_force() -> None:
     with pytest.raises(InvalidInput, match="--force"):
         ActionLayer.parse_replicas("10001")
     assert ActionLayer.parse_replicas("10001", force=True) == 10001
-    # The range an error gives is the one that applies: forced, there is no upper limit.
+    # The range an error gives is the one that applies: forced, up to what the orchestrator accepts.
     with pytest.raises(InvalidInput, match=r"\(0 to 10000\)"):
         ActionLayer.parse_replicas("abc")
-    with pytest.raises(InvalidInput, match=r"\(0 or more\)"):
+    with pytest.raises(InvalidInput, match=r"\(0 to 2147483647\)"):
         ActionLayer.parse_replicas("abc", force=True)
 
 
-def test_execute_writes_one_audit_line_with_before_and_after(tmp_path: Path) -> None:
-    actions, provider, audit = layer(tmp_path)
-    web = provider.snapshot().services[1]
-    plan = actions.plan_scale(provider.name, web, 9)
-    assert audit.read() == []
-    actions.execute(plan)
-    (entry,) = audit.read()
-    assert (entry["before"], entry["after"], entry["result"]) == (str(web.desired), "9", "ok")
+@pytest.mark.parametrize("text", ["2147483648", "99999999999999999999", "9" * 5000])
+def test_force_never_lifts_what_the_orchestrator_accepts(text: str) -> None:
+    with pytest.raises(InvalidInput, match="2147483647") as raised:
+        ActionLayer.parse_replicas(text, force=True)
+    assert len(str(raised.value)) < 200 and "\n" not in str(raised.value)
+    assert ActionLayer.parse_replicas("2147483647", force=True) == 2**31 - 1
+    with pytest.raises(InvalidInput, match="at most 200"):
+        ActionLayer.parse_replicas("300", force=True, maximum=200)
 
 
-def test_readonly_refuses_at_plan_and_at_execute(tmp_path: Path) -> None:
+def test_a_sent_change_leaves_an_intent_then_its_outcome(tmp_path: Path) -> None:
     actions, provider, audit = layer(tmp_path)
     web = provider.snapshot().services[1]
-    plan = actions.plan_scale(provider.name, web, 9)
-    actions.readonly = True  # switched on between the plan and the confirmation
+    seen_at_confirmation: list[list[dict[str, object]]] = []
+
+    def confirm(plan: MutationPlan) -> bool:
+        seen_at_confirmation.append(audit.read())
+        return True
+
+    outcome = actions.run(Action.SCALE, provider.name, lambda: web, confirm, replicas=9)
+    assert outcome.status is Status.DONE and outcome.sent and not outcome.audit_warning
+    assert seen_at_confirmation == [[]]  # nothing is written before the operator said yes
+    intent, result = audit.read()
+    assert (intent["phase"], intent["result"], result["phase"], result["result"]) == \
+        ("intent", "pending", "outcome", "ok")
+    assert intent["attempt"] == result["attempt"]
+    assert (result["before"], result["after"]) == (str(web.desired), "9")
+    assert provider.snapshot().services[1].desired == 9
+
+
+def test_readonly_refuses_before_the_plan_and_after_the_confirmation(tmp_path: Path) -> None:
+    actions, provider, audit = layer(tmp_path)
+    web = provider.snapshot().services[1]
+
+    def switch_on(plan: MutationPlan) -> bool:  # switched on between the plan and the confirmation
+        actions.readonly = True
+        return True
+
+    outcome = actions.run(Action.SCALE, provider.name, lambda: web, switch_on, replicas=9)
+    assert outcome.status is Status.REFUSED and isinstance(outcome.error, ReadOnlyRefused)
     assert actions.refusal(provider.name, Action.SCALE, web)
-    with pytest.raises(ReadOnlyRefused):
-        actions.execute(plan)
-    with pytest.raises(ReadOnlyRefused):
-        actions.plan_rollback(provider.name, web)
+    outcome = actions.run(Action.ROLLBACK, provider.name, lambda: web, lambda plan: True)
+    assert outcome.status is Status.REFUSED and isinstance(outcome.error, ReadOnlyRefused)
     assert provider.snapshot().services[1].desired == web.desired
     assert [entry["result"].split(":")[0] for entry in audit.read()] == ["refused", "refused"]
 
@@ -85,8 +108,10 @@ def test_readonly_refuses_at_plan_and_at_execute(tmp_path: Path) -> None:
 def test_cancel_is_audited(tmp_path: Path) -> None:
     actions, provider, audit = layer(tmp_path)
     api = provider.snapshot().services[0]
-    actions.cancel(actions.plan_rollback(provider.name, api))
-    assert audit.read()[0]["result"] == "cancelled"
+    outcome = actions.run(Action.ROLLBACK, provider.name, lambda: api, lambda plan: False)
+    assert outcome.status is Status.CANCELLED and not outcome.sent
+    (entry,) = audit.read()
+    assert entry["result"] == "cancelled" and "phase" not in entry
 
 
 def test_refresher_keeps_last_data_when_unreachable_and_recovers() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pilothouse.console.actions import ActionLayer, OverLimit, changes_nothing, qualified_result
+from pilothouse.console.actions import ActionLayer, OverLimit, Status, changes_nothing, qualified_result
 from pilothouse.console.audit import AuditLog
 from pilothouse.console.doctor import Severity, examine
 from pilothouse.console.timeline import audit_events, check_kinds
@@ -47,11 +47,20 @@ def test_over_the_limit_is_its_own_error_so_each_front_end_words_the_way_out() -
     assert raised.value.replicas == 20000 and "add --force" in str(raised.value)
 
 
+def _never(plan: MutationPlan) -> bool:
+    raise AssertionError(f"nothing to confirm, yet asked about {plan.describe()}")
+
+
 def test_scaling_to_the_current_count_changes_nothing(tmp_path: Path) -> None:
-    actions, provider, _ = layer(tmp_path)
+    actions, provider, audit = layer(tmp_path)
     web = provider.snapshot().services[1]
-    assert changes_nothing(actions.plan_scale(provider.name, web, web.desired))
-    assert not changes_nothing(actions.plan_scale(provider.name, web, web.desired + 1))
+    outcome = actions.run(Action.SCALE, provider.name, lambda: web, _never, replicas=web.desired)
+    assert outcome.status is Status.UNCHANGED and outcome.plan is not None and changes_nothing(outcome.plan)
+    assert audit.read() == []
+    asked: list[MutationPlan] = []
+    outcome = actions.run(Action.SCALE, provider.name, lambda: web, lambda plan: asked.append(plan) or False,
+                          replicas=web.desired + 1)
+    assert outcome.status is Status.CANCELLED and not changes_nothing(asked[0])
 
 
 def _plan(ref: str = "prod/web", cluster: str = "demo-k8s") -> MutationPlan:
@@ -84,22 +93,28 @@ def test_a_refusal_reads_once_in_the_timeline(tmp_path: Path) -> None:
     reason = actions.refusal(provider.name, Action.SCALE, web)
     assert reason == "scale refused: the console runs with --readonly"
     actions.record_refusal(provider.name, web.ref, Action.SCALE, reason)
-    with pytest.raises(InvalidInput):
-        actions.plan_scale(provider.name, web, 3)
+    outcome = actions.run(Action.SCALE, provider.name, lambda: web, _never, replicas=3)
+    assert outcome.status is Status.REFUSED and isinstance(outcome.error, InvalidInput)
     results = [entry["result"] for entry in audit.read()]
     assert results == ["refused: the console runs with --readonly"] * 2
-    for message in _audit_messages(audit):
-        assert message.endswith(": scale: refused: the console runs with --readonly")
+    first, second = _audit_messages(audit)
+    assert first.endswith(": scale: refused: the console runs with --readonly")
+    assert second.endswith(": scale to 3: refused: the console runs with --readonly")
 
 
 def test_a_refusal_at_execute_reads_once(tmp_path: Path) -> None:
     actions, provider, audit = layer(tmp_path)
     web = provider.snapshot().services[1]
-    plan = actions.plan_scale(provider.name, web, 9)
-    actions.readonly_clusters = frozenset({provider.name})
-    with pytest.raises(InvalidInput):
-        actions.execute(plan)
-    assert audit.read()[-1]["result"] == f"refused: cluster {provider.name} is read-only"
+
+    def switch_on(plan: MutationPlan) -> bool:  # read-only switched on while the confirmation was open
+        actions.readonly_clusters = frozenset({provider.name})
+        return True
+
+    outcome = actions.run(Action.SCALE, provider.name, lambda: web, switch_on, replicas=9)
+    assert outcome.status is Status.REFUSED and isinstance(outcome.error, InvalidInput)
+    assert provider.snapshot().services[1].desired == web.desired
+    (entry,) = audit.read()
+    assert entry["result"] == f"refused: cluster {provider.name} is read-only"
 
 
 def test_entries_written_doubled_before_the_fix_read_once(tmp_path: Path) -> None:
@@ -112,9 +127,14 @@ def test_entries_written_doubled_before_the_fix_read_once(tmp_path: Path) -> Non
 def test_an_interrupted_confirmation_is_audited_as_a_cancel(tmp_path: Path) -> None:
     actions, provider, audit = layer(tmp_path)
     web = provider.snapshot().services[1]
-    plan = actions.plan_scale(provider.name, web, 9)
-    actions.cancel(plan)
-    actions.cancel(plan, "interrupted")
+    assert actions.run(Action.SCALE, provider.name, lambda: web, lambda plan: False, replicas=9).status \
+        is Status.CANCELLED
+
+    def interrupted(plan: MutationPlan) -> bool:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        actions.run(Action.SCALE, provider.name, lambda: web, interrupted, replicas=9)
     assert [entry["result"] for entry in audit.read()] == ["cancelled", "cancelled: interrupted"]
 
 

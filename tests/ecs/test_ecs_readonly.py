@@ -59,7 +59,9 @@ def test_readonly_cluster_sends_no_mutating_request(
     for argv in (["scale", "aws/shop/web", "3", "--yes"], ["rollback", "aws/shop/web", "--yes"]):
         code, out, err = _run(["--config", readonly, *argv], capsys)
         assert code == 2, (argv, err)
-        assert err.strip() == f"pilothouse: error: {argv[0]} refused: cluster aws is read-only" and out == ""
+        # It says where read-only comes from: the cluster's entry in this config file.
+        assert err.strip() == (f"pilothouse: error: {argv[0]} refused: cluster aws is read-only (readonly = true "
+                               f"in its [[clusters]] entry in {readonly})") and out == ""
     # The console-wide switch refuses the same way on a writable cluster.
     code, _, err = _run(["--config", write_config(), "--readonly", "scale", "aws/shop/web", "4", "--yes"], capsys)
     assert code == 2 and "refused: the console runs with --readonly" in err
@@ -68,9 +70,10 @@ def test_readonly_cluster_sends_no_mutating_request(
     live = admin.describe_services(cluster="shop", services=["web"])["services"][0]
     assert (live["desiredCount"], live["taskDefinition"]) == (2, web["v2"])
     entries = _audit()
+    why = f"refused: cluster aws is read-only (readonly = true in its [[clusters]] entry in {readonly})"
     assert [(e["cluster"], e["service"], e["action"], e["result"]) for e in entries] == [
-        ("aws", "shop/web", "scale", "refused: cluster aws is read-only"),
-        ("aws", "shop/web", "rollback", "refused: cluster aws is read-only"),
+        ("aws", "shop/web", "scale", why),
+        ("aws", "shop/web", "rollback", why),
         ("aws", "shop/web", "scale", "refused: the console runs with --readonly"),
     ]
 

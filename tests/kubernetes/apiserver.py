@@ -260,6 +260,10 @@ class ApiState:
         self.list_pages: Counter[str] = Counter()  # list answers served, by resource
         self.request_log: list[tuple[float, str, str, int]] = []  # (time, verb, resource, status)
         self.methods: Counter[str] = Counter()  # every request by HTTP method, routed or not
+        # Called with (method, path) as each request arrives, before it is served: a test can look at the
+        # world at that moment (e.g. that the audit intent is already on disk when the PATCH arrives). A
+        # returned HTTP status is answered instead of serving the request.
+        self.on_request: Callable[[str, str], int | None] | None = None
         # Container logs by (namespace, pod, container, previous): (RFC 3339 nano timestamp, text) lines.
         self.logs: dict[tuple[str, str, str, bool], list[tuple[str, str]]] = {}
         self.ended_logs: set[tuple[str, str, str]] = set()  # containers whose current log has ended
@@ -502,6 +506,12 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         with self.state.cond:
             self.state.methods[method] += 1
+        injected = self.state.on_request(method, url.path) if self.state.on_request is not None else None
+        if injected is not None:
+            if method in ("PATCH", "PUT", "POST"):
+                self._read_body()  # drained, so the connection stays usable
+            self._status(injected, "InternalError", "Internal error occurred: injected by the test")
+            return
         if self.headers.get("Authorization") != f"Bearer {self.server.token}":
             self._status(401, "Unauthorized", "Unauthorized")
             return

@@ -21,8 +21,9 @@ from swarm_helpers import (
     write_config,
 )
 
-from pilothouse.console.actions import ActionLayer
+from pilothouse.console.actions import ActionLayer, Status
 from pilothouse.console.audit import AuditLog, default_audit_path
+from pilothouse.providers.base import Action
 from pilothouse.providers.model import Cluster, ConnectionState, RolloutState, Service
 from pilothouse.providers.refresh import ClusterRefresher
 from pilothouse.providers.swarm import SwarmProvider
@@ -195,11 +196,13 @@ def test_rollback_via_action_layer_and_cli_restores_the_previous_image(
     name = updated_service
     service = wait_until(lambda: settled_on(provider, name, "pilothouse-test/app:2"), 30, what="app:2 running")
     actions = ActionLayer({provider.name: provider}, audit=AuditLog(default_audit_path()))
-    plan = actions.plan_rollback(provider.name, service)
-    assert actions.execute(plan) == f"rolling back {name} to pilothouse-test/app:1"
+    outcome = actions.run(Action.ROLLBACK, provider.name, lambda: service, lambda plan: True)
+    assert outcome.status is Status.DONE, outcome.message
+    assert outcome.message == f"rolling back {provider.name}/{name} to pilothouse-test/app:1"
     rolled = wait_until(lambda: settled_on(provider, name, "pilothouse-test/app:1"), 60, what="back on app:1")
     assert rolled.rollout.state is RolloutState.ROLLED_BACK
-    (entry,) = audit_lines()
+    intent, entry = audit_lines()
+    assert (intent["result"], intent["attempt"]) == ("pending", entry["attempt"])
     assert entry["result"] == "ok" and entry["action"] == "rollback"
     assert entry["before"].startswith("pilothouse-test/app:2") and entry["after"] == "pilothouse-test/app:1"
 

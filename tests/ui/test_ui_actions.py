@@ -51,7 +51,8 @@ async def test_scale_dialog_confirm_executes(tmp_path: Path) -> None:
         await pilot.press("y")
         await wait_until(pilot, lambda: desired(app, "demo-swarm", "shop_web") == before + 2,
                          what="the new replica count in a fresh snapshot")
-        assert any("scaled" in message for message in notifications(app))
+        await wait_until(pilot, lambda: any("scaled" in message for message in notifications(app)),
+                         what="the success toast")
         audit = audit_lines(tmp_path)
         assert audit[-1]["action"] == "scale" and audit[-1]["result"] == "ok"
         assert (audit[-1]["before"], audit[-1]["after"]) == (str(before), str(before + 2))
@@ -91,8 +92,11 @@ async def test_plus_and_minus_scale_by_one(tmp_path: Path) -> None:
         await pilot.press("y")
         await wait_until(pilot, lambda: desired(app, "demo-k8s", "prod/auth") == service.desired - 1,
                          what="scaled down by one")
-        results = [line["result"] for line in audit_lines(tmp_path)]
-        assert results[-2:] == ["cancelled", "ok"]
+        # One line for the cancel; the sent change's intent then its outcome, paired by attempt.
+        await wait_until(pilot, lambda: len(audit_lines(tmp_path)) == 3, what="the outcome line")
+        cancelled, intent, outcome = audit_lines(tmp_path)
+        assert (cancelled["result"], intent["result"], outcome["result"]) == ("cancelled", "pending", "ok")
+        assert intent["attempt"] == outcome["attempt"]
 
 
 async def test_rollback_confirm(tmp_path: Path) -> None:
