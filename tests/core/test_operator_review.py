@@ -58,8 +58,12 @@ def test_scaling_to_the_current_count_changes_nothing(tmp_path: Path) -> None:
     assert outcome.status is Status.UNCHANGED and outcome.plan is not None and changes_nothing(outcome.plan)
     assert audit.read() == []
     asked: list[MutationPlan] = []
-    outcome = actions.run(Action.SCALE, provider.name, lambda: web, lambda plan: asked.append(plan) or False,
-                          replicas=web.desired + 1)
+
+    def say_no(plan: MutationPlan) -> bool:
+        asked.append(plan)
+        return False
+
+    outcome = actions.run(Action.SCALE, provider.name, lambda: web, say_no, replicas=web.desired + 1)
     assert outcome.status is Status.CANCELLED and not changes_nothing(asked[0])
 
 
