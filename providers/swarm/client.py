@@ -84,6 +84,11 @@ def new_client(endpoint: Endpoint, version: str = "auto", timeout: int = API_TIM
         raise ProviderError(f"{endpoint.base_url}: ssh:// needs paramiko, which is not installed",
                             "pip install 'docker[ssh]'")
     try:
+        if ssh:
+            from pilothouse.providers.swarm.sshjump import jump_client, uses_proxyjump
+
+            if uses_proxyjump(endpoint.base_url):
+                return jump_client(client_class(), endpoint.base_url, version, timeout)
         return client_class()(
             base_url=endpoint.base_url,
             version=version,

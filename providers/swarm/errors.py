@@ -100,6 +100,13 @@ def _ssh_error(error: BaseException, endpoint: str) -> ProviderError | None:
         return None
     import paramiko
 
+    from pilothouse.providers.swarm.sshjump import JumpHostFailed
+
+    jump = next((cause for cause in _causes(error) if isinstance(cause, JumpHostFailed)), None)
+    if jump is not None:
+        # The failure was at a jump host: name it, and judge by what went wrong there.
+        endpoint = f"{endpoint} (ProxyJump {jump.hop.alias}, {jump.hop.hostname}:{jump.hop.port})"
+        error = jump.__cause__ or jump
     for cause in _causes(error):
         if isinstance(cause, paramiko.BadHostKeyException):
             return CredentialsError(f"the ssh host key of {endpoint} does not match ~/.ssh/known_hosts",
@@ -119,6 +126,9 @@ def _ssh_error(error: BaseException, endpoint: str) -> ProviderError | None:
                                         "connect once with ssh to check and record its host key")
             return Unreachable(f"ssh connection to {endpoint} failed ({text[:160]})",
                                "check that sshd runs there and that `docker` is installed on that host")
+    if jump is not None:
+        return Unreachable(f"ssh connection to {endpoint} failed ({str(jump).split(': ', 1)[-1][:160]})",
+                           "check that jump host and its entry in ~/.ssh/config")
     return None
 
 

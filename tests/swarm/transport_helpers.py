@@ -328,6 +328,7 @@ class PrivateSshd:
     sshd: str
     port: int = 0
     host_public_key: str = ""
+    log_level: str = "VERBOSE"  # DEBUG1 also logs each direct-tcpip channel (a jump host's forwarding)
     client_key: Path = field(init=False)
     stranger_key: Path = field(init=False)
     _process: subprocess.Popen[bytes] | None = None
@@ -357,7 +358,7 @@ class PrivateSshd:
                 "UsePAM no\nPermitRootLogin prohibit-password\nPubkeyAuthentication yes\n"
                 "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
                 f"AuthorizedKeysFile {self.root}/authorized_keys\nStrictModes no\nPrintMotd no\n"
-                f"SetEnv DOCKER_HOST={self.docker_host}\nLogLevel VERBOSE\n"
+                f"SetEnv DOCKER_HOST={self.docker_host}\nLogLevel {self.log_level}\n"
             )
             with self.log.open("ab") as log:
                 self._process = subprocess.Popen([self.sshd, "-D", "-e", "-f", str(config)], stdout=log,
