@@ -27,10 +27,17 @@ if TYPE_CHECKING:
     from pilothouse.providers.model import Cluster, Event, Service
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_WATCH_TIMEOUT_S = 7 * 86400  # a week; 0 already means "no limit"
 
 
 class UsageError(InvalidInput):
     pass
+
+
+def _number_text(value: int) -> str:
+    """A number as an error repeats it: a 400-digit one would make the one-line error a screenful."""
+    text = str(value)
+    return text if len(text) <= 20 else f"a {len(text)}-digit number"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -283,7 +290,7 @@ def _doctor_code(clusters: list[Cluster], findings: list[Finding], fail_on: str 
 def _events(fleet: Fleet, args: argparse.Namespace) -> int:
     from pilothouse.console.timeline import audit_events, check_kinds, merge, parse_since
 
-    since = parse_since(args.since) if args.since else None
+    since = parse_since(args.since) if args.since is not None else None
     service_cluster, ref = _split_target(args.service) if args.service else (None, "")
     if args.cluster and args.cluster not in fleet.providers:
         raise _unknown_cluster(fleet, args.cluster)
@@ -327,8 +334,10 @@ def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
     from pilothouse.providers.refresh import ClusterRefresher
 
     cluster_name, ref = _split_target(args.target)
-    if args.timeout is not None and args.timeout < 0:
-        raise UsageError(f"--timeout cannot be negative ({args.timeout:g})")
+    if args.timeout is not None and not 0 <= args.timeout <= MAX_WATCH_TIMEOUT_S:
+        # nan compares false with everything: it lands here too, instead of a watch that never ends.
+        raise UsageError(f"--timeout must be between 0 and {MAX_WATCH_TIMEOUT_S} seconds (0 waits forever), "
+                         f"not {args.timeout:g}")
     if args.timeout is not None and not args.watch:
         raise UsageError("--timeout only applies with --watch (without it, rollout looks once and exits)")
     cluster = _snapshot_for(fleet, cluster_name)
@@ -370,7 +379,7 @@ def _logs(fleet: Fleet, args: argparse.Namespace) -> int:
 
     cluster_name, ref = _split_target(args.target)
     if not 0 <= args.tail <= 100_000:
-        raise UsageError(f"--tail must be between 0 and 100000, not {args.tail}")
+        raise UsageError(f"--tail must be between 0 and 100000, not {_number_text(args.tail)}")
     service = _find_service(_snapshot_for(fleet, cluster_name), ref)
     stop = threading.Event()
     try:
@@ -462,7 +471,7 @@ def _run(argv: Sequence[str] | None) -> int:
     if setup_code is not None:
         return setup_code
     if args.demo_tasks is not None and not 0 <= args.demo_tasks <= 50_000:
-        raise UsageError(f"--demo-tasks must be between 0 and 50000, not {args.demo_tasks}")
+        raise UsageError(f"--demo-tasks must be between 0 and 50000, not {_number_text(args.demo_tasks)}")
     from pilothouse.console.logsetup import setup_logging
 
     setup_logging()

@@ -16,6 +16,7 @@ Validated strictly: every error is one line naming the file, the line and the ke
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -38,6 +39,10 @@ DOCTOR_KEYS = {"trusted_registries": (list,), "silence": (list,)}
 SILENCE_KEYS = {"rule": (str,), "service": (str,), "reason": (str,)}
 CLUSTER_KEYS = {"name": (str,), "provider": (str,), "readonly": (bool,), "refresh_interval": (int, float)}
 MIN_REFRESH_S = 0.2
+# An hour between polls is already no live view; beyond that (1e308, inf) a timer overflows.
+MAX_REFRESH_S = 3600.0
+# A config is a few dozen lines; megabytes of it are a mistake (or an attack) that must not eat the memory.
+MAX_CONFIG_BYTES = 1_000_000
 DEMO_TRUSTED_REGISTRIES = ("registry.example.com/", "docker.io/library/", "docker.io/prom/")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
@@ -117,6 +122,15 @@ class _Validator:
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             wanted = " or ".join(_type_name(t) for t in types)
             raise self.fail(key, f"expected {wanted}, got {_type_name(type(value))} {value!r}", occurrence)
+        if isinstance(value, float) and not math.isfinite(value):
+            # TOML has nan and inf; no setting of ours means either (nan polls without delay, inf overflows).
+            raise self.fail(key, f"must be a finite number, not {value!r}", occurrence)
+        return value
+
+    def interval(self, key: str, value: float, occurrence: int = 0) -> float:
+        if not MIN_REFRESH_S <= value <= MAX_REFRESH_S:
+            raise self.fail(key, f"must be between {MIN_REFRESH_S} and {MAX_REFRESH_S:g} seconds, not {value:g}",
+                            occurrence)
         return value
 
 
@@ -130,14 +144,14 @@ def parse_config(text: str, path: Path) -> AppConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply", "a config needs a few levels at most") from None
     check = _Validator(path, text)
     for key, value in data.items():
         if key not in TOP_LEVEL_KEYS:
             raise check.fail(key, f"unknown key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
         check.typed(key, value, TOP_LEVEL_KEYS[key])
-    interval = float(data.get("refresh_interval", 2.0))
-    if interval < MIN_REFRESH_S:
-        raise check.fail("refresh_interval", f"must be at least {MIN_REFRESH_S} seconds")
+    interval = check.interval("refresh_interval", float(data.get("refresh_interval", 2.0)))
     keymap: dict[str, str] = {}
     for binding_id, keys in data.get("keymap", {}).items():
         keymap[binding_id] = check.typed(f"keymap.{binding_id}", keys, (str,))
@@ -235,9 +249,8 @@ def _cluster(check: _Validator, entry: dict[str, Any], position: int, interval: 
         options[key] = check.typed(f"clusters.{key}", value, option.types, position)
         if isinstance(value, list) and not all(isinstance(item, str) for item in value):
             raise check.fail(f"clusters.{key}", "expected a list of strings", position)
-    cluster_interval = float(entry.get("refresh_interval", interval))
-    if cluster_interval < MIN_REFRESH_S:
-        raise check.fail("clusters.refresh_interval", f"must be at least {MIN_REFRESH_S} seconds", position)
+    cluster_interval = check.interval("clusters.refresh_interval", float(entry.get("refresh_interval", interval)),
+                                      position)
     return ClusterConfig(name=name, provider=provider_name, readonly=bool(entry.get("readonly", False)),
                          refresh_interval=cluster_interval, options=options)
 
@@ -247,6 +260,10 @@ def load_config(path: Path | None, *, required: bool = False) -> AppConfig:
     if path is None:
         path = default_config_path()
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: config file is {size:,} bytes; at most {MAX_CONFIG_BYTES:,} are read",
+                              "is this the right file?")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if required:

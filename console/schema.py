@@ -42,7 +42,7 @@ def _cluster_schema() -> dict[str, Any]:
 
     common = _properties(cfg.CLUSTER_KEYS)
     common["name"]["pattern"] = cfg.NAME_PATTERN.pattern
-    common["refresh_interval"]["minimum"] = cfg.MIN_REFRESH_S
+    common["refresh_interval"].update(minimum=cfg.MIN_REFRESH_S, maximum=cfg.MAX_REFRESH_S)
     branches = []
     for name in BUILTIN_PROVIDERS:
         options = registry.provider_class(name).OPTIONS
@@ -55,7 +55,7 @@ def _cluster_schema() -> dict[str, Any]:
 
 def config_schema() -> dict[str, Any]:
     top = _properties(cfg.TOP_LEVEL_KEYS)
-    top["refresh_interval"]["minimum"] = cfg.MIN_REFRESH_S
+    top["refresh_interval"].update(minimum=cfg.MIN_REFRESH_S, maximum=cfg.MAX_REFRESH_S)
     top["log_buffer_lines"].update(minimum=cfg.LOG_BUFFER_RANGE[0], maximum=cfg.LOG_BUFFER_RANGE[1])
     top["theme"]["enum"] = cfg.theme_names()
     top["keymap"]["additionalProperties"] = {"type": "string"}

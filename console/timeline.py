@@ -10,7 +10,9 @@ from typing import Any
 from pilothouse.providers.errors import InvalidInput
 from pilothouse.providers.model import Cluster, Event
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+# ASCII digits only: float() also reads other scripts' digits, which the operator did not type as a number.
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd])\s*$")
+MAX_SINCE_S = 36_500 * 86400
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Event kinds the built-in providers write: Swarm's event actions, Kubernetes event types, ECS service
 # events and deployment changes, the demo's node states and applied actions, and the audit log.
@@ -21,8 +23,13 @@ EVENT_KINDS = frozenset({"create", "update", "remove", "state", "warning", "norm
 def parse_since(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
-        raise InvalidInput(f"--since {text!r} is not a duration", "use e.g. 45s, 30m, 2h or 1d")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        raise InvalidInput(f"--since {text[:40]!r} is not a duration", "use e.g. 45s, 30m, 2h or 1d")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not 0 < seconds <= MAX_SINCE_S:
+        # Beyond a century the date arithmetic overflows (99999999d); zero would filter out everything.
+        raise InvalidInput(f"--since {text.strip()[:40]} is out of range", f"use more than 0s and at most "
+                           f"{MAX_SINCE_S // 86400}d")
+    return timedelta(seconds=seconds)
 
 
 def check_kinds(kinds: Iterable[str], events: Iterable[Event]) -> None:

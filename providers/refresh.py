@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ from pilothouse.providers.model import Cluster, ConnectionState
 
 log = logging.getLogger("pilothouse.refresh")
 MAX_BACKOFF_S = 60.0
+DEFAULT_INTERVAL_S = 2.0
+MAX_INTERVAL_S = 3600.0  # threading waits overflow on huge timeouts (1e308)
 # A burst of watch events (a rolling update emits dozens) becomes one refresh.
 COALESCE_S = 0.05
 
@@ -87,9 +90,12 @@ class ClusterRefresher:
         return cluster
 
     def next_delay(self) -> float:
+        # The config checks intervals; a provider or test that passes nan, inf or <= 0 must still neither spin
+        # (nan waits not at all) nor overflow a timer (inf): fall back to the default.
+        interval = self.interval if math.isfinite(self.interval) and self.interval > 0 else DEFAULT_INTERVAL_S
         if self.failures == 0:
-            return self.interval
-        return float(min(MAX_BACKOFF_S, self.interval * (2 ** min(self.failures, 6))))
+            return min(interval, MAX_INTERVAL_S)
+        return float(min(MAX_BACKOFF_S, interval * (2 ** min(self.failures, 6))))
 
     def wait_next(self) -> None:
         """Until the next refresh is due: the interval (backed off after errors), or a poke."""

@@ -51,3 +51,21 @@ def test_state_files_are_private_and_the_log_does_not_repeat_the_audit(capsys: p
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     text = log.read_text()
     assert "7 -> 5" not in text and "shop_web" not in text
+
+
+@pytest.mark.parametrize("kind", ["directory", "unreadable"])
+def test_events_with_an_audit_log_it_cannot_read_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             kind: str) -> None:
+    audit = tmp_path / "audit"
+    if kind == "directory":
+        audit.mkdir()
+        reason = "Is a directory"
+    else:
+        (tmp_path / "plain").write_text("")
+        audit = tmp_path / "plain" / "audit.jsonl"
+        reason = "Not a directory"
+    config = tmp_path / "config.toml"
+    config.write_text(f'audit_log = "{audit}"\n')
+    code, out, err = run(capsys, "--config", str(config), "events", "--demo")
+    assert code == 1 and out == ""
+    assert err == f"pilothouse: error: cannot read the audit log {audit}: {reason}: check audit_log in the config\n"

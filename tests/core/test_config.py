@@ -53,7 +53,7 @@ clusters = ["prod"]
         ("colour = 'red'", ":1: colour: unknown key"),
         ("readonly = 'yes'", ":1: readonly: expected true/false"),
         ("refresh_interval = true", ":1: refresh_interval: expected an integer or a number"),
-        ("refresh_interval = 0.01", "at least"),
+        ("refresh_interval = 0.01", "must be between 0.2 and 3600 seconds"),
         ("[[clusters]]\nname = 'a'\nprovider = 'swarm'\ndocker_hots = 'x'", ":4: clusters.docker_hots: unknown key"),
         ("[[clusters]]\nname = 'a'\nprovider = 'swarm'\ndocker_host = 5",
          ":4: clusters.docker_host: expected a string"),
