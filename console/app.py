@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from pilothouse.console.doctor import Finding, examine
+from pilothouse.console.doctor import Finding, assess_attention, examine
 from pilothouse.console.screens.audit_feed import AuditFeed
 from pilothouse.console.screens.base import FleetScreenBase, FleetState
 from pilothouse.console.screens.doctor import DoctorScreen
@@ -33,6 +33,7 @@ from pilothouse.console.screens.palette import FleetCommands
 from pilothouse.console.screens.placement import PlacementScreen
 from pilothouse.console.screens.service import ServiceScreen
 from pilothouse.console.screens.service_actions import ServiceActionScreen
+from pilothouse.providers.attention import Attention, AttentionAssessor
 from pilothouse.providers.base import LoginCommand
 from pilothouse.providers.model import Cluster
 
@@ -48,12 +49,14 @@ SIGNAL_EXIT_BASE = 128
 
 
 class ClusterUpdated(Message):
-    """A snapshot from a refresher thread, with its doctor findings when the thread computed them."""
+    """A snapshot from a refresher thread, with its doctor findings and attention when the thread computed them."""
 
-    def __init__(self, cluster: Cluster, findings: list[Finding] | None = None) -> None:
+    def __init__(self, cluster: Cluster, findings: list[Finding] | None = None,
+                 attention: dict[str, Attention] | None = None) -> None:
         super().__init__()
         self.cluster = cluster
         self.findings = findings
+        self.attention = attention
 
 
 class NotATerminal:
@@ -97,6 +100,8 @@ class PilothouseApp(App[int]):
                                            demo)
         self._refresh_on_mount = refresh
         self._refreshers: dict[str, ClusterRefresher] = {}
+        # For snapshots that arrive without attention (posted by hand): assessed on the UI thread.
+        self._assessors: dict[str, AttentionAssessor] = {}
         if config.demo or demo:
             self.sub_title = "DEMO fleet (simulated)"
 
@@ -150,11 +155,15 @@ class PilothouseApp(App[int]):
 
     def start_refresher(self, name: str) -> None:
         doctor = self.console_config.doctor
+        # Used only on this refresher's thread: it keeps the cluster's history (restart counts, since when short).
+        assessor = AttentionAssessor()
 
         def deliver(cluster: Cluster) -> None:
-            # Runs on the refresher's thread: the doctor's pass over every container is done here, off the
-            # UI thread (about 20 ms for 1,000 services), and post_message is the thread-safe way in.
-            self.post_message(ClusterUpdated(cluster, examine(cluster, doctor)))
+            # Runs on the refresher's thread: the doctor's pass over every container and the attention pass
+            # over every task are done here, off the UI thread (about 20 ms for 1,000 services), and
+            # post_message is the thread-safe way in.
+            findings = examine(cluster, doctor)
+            self.post_message(ClusterUpdated(cluster, findings, assess_attention(assessor, cluster, findings)))
 
         refresher = self.fleet.refresher(name, deliver)
         self._refreshers[name] = refresher
@@ -174,7 +183,11 @@ class PilothouseApp(App[int]):
         findings = message.findings
         if findings is None:
             findings = examine(message.cluster, self.console_config.doctor)
-        self.state.update(message.cluster, findings)
+        attention = message.attention
+        if attention is None:
+            assessor = self._assessors.setdefault(message.cluster.name, AttentionAssessor())
+            attention = assess_attention(assessor, message.cluster, findings)
+        self.state.update(message.cluster, findings, attention)
         # The topmost fleet screen redraws, even under a dialog; the others redraw when they come back.
         for screen in reversed(self.screen_stack):
             if isinstance(screen, FleetScreenBase):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pilothouse.console.config import AppConfig
     from pilothouse.console.doctor import Finding
     from pilothouse.console.fleet import Fleet
+    from pilothouse.providers.attention import Attention
     from pilothouse.providers.model import Cluster, Event, Service
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="print a one-shot snapshot of every cluster")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--cluster", metavar="NAME", action="append", help="only this cluster (repeatable)")
+    status.add_argument("--attention", action="store_true",
+                        help="only the services needing attention, with the reasons")
     _global_options(status, suppress=True)
 
     scale = commands.add_parser("scale", help="set the replica count of a service")
@@ -402,11 +405,17 @@ def _service_or_none(cluster: Cluster, ref: str) -> Service | None:
     return cluster.service(ref)
 
 
-def _status(fleet: Fleet, args: argparse.Namespace) -> int:
+def _status(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
+    from pilothouse.console.doctor import assess_attention, examine
     from pilothouse.console.export import fleet_dict
     from pilothouse.console.fleet import BrokenProvider
+    from pilothouse.providers.attention import AttentionAssessor
 
     clusters = _selected_snapshots(fleet, args)
+    # One look: no history, so no "for how long" and no restarts rising between snapshots (a restart time
+    # inside the window still counts).
+    attention = {cluster.name: assess_attention(AttentionAssessor(), cluster, examine(cluster, config.doctor))
+                 for cluster in clusters}
     # A cluster whose config is wrong (not merely down) is bad input: said on stderr, exit 2; the others
     # are still reported.
     providers = [fleet.providers[cluster.name] for cluster in clusters]
@@ -418,10 +427,14 @@ def _status(fleet: Fleet, args: argparse.Namespace) -> int:
 
     def write() -> None:
         if args.json:
-            json.dump(fleet_dict(clusters), sys.stdout, indent=1)
+            data = fleet_dict(clusters, attention)
+            if args.attention:
+                for cluster in data["clusters"]:
+                    cluster["services"] = [s for s in cluster["services"] if s["attention"]["level"] != "none"]
+            json.dump(data, sys.stdout, indent=1)
             sys.stdout.write("\n")
         else:
-            _print_status(clusters)
+            _print_status(clusters, attention, only_attention=args.attention)
 
     code = _output(code, write)  # flushed: the report first, then the errors under it
     for provider in broken:
@@ -429,7 +442,12 @@ def _status(fleet: Fleet, args: argparse.Namespace) -> int:
     return code
 
 
-def _print_status(clusters: list[Cluster]) -> None:
+def _print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attention]], *,
+                  only_attention: bool = False) -> None:
+    """A line per cluster, then one table of services, problems first (critical, warning, then the
+    configured order), aligned like kubectl's; with `only_attention`, those needing it and every reason."""
+    from pilothouse.providers.attention import NOTHING
+
     for cluster in clusters:
         label = " DEMO" if cluster.demo else ""
         state = cluster.state.value + (f": {cluster.error}" if cluster.error else "")
@@ -439,12 +457,43 @@ def _print_status(clusters: list[Cluster]) -> None:
         scope = f"; {cluster.scope}" if cluster.scope else ""
         print(f"{cluster.name} ({cluster.kind.value}{label}) {state}; {len(cluster.nodes)} nodes, {down} not ready"
               f"{scope}")
-        for service in cluster.services:
-            rollout = service.rollout
-            progress = "" if rollout.state.value == "stable" else (
-                f"  {rollout.state.value} {rollout.updated}/{rollout.total} {rollout.message}")
-            print(f"  {service.ref:<40} {service.running:>4}/{service.desired:<4} "
-                  f"{_health_text(service)}  {service.image}{progress}")
+    listed = [(cluster, service, attention.get(cluster.name, {}).get(service.id, NOTHING))
+              for cluster in clusters for service in cluster.services]
+    listed.sort(key=lambda item: item[2].level.rank)  # stable: the configured order within a level
+    if only_attention:
+        listed = [item for item in listed if item[2].needed]
+        if not listed:
+            print("nothing needs attention")
+            return
+        header = ["CLUSTER", "SERVICE", "ATTENTION", "RUNNING", "REASONS"]
+        rows: list[list[str]] = []
+        for cluster, service, found in listed:
+            texts = found.texts()
+            rows.append([cluster.name, service.ref, found.level.value, f"{service.running}/{service.desired}",
+                         texts[0]])
+            rows.extend(["", "", "", "", text] for text in texts[1:])
+        _print_table(header, rows)
+        return
+    if not listed:
+        return
+    header = ["CLUSTER", "SERVICE", "ATTENTION", "RUNNING", "HEALTH", "IMAGE", "ROLLOUT"]
+    rows = []
+    for cluster, service, found in listed:
+        rollout = service.rollout
+        progress = rollout.state.value if rollout.state.value == "stable" else (
+            f"{rollout.state.value} {rollout.updated}/{rollout.total} {rollout.message}".rstrip())
+        rows.append([cluster.name, service.ref, found.level.value if found.needed else "-",
+                     f"{service.running}/{service.desired}", _health_text(service), service.image or "-", progress])
+    _print_table(header, rows)
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    """Columns padded to their widest cell and three spaces apart, as kubectl prints; the last one is not
+    padded (it may be long)."""
+    widths = [max(len(row[index]) for row in [header, *rows]) for index in range(len(header) - 1)]
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("   ".join([*cells, row[-1]]).rstrip())
 
 
 def _health_text(service: Service) -> str:
@@ -485,7 +534,7 @@ def _run(argv: Sequence[str] | None) -> int:
 
             return int(run_console(fleet, config))
         if args.command == "status":
-            return _status(fleet, args)
+            return _status(fleet, config, args)
         if args.command == "doctor":
             return _doctor(fleet, config, args)
         if args.command == "events":

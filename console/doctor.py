@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 
+from pilothouse.providers.attention import Attention, AttentionAssessor
 from pilothouse.providers.model import Cluster, ClusterKind, ContainerSpec, Service, ServiceMode, UpdatePolicy
 from pilothouse.providers.secrets import looks_secret
 
@@ -291,3 +293,20 @@ def counts_by_service(findings: Iterable[Finding]) -> dict[tuple[str, str], int]
             key = (finding.cluster, finding.service)
             counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def high_severity_rules(findings: Iterable[Finding]) -> dict[str, list[str]]:
+    """Service ref -> rule ids of its unsilenced high-severity findings (attention's doctor rule)."""
+    rules: dict[str, list[str]] = {}
+    for finding in findings:
+        if finding.severity is Severity.HIGH and not finding.silenced:
+            rules.setdefault(finding.service, []).append(finding.rule)
+    return rules
+
+
+def assess_attention(assessor: AttentionAssessor, cluster: Cluster, findings: Iterable[Finding],
+                     now: datetime | None = None) -> dict[str, Attention]:
+    """The cluster's attention as of its own sync time (deterministic for a frozen demo), with the doctor's
+    high-severity findings passed in: providers/attention.py imports nothing from the console."""
+    when = now or cluster.last_sync or datetime.now(UTC)
+    return assessor.assess(cluster, when, high_severity_rules(findings))

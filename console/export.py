@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pilothouse.providers.attention import NOTHING, Attention
 from pilothouse.providers.model import Cluster, Node, Service, Task
 
 
@@ -32,7 +33,11 @@ def task_dict(task: Task) -> dict[str, Any]:
     }
 
 
-def service_dict(service: Service) -> dict[str, Any]:
+def attention_dict(attention: Attention) -> dict[str, Any]:
+    return {"level": attention.level.value, "reasons": attention.texts()}
+
+
+def service_dict(service: Service, attention: Attention = NOTHING) -> dict[str, Any]:
     rollout = service.rollout
     return {
         "id": service.id, "name": service.name, "ref": service.ref, "namespace": service.namespace,
@@ -47,19 +52,23 @@ def service_dict(service: Service) -> dict[str, Any]:
         "update_policy": service.update_policy.summary(),
         "networks": list(service.networks), "ports": list(service.ports),
         "tasks": [task_dict(task) for task in service.tasks],
+        "attention": attention_dict(attention),
     }
 
 
-def cluster_dict(cluster: Cluster) -> dict[str, Any]:
+def cluster_dict(cluster: Cluster, attention: dict[str, Attention] | None = None) -> dict[str, Any]:
+    found = attention or {}
     return {
         "name": cluster.name, "kind": cluster.kind.value, "reachable": cluster.reachable,
         "state": cluster.state.value, "error": cluster.error or None, "last_sync": _time(cluster.last_sync),
         "demo": cluster.demo, "endpoint": cluster.endpoint, "forbidden": list(cluster.forbidden),
         "scope": cluster.scope or None, "needs_login": cluster.needs_login,
         "nodes": [node_dict(node) for node in cluster.nodes],
-        "services": [service_dict(service) for service in cluster.services],
+        "services": [service_dict(service, found.get(service.id, NOTHING)) for service in cluster.services],
     }
 
 
-def fleet_dict(clusters: list[Cluster]) -> dict[str, Any]:
-    return {"clusters": [cluster_dict(cluster) for cluster in clusters]}
+def fleet_dict(clusters: list[Cluster], attention: dict[str, dict[str, Attention]] | None = None) -> dict[str, Any]:
+    """`attention`: cluster name -> service id -> attention; a service missing from it needs none."""
+    every = attention or {}
+    return {"clusters": [cluster_dict(cluster, every.get(cluster.name)) for cluster in clusters]}

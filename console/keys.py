@@ -29,6 +29,9 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "doctor": "d",
     "events": "e",
     "sort": "o",
+    "sort_reverse": "O",
+    "problems_first": "t",
+    "attention_only": "a",
     "refresh": "r",
     "back": "escape",
     "follow_rollout": "w",
@@ -64,7 +67,7 @@ _SERVICE_ACTIONS = ("scale", "scale_up", "scale_down", "rollback")
 # on one key means one of the two can never be pressed there.
 LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
     "fleet": (*_EVERYWHERE, *_SERVICE_ACTIONS, "drill_down", "placement", "filter", "logs", "doctor", "events",
-              "sort", "refresh", "back"),
+              "sort", "sort_reverse", "problems_first", "attention_only", "refresh", "back"),
     "service": (*_EVERYWHERE, *_SERVICE_ACTIONS, "back", "placement", "logs", "logs_service", "follow_rollout",
                 "task_detail"),
     "placement": (*_EVERYWHERE, "back", "next_cluster", "services_prev", "services_next"),

@@ -220,6 +220,8 @@ class Task:
     restarts: int = 0
     address: str = ""
     stopped: datetime | None = None
+    # When a container of the task last restarted (Kubernetes lastState.terminated.finishedAt); None: unknown.
+    restarted: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -1,5 +1,6 @@
 """A line per cluster: name, kind, DEMO and READ-ONLY labels, connection state, nodes down, last sync; and a
-line of notes (scope, forbidden kinds, how to log in, the error) when there are any."""
+line of notes (scope, forbidden kinds, how to log in, the error) when there are any. Under them, one line
+that names the services needing attention, worst first."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
+from pilothouse.providers.attention import Attention, Level
 from pilothouse.providers.model import Cluster, ConnectionState, NodeStatus
 from pilothouse.widgets.render import connection_text
 
@@ -53,6 +55,33 @@ def cluster_lines(cluster: Cluster, login_hint: str = "", readonly: bool = False
 def cluster_line(cluster: Cluster, login_hint: str = "", readonly: bool = False) -> Text:
     """cluster_lines() as one Text (for plain-text uses)."""
     return Text("\n").join(cluster_lines(cluster, login_hint, readonly))
+
+
+LEVEL_STYLES = {Level.CRITICAL: "bold red", Level.WARNING: "yellow", Level.NONE: "green"}
+
+
+def attention_summary(needing: Sequence[tuple[str, Attention]], unknown: Sequence[str] = ()) -> Text:
+    """"3 need attention: shop/api crash-looping 1/2 · shop/stuck rollout failed · …" on one line, worst first
+    (`needing` comes sorted: name as shown, attention). `unknown`: clusters whose services cannot be judged
+    (unreachable, tasks forbidden), named so that a quiet line does not read as "all is well"."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if unknown:
+        # First: at the end, a long list would cut it off.
+        text.append(f"? cannot judge {', '.join(unknown)}", style="bold yellow")
+        text.append(" · ", style="dim")
+    if not needing:
+        text.append("✓ nothing needs attention", style="green")
+    else:
+        worst = needing[0][1].level
+        text.append(f"{worst.symbol} {len(needing)} need{'s' if len(needing) == 1 else ''} attention: ",
+                    style=LEVEL_STYLES[worst])
+        for index, (name, attention) in enumerate(needing):
+            if index:
+                text.append(" · ", style="dim")
+            text.append(f"{attention.level.symbol} ", style=LEVEL_STYLES[attention.level])
+            text.append(name, style="bold")
+            text.append(f" {attention.headline}", style=LEVEL_STYLES[attention.level])
+    return text
 
 
 # The header's height at most (its CSS max-height): beyond it, lines would be cut without a trace.

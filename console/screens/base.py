@@ -15,6 +15,7 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 
 from pilothouse.console.doctor import Finding, counts_by_service
+from pilothouse.providers.attention import NOTHING, Attention
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ class FleetState:
         # Doctor findings of each cluster's latest snapshot, computed when the snapshot arrives, not per render.
         self.findings: dict[str, list[Finding]] = {}
         self._finding_counts: dict[str, dict[tuple[str, str], int]] = {}
+        # Attention of each cluster's latest snapshot (service id -> attention), computed with the findings.
+        self.attention: dict[str, dict[str, Attention]] = {}
         # Bumped on every update: screens skip work when nothing changed since they last drew.
         self.generation = 0
 
@@ -40,12 +43,24 @@ class FleetState:
         return cls([Cluster(name=name, kind=kind, state=ConnectionState.CONNECTING, demo=name in demo)
                     for name, kind in kinds.items()])
 
-    def update(self, cluster: Cluster, findings: list[Finding] | None = None) -> None:
+    def update(self, cluster: Cluster, findings: list[Finding] | None = None,
+               attention: dict[str, Attention] | None = None) -> None:
         self.clusters[cluster.name] = cluster
         if findings is not None:
             self.findings[cluster.name] = findings
             self._finding_counts[cluster.name] = counts_by_service(findings)
+        if attention is not None:
+            self.attention[cluster.name] = attention
         self.generation += 1
+
+    def attention_of(self, cluster: str, service_id: str) -> Attention:
+        return self.attention.get(cluster, {}).get(service_id, NOTHING)
+
+    def needing_attention(self) -> list[tuple[Cluster, Service, Attention]]:
+        """Services that need attention, worst first, then in config order."""
+        found = [(cluster, service, attention) for cluster, service in self.services()
+                 if (attention := self.attention_of(cluster.name, service.id)).needed]
+        return sorted(found, key=lambda item: item[2].level.rank)
 
     def finding_count(self, cluster: str, service_ref: str) -> int:
         """Unsilenced doctor findings of one service."""

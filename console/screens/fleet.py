@@ -1,4 +1,8 @@
-"""The fleet: every service of every cluster in one table, diffed in place on every snapshot."""
+"""The fleet: every service of every cluster in one table, diffed in place on every snapshot.
+
+Problems first: the default order is the ATTN column's (critical, then warning, then the configured order);
+`t` toggles to the configured order and back, `a` shows only the services needing attention, `O` reverses.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +15,35 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
 from pilothouse.console.screens.service_actions import ServiceActionScreen
+from pilothouse.providers.attention import NOTHING, Attention, Level, tasks_unknown
 from pilothouse.providers.model import Cluster, ConnectionState, Service, ServiceMode
-from pilothouse.widgets.cluster_header import ClusterHeader
+from pilothouse.widgets.cluster_header import LEVEL_STYLES, ClusterHeader, attention_summary
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
 from pilothouse.widgets.render import health_text, image_tag, replicas_text, rollout_text
 
 # Column widths: NARROW keeps every column on an 80-column terminal; wider terminals grow the columns one
 # cell at a time, most useful first, up to WIDE; the rollout column takes what is left.
-WIDE = {"cluster": 12, "namespace": 10, "service": 20, "image": 22, "replicas": 7, "health": 10, "findings": 4}
-NARROW = {"cluster": 8, "namespace": 4, "service": 11, "image": 11, "replicas": 5, "health": 6, "findings": 3}
-GROW_ORDER = ("service", "image", "cluster", "namespace", "health", "replicas", "findings")
-LABELS = {"cluster": "CLUSTER", "namespace": "NS/STACK", "service": "SERVICE", "image": "IMAGE:TAG",
+WIDE = {"attn": 6, "cluster": 12, "namespace": 10, "service": 20, "image": 21, "replicas": 7, "health": 10,
+        "findings": 4}
+NARROW = {"attn": 4, "cluster": 8, "namespace": 4, "service": 10, "image": 9, "replicas": 5, "health": 6,
+          "findings": 3}
+GROW_ORDER = ("service", "image", "attn", "cluster", "namespace", "health", "replicas", "findings")
+LABELS = {"attn": "ATTN", "cluster": "CLUSTER", "namespace": "NS/STACK", "service": "SERVICE", "image": "IMAGE:TAG",
           "replicas": "RUN/DES", "health": "HEALTH", "findings": "DOC", "rollout": "ROLLOUT"}
+ATTN_COLUMN = 0
+CLUSTER_COLUMN = 1
 # How each column's sort reads (its sort values make these true), ascending then reversed.
-ORDERS = {"cluster": ("config order", "config order reversed"), "replicas": ("fewest running first", "most first"),
+ORDERS = {"attn": ("needing attention first", "needing attention last"),
+          "cluster": ("config order", "config order reversed"), "replicas": ("fewest running first", "most first"),
           "health": ("worst first", "best first"), "findings": ("most findings first", "fewest first"),
           "rollout": ("rollouts in progress first", "stable first")}
 # DataTable pads every cell by one column each side, and the vertical scrollbar takes two.
 CELL_PADDING = 2
 SCROLLBAR = 2
-MIN_ROLLOUT = 12
+MIN_ROLLOUT = 9
+# The ATTN column at its full width shows the symbol and the word; narrower, the word alone (NO_COLOR reads both).
+ATTN_WORDS = {Level.CRITICAL: "crit", Level.WARNING: "warn", Level.NONE: ""}
 MAX_ROLLOUT = 32
 
 
@@ -54,6 +66,19 @@ def findings_cell(count: int) -> Cell:
     return Cell(Text(str(count), style="yellow", no_wrap=True), -count)
 
 
+def attention_cell(attention: Attention, order: tuple[object, ...], width: int) -> Cell:
+    """The level as a word (and a symbol when there is room); sorts worst first, then in the configured order
+    (`order`), so that it is also the table's full natural key."""
+    level = attention.level
+    word = ATTN_WORDS[level]
+    if level is Level.NONE:
+        text = Text("-", style="dim", no_wrap=True)
+    else:
+        shown = f"{level.symbol} {word}" if width >= len(word) + 2 else word
+        text = Text(shown, style=LEVEL_STYLES[level], no_wrap=True, overflow="ellipsis")
+    return Cell(text, (level.rank, *order))
+
+
 @dataclass(frozen=True, slots=True)
 class FleetRow:
     key: str
@@ -61,6 +86,7 @@ class FleetRow:
     service_id: str
     cells: tuple[Cell, ...]
     haystack: str
+    level: Level = Level.NONE
 
 
 def row_key(cluster: str, service_id: str) -> str:
@@ -68,12 +94,13 @@ def row_key(cluster: str, service_id: str) -> str:
 
 
 def row_look(position: int, cluster: Cluster, service: Service, rollout_width: int,
-             findings: int) -> tuple[object, ...]:
+             findings: int, attention: Attention = NOTHING, attn_width: int = 6) -> tuple[object, ...]:
     """Everything service_row draws from: equal looks make equal rows."""
     health, rollout = service.health, service.rollout
     return (position, cluster.state is ConnectionState.UNREACHABLE, service.namespace, service.ref, service.image,
             service.running, service.desired, service.mode, health.healthy, health.unhealthy, health.starting,
-            findings, rollout.state, rollout.updated, rollout.total, rollout_width, service.workload_kind)
+            findings, rollout.state, rollout.updated, rollout.total, rollout_width, service.workload_kind,
+            attention.level, tuple(reason.short for reason in attention.reasons), attn_width)
 
 
 def service_label(service: Service) -> str:
@@ -83,7 +110,7 @@ def service_label(service: Service) -> str:
 
 
 def service_row(position: int, cluster: Cluster, service: Service, rollout_width: int,
-                findings: int = 0) -> FleetRow:
+                findings: int = 0, attention: Attention = NOTHING, attn_width: int = 6) -> FleetRow:
     stale = cluster.state is ConnectionState.UNREACHABLE
     cluster_label = Text(no_wrap=True, overflow="ellipsis")
     if stale:
@@ -92,8 +119,10 @@ def service_row(position: int, cluster: Cluster, service: Service, rollout_width
     health = service.health
     rollout = service.rollout
     bar_width = max(3, min(12, rollout_width - 15))
+    order = (position, service.namespace, service.ref)
     cells = (
-        Cell(cluster_label, (position, service.namespace, service.ref)),
+        attention_cell(attention, order, attn_width),
+        Cell(cluster_label, order),
         cell(service.namespace or "-"),
         cell(service_label(service), style="bold"),
         cell(image_tag(service.image)),
@@ -107,8 +136,10 @@ def service_row(position: int, cluster: Cluster, service: Service, rollout_width
         for one in cells:
             one.text.stylize("dim")
     haystack = " ".join((cluster.name, service.namespace, service.ref, service.image, rollout.state.value,
-                         service.workload_kind, service.mode.value, "stale" if stale else "")).lower()
-    return FleetRow(row_key(cluster.name, service.id), cluster.name, service.id, cells, haystack)
+                         service.workload_kind, service.mode.value, "stale" if stale else "",
+                         attention.level.value if attention.needed else "",
+                         *(reason.short for reason in attention.reasons))).lower()
+    return FleetRow(row_key(cluster.name, service.id), cluster.name, service.id, cells, haystack, attention.level)
 
 
 def matches(haystack: str, words: list[str]) -> bool:
@@ -128,8 +159,15 @@ class FleetScreen(ServiceActionScreen):
         Binding("e", "events", "Events", id="events",
                 tooltip="Events: one timeline of every cluster and the console's own actions"),
         # Not in the footer (an 80-column footer has room for the incident keys only); in help and the palette.
+        # Not in the footer either: an 80-column footer is full; the attention line above the table names it.
+        Binding("a", "attention_only", "Attention", id="attention_only", show=False,
+                tooltip="Show only the services needing attention (again: show all)"),
         Binding("o", "cycle_sort", "Sort", id="sort", show=False,
                 tooltip="Sort by the next column (or click a header)"),
+        Binding("O", "reverse_sort", "Reverse sort", id="sort_reverse", show=False,
+                tooltip="Reverse the current sort"),
+        Binding("t", "toggle_order", "Problems first / config order", id="problems_first", show=False,
+                tooltip="Toggle between problems first and the configured order"),
         Binding("r", "refresh", "Refresh", id="refresh", show=False, tooltip="Refresh every cluster now"),
         Binding("escape", "back", "Clear filter", id="back", show=False, tooltip="Clear the filter"),
     ]
@@ -142,9 +180,11 @@ class FleetScreen(ServiceActionScreen):
         self._words: list[str] = []
         self._drawn_generation = -1
         self._columns: tuple[Column, ...] = fleet_columns(120)
+        self.attention_only = False
 
     def compose(self) -> ComposeResult:
         yield ClusterHeader(id="clusters")
+        yield Static("", id="fleet-attention")
         yield DiffTable(self._columns, id="fleet-table")
         yield Static("", id="fleet-status")
         yield Input(placeholder="filter: words that must all appear (enter: keep, escape: clear)",
@@ -158,6 +198,8 @@ class FleetScreen(ServiceActionScreen):
     def on_mount(self) -> None:
         self.query_one("#fleet-filter", Input).display = False
         self._relayout(self.app.size.width)
+        # Problems first, with the column's sort marker showing it.
+        self.table.sort_by(ATTN_COLUMN)
         self.fleet_changed()
         self.table.focus()
 
@@ -188,6 +230,7 @@ class FleetScreen(ServiceActionScreen):
         self.query_one(ClusterHeader).show(clusters, self._login_hints(clusters),
                                            {cluster.name for cluster in clusters if actions.readonly_for(cluster.name)})
         rollout_width = self._columns[-1].width or 20
+        attn_width = self._columns[ATTN_COLUMN].width or 6
         for position, cluster in enumerate(clusters):
             cached = self._rows.get(cluster.name)
             # Snapshots are immutable: an unchanged object means unchanged rows.
@@ -195,13 +238,14 @@ class FleetScreen(ServiceActionScreen):
                 rows = []
                 for service in cluster.services:
                     findings = state.finding_count(cluster.name, service.ref)
-                    look = row_look(position, cluster, service, rollout_width, findings)
+                    attention = state.attention_of(cluster.name, service.id)
+                    look = row_look(position, cluster, service, rollout_width, findings, attention, attn_width)
                     known = self._row_cache.get((cluster.name, service.id))
                     # A refresh changes few services: rebuilding every row's Rich text would cost the UI
                     # thread ~100 ms at 50k tasks for nothing.
                     row = known[1] if known is not None and known[0] == look else None
                     if row is None:
-                        row = service_row(position, cluster, service, rollout_width, findings)
+                        row = service_row(position, cluster, service, rollout_width, findings, attention, attn_width)
                         self._row_cache[(cluster.name, service.id)] = (look, row)
                     rows.append(row)
                 live = {service.id for service in cluster.services}
@@ -209,7 +253,16 @@ class FleetScreen(ServiceActionScreen):
                     del self._row_cache[key]
                 self._rows[cluster.name] = (cluster, rows)
         self._drawn_generation = state.generation
+        self._draw_attention(clusters)
         self._draw()
+
+    def _draw_attention(self, clusters: list[Cluster]) -> None:
+        several = len(clusters) > 1
+        needing = [(f"{cluster.name}/{service.ref}" if several else service.ref, attention)
+                   for cluster, service, attention in self.state.needing_attention()]
+        unknown = [cluster.name for cluster in clusters
+                   if cluster.state is ConnectionState.UNREACHABLE or tasks_unknown(cluster)]
+        self.query_one("#fleet-attention", Static).update(attention_summary(needing, unknown))
 
     def _draw(self) -> None:
         visible: list[FleetRow] = []
@@ -219,16 +272,26 @@ class FleetScreen(ServiceActionScreen):
             total += len(rows)
             for row in rows:
                 self._by_key[row.key] = row
+                if self.attention_only and row.level is Level.NONE:
+                    continue
                 if not self._words or matches(row.haystack, self._words):
                     visible.append(row)
         table = self.table
         table.sync((row.key, row.cells) for row in visible)
         status = Text(no_wrap=True, overflow="ellipsis", style="dim")
-        status.append(f"{len(visible)} of {total} services" if self._words else f"{total} services")
+        narrowed = self._words or self.attention_only
+        status.append(f"{len(visible)} of {total} services" if narrowed else f"{total} services")
+        if self.attention_only:
+            status.append(" · needing attention only")
         if self._words:
             status.append(f" · filter: {' '.join(self._words)}")
         if table.sort_column is not None:
             status.append(f" · sorted by {table.sort_description()}")
+        keymap = self.host().console_config.keymap
+        toggle = keymap.get("problems_first", "t")
+        status.append(f" · {keymap.get('attention_only', 'a')}: "
+                      f"{'all services' if self.attention_only else 'only those needing attention'}"
+                      f" · {toggle}: {'config order' if table.sort_column == ATTN_COLUMN else 'problems first'}")
         self.query_one("#fleet-status", Static).update(status)
         self.update_offered_keys()
 
@@ -328,6 +391,25 @@ class FleetScreen(ServiceActionScreen):
         current = table.sort_column
         table.sort_by(0 if current is None else (current + 1) % len(self._columns))
         self._draw()
+
+    def action_reverse_sort(self) -> None:
+        table = self.table
+        table.sort_by(ATTN_COLUMN if table.sort_column is None else table.sort_column, not table.sort_reverse)
+        self._draw()
+
+    def action_toggle_order(self) -> None:
+        """Problems first <-> the configured order (the cluster column's sort, its marker showing it)."""
+        table = self.table
+        problems_first = table.sort_column == ATTN_COLUMN and not table.sort_reverse
+        table.sort_by(CLUSTER_COLUMN if problems_first else ATTN_COLUMN)
+        self._draw()
+
+    def action_attention_only(self) -> None:
+        self.attention_only = not self.attention_only
+        self._draw()
+        # On the worst row, as the filter does: the next key acts on what the operator asked to see.
+        if self.table.row_count:
+            self.table.move_cursor(row=0)
 
     def action_refresh(self) -> None:
         for name in self.state.clusters:

@@ -85,7 +85,13 @@ def test_rollout_watch_takes_a_timeout(capsys: pytest.CaptureFixture[str]) -> No
 def test_status_says_when_a_service_has_no_health_check(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "status", "--demo", "--cluster", "demo-swarm")
     assert code == 0
-    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
+    # A header row and aligned columns (kubectl's way): rows are keyed by the SERVICE column.
+    lines = out.splitlines()
+    header = next(index for index, line in enumerate(lines) if line.startswith("CLUSTER "))
+    assert lines[header].split() == ["CLUSTER", "SERVICE", "ATTENTION", "RUNNING", "HEALTH", "IMAGE", "ROLLOUT"]
+    rows = {line.split()[1]: line for line in lines[header + 1:]}
+    start = lines[header].index("HEALTH")
+    assert all(line[start - 3:start] == "   " and line[start] != " " for line in rows.values())
     assert "no health check" in rows["shop_worker"] and "ok 0" not in rows["shop_worker"]
     assert "ok 7 bad 0 starting 0" in rows["shop_web"]
     assert "ok 6 bad 1 starting 0" in rows["shop_payments"]

@@ -60,7 +60,7 @@ async def test_rows_update_in_place_and_stale_clusters_stay(tmp_path: Path) -> N
         changed = dataclasses.replace(web, running=web.running - 1)
         services = tuple(changed if service.id == web.id else service for service in cluster.services)
         app.post_message(ClusterUpdated(dataclasses.replace(cluster, services=services)))
-        await wait_until(pilot, lambda: table.row_cells(key)[4].plain().startswith(f"{web.running - 1}/"),
+        await wait_until(pilot, lambda: table.row_cells(key)[5].plain().startswith(f"{web.running - 1}/"),
                          what="the running count to change in place")
         # Same row object: updated by key, not cleared and refilled.
         assert table.rows[next(row for row in table.rows if row.value == key)] is row_object
@@ -68,7 +68,7 @@ async def test_rows_update_in_place_and_stale_clusters_stay(tmp_path: Path) -> N
         stale = dataclasses.replace(cluster_of(app, "demo-ecs"), state=ConnectionState.UNREACHABLE,
                                     error="connection refused")
         app.post_message(ClusterUpdated(stale))
-        await wait_until(pilot, lambda: table.row_cells(key)[0].plain().startswith("✗"), what="stale marker")
+        await wait_until(pilot, lambda: table.row_cells(key)[1].plain().startswith("✗"), what="stale marker")
         assert len([k for k in table.keys if k.startswith("demo-ecs")]) == len(cluster.services)
         header = screen_text(app)
         assert "stale" in header and "connection refused" in header
@@ -81,7 +81,7 @@ async def test_filter_narrows_and_escape_restores(tmp_path: Path) -> None:
         await pilot.press("slash")
         await pilot.press(*"payments")
         await wait_until(pilot, lambda: table.row_count == 3, what="three payments rows")
-        assert all("payments" in table.row_cells(key)[2].plain() for key in table.keys)
+        assert all("payments" in table.row_cells(key)[3].plain() for key in table.keys)
         await pilot.press("space", *"k8s")
         await wait_until(pilot, lambda: table.row_count == 1, what="only demo-k8s payments")
         await pilot.press("enter")  # keep the filter, back to the table
@@ -93,17 +93,18 @@ async def test_filter_narrows_and_escape_restores(tmp_path: Path) -> None:
 async def test_sort_by_column(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
         table = fleet_table(app)
-        for _ in range(6):  # to the health column (index 5)
+        assert table.sort_column == 0  # problems first, from the start
+        for _ in range(6):  # to the health column (index 6)
             await pilot.press("o")
-        assert table.sort_column == 5
-        unhealthy = [table.row_cells(key)[5].sort[0] for key in table.keys]
+        assert table.sort_column == 6
+        unhealthy = [table.row_cells(key)[6].sort[0] for key in table.keys]
         assert unhealthy == sorted(unhealthy)
-        assert "✗" in table.row_cells(table.keys[0])[5].plain()  # the failing service comes first
+        assert "✗" in table.row_cells(table.keys[0])[6].plain()  # the failing service comes first
         await pilot.press("o")  # doctor findings: the most first
-        counts = [int(table.row_cells(key)[6].plain().replace("-", "0")) for key in table.keys]
+        counts = [int(table.row_cells(key)[7].plain().replace("-", "0")) for key in table.keys]
         assert counts == sorted(counts, reverse=True) and counts[0] > 0
         await pilot.press("o")  # rollout: the one updating comes first
-        assert "updating" in table.row_cells(table.keys[0])[7].plain()
+        assert "updating" in table.row_cells(table.keys[0])[8].plain()
 
 
 async def test_drill_down_and_back(tmp_path: Path) -> None:

@@ -62,9 +62,9 @@ async def test_header_says_which_nodes_are_down_and_that_the_console_is_read_onl
 async def test_sorting_says_what_the_order_means(tmp_path: Path) -> None:
     async with running_app(tmp_path, size=SMALL) as (app, pilot):
         table = fleet_table(app)
-        for _ in range(7):  # to the doctor findings column (index 6)
+        for _ in range(7):  # from problems first (index 0) to the doctor findings column (index 7)
             await pilot.press("o")
-        assert table.sort_column == 6
+        assert table.sort_column == 7
         await wait_until(pilot, lambda: "sorted by doc, most findings first" in screen_text(app),
                          what="the sort described in words")
         # The marker is in front of the label, so a narrow column does not cut it off.
@@ -116,10 +116,12 @@ async def test_a_sort_shows_its_first_rows_when_the_cursor_fits_with_them(tmp_pa
         fitting = 0
         for column in range(len(table.table_columns)):  # every column's sort, from that scrolled position
             await pilot.press("o")
-            def sorted_by(wanted: int = column) -> bool:
+            after = (column + 1) % len(table.table_columns)  # from problems first, column 0
+
+            def sorted_by(wanted: int = after) -> bool:
                 return table.sort_column == wanted
 
-            await wait_until(pilot, sorted_by, what=f"sorted by column {column}")
+            await wait_until(pilot, sorted_by, what=f"sorted by column {after}")
             await pilot.pause()
             if table.cursor_row < table.size.height - 2:  # the cursor's row fits with the first rows
                 fitting += 1

@@ -70,7 +70,7 @@ async def test_doctor_lists_findings_filters_and_jumps(tmp_path: Path) -> None:
         # The fleet column: unsilenced findings per service, as counts_by_service says.
         counts = counts_by_service(app.state.all_findings())
         for cluster, service in app.state.services():
-            shown = fleet.table.row_cells(row_key(cluster.name, service.id))[6].plain()
+            shown = fleet.table.row_cells(row_key(cluster.name, service.id))[7].plain()
             assert shown == str(counts.get((cluster.name, service.ref), "-")), service.ref
 
         await pilot.press("d")

@@ -1,0 +1,420 @@
+"""Attention: which services need an operator now, how badly, and why, in the orchestrator's own words.
+
+Pure and deterministic: a function of the snapshot, `now`, the doctor's high-severity findings and the small
+history an `AttentionAssessor` keeps per cluster (one assessor per cluster, used from one thread). No Textual,
+no SDK: the console computes it on the refresher's thread next to the doctor, the CLI once per snapshot.
+
+A service's level is the worst of its reasons; reasons come worst first, in the rule order below.
+
+Rules (thresholds are the module constants named in brackets):
+1. Rollout. FAILED (Kubernetes ProgressDeadlineExceeded, ECS circuit breaker / failed deployment) -> critical.
+   PAUSED -> warning, critical when its message says a task failed (Swarm pauses an update on failure).
+   ROLLING_BACK -> warning. ROLLED_BACK and STABLE say nothing.
+2. Crash-looping -> critical, when any of: a task meant to run waits in CrashLoopBackOff (Kubernetes); restarts
+   rose by at least [CRASH_LOOP_RESTARTS] within [RECENT_S] (rises are counted against the previous snapshot's
+   restart counts, per task; a task's `restarted` time inside the window counts as one); at least
+   [CRASH_LOOP_FAILURES] tasks failed within [RECENT_S] (Swarm and ECS replace a failed task instead of
+   restarting it). Fewer restarts in the window -> warning "restarting".
+3. Cannot start -> critical: a task meant to run waits on an image pull or container config error
+   (Kubernetes ErrImagePull, ImagePullBackOff, CreateContainerConfigError, ...).
+4. Unhealthy tasks (meant to run, failing their health check or readiness) -> warning; critical when not one
+   task of the service is healthy. Not repeated when rule 2 or 3 already said it.
+5. Running < desired (the service's own counts). Critical when none runs or when the shortfall has lasted
+   [SHORT_CRITICAL_S]; else warning. During an active rollout a shortfall with something running is expected
+   for [SHORT_GRACE_S]: no reason until then. Since when is tracked per service id from the first snapshot
+   that showed it (a one-shot look cannot tell, and says no duration).
+6. Pending tasks (meant to run, not yet placed) -> warning, "unschedulable" with the scheduler's reason when
+   the task carries one (Kubernetes PodScheduled=False message, Swarm "no suitable node ...").
+7. Tasks on a node that is down (Kubernetes NotReady, Swarm Down, ECS container instance inactive or agent
+   disconnected) -> warning; critical when every task meant to run is on one. On a draining node (Swarm
+   Drain, ECS DRAINING) -> warning.
+8. A task that failed within [RECENT_S] with an error (a stop time is needed: unknown is not recent) ->
+   warning, its error quoted (ECS: its stoppedReason).
+9. High-severity doctor findings -> warning, never more: a pitfall is not an outage.
+
+Unknown is unknown: when the cluster could not read the service's tasks (their kind is forbidden), rules 2-4
+and 6-8 say nothing for it; the cluster header says what is missing. Rules 1 and 5 read the service object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pilothouse.providers.model import (
+    Availability,
+    Cluster,
+    ClusterKind,
+    Health,
+    Node,
+    NodeStatus,
+    RolloutState,
+    Service,
+    Task,
+    TaskState,
+)
+
+RECENT_S = 300.0
+CRASH_LOOP_RESTARTS = 3
+CRASH_LOOP_FAILURES = 3
+SHORT_GRACE_S = 60.0
+SHORT_CRITICAL_S = 300.0
+# Kubernetes waiting reasons of a container that cannot start at all (CrashLoopBackOff is rule 2's).
+CANNOT_START = frozenset({
+    "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "CreateContainerConfigError",
+    "CreateContainerError", "RunContainerError", "ContainerCannotRun",
+})
+CRASH_LOOP_STATE = "CrashLoopBackOff"
+# How a reason's quoted error is cut: the whole text is on the task.
+QUOTE_CHARS = 160
+# The kinds whose being forbidden means a cluster's tasks are unknown (Kubernetes RBAC).
+TASK_KINDS = frozenset({"pods", "tasks"})
+
+
+class Level(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    NONE = "none"
+
+    @property
+    def rank(self) -> int:
+        """0 critical, 1 warning, 2 none: sorts worst first."""
+        return _RANKS[self]
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+
+_RANKS = {Level.CRITICAL: 0, Level.WARNING: 1, Level.NONE: 2}
+_SYMBOLS = {Level.CRITICAL: "✗", Level.WARNING: "!", Level.NONE: ""}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    level: Level
+    rule: str  # rollout, crash-looping, restarting, cannot-start, unhealthy, short, pending, node-down, ...
+    short: str  # a few words for one-line summaries: "crash-looping 1/2", "rollout failed"
+    text: str  # the whole reason, for humans
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Attention:
+    level: Level = Level.NONE
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def needed(self) -> bool:
+        return self.level is not Level.NONE
+
+    @property
+    def headline(self) -> str:
+        return self.reasons[0].short if self.reasons else ""
+
+    def texts(self) -> list[str]:
+        return [reason.text for reason in self.reasons]
+
+
+NOTHING = Attention()
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """How an orchestrator names its things."""
+
+    task: str
+    tasks: str
+    node: str
+    running: str  # "ready" for pods, "running" for tasks
+
+    def count(self, number: int) -> str:
+        return f"{number} {self.task if number == 1 else self.tasks}"
+
+
+WORDS = {
+    ClusterKind.KUBERNETES: Words("pod", "pods", "node", "ready"),
+    ClusterKind.SWARM: Words("task", "tasks", "node", "running"),
+    ClusterKind.ECS: Words("task", "tasks", "container instance", "running"),
+}
+
+
+def node_down_word(kind: ClusterKind, node: Node) -> str:
+    """A node that is down, as its orchestrator says it."""
+    if kind is ClusterKind.KUBERNETES:
+        return "NotReady"
+    if kind is ClusterKind.SWARM:
+        return "Down"
+    return f"down ({node.message})" if node.message else "down"
+
+
+def drain_word(kind: ClusterKind) -> str:
+    return {ClusterKind.ECS: "DRAINING", ClusterKind.SWARM: "Drain"}.get(kind, "draining")
+
+
+def tasks_unknown(cluster: Cluster) -> bool:
+    """Whether the cluster could not read its tasks (their kind is forbidden to these credentials)."""
+    return any(kind in TASK_KINDS for kind in cluster.forbidden)
+
+
+def duration(seconds: float) -> str:
+    """45s, 3m, 2h5m, 3d."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m"
+    if whole < 86400:
+        hours, minutes = divmod(whole // 60, 60)
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    return f"{whole // 86400}d"
+
+
+def _quote(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= QUOTE_CHARS else flat[: QUOTE_CHARS - 1] + "…"
+
+
+@dataclass(slots=True)
+class _History:
+    """What one service's earlier snapshots said: restart counts per task, when restarts rose, since when short."""
+
+    restarts: dict[str, int] = field(default_factory=dict)
+    rises: list[tuple[datetime, int]] = field(default_factory=list)
+    short_since: datetime | None = None
+
+
+class AttentionAssessor:
+    """One cluster's attention, snapshot after snapshot. Keeps only per-service history keyed by service id;
+    services that vanish are forgotten. Not thread-safe: one assessor per refresher thread."""
+
+    def __init__(self) -> None:
+        self._history: dict[str, _History] = {}
+        self._seen = False
+
+    def assess(self, cluster: Cluster, now: datetime,
+               high_findings: Mapping[str, Sequence[str]] | None = None) -> dict[str, Attention]:
+        """Service id -> attention (services that need none map to NOTHING). `high_findings`: service ref ->
+        the rule ids of its unsilenced high-severity doctor findings."""
+        findings = high_findings or {}
+        unknown = tasks_unknown(cluster)
+        nodes = {node.id: node for node in cluster.nodes}
+        words = WORDS[cluster.kind]
+        result: dict[str, Attention] = {}
+        history: dict[str, _History] = {}
+        for service in cluster.services:
+            past = self._history.get(service.id)
+            known = past is not None
+            current = past or _History()
+            history[service.id] = current
+            reasons = _assess_service(cluster.kind, words, service, now, nodes, current, known and self._seen,
+                                      unknown, findings.get(service.ref, ()))
+            result[service.id] = _attention(reasons)
+        self._history = history
+        self._seen = True
+        return result
+
+
+def assess_once(cluster: Cluster, now: datetime,
+                high_findings: Mapping[str, Sequence[str]] | None = None) -> dict[str, Attention]:
+    """A one-shot look (the CLI): no history, so no durations and no rises between snapshots."""
+    return AttentionAssessor().assess(cluster, now, high_findings)
+
+
+def _attention(reasons: list[Reason]) -> Attention:
+    if not reasons:
+        return NOTHING
+    ordered = sorted(reasons, key=lambda reason: reason.level.rank)  # stable: rule order within a level
+    return Attention(ordered[0].level, tuple(ordered))
+
+
+def _meant_to_run(service: Service) -> list[Task]:
+    return [task for task in service.tasks if task.desired_state is TaskState.RUNNING]
+
+
+def _recent(when: datetime | None, now: datetime) -> bool:
+    """Within RECENT_S before `now` (a time after it, clock skew, counts too); an unknown time is not recent."""
+    return when is not None and (now - when).total_seconds() <= RECENT_S
+
+
+def _assess_service(kind: ClusterKind, words: Words, service: Service, now: datetime, nodes: Mapping[str, Node],
+                    history: _History, has_history: bool, unknown: bool,
+                    high_findings: Sequence[str]) -> list[Reason]:
+    reasons: list[Reason] = []
+    ratio = f"{service.running}/{service.desired}"
+    reasons.extend(_rollout_reasons(service))
+    running_tasks = [] if unknown else _meant_to_run(service)
+    said_unhealthy = False
+    crash: Reason | None = None
+    if not unknown:
+        crash = _crash_reason(kind, words, service, running_tasks, now, history, has_history, ratio)
+        if crash is not None:
+            reasons.append(crash)
+            said_unhealthy = crash.level is Level.CRITICAL
+        cannot = [task for task in running_tasks if task.raw_state in CANNOT_START]
+        if cannot:
+            first = cannot[0]
+            reasons.append(Reason(
+                Level.CRITICAL, "cannot-start", f"{first.raw_state} {ratio}",
+                f"{words.count(len(cannot))} cannot start ({first.raw_state}): {_quote(first.error or first.id)}"))
+            said_unhealthy = True
+        if not said_unhealthy:
+            unhealthy = _unhealthy_reason(words, running_tasks, ratio)
+            if unhealthy is not None:
+                reasons.append(unhealthy)
+    short = _short_reason(words, service, now, history, has_history, ratio)
+    if short is not None:
+        reasons.append(short)
+    if not unknown:
+        reasons.extend(_pending_reasons(words, running_tasks))
+        reasons.extend(_node_reasons(kind, words, running_tasks, nodes))
+        stopped = None if crash is not None and crash.level is Level.CRITICAL else _stopped_reason(
+            kind, words, service, now)
+        if stopped is not None:
+            reasons.append(stopped)
+    if high_findings:
+        rules = ", ".join(dict.fromkeys(high_findings))
+        count = len(high_findings)
+        reasons.append(Reason(Level.WARNING, "doctor", f"doctor: {rules}",
+                              f"doctor: {count} high-severity finding{'s' if count != 1 else ''} ({rules})"))
+    return reasons
+
+
+def _rollout_reasons(service: Service) -> Iterable[Reason]:
+    rollout = service.rollout
+    detail = f": {_quote(rollout.message)}" if rollout.message else ""
+    if rollout.state is RolloutState.FAILED:
+        yield Reason(Level.CRITICAL, "rollout", "rollout failed", f"rollout failed{detail}")
+    elif rollout.state is RolloutState.PAUSED:
+        failed = "fail" in rollout.message.lower()
+        yield Reason(Level.CRITICAL if failed else Level.WARNING, "rollout", "rollout paused",
+                     f"rollout paused at {rollout.updated}/{rollout.total}{detail}")
+    elif rollout.state is RolloutState.ROLLING_BACK:
+        yield Reason(Level.WARNING, "rollout", "rolling back",
+                     f"rolling back ({rollout.updated}/{rollout.total}){detail}")
+
+
+def _crash_reason(kind: ClusterKind, words: Words, service: Service, running_tasks: list[Task], now: datetime,
+                  history: _History, has_history: bool, ratio: str) -> Reason | None:
+    window = timedelta(seconds=RECENT_S)
+    rises = [(when, count) for when, count in history.rises if now - when <= window]
+    restarts: dict[str, int] = {}
+    for task in running_tasks:
+        if task.restarts:
+            restarts[task.id] = task.restarts
+            before = history.restarts.get(task.id)
+            if has_history and before is not None and task.restarts > before:
+                rises.append((now, task.restarts - before))
+    history.restarts = restarts
+    history.rises = rises
+    rose = sum(count for _, count in rises)
+    # A restart time inside the window is evidence a one-shot look has too (at least one restart).
+    recently = sum(1 for task in running_tasks if task.restarts and _recent(task.restarted, now))
+    restarted = max(rose, recently)
+    looping = [task for task in running_tasks if task.raw_state == CRASH_LOOP_STATE]
+    failed = [task for task in service.tasks if task.desired_state is not TaskState.RUNNING
+              and task.state is TaskState.FAILED and _recent(task.stopped, now)]
+    window_text = duration(RECENT_S)
+    if looping:
+        first = looping[0]
+        return Reason(Level.CRITICAL, "crash-looping", f"crash-looping {ratio}",
+                      f"{words.count(len(looping))} in {CRASH_LOOP_STATE}"
+                      f" ({first.id}, {first.restarts} restarts): {_quote(first.error or first.raw_state)}")
+    if restarted >= CRASH_LOOP_RESTARTS:
+        return Reason(Level.CRITICAL, "crash-looping", f"crash-looping {ratio}",
+                      f"crash-looping: {restarted} restarts in the last {window_text}")
+    if len(failed) >= CRASH_LOOP_FAILURES and kind is not ClusterKind.KUBERNETES:
+        latest = max(failed, key=lambda task: task.stopped or now)
+        return Reason(Level.CRITICAL, "crash-looping", f"crash-looping {ratio}",
+                      f"crash-looping: {len(failed)} {words.tasks} failed in the last {window_text}, latest: "
+                      f"{_quote(latest.error or latest.raw_state)}")
+    if restarted:
+        return Reason(Level.WARNING, "restarting", "restarting",
+                      f"restarting: {restarted} restart{'s' if restarted != 1 else ''} in the last {window_text}")
+    return None
+
+
+def _unhealthy_reason(words: Words, running_tasks: list[Task], ratio: str) -> Reason | None:
+    unhealthy = [task for task in running_tasks if task.health is Health.UNHEALTHY]
+    if not unhealthy:
+        return None
+    healthy = sum(1 for task in running_tasks if task.health is Health.HEALTHY)
+    first = unhealthy[0]
+    level = Level.CRITICAL if healthy == 0 else Level.WARNING
+    detail = f": {_quote(first.error)}" if first.error else ""
+    return Reason(level, "unhealthy", f"unhealthy {len(unhealthy)}/{len(running_tasks)}",
+                  f"{words.count(len(unhealthy))} unhealthy, {healthy} healthy ({first.id}{detail})")
+
+
+def _short_reason(words: Words, service: Service, now: datetime, history: _History, has_history: bool,
+                  ratio: str) -> Reason | None:
+    if service.desired <= 0 or service.running >= service.desired:
+        history.short_since = None
+        return None
+    if history.short_since is None or not has_history:
+        history.short_since = now
+    lasted = (now - history.short_since).total_seconds()
+    known = has_history and lasted >= 1
+    if service.running > 0 and service.rollout.active and lasted < SHORT_GRACE_S and has_history:
+        return None
+    for_how_long = f" for {duration(lasted)} (since {history.short_since:%H:%M:%S})" if known else ""
+    level = Level.CRITICAL if service.running == 0 or (known and lasted >= SHORT_CRITICAL_S) else Level.WARNING
+    return Reason(level, "short", f"{ratio} {words.running}",
+                  f"{ratio} {words.tasks} {words.running}{for_how_long}")
+
+
+def _pending_reasons(words: Words, running_tasks: list[Task]) -> Iterable[Reason]:
+    pending = [task for task in running_tasks if task.state is TaskState.PENDING]
+    if not pending:
+        return
+    blocked = [task for task in pending if task.error]
+    if blocked:
+        yield Reason(Level.WARNING, "unschedulable", "unschedulable",
+                     f"{words.count(len(blocked))} unschedulable: {_quote(blocked[0].error)}")
+    waiting = len(pending) - len(blocked)
+    if waiting:
+        yield Reason(Level.WARNING, "pending", "pending", f"{words.count(waiting)} pending")
+
+
+def _node_reasons(kind: ClusterKind, words: Words, running_tasks: list[Task],
+                  nodes: Mapping[str, Node]) -> Iterable[Reason]:
+    down: dict[str, list[Task]] = {}
+    draining: dict[str, list[Task]] = {}
+    for task in running_tasks:
+        node = nodes.get(task.node_id)
+        if node is None:
+            continue
+        if node.status is NodeStatus.DOWN:
+            down.setdefault(node.id, []).append(task)
+        elif node.availability is Availability.DRAIN:
+            draining.setdefault(node.id, []).append(task)
+    if down:
+        total = sum(len(tasks) for tasks in down.values())
+        node = nodes[next(iter(down))]
+        others = f" and {len(down) - 1} more" if len(down) > 1 else ""
+        level = Level.CRITICAL if total == len(running_tasks) else Level.WARNING
+        yield Reason(level, "node-down", f"{words.node} {node_down_word(kind, node)}",
+                     f"{words.count(total)} on {words.node} {node.name}{others}, "
+                     f"which is {node_down_word(kind, node)}")
+    if draining:
+        total = sum(len(tasks) for tasks in draining.values())
+        node = nodes[next(iter(draining))]
+        yield Reason(Level.WARNING, "node-draining", f"{words.node} {drain_word(kind)}",
+                     f"{words.count(total)} on {drain_word(kind)} {words.node} {node.name}")
+
+
+def _stopped_reason(kind: ClusterKind, words: Words, service: Service, now: datetime) -> Reason | None:
+    failed = [task for task in service.tasks if task.desired_state is not TaskState.RUNNING
+              and task.state is TaskState.FAILED and task.error and _recent(task.stopped, now)]
+    if not failed:
+        return None
+    latest = max(failed, key=lambda task: task.stopped or now)
+    ago = duration((now - latest.stopped).total_seconds()) if latest.stopped is not None else "?"
+    label = "stoppedReason" if kind is ClusterKind.ECS else "error"
+    more = f" ({len(failed)} in the last {duration(RECENT_S)})" if len(failed) > 1 else ""
+    return Reason(Level.WARNING, "stopped-error", f"{words.task} failed",
+                  f"{words.task} {latest.id} stopped {ago} ago{more}, {label}: {_quote(latest.error)}")
