@@ -21,8 +21,8 @@ Rules (thresholds are the module constants named in brackets):
    task of the service is healthy. Not repeated when rule 2 or 3 already said it.
 5. Running < desired (the service's own counts). Critical when none runs or when the shortfall has lasted
    [SHORT_CRITICAL_S]; else warning. During an active rollout a shortfall with something running is expected
-   for [SHORT_GRACE_S]: no reason until then. Since when is tracked per service id from the first snapshot
-   that showed it (a one-shot look cannot tell, and says no duration).
+   for [SHORT_GRACE_S]: no reason until then (a first look counts from itself). Since when is tracked per
+   service id from the first snapshot that showed it (a one-shot look cannot tell, and says no duration).
 6. Pending tasks (meant to run, not yet placed) -> warning, "unschedulable" with the scheduler's reason when
    the task carries one (Kubernetes PodScheduled=False message, Swarm "no suitable node ...").
 7. Tasks on a node that is down (Kubernetes NotReady, Swarm Down, ECS container instance inactive or agent
@@ -203,6 +203,9 @@ class AttentionAssessor:
         findings = high_findings or {}
         unknown = tasks_unknown(cluster)
         nodes = {node.id: node for node in cluster.nodes}
+        down = frozenset(node.id for node in cluster.nodes if node.status is NodeStatus.DOWN)
+        draining = frozenset(node.id for node in cluster.nodes
+                             if node.status is not NodeStatus.DOWN and node.availability is Availability.DRAIN)
         words = WORDS[cluster.kind]
         result: dict[str, Attention] = {}
         history: dict[str, _History] = {}
@@ -212,7 +215,7 @@ class AttentionAssessor:
             current = past or _History()
             history[service.id] = current
             reasons = _assess_service(cluster.kind, words, service, now, nodes, current, known and self._seen,
-                                      unknown, findings.get(service.ref, ()))
+                                      unknown, findings.get(service.ref, ()), down, draining)
             result[service.id] = _attention(reasons)
         self._history = history
         self._seen = True
@@ -232,50 +235,109 @@ def _attention(reasons: list[Reason]) -> Attention:
     return Attention(ordered[0].level, tuple(ordered))
 
 
-def _meant_to_run(service: Service) -> list[Task]:
-    return [task for task in service.tasks if task.desired_state is TaskState.RUNNING]
-
-
 def _recent(when: datetime | None, now: datetime) -> bool:
     """Within RECENT_S before `now` (a time after it, clock skew, counts too); an unknown time is not recent."""
     return when is not None and (now - when).total_seconds() <= RECENT_S
 
 
+class _Tasks:
+    """One pass over a service's tasks, sorted into what the task rules read."""
+
+    __slots__ = ("cannot", "down", "draining", "failed", "healthy", "looping", "meant", "pending", "restarting",
+                 "unhealthy")
+
+    def __init__(self, service: Service, down_nodes: frozenset[str], draining_nodes: frozenset[str],
+                 now: datetime) -> None:
+        self.meant = 0
+        self.healthy = 0
+        self.looping: list[Task] = []
+        self.cannot: list[Task] = []
+        self.unhealthy: list[Task] = []
+        self.pending: list[Task] = []
+        self.restarting: list[Task] = []
+        self.down: dict[str, list[Task]] = {}
+        self.draining: dict[str, list[Task]] = {}
+        self.failed: list[Task] = []  # failed within RECENT_S (a stop time is needed)
+        running, failed, healthy, unhealthy = TaskState.RUNNING, TaskState.FAILED, Health.HEALTHY, Health.UNHEALTHY
+        for task in service.tasks:
+            if task.desired_state is not running:
+                if task.state is failed and _recent(task.stopped, now):
+                    self.failed.append(task)
+                continue
+            self.meant += 1
+            if task.health is healthy:
+                self.healthy += 1
+            elif task.health is unhealthy:
+                self.unhealthy.append(task)
+            if task.restarts:
+                self.restarting.append(task)
+            if task.state is TaskState.PENDING:
+                self.pending.append(task)
+            raw = task.raw_state
+            if raw == CRASH_LOOP_STATE:
+                self.looping.append(task)
+            elif raw in CANNOT_START:
+                self.cannot.append(task)
+            if task.node_id in down_nodes:
+                self.down.setdefault(task.node_id, []).append(task)
+            elif task.node_id in draining_nodes:
+                self.draining.setdefault(task.node_id, []).append(task)
+
+
+def _quiet(service: Service, troubled_nodes: frozenset[str]) -> bool:
+    """Nothing for the task rules: every task meant to run runs, not unhealthy, never restarted, on a node in
+    service; no task failed with a stop time (recent or not: the exact check is the rule's)."""
+    running, failed, unhealthy = TaskState.RUNNING, TaskState.FAILED, Health.UNHEALTHY
+    for task in service.tasks:
+        if task.desired_state is running:
+            if (task.state is not running or task.health is unhealthy or task.restarts
+                    or task.node_id in troubled_nodes):
+                return False
+        elif task.state is failed and task.stopped is not None:
+            return False
+    return True
+
+
 def _assess_service(kind: ClusterKind, words: Words, service: Service, now: datetime, nodes: Mapping[str, Node],
                     history: _History, has_history: bool, unknown: bool,
-                    high_findings: Sequence[str]) -> list[Reason]:
+                    high_findings: Sequence[str], down_nodes: frozenset[str] = frozenset(),
+                    draining_nodes: frozenset[str] = frozenset()) -> list[Reason]:
     reasons: list[Reason] = []
     ratio = f"{service.running}/{service.desired}"
     reasons.extend(_rollout_reasons(service))
-    running_tasks = [] if unknown else _meant_to_run(service)
-    said_unhealthy = False
+    # Most services are quiet: one cheap pass proves it and skips the task rules (10k tasks per refresh).
+    quiet = not unknown and not history.rises and _quiet(service, down_nodes | draining_nodes)
+    if quiet:
+        history.restarts = {}
+    tasks = _Tasks(service, down_nodes, draining_nodes, now) if not unknown and not quiet else None
     crash: Reason | None = None
-    if not unknown:
-        crash = _crash_reason(kind, words, service, running_tasks, now, history, has_history, ratio)
+    if tasks is not None:
+        said_unhealthy = False
+        crash = _crash_reason(kind, words, tasks, now, history, has_history, ratio)
         if crash is not None:
             reasons.append(crash)
             said_unhealthy = crash.level is Level.CRITICAL
-        cannot = [task for task in running_tasks if task.raw_state in CANNOT_START]
-        if cannot:
-            first = cannot[0]
+        if tasks.cannot:
+            first = tasks.cannot[0]
             reasons.append(Reason(
                 Level.CRITICAL, "cannot-start", f"{first.raw_state} {ratio}",
-                f"{words.count(len(cannot))} cannot start ({first.raw_state}): {_quote(first.error or first.id)}"))
+                f"{words.count(len(tasks.cannot))} cannot start ({first.raw_state}): "
+                f"{_quote(first.error or first.id)}"))
             said_unhealthy = True
         if not said_unhealthy:
-            unhealthy = _unhealthy_reason(words, running_tasks, ratio)
+            unhealthy = _unhealthy_reason(words, tasks)
             if unhealthy is not None:
                 reasons.append(unhealthy)
     short = _short_reason(words, service, now, history, has_history, ratio)
     if short is not None:
         reasons.append(short)
-    if not unknown:
-        reasons.extend(_pending_reasons(words, running_tasks))
-        reasons.extend(_node_reasons(kind, words, running_tasks, nodes))
-        stopped = None if crash is not None and crash.level is Level.CRITICAL else _stopped_reason(
-            kind, words, service, now)
-        if stopped is not None:
-            reasons.append(stopped)
+    if tasks is not None:
+        reasons.extend(_pending_reasons(words, tasks.pending))
+        reasons.extend(_node_reasons(kind, words, tasks, nodes))
+        if crash is None or crash.level is not Level.CRITICAL:
+            stopped = _stopped_reason(kind, words, tasks.failed, now)
+            if stopped is not None:
+                reasons.append(stopped)
     if high_findings:
         rules = ", ".join(dict.fromkeys(high_findings))
         count = len(high_findings)
@@ -298,26 +360,24 @@ def _rollout_reasons(service: Service) -> Iterable[Reason]:
                      f"rolling back ({rollout.updated}/{rollout.total}){detail}")
 
 
-def _crash_reason(kind: ClusterKind, words: Words, service: Service, running_tasks: list[Task], now: datetime,
-                  history: _History, has_history: bool, ratio: str) -> Reason | None:
+def _crash_reason(kind: ClusterKind, words: Words, tasks: _Tasks, now: datetime, history: _History,
+                  has_history: bool, ratio: str) -> Reason | None:
     window = timedelta(seconds=RECENT_S)
     rises = [(when, count) for when, count in history.rises if now - when <= window]
     restarts: dict[str, int] = {}
-    for task in running_tasks:
-        if task.restarts:
-            restarts[task.id] = task.restarts
-            before = history.restarts.get(task.id)
-            if has_history and before is not None and task.restarts > before:
-                rises.append((now, task.restarts - before))
+    recently = 0
+    for task in tasks.restarting:
+        restarts[task.id] = task.restarts
+        before = history.restarts.get(task.id)
+        if has_history and before is not None and task.restarts > before:
+            rises.append((now, task.restarts - before))
+        # A restart time inside the window is evidence a one-shot look has too (at least one restart).
+        if _recent(task.restarted, now):
+            recently += 1
     history.restarts = restarts
     history.rises = rises
-    rose = sum(count for _, count in rises)
-    # A restart time inside the window is evidence a one-shot look has too (at least one restart).
-    recently = sum(1 for task in running_tasks if task.restarts and _recent(task.restarted, now))
-    restarted = max(rose, recently)
-    looping = [task for task in running_tasks if task.raw_state == CRASH_LOOP_STATE]
-    failed = [task for task in service.tasks if task.desired_state is not TaskState.RUNNING
-              and task.state is TaskState.FAILED and _recent(task.stopped, now)]
+    restarted = max(sum(count for _, count in rises), recently)
+    looping, failed = tasks.looping, tasks.failed
     window_text = duration(RECENT_S)
     if looping:
         first = looping[0]
@@ -338,16 +398,14 @@ def _crash_reason(kind: ClusterKind, words: Words, service: Service, running_tas
     return None
 
 
-def _unhealthy_reason(words: Words, running_tasks: list[Task], ratio: str) -> Reason | None:
-    unhealthy = [task for task in running_tasks if task.health is Health.UNHEALTHY]
-    if not unhealthy:
+def _unhealthy_reason(words: Words, tasks: _Tasks) -> Reason | None:
+    if not tasks.unhealthy:
         return None
-    healthy = sum(1 for task in running_tasks if task.health is Health.HEALTHY)
-    first = unhealthy[0]
+    first, count, healthy = tasks.unhealthy[0], len(tasks.unhealthy), tasks.healthy
     level = Level.CRITICAL if healthy == 0 else Level.WARNING
     detail = f": {_quote(first.error)}" if first.error else ""
-    return Reason(level, "unhealthy", f"unhealthy {len(unhealthy)}/{len(running_tasks)}",
-                  f"{words.count(len(unhealthy))} unhealthy, {healthy} healthy ({first.id}{detail})")
+    return Reason(level, "unhealthy", f"unhealthy {count}/{tasks.meant}",
+                  f"{words.count(count)} unhealthy, {healthy} healthy ({first.id}{detail})")
 
 
 def _short_reason(words: Words, service: Service, now: datetime, history: _History, has_history: bool,
@@ -359,7 +417,7 @@ def _short_reason(words: Words, service: Service, now: datetime, history: _Histo
         history.short_since = now
     lasted = (now - history.short_since).total_seconds()
     known = has_history and lasted >= 1
-    if service.running > 0 and service.rollout.active and lasted < SHORT_GRACE_S and has_history:
+    if service.running > 0 and service.rollout.active and lasted < SHORT_GRACE_S:
         return None
     for_how_long = f" for {duration(lasted)} (since {history.short_since:%H:%M:%S})" if known else ""
     level = Level.CRITICAL if service.running == 0 or (known and lasted >= SHORT_CRITICAL_S) else Level.WARNING
@@ -367,8 +425,7 @@ def _short_reason(words: Words, service: Service, now: datetime, history: _Histo
                   f"{ratio} {words.tasks} {words.running}{for_how_long}")
 
 
-def _pending_reasons(words: Words, running_tasks: list[Task]) -> Iterable[Reason]:
-    pending = [task for task in running_tasks if task.state is TaskState.PENDING]
+def _pending_reasons(words: Words, pending: list[Task]) -> Iterable[Reason]:
     if not pending:
         return
     blocked = [task for task in pending if task.error]
@@ -380,36 +437,24 @@ def _pending_reasons(words: Words, running_tasks: list[Task]) -> Iterable[Reason
         yield Reason(Level.WARNING, "pending", "pending", f"{words.count(waiting)} pending")
 
 
-def _node_reasons(kind: ClusterKind, words: Words, running_tasks: list[Task],
-                  nodes: Mapping[str, Node]) -> Iterable[Reason]:
-    down: dict[str, list[Task]] = {}
-    draining: dict[str, list[Task]] = {}
-    for task in running_tasks:
-        node = nodes.get(task.node_id)
-        if node is None:
-            continue
-        if node.status is NodeStatus.DOWN:
-            down.setdefault(node.id, []).append(task)
-        elif node.availability is Availability.DRAIN:
-            draining.setdefault(node.id, []).append(task)
-    if down:
-        total = sum(len(tasks) for tasks in down.values())
-        node = nodes[next(iter(down))]
-        others = f" and {len(down) - 1} more" if len(down) > 1 else ""
-        level = Level.CRITICAL if total == len(running_tasks) else Level.WARNING
+def _node_reasons(kind: ClusterKind, words: Words, tasks: _Tasks, nodes: Mapping[str, Node]) -> Iterable[Reason]:
+    if tasks.down:
+        total = sum(len(on_node) for on_node in tasks.down.values())
+        node = nodes[next(iter(tasks.down))]
+        others = f" and {len(tasks.down) - 1} more" if len(tasks.down) > 1 else ""
+        level = Level.CRITICAL if total == tasks.meant else Level.WARNING
         yield Reason(level, "node-down", f"{words.node} {node_down_word(kind, node)}",
                      f"{words.count(total)} on {words.node} {node.name}{others}, "
                      f"which is {node_down_word(kind, node)}")
-    if draining:
-        total = sum(len(tasks) for tasks in draining.values())
-        node = nodes[next(iter(draining))]
+    if tasks.draining:
+        total = sum(len(on_node) for on_node in tasks.draining.values())
+        node = nodes[next(iter(tasks.draining))]
         yield Reason(Level.WARNING, "node-draining", f"{words.node} {drain_word(kind)}",
                      f"{words.count(total)} on {drain_word(kind)} {words.node} {node.name}")
 
 
-def _stopped_reason(kind: ClusterKind, words: Words, service: Service, now: datetime) -> Reason | None:
-    failed = [task for task in service.tasks if task.desired_state is not TaskState.RUNNING
-              and task.state is TaskState.FAILED and task.error and _recent(task.stopped, now)]
+def _stopped_reason(kind: ClusterKind, words: Words, failed: list[Task], now: datetime) -> Reason | None:
+    failed = [task for task in failed if task.error]
     if not failed:
         return None
     latest = max(failed, key=lambda task: task.stopped or now)

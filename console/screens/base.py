@@ -57,10 +57,13 @@ class FleetState:
         return self.attention.get(cluster, {}).get(service_id, NOTHING)
 
     def needing_attention(self) -> list[tuple[Cluster, Service, Attention]]:
-        """Services that need attention, worst first, then in config order."""
+        """Services that need attention, worst first, then in the fleet's configured order (clusters as
+        configured, then namespace and ref: the fleet table's order)."""
+        position = {name: index for index, name in enumerate(self.clusters)}
         found = [(cluster, service, attention) for cluster, service in self.services()
                  if (attention := self.attention_of(cluster.name, service.id)).needed]
-        return sorted(found, key=lambda item: item[2].level.rank)
+        return sorted(found, key=lambda item: (item[2].level.rank, position[item[0].name], item[1].namespace,
+                                               item[1].ref))
 
     def finding_count(self, cluster: str, service_ref: str) -> int:
         """Unsilenced doctor findings of one service."""

@@ -1,8 +1,12 @@
-"""Placement, "where is my service?": nodes x services, with healthy / unhealthy / starting counts per cell."""
+"""Placement, "where is my service?": nodes x services, with healthy / unhealthy / starting counts per cell.
+
+Troubled first: nodes that are down (then draining or cordoned) head the rows, and after the focused service
+the columns put the services needing attention first (critical, then warning)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from rich.console import Group
@@ -12,7 +16,18 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from pilothouse.console.screens.base import FleetScreenBase
-from pilothouse.providers.model import Cluster, ConnectionState, Health, Node, Service, Task, TaskState
+from pilothouse.providers.attention import Attention, Level
+from pilothouse.providers.model import (
+    Availability,
+    Cluster,
+    ConnectionState,
+    Health,
+    Node,
+    NodeStatus,
+    Service,
+    Task,
+    TaskState,
+)
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
 from pilothouse.widgets.render import node_status_text
@@ -75,10 +90,28 @@ def short_name(service: Service) -> str:
     return service.name.removeprefix(prefix) if service.namespace else service.name
 
 
-def ordered_services(cluster: Cluster, focus: str | None) -> list[Service]:
-    """The focused service first, then the rest by name."""
-    services = sorted(cluster.services, key=lambda service: service.ref)
-    return sorted(services, key=lambda service: service.id != focus)
+def ordered_services(cluster: Cluster, focus: str | None,
+                     attention: Mapping[str, Attention] | None = None) -> list[Service]:
+    """The focused service first, then those needing attention (worst first), then the rest, each by name."""
+    levels = attention or {}
+
+    def rank(service: Service) -> int:
+        found = levels.get(service.id)
+        return found.level.rank if found is not None else Level.NONE.rank
+
+    return sorted(cluster.services, key=lambda service: (service.id != focus, rank(service), service.ref))
+
+
+def ordered_nodes(nodes: Sequence[Node]) -> list[Node]:
+    """Troubled nodes first: down, then not known to be ready, then draining or cordoned; else as listed."""
+    def trouble(node: Node) -> int:
+        if node.status is NodeStatus.DOWN:
+            return 0
+        if node.status is not NodeStatus.READY:
+            return 1
+        return 2 if node.availability is not Availability.ACTIVE else 3
+
+    return sorted(nodes, key=trouble)
 
 
 class PlacementScreen(FleetScreenBase):
@@ -129,7 +162,7 @@ class PlacementScreen(FleetScreenBase):
         return max(1, (self.app.size.width - fixed) // (SERVICE_WIDTH + CELL_PADDING))
 
     def _draw(self, cluster: Cluster) -> None:
-        every = ordered_services(cluster, self.focus_service_id)
+        every = ordered_services(cluster, self.focus_service_id, self.state.attention.get(cluster.name))
         per_page = self.per_page()
         self._pages = max(1, -(-len(every) // per_page))
         self.page = min(self.page, self._pages - 1)
@@ -140,7 +173,7 @@ class PlacementScreen(FleetScreenBase):
         table.set_columns(columns)
         grid = placement_counts(cluster)
         rows: list[tuple[str, list[Cell]]] = []
-        nodes: list[Node] = list(cluster.nodes)
+        nodes: list[Node] = ordered_nodes(cluster.nodes)
         known = {node.id for node in nodes}
         for position, node in enumerate(nodes):
             rows.append((node.id, self._row(position, node.name, node_status_text(node.status,

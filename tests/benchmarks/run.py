@@ -27,9 +27,10 @@ if str(REPO) not in sys.path:
 UI_METRICS = ("first_paint_1k_s", "first_paint_10k_s", "first_paint_50k_s", "refresh_ui_ms_10k",
               "rss_mb_10k", "rss_mb_50k")
 SWARM_METRICS = ("swarm_calls_per_refresh", "swarm_change_to_model_s", "swarm_status_vs_cli")
-ALL = ("help_s", *UI_METRICS, "ecs_calls_ratio", "k8s_list_calls_after_sync", *SWARM_METRICS)
+ALL = ("help_s", *UI_METRICS, "attention_ms_10k", "ecs_calls_ratio", "k8s_list_calls_after_sync", *SWARM_METRICS)
 UNITS = {"help_s": ("s", "<=", 0.3), "first_paint_1k_s": ("s", "<=", 1.0), "first_paint_10k_s": ("s", "<=", 2.0),
          "first_paint_50k_s": ("s", "<=", 6.0), "refresh_ui_ms_10k": ("ms", "<=", 50.0),
+         "attention_ms_10k": ("ms", "<=", 15.0),
          "rss_mb_10k": ("MB", "<=", 150.0), "rss_mb_50k": ("MB", "<=", 400.0), "ecs_calls_ratio": ("x", "=", 1.0),
          "k8s_list_calls_after_sync": ("lists", "=", 0), "swarm_calls_per_refresh": ("requests", "=", 3),
          "swarm_change_to_model_s": ("s", "<=", 1.0), "swarm_status_vs_cli": ("x", "<", 1.0)}
@@ -52,6 +53,12 @@ def _help(wanted: set[str]) -> list[Metric]:
     from bench_ui import help_seconds
 
     return [help_seconds()]
+
+
+def _attention(wanted: set[str]) -> list[Metric]:
+    from bench_attention import attention_metrics
+
+    return attention_metrics()
 
 
 def _ecs(wanted: set[str]) -> list[Metric]:
@@ -77,6 +84,7 @@ def _swarm(wanted: set[str]) -> list[Metric]:
 GROUPS: list[tuple[tuple[str, ...], Callable[[set[str]], list[Metric]]]] = [
     (("help_s",), _help),
     (UI_METRICS, _ui),
+    (("attention_ms_10k",), _attention),
     (("ecs_calls_ratio",), _ecs),
     (("k8s_list_calls_after_sync",), _k8s),
     (SWARM_METRICS, _swarm),

@@ -187,7 +187,7 @@ def test_nothing_running_is_critical() -> None:
 def test_a_rollout_shortfall_has_its_grace() -> None:
     rolling = service([task(1)], desired=2, running=1, rollout=Rollout(state=RolloutState.UPDATING, total=2))
     assessor = AttentionAssessor()
-    assessor.assess(cluster(rolling), NOW)
+    assert assessor.assess(cluster(rolling), NOW)["s1"].level is Level.NONE  # a first look too
     assert assessor.assess(cluster(rolling), NOW + timedelta(seconds=10))["s1"].level is Level.NONE
     late = assessor.assess(cluster(rolling), NOW + timedelta(seconds=SHORT_GRACE_S + 1))["s1"]
     assert late.level is Level.WARNING and late.texts()[0].startswith("1/2 pods ready for 1m")
