@@ -20,8 +20,9 @@ Rules (thresholds are the module constants named in brackets):
 4. Unhealthy tasks (meant to run, failing their health check or readiness) -> warning; critical when not one
    task of the service is healthy. Not repeated when rule 2 or 3 already said it.
 5. Running < desired (the service's own counts). Critical when none runs or when the shortfall has lasted
-   [SHORT_CRITICAL_S]; else warning. During an active rollout a shortfall with something running is expected
-   for [SHORT_GRACE_S]: no reason until then (a first look counts from itself). Since when is tracked per
+   [SHORT_CRITICAL_S]; else warning. During an active rollout a shortfall with something running is expected:
+   no reason while the rollout started under [SHORT_GRACE_S] ago, or while the shortfall is that young (seen
+   across snapshots; on a first look, only when the rollout's start is unknown). Since when is tracked per
    service id from the first snapshot that showed it (a one-shot look cannot tell, and says no duration).
 6. Pending tasks (meant to run, not yet placed) -> warning, "unschedulable" with the scheduler's reason when
    the task carries one (Kubernetes PodScheduled=False message, Swarm "no suitable node ...").
@@ -158,7 +159,7 @@ def drain_word(kind: ClusterKind) -> str:
 
 def tasks_unknown(cluster: Cluster) -> bool:
     """Whether the cluster could not read its tasks (their kind is forbidden to these credentials)."""
-    return any(kind in TASK_KINDS for kind in cluster.forbidden)
+    return any(kind.split(" ", 1)[0] in TASK_KINDS for kind in cluster.forbidden)  # "pods in default" too
 
 
 def duration(seconds: float) -> str:
@@ -417,8 +418,14 @@ def _short_reason(words: Words, service: Service, now: datetime, history: _Histo
         history.short_since = now
     lasted = (now - history.short_since).total_seconds()
     known = has_history and lasted >= 1
-    if service.running > 0 and service.rollout.active and lasted < SHORT_GRACE_S:
-        return None
+    if service.running > 0 and service.rollout.active:
+        # Young: the rollout started under SHORT_GRACE_S ago, or this shortfall is that young as far as the
+        # history knows (a first look knows nothing older only when the rollout's start is unknown too).
+        started = service.rollout.started
+        rollout_young = started is not None and (now - started).total_seconds() < SHORT_GRACE_S
+        short_young = lasted < SHORT_GRACE_S and (has_history or started is None)
+        if rollout_young or short_young:
+            return None
     for_how_long = f" for {duration(lasted)} (since {history.short_since:%H:%M:%S})" if known else ""
     level = Level.CRITICAL if service.running == 0 or (known and lasted >= SHORT_CRITICAL_S) else Level.WARNING
     return Reason(level, "short", f"{ratio} {words.running}",

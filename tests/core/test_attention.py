@@ -184,6 +184,14 @@ def test_nothing_running_is_critical() -> None:
     assert (level, texts) == (Level.CRITICAL, ["0/2 tasks running"])
 
 
+def test_an_old_rollout_has_no_grace_on_a_first_look() -> None:
+    stuck = service([task(1)], desired=2, running=1, rollout=Rollout(
+        state=RolloutState.UPDATING, total=2, started=NOW - timedelta(seconds=SHORT_GRACE_S + 1)))
+    assert one(cluster(stuck)) == (Level.WARNING, ["1/2 pods ready"])
+    young = dataclasses.replace(stuck, rollout=dataclasses.replace(stuck.rollout, started=NOW))
+    assert one(cluster(young)) == (Level.NONE, [])
+
+
 def test_a_rollout_shortfall_has_its_grace() -> None:
     rolling = service([task(1)], desired=2, running=1, rollout=Rollout(state=RolloutState.UPDATING, total=2))
     assessor = AttentionAssessor()
@@ -236,6 +244,7 @@ def test_unknown_tasks_are_unknown_not_critical() -> None:
     looping = task(1, health=Health.UNHEALTHY, raw_state="CrashLoopBackOff", restarts=7)
     # Pods forbidden: no pod-based reason, only what the Deployment itself says.
     assert one(cluster(service([looping, task(2)]), forbidden=("pods",))) == (Level.NONE, [])
+    assert one(cluster(service([looping, task(2)]), forbidden=("pods in shop",))) == (Level.NONE, [])
     failed = service([looping], desired=2, running=2, rollout=Rollout(state=RolloutState.FAILED, message="x"))
     level, texts = one(cluster(failed, forbidden=("pods",)))
     assert level is Level.CRITICAL and texts == ["rollout failed: x"]

@@ -129,6 +129,11 @@ async def test_task_detail_key_remaps_and_is_in_help(tmp_path: Path) -> None:
         assert isinstance(help_screen, HelpScreen)
         service_keys = {binding.id: binding.key for binding in dict(help_screen.sections)["Service"]}
         assert service_keys["task_detail"] == "i"
+        # The service section may sit below the fold (the fleet's keys come first): scroll down to it.
+        for _ in range(40):
+            if "full error" in screen_text(app):
+                break
+            await pilot.press("down")
         assert "full error" in screen_text(app)
 
 
