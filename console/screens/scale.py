@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Static
 
-from pilothouse.console.actions import MAX_REPLICAS_WITHOUT_FORCE, ActionLayer, OverLimit
+from pilothouse.console.actions import DEFAULT_MAX_REPLICAS, MAX_REPLICAS_WITHOUT_FORCE, ActionLayer, OverLimit
 from pilothouse.console.screens.task_detail import key_display
 from pilothouse.providers.errors import InvalidInput
 
@@ -28,10 +28,11 @@ class ScaleDialog(ModalScreen[ScaleRequest | None]):
         Binding("escape", "cancel", "Cancel", id="scale_cancel"),
     ]
 
-    def __init__(self, target: str, current: int) -> None:
+    def __init__(self, target: str, current: int, maximum: int = DEFAULT_MAX_REPLICAS) -> None:
         super().__init__()
         self.target = target
         self.current = current
+        self.maximum = maximum  # what the orchestrator accepts: force never goes past it
 
     def compose(self) -> ComposeResult:
         with Vertical(id="scale-box", classes="dialog"):
@@ -54,7 +55,7 @@ class ScaleDialog(ModalScreen[ScaleRequest | None]):
         event.stop()
         force = self.query_one("#scale-force", Checkbox).value
         try:
-            replicas = ActionLayer.parse_replicas(event.value, force=force)
+            replicas = ActionLayer.parse_replicas(event.value, force=force, maximum=self.maximum)
         except OverLimit as error:
             # Here the way out is the checkbox, not the CLI's --force.
             self.show_error(f"{error.replicas:,} replicas is more than {MAX_REPLICAS_WITHOUT_FORCE:,}: "

@@ -139,7 +139,8 @@ class ServiceActionScreen(FleetScreenBase):
             if request is not None:
                 self.plan_scale(cluster, service, request.replicas, force=request.force)
 
-        self.app.push_screen(ScaleDialog(f"{cluster}/{service.ref}", service.desired), chosen)
+        maximum = self.host().actions.max_replicas(cluster)
+        self.app.push_screen(ScaleDialog(f"{cluster}/{service.ref}", service.desired, maximum), chosen)
 
     def action_scale_by(self, delta: int) -> None:
         target = self.selected()

@@ -101,6 +101,26 @@ def test_merge_orders_filters_and_includes_audit() -> None:
     assert [e.cluster for e in merge([a, b], cluster="b", now=now)] == ["b"]
 
 
+def test_an_intent_and_its_outcome_are_one_timeline_entry() -> None:
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+    def line(attempt: str, phase: str, result: str, minute: int) -> dict[str, str]:
+        return {"time": (now + timedelta(minutes=minute)).isoformat(), "cluster": "a", "service": "web",
+                "action": "scale", "before": "3", "after": "5", "result": result, "user": "ops", "host": "b",
+                "attempt": attempt, "phase": phase}
+
+    events = audit_events([
+        line("1", "intent", "pending", 0), line("1", "outcome", "ok", 1),
+        line("2", "intent", "pending", 2), line("2", "outcome", "failed: conflict", 3),
+        line("3", "intent", "pending", 4),  # the console stopped (or the outcome could not be written)
+        {"time": now.isoformat(), "cluster": "a", "service": "web", "action": "scale", "result": "cancelled"},
+        ["not", "an", "entry"],  # type: ignore[list-item]
+    ])
+    assert [event.message.split(": ", 1)[1] for event in events] == [
+        "scale 3 -> 5: ok", "scale 3 -> 5: failed: conflict",
+        "scale 3 -> 5: sent, outcome not recorded (check the cluster)", "scale: cancelled"]
+
+
 def test_events_cli_shows_the_operators_actions_beside_cluster_events(
     capsys: pytest.CaptureFixture[str], no_detected_clusters: None, tmp_path: Path
 ) -> None:

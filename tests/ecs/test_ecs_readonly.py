@@ -106,3 +106,26 @@ def test_bad_input_sends_no_mutating_request(
     assert code == 0 and "scaled aws/shop/web from 2 to 3" in out
     assert _mutating(proxy) == {"UpdateService": 1}
     assert [e["result"] for e in _audit()][-1] == "ok"
+
+
+def test_no_audit_no_send_and_int32_even_forced(
+    web: dict[str, str], admin: Any, proxy: CountingProxy, write_config: Any, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The write-ahead audit and the API's replica limit, counted at the transport in front of moto."""
+    audit_dir = tmp_path / "audit-is-a-directory"
+    audit_dir.mkdir()
+    config = write_config(extra=f'audit_log = "{audit_dir}"')
+    proxy.reset()
+    for argv in (["scale", "aws/shop/web", "3", "--yes"], ["rollback", "aws/shop/web", "--yes"]):
+        code, out, err = _run(["--config", config, *argv], capsys)
+        assert code == 1, (argv, out, err)
+        assert err == (f"pilothouse: error: {argv[0]} refused: cannot write the audit log {audit_dir}: Is a "
+                       "directory; nothing sent: fix the path or audit_log in the config\n")
+    for replicas in ("2147483648", "99999999999999999999"):
+        code, _, err = _run(["--config", write_config(), "scale", "aws/shop/web", replicas, "--force", "--yes"],
+                            capsys)
+        assert code == 2 and err.count("\n") == 1 and "2147483647" in err, err
+    assert _mutating(proxy) == {}
+    live = admin.describe_services(cluster="shop", services=["web"])["services"][0]
+    assert (live["desiredCount"], live["taskDefinition"]) == (2, web["v2"])

@@ -183,3 +183,24 @@ async def test_keymap_from_config_remaps_keys(tmp_path: Path) -> None:
         await pilot.press("escape")
         await pilot.press("g")
         await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="drill down on g")
+
+
+async def test_force_in_the_dialog_never_passes_what_the_orchestrator_accepts(tmp_path: Path) -> None:
+    from textual.widgets import Checkbox
+
+    async with running_app(tmp_path) as (app, pilot):
+        service = await select_service(app, pilot, "demo-k8s", "prod/web")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ScaleDialog), what="scale dialog")
+        dialog = app.screen
+        dialog.query_one("#scale-force", Checkbox).value = True
+        field = dialog.query_one("#scale-input", Input)
+        field.value = "2147483648"
+        field.focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "2147483647" in str(dialog.query_one("#scale-error").render()),
+                         what="the API's limit in the dialog")
+        assert app.screen is dialog and "--force does not lift" in str(dialog.query_one("#scale-error").render())
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen), what="dialog closed")
+        assert desired(app, "demo-k8s", "prod/web") == service.desired and audit_lines(tmp_path) == []
