@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from pilothouse.console.actions import ActionLayer
 from pilothouse.console.audit import AuditLog
-from pilothouse.console.config import AppConfig
+from pilothouse.console.config import AppConfig, state_home
 from pilothouse.providers import registry
 from pilothouse.providers.base import Action, ClusterConfig, MutationPlan, Provider
 from pilothouse.providers.errors import ProviderError
@@ -45,6 +46,8 @@ class BrokenProvider(Provider):
 
 def _create(config: ClusterConfig) -> Provider:
     provider_class = registry.provider_class(config.provider)
+    if config.state_dir is None:
+        config = dataclasses.replace(config, state_dir=state_home())  # beside the audit log
     try:
         return provider_class(config)
     except ProviderError as error:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from threading import Event as ThreadEvent
 from typing import Any, ClassVar
 
@@ -53,6 +54,8 @@ class ClusterConfig:
     refresh_interval: float = 2.0
     # Provider-specific keys, already checked against the provider's OPTIONS.
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Where a provider may keep small state files (given by the console); None: keep nothing on disk.
+    state_dir: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

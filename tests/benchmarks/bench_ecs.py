@@ -1,7 +1,7 @@
 """ECS API economy: requests per refresh on moto (2 clusters, 250 services, 2,000 tasks) / issue 4's formula.
 
 moto runs in this process in server mode (as tests/ecs/conftest.py starts it) behind tests/ecs's counting
-proxy, which also pages and batch-limits like AWS. The provider polls in tiers (providers/ecs.py: services
+proxy, which also pages and batch-limits like AWS. The provider polls in tiers (providers/ecs/fetch.py: services
 every refresh, tasks and container instances every TASKS_EVERY-th), so the count is taken over whole tier
 cycles and compared with the formula applied to the same cycles: ListServices + DescribeServices on every
 refresh, ListTasks + DescribeTasks + 2 * container-instance calls on the task refreshes.
@@ -65,7 +65,8 @@ def ecs_calls_ratio() -> Metric:
     from moto.server import ThreadedMotoServer
 
     from pilothouse.providers.base import ClusterConfig
-    from pilothouse.providers.ecs import TASKS_EVERY, EcsProvider
+    from pilothouse.providers.ecs import EcsProvider
+    from pilothouse.providers.ecs.fetch import TASKS_EVERY
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

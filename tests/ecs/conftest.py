@@ -89,15 +89,18 @@ def ec2(moto: str, aws_env: Path) -> Any:
 
 
 @pytest.fixture
-def make_provider(proxy: CountingProxy, aws_env: Path) -> Iterator[ProviderFactory]:
+def make_provider(proxy: CountingProxy, aws_env: Path, tmp_path: Path) -> Iterator[ProviderFactory]:
+    """Providers with the state dir the console would give them (None with keep_state=False)."""
     made: list[EcsProvider] = []
 
-    def make(name: str = "aws", refresh_interval: float = 2.0, **options: Any) -> EcsProvider:
+    def make(name: str = "aws", refresh_interval: float = 2.0, keep_state: bool = True,
+             **options: Any) -> EcsProvider:
         options.setdefault("endpoint_url", proxy.url)
         options.setdefault("region", REGION)
         options = {k: v for k, v in options.items() if v is not None}
+        state_dir = tmp_path / "state" / "pilothouse" if keep_state else None
         provider = EcsProvider(ClusterConfig(name=name, provider="ecs", refresh_interval=refresh_interval,
-                                             options=options))
+                                             options=options, state_dir=state_dir))
         made.append(provider)
         return provider
 

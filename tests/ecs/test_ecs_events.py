@@ -10,7 +10,7 @@ import pytest
 from ecs_transport import CountingProxy
 from ecs_world import ProviderFactory, add_instances, deployment, moto_service, moto_task, register, run_service_tasks
 
-from pilothouse.providers.ecs import EVENTS_PER_SERVICE
+from pilothouse.providers.ecs.events import EVENTS_PER_SERVICE
 from pilothouse.providers.model import Event, TaskState
 
 pytestmark = pytest.mark.ecs

@@ -11,7 +11,8 @@ import pytest
 from ecs_transport import CountingProxy
 from ecs_world import ProviderFactory, build_fleet, moto_task, wait_until
 
-from pilothouse.providers.ecs import TASKS_EVERY, task_definition_label
+from pilothouse.providers.ecs.fetch import TASKS_EVERY
+from pilothouse.providers.ecs.raw import task_definition_label
 from pilothouse.providers.model import (
     Availability,
     Cluster,

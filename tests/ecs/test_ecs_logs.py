@@ -11,7 +11,7 @@ import pytest
 from ecs_transport import CountingProxy
 from ecs_world import ProviderFactory, add_instances, awslogs, put_lines, register, run_service_tasks, wait_until
 
-import pilothouse.providers.ecs
+import pilothouse.providers.ecs.logs
 from pilothouse.providers.base import Capability, LogLine
 from pilothouse.providers.ecs import EcsProvider
 from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported
@@ -75,7 +75,7 @@ def test_follow_picks_up_lines_written_after_it_started(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Look for the service's new tasks often, so a task started mid-follow is found within the test.
-    monkeypatch.setattr(pilothouse.providers.ecs, "LOG_TASK_RESCAN_S", 0.5)
+    monkeypatch.setattr(pilothouse.providers.ecs.logs, "LOG_TASK_RESCAN_S", 0.5)
     provider = make_provider(refresh_interval=0.2)
     provider.connect()
     service = _service(provider)
@@ -107,7 +107,7 @@ def test_follow_picks_up_lines_written_after_it_started(
     # A bounded poll, not a busy loop: at most one read per stream per 0.5 s (plus the tail's reads).
     elapsed = time.monotonic() - started
     reads = proxy.snapshot_counts().get("GetLogEvents", 0)
-    assert reads <= 3 * (elapsed / pilothouse.providers.ecs.LOG_POLL_MIN_S + 2), (reads, elapsed)
+    assert reads <= 3 * (elapsed / pilothouse.providers.ecs.logs.LOG_POLL_MIN_S + 2), (reads, elapsed)
 
 
 def test_other_log_drivers_are_refused_by_name(

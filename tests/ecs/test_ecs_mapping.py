@@ -9,12 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pilothouse.providers.ecs import (
-    LogStream,
-    api_budget,
-    deployment_changes,
-    log_line,
-    log_streams,
+from pilothouse.providers.ecs.events import deployment_changes, service_events
+from pilothouse.providers.ecs.fetch import api_budget
+from pilothouse.providers.ecs.logs import LogStream, log_line, log_streams
+from pilothouse.providers.ecs.mapping import (
     map_container,
     map_container_instance,
     map_rollout,
@@ -23,9 +21,8 @@ from pilothouse.providers.ecs import (
     map_task_state,
     map_update_policy,
     memory_mib,
-    service_events,
-    task_definition_label,
 )
+from pilothouse.providers.ecs.raw import task_definition_label
 from pilothouse.providers.model import Health, NodeStatus, RolloutState, TaskState
 
 pytestmark = pytest.mark.ecs

@@ -122,6 +122,25 @@ def test_rollback_after_completion_uses_the_consoles_record(
     assert _describe(admin)["taskDefinition"] == web["v1"]
 
 
+def test_without_a_state_dir_the_record_stays_in_memory(
+    admin: Any, web: dict[str, str], make_provider: ProviderFactory, tmp_path: Path,
+) -> None:
+    # No state dir from the console: the provider still remembers what it saw, but writes no file anywhere.
+    provider = make_provider(keep_state=False)
+    provider.connect()
+    assert _service(provider).version == "web:1"
+    admin.update_service(cluster="shop", service="web", taskDefinition=web["v3"])
+    moto_service("shop", "web").deployments = [
+        deployment(web["v3"], "PRIMARY", desired=2, running=2, rollout="COMPLETED", reason="completed")]
+    assert provider.plan_rollback(_service(provider)).after == "web:1"
+    provider.close()
+    assert not [path for path in tmp_path.rglob("ecs-revisions*")]
+    fresh = make_provider(keep_state=False)
+    fresh.connect()
+    with pytest.raises(NotSupported):
+        fresh.plan_rollback(_service(fresh))
+
+
 def test_rollback_without_history_asks_for_a_revision(
     admin: Any, web: dict[str, str], make_provider: ProviderFactory,
 ) -> None:

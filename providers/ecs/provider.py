@@ -1,0 +1,233 @@
+"""EcsProvider: AWS ECS (EC2 and Fargate) through boto3, polled in tiers with a fixed API budget.
+
+One config entry may cover several ECS clusters (option `clusters`, default: every cluster of the
+account/region). The provider wires the rooms of this package together: client.py (session, clients),
+fetch.py (what is listed and described when), mapping.py and events.py (AWS dicts -> model), logs.py,
+actions.py and rollback.py. Throttling (after botocore's own `standard` retries) keeps the last data, marks
+the cluster DEGRADED with a banner and skips refreshes for a growing cool-down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from threading import Event as ThreadEvent
+from typing import ClassVar
+
+from pilothouse.providers.base import (
+    Action,
+    Capability,
+    ClusterConfig,
+    LoginCommand,
+    LogLine,
+    MutationPlan,
+    Option,
+    Provider,
+)
+from pilothouse.providers.ecs import actions
+from pilothouse.providers.ecs.client import AwsClients
+from pilothouse.providers.ecs.events import EVENTS_PER_CLUSTER, service_events
+from pilothouse.providers.ecs.fetch import EcsFetcher
+from pilothouse.providers.ecs.logs import LogReader
+from pilothouse.providers.ecs.mapping import map_container_instance, map_service, map_task, zone_node
+from pilothouse.providers.ecs.raw import as_str
+from pilothouse.providers.ecs.rollback import RevisionRecord
+from pilothouse.providers.errors import InvalidInput
+from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Event, Node, Service, Task
+
+MAX_THROTTLE_COOLDOWN_S = 60.0
+
+
+class EcsProvider(Provider):
+    kind = ClusterKind.ECS
+    OPTIONS: ClassVar[Mapping[str, Option]] = {
+        "region": Option((str,), "AWS region (default: AWS_REGION or the profile's region)"),
+        "profile": Option((str,), "AWS profile, SSO profiles included (default: AWS_PROFILE or default)"),
+        "endpoint_url": Option((str,), "ECS endpoint (default: AWS_ENDPOINT_URL_ECS / AWS_ENDPOINT_URL / AWS)"),
+        "clusters": Option((list,), "ECS cluster names or ARNs to show (default: every cluster in the region)"),
+        "logs_endpoint_url": Option((str,), "CloudWatch Logs endpoint (default: endpoint_url when set, else "
+                                            "AWS_ENDPOINT_URL_LOGS / AWS_ENDPOINT_URL / AWS)"),
+    }
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.SCALE, Capability.ROLLBACK, Capability.LOGS})
+
+    def __init__(self, config: ClusterConfig) -> None:
+        super().__init__(config)
+        options = config.options
+        self.region: str = str(options.get("region") or "")
+        self.profile: str = str(options.get("profile") or "")
+        self.endpoint_url: str = str(options.get("endpoint_url") or "")
+        # A single-endpoint emulator (LocalStack, moto) serves logs where it serves ECS.
+        self.logs_endpoint_url: str = str(options.get("logs_endpoint_url") or self.endpoint_url)
+        wanted = options.get("clusters")
+        self.wanted_clusters: list[str] | None = [str(c) for c in wanted] if isinstance(wanted, list) else None
+        self._api = AwsClients(profile=self.profile, region=self.region, endpoint_url=self.endpoint_url,
+                               logs_endpoint_url=self.logs_endpoint_url)
+        self._fetch = EcsFetcher(self._api, self.name, self.wanted_clusters)
+        self._logs = LogReader(self._api, self._fetch, config.refresh_interval)
+        self._renew_session = False  # set from the UI thread after a login: a fresh session next refresh
+        self._throttle_streak = 0
+        self._cooldown_until = 0.0
+        self._last: Cluster | None = None
+        self._revisions: RevisionRecord | None = None
+        self._lock = threading.Lock()
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        self._api.connect()
+        self._fetch.start()
+        if self._revisions is None:
+            self._revisions = RevisionRecord.in_state_dir(self.config.state_dir)
+        self._fetch.discover_clusters()
+
+    def close(self) -> None:
+        self._fetch.close()
+        if self._revisions is not None:
+            self._revisions.save()
+        self._api.close()
+
+    def login_command(self) -> LoginCommand | None:
+        return self._api.login_command()
+
+    def credentials_renewed(self) -> None:
+        self._renew_session = True
+        self._cooldown_until = 0.0
+
+    # -- snapshot -------------------------------------------------------------------------------
+
+    def cooldown_remaining(self) -> float:
+        return max(0.0, self._cooldown_until - time.monotonic())
+
+    def snapshot(self) -> Cluster:
+        with self._lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> Cluster:
+        if self._renew_session:
+            # A new botocore session reads the renewed SSO token (or profile) instead of cached credentials.
+            self._renew_session = False
+            self._api.forget_logs_clients()
+            self.connect()
+        elif not self._api.connected:
+            self.connect()
+        if self._last is not None and self.cooldown_remaining() > 0:
+            # Throttled: serve the last data without a single call until the cool-down ends.
+            return dataclasses.replace(self._last, state=ConnectionState.DEGRADED, error=self._throttle_banner())
+        outcome = self._fetch.refresh()
+        if outcome.throttled:
+            self._throttle_streak += 1
+            self._cooldown_until = time.monotonic() + self._throttle_cooldown()
+        else:
+            self._throttle_streak = 0
+            self._cooldown_until = 0.0
+        self._remember_revisions()
+        cluster = self._build()
+        cluster.forbidden = tuple(outcome.forbidden)
+        problems = [s.problem for s in self._fetch.clusters.values() if s.problem]
+        problems += [f"ECS cluster {name} not found" for name in self._fetch.missing_clusters]
+        if outcome.throttled:
+            problems.insert(0, self._throttle_banner())
+        if problems or outcome.forbidden:
+            cluster.state = ConnectionState.DEGRADED
+            cluster.error = "; ".join(problems)  # forbidden data is in cluster.forbidden, not repeated here
+        self._last = cluster
+        return cluster
+
+    def _throttle_cooldown(self) -> float:
+        base = max(self.config.refresh_interval, 0.05)
+        return min(MAX_THROTTLE_COOLDOWN_S, base * float(2 ** min(self._throttle_streak, 10)))
+
+    def _throttle_banner(self) -> str:
+        when = self._last.last_sync.strftime("%H:%M:%S") if self._last and self._last.last_sync else "earlier"
+        return (f"AWS is throttling ECS API calls: showing data from {when}, "
+                f"next refresh in {math.ceil(self.cooldown_remaining())}s")
+
+    def _remember_revisions(self) -> None:
+        if self._revisions is None:
+            return
+        for state in self._fetch.clusters.values():
+            for service in state.services:
+                self._revisions.observe(as_str(service.get("serviceArn")), as_str(service.get("taskDefinition")))
+        self._revisions.save()
+
+    def _build(self) -> Cluster:
+        nodes: dict[str, Node] = {}
+        services: list[Service] = []
+        events: list[Event] = []
+        for state in self._fetch.clusters.values():
+            instance_names = {}
+            for raw_instance in state.instances:
+                node = map_container_instance(raw_instance, state.name)
+                nodes[node.id] = node
+                instance_names[node.id] = node.name
+            by_service: dict[str, list[Task]] = {}
+            service_ids = {
+                as_str(s.get("serviceName")): as_str(s.get("serviceArn")) for s in state.services}
+            stopped = [raw for _, raw in sorted(state.stopped.values(), key=lambda e: e[0], reverse=True)]
+            for raw_task in [*state.tasks.values(), *stopped]:
+                group = as_str(raw_task.get("group"))
+                service_id = service_ids.get(group[len("service:"):]) if group.startswith("service:") else None
+                if service_id is None:
+                    continue
+                task = map_task(raw_task, service_id, self._fetch.task_definitions.get(
+                    as_str(raw_task.get("taskDefinitionArn"))), instance_names)
+                by_service.setdefault(service_id, []).append(task)
+                if not task.node_id.startswith("arn:") and task.node_id not in nodes:
+                    nodes[task.node_id] = zone_node(task.node_id, task.node_name)
+            for raw_service in state.services:
+                service = map_service(raw_service, state.name,
+                                      self._fetch.task_definitions.get(as_str(raw_service.get("taskDefinition"))),
+                                      by_service.get(as_str(raw_service.get("serviceArn")), []))
+                services.append(service)
+                events += service_events(raw_service, self.name, service.ref)
+                events += state.deployment_events.get(service.id, ())
+        events.sort(key=lambda e: e.time)
+        region = self._api.identity.region or "?"
+        endpoint = f"{region} ({self.endpoint_url})" if self.endpoint_url else region
+        return Cluster(
+            name=self.name, kind=ClusterKind.ECS, state=ConnectionState.CONNECTED,
+            last_sync=datetime.now(UTC), nodes=tuple(nodes.values()),
+            services=tuple(sorted(services, key=lambda s: s.ref)), events=tuple(events[-EVENTS_PER_CLUSTER:]),
+            endpoint=endpoint,
+        )
+
+    # -- logs -------------------------------------------------------------------------------------
+
+    def logs(
+        self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
+        stop: ThreadEvent | None = None,
+    ) -> Iterator[LogLine]:
+        """CloudWatch Logs of the service's awslogs containers, each line's source "task/container".
+
+        Everything that can be refused is refused here, at the call, before the first line is read.
+        `tail` is the last N lines over all streams; `follow` then polls until `stop` is set.
+        """
+        if not isinstance(tail, int) or isinstance(tail, bool) or tail < 0:
+            raise InvalidInput(f"tail must be a whole number >= 0, not {tail!r}")
+        if not self._api.connected:
+            self.connect()
+        return self._logs.open(service, task_id, tail, follow, stop or ThreadEvent())
+
+    # -- mutations --------------------------------------------------------------------------------
+
+    def refusal(self, action: Action, service: Service) -> str | None:
+        return super().refusal(action, service) or actions.refusal(action, service)
+
+    def plan_scale(self, service: Service, replicas: int) -> MutationPlan:
+        self.check(Action.SCALE, service)
+        return actions.plan_scale(self._api, self.name, service, replicas)
+
+    def plan_rollback(self, service: Service) -> MutationPlan:
+        self.check(Action.ROLLBACK, service)
+        return actions.plan_rollback(self._api, self.name, service, self._revisions)
+
+    def apply(self, plan: MutationPlan) -> str:
+        message = actions.apply(self._api, plan)
+        with self._lock:
+            self._fetch.tasks_due = True
+        return message
