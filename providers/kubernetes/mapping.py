@@ -214,10 +214,15 @@ def map_pod(obj: Obj, service_id: str, now: datetime | None = None) -> Task:
 
     bad_reason, bad_message, waiting_reason = "", "", ""
     exit_code: int | None = None
+    # When a container last restarted: its previous instance's end (lastState.terminated.finishedAt).
+    restarted: datetime | None = None
     for container in statuses:
         current, last = _dict(container.get("state")), _dict(container.get("lastState"))
         waiting, terminated = _dict(current.get("waiting")), _dict(current.get("terminated"))
         last_terminated = _dict(last.get("terminated"))
+        finished = parse_time(last_terminated.get("finishedAt")) if _int(container.get("restartCount")) else None
+        if finished is not None and (restarted is None or finished > restarted):
+            restarted = finished
         reason = _str(waiting.get("reason"))
         if reason and not waiting_reason:
             waiting_reason = reason
@@ -281,7 +286,7 @@ def map_pod(obj: Obj, service_id: str, now: datetime | None = None) -> Task:
         state=state, desired_state=desired, health=health,
         version=pod_labels.get(POD_TEMPLATE_HASH) or pod_labels.get(CONTROLLER_REVISION_HASH, ""),
         started=parse_time(status.get("startTime")), exit_code=exit_code, error=error, raw_state=raw,
-        restarts=restarts, address=_str(status.get("podIP")),
+        restarts=restarts, address=_str(status.get("podIP")), restarted=restarted,
     )
 
 

@@ -169,6 +169,8 @@ def map_task(
         error=error,
         raw_state=raw_state,
         address=_first_address(task),
+        # Status.Timestamp is the time of the task's last state change: for an ended task, when it ended.
+        stopped=parse_time(status.get("Timestamp")) if ended else None,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from apiserver import ApiServer
-from k8s_objects import TS, deployment, node, pod, replicaset, stable_deployment_status
+from k8s_objects import TS, deployment, node, now_iso, pod, replicaset, stable_deployment_status
 from k8s_support import write_config
 
 from pilothouse.console.cli import main
@@ -51,6 +51,14 @@ def seed(api: ApiServer) -> None:
         "message": "0/1 nodes are available: 1 Insufficient memory."}]
     pending["status"]["containerStatuses"] = []
     state.put(pending)
+    # prod/flaky: running and ready, but a container restarted a moment ago (lastState.terminated.finishedAt).
+    flaky = state.put(deployment("flaky", "registry.local/flaky:1", 1))
+    flaky_rs = state.put(replicaset(flaky, "registry.local/flaky:1", 1, "e5e5e5", 1))
+    restarted = pod(flaky_rs, "flaky-e5e5e5-ok", version_label=("pod-template-hash", "e5e5e5"), app="flaky",
+                    restarts=1)
+    restarted["status"]["containerStatuses"][0]["lastState"] = {"terminated": {
+        "exitCode": 137, "reason": "OOMKilled", "startedAt": TS, "finishedAt": now_iso()}}
+    state.put(restarted)
     # prod/web: fine.
     web = state.put(deployment("web", "registry.local/web:1.0", 1))
     web_rs = state.put(replicaset(web, "registry.local/web:1.0", 1, "d4d4d4", 1))
@@ -76,6 +84,8 @@ def test_crash_loop_and_deadline_exceeded_are_critical_in_status_json(
     assert big["level"] == "warning"
     assert "1 pod unschedulable: 0/1 nodes are available: 1 Insufficient memory." in big["reasons"]
     assert services["prod/web"] == {"level": "none", "reasons": []}
+    # A restart time inside the window: a one-shot look sees it (no earlier snapshot to compare with).
+    assert services["prod/flaky"] == {"level": "warning", "reasons": ["restarting: 1 restart in the last 5m"]}
 
     # The text form: problems first, then --attention with the reasons.
     assert main(["--config", config, "status"]) == 0

@@ -66,6 +66,16 @@ def test_unhealthy_failure_and_health_table() -> None:
     assert map_task({"Status": {"State": "running"}}, {}, healthcheck=None).health is Health.NONE
 
 
+def test_an_ended_task_says_when_it_ended() -> None:
+    """Status.Timestamp is the last state change: for a failed or shut down task, its stop time (attention's
+    "failed in the last minutes" needs it); a running task's is when it started."""
+    failed = map_task({"Status": {"State": "failed", "Timestamp": "2026-01-01T00:00:19Z", "Err": "boom"}}, {})
+    assert failed.stopped is not None and failed.stopped.isoformat() == "2026-01-01T00:00:19+00:00"
+    assert failed.started is None
+    running = map_task({"Status": {"State": "running", "Timestamp": "2026-01-01T00:00:19Z"}}, {})
+    assert running.stopped is None and running.started is not None
+
+
 def test_failed_history_is_bounded_per_service() -> None:
     tasks = [
         {"ServiceID": "s", "DesiredState": "shutdown",
