@@ -15,9 +15,10 @@ from pilothouse.console.config import ConfigError
 from pilothouse.providers.base import ClusterConfig
 
 _HEADER = """\
+#:schema {schema}
 # pilothouse config, written by `pilothouse config init` on {date}.
 # Every key is checked when pilothouse starts; `pilothouse config check` checks this file now.
-# The JSON schema for editors: {schema}
+# The line above gives editors (taplo, Even Better TOML) the JSON schema of these keys.
 
 refresh_interval = 2.0       # seconds between polls; Swarm /events and Kubernetes watches push changes sooner
 readonly = false             # true: no scale, no rollback, anywhere

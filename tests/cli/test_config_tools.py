@@ -50,6 +50,7 @@ def test_init_writes_a_starter_from_what_is_detected_and_check_accepts_it(
     assert data["clusters"] == [{"name": "k8s-prod", "provider": "kubernetes", "kubeconfig": str(detected_kubernetes),
                                  "context": "prod"}]
     assert "# theme = " in text and "# [keymap]" in text  # commented: the keys a user looks for
+    assert text.splitlines()[0] == f"#:schema {SCHEMA_PATH}" and SCHEMA_PATH.is_file()  # taplo's directive
     assert run(capsys, "config", "check", "--path", str(path)) == (0, f"{path}: ok (1 cluster(s))\n", "")
 
 
