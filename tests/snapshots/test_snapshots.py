@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from demo_scenes import SCENES, frozen_app
 from pytest_textual_snapshot import normalize_svg
+from textual.pilot import Pilot
 
 SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
 SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_snapshots"
@@ -31,15 +33,28 @@ def test_every_main_screen_is_pictured() -> None:
     assert set(SCENES) == {"fleet", "placement", "service", "doctor", "events", "help"}
 
 
-async def test_the_comparison_sees_a_changed_screen(tmp_path: Path) -> None:
-    """What the tests compare is the screen: drawn again through Textual's public export, the fleet matches its
-    stored picture; with the cursor one row down it does not."""
-    stored = (SNAPSHOTS / "test_screen[fleet-80x24].svg").read_text(encoding="utf-8")
+def picture(tmp_path: Path, screen: str, size: str, *keys: str) -> str:
+    """A screen drawn as snap_compare draws it (a headless App.run, then its pauses), through public API only."""
     app = frozen_app(tmp_path)
-    async with app.run_test(size=SIZES["80x24"]) as pilot:
-        await SCENES["fleet"](pilot)
+
+    async def auto_pilot(pilot: Pilot[Any]) -> None:
+        await SCENES[screen](pilot)
         await pilot.pause()
-        assert normalize_svg(app.export_screenshot(simplify=True)) == stored
-        await pilot.press("down")
+        await pilot.press(*keys)
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause()
-        assert normalize_svg(app.export_screenshot(simplify=True)) != stored
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        app.exit(app.export_screenshot(title=app.title, simplify=True))
+
+    svg = app.run(headless=True, size=SIZES[size], auto_pilot=auto_pilot)
+    assert isinstance(svg, str)
+    return str(normalize_svg(svg))
+
+
+def test_the_comparison_sees_a_changed_screen(tmp_path: Path) -> None:
+    """What the tests compare is the screen: drawn again, the fleet matches its stored picture; with the cursor
+    one row down it does not."""
+    stored = (SNAPSHOTS / "test_screen[fleet-80x24].svg").read_text(encoding="utf-8")
+    assert picture(tmp_path / "same", "fleet", "80x24") == stored
+    assert picture(tmp_path / "moved", "fleet", "80x24", "down") != stored
