@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from threading import Event as ThreadEvent
 from typing import ClassVar
 
@@ -159,6 +159,7 @@ class EcsProvider(Provider):
         nodes: dict[str, Node] = {}
         services: list[Service] = []
         events: list[Event] = []
+        wall_now, mono_now = datetime.now(UTC), time.monotonic()
         for state in self._fetch.clusters.values():
             instance_names = {}
             for raw_instance in state.instances:
@@ -168,14 +169,20 @@ class EcsProvider(Provider):
             by_service: dict[str, list[Task]] = {}
             service_ids = {
                 as_str(s.get("serviceName")): as_str(s.get("serviceArn")) for s in state.services}
-            stopped = [raw for _, raw in sorted(state.stopped.values(), key=lambda e: e[0], reverse=True)]
-            for raw_task in [*state.tasks.values(), *stopped]:
+            stopped = sorted(state.stopped.values(), key=lambda e: e[0], reverse=True)
+            seen_stopped = {id(raw): seen for seen, raw in stopped}
+            for raw_task in [*state.tasks.values(), *(raw for _, raw in stopped)]:
                 group = as_str(raw_task.get("group"))
                 service_id = service_ids.get(group[len("service:"):]) if group.startswith("service:") else None
                 if service_id is None:
                     continue
                 task = map_task(raw_task, service_id, self._fetch.task_definitions.get(
                     as_str(raw_task.get("taskDefinitionArn"))), instance_names)
+                seen = seen_stopped.get(id(raw_task))
+                if seen is not None and task.stopped is None:
+                    # No stoppedAt (AWS always sends one; moto does not): it stopped since the task refresh
+                    # before the one that first saw it stopped, so that sighting is at most one refresh late.
+                    task.stopped = wall_now - timedelta(seconds=max(0.0, mono_now - seen))
                 by_service.setdefault(service_id, []).append(task)
                 if not task.node_id.startswith("arn:") and task.node_id not in nodes:
                     nodes[task.node_id] = zone_node(task.node_id, task.node_name)
