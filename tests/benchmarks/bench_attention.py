@@ -1,9 +1,9 @@
 """Attention at 10k tasks: the cost of rating every service of the demo fleet on one refresh.
 
 The demo fleet of 10,000 tasks (three clusters, frozen 12 s into the scenario: a rollout part way, a node down,
-an unhealthy task) is snapshotted once; each sample is one refresh's attention pass over all three clusters,
-as the console's refresher threads run it next to the doctor (AttentionAssessor.assess with the doctor's
-high-severity findings), on an assessor that already has history, so restart counts are compared.
+an unhealthy task) is snapshotted once; each sample is the CPU time of one refresh's attention pass over all
+three clusters, as the console's refresher threads run it next to the doctor (AttentionAssessor.assess with the
+doctor's high-severity findings), on an assessor that already has history, so restart counts are compared.
 """
 
 from __future__ import annotations
@@ -30,16 +30,18 @@ def attention_metrics() -> list[Metric]:
         assessor.assess(cluster, cluster.last_sync or cluster_time(), high)
 
     def once() -> float:
-        started = time.perf_counter()
+        # CPU time of this thread: what the refresher threads spend, not what other work on the machine
+        # takes from the wall clock (the suite runs on shared, loaded machines).
+        started = time.thread_time()
         for assessor, cluster, high in zip(assessors, clusters, findings, strict=True):
             assessor.assess(cluster, cluster.last_sync or cluster_time(), high)
-        return (time.perf_counter() - started) * 1000
+        return (time.thread_time() - started) * 1000
 
     value, samples = median_of(SAMPLES, once)
     tasks = sum(len(service.tasks) for cluster in clusters for service in cluster.services)
     services = sum(len(cluster.services) for cluster in clusters)
     return [metric("attention_ms_10k", round(value, 2), "ms", "<=", TARGET_MS,
-                   f"median of {SAMPLES}; {services} services, {tasks} tasks, 3 clusters",
+                   f"thread CPU, median of {SAMPLES}; {services} services, {tasks} tasks, 3 clusters",
                    samples=[round(s, 2) for s in samples])]
 
 
