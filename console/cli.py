@@ -213,6 +213,12 @@ def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
 
     outcome = actions.run(Action(args.command), cluster_name, locate, confirm, force=bool(getattr(args, "force",
                           False)), service_ref=ref, **params)
+    if outcome.error is not None and outcome.status is not Status.DONE:
+        if outcome.audit_warning:  # still one line: the refusal (or failure), and why it is not audited
+            print(f"pilothouse: error: {outcome.error} (not in the audit log: {outcome.audit_warning})",
+                  file=sys.stderr)
+            return outcome.error.exit_code
+        raise outcome.error
     if outcome.audit_warning:
         print(f"pilothouse: warning: {outcome.audit_warning}", file=sys.stderr, flush=True)
     if outcome.status is Status.DONE or outcome.status is Status.UNCHANGED:
@@ -222,8 +228,7 @@ def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
         print("cancelled; nothing changed")
         # Not 0: a deploy script must not read "nothing was done" as success.
         return EXIT_FAILED
-    assert outcome.error is not None
-    raise outcome.error
+    raise AssertionError(f"unhandled outcome {outcome.status}")
 
 
 def _selected_snapshots(fleet: Fleet, args: argparse.Namespace) -> list[Cluster]:

@@ -69,3 +69,15 @@ def test_events_with_an_audit_log_it_cannot_read_is_one_line(tmp_path: Path, cap
     code, out, err = run(capsys, "--config", str(config), "events", "--demo")
     assert code == 1 and out == ""
     assert err == f"pilothouse: error: cannot read the audit log {audit}: {reason}: check audit_log in the config\n"
+
+
+def test_a_refusal_that_cannot_be_audited_says_both_on_one_line(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    audit = tmp_path / "audit"
+    audit.mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(f'readonly = true\naudit_log = "{audit}"\n')
+    code, out, err = run(capsys, "--config", str(config), "rollback", "demo-k8s/prod/web", "--yes", "--demo")
+    assert code == 2 and out == ""
+    assert err == (f"pilothouse: error: rollback refused: readonly = true in {config} (not in the audit log: "
+                   f"cannot write the audit log {audit}: Is a directory)\n")

@@ -174,3 +174,14 @@ def test_frozen_demo_follow_yields_only_history() -> None:
     assert len([next(stream) for _ in range(3)]) == 3
     stop.set()
     assert list(stream) == []
+
+
+def test_an_unreadable_audit_log_is_one_timeline_line_not_a_crash(tmp_path: Path) -> None:
+    from pilothouse.console.audit import AuditLog
+    from pilothouse.console.screens.audit_feed import AuditFeed
+
+    path = tmp_path / "audit.jsonl"
+    path.mkdir()
+    (event,) = AuditFeed(AuditLog(path)).events()
+    assert (event.kind, event.object) == ("audit", "audit log")
+    assert event.message == f"cannot read the audit log {path}: Is a directory: check audit_log in the config"

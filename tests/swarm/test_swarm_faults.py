@@ -215,3 +215,30 @@ def test_rollback_via_action_layer_and_cli_restores_the_previous_image(
     last = audit_lines()[-1]
     assert last["result"] == "ok" and last["before"].startswith("pilothouse-test/app:1")
     assert last["after"] == "pilothouse-test/app:2"
+
+
+def test_no_audit_no_send_and_the_replica_ceiling_holds_with_force(
+    services: Services, proxy: CountingProxy, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The write-ahead audit on the real swarm, counted at the socket: an intent that cannot be written
+    (audit_log is a directory) sends nothing, and --force never lifts the ceiling."""
+    name = services.create("--replicas", "0")
+    audit_dir = tmp_path / "audit-dir"
+    audit_dir.mkdir()
+    config = write_config(tmp_path / "config.toml", proxy.url)
+    config.write_text(f'audit_log = "{audit_dir}"\n' + config.read_text())
+    for verb in (["scale", f"swarm/{name}", "2", "--yes"], ["rollback", f"swarm/{name}", "--yes"]):
+        result = run_cli(capsys, "--config", str(config), *verb)
+        assert result.err.count("\n") == 1, result.err
+        if verb[0] == "scale":
+            assert result.code == 1
+            assert result.err == (f"pilothouse: error: scale refused: cannot write the audit log {audit_dir}: Is a "
+                                  "directory; nothing sent: fix the path or audit_log in the config\n")
+        else:  # no previous spec: refused by the provider before any intent is due, and said to be unaudited
+            assert result.code == 2 and "nothing to roll back to" in result.err
+            assert f"(not in the audit log: cannot write the audit log {audit_dir}: Is a directory)" in result.err
+    forced = run_cli(capsys, "--config", str(config), "scale", f"swarm/{name}", "2147483648", "--force", "--yes")
+    assert forced.code == 2 and "2147483647" in forced.err and forced.err.count("\n") == 1
+    requests = proxy.taken()
+    assert mutating(requests) == []
+    assert any(request.startswith("GET") for request in requests)  # the control: it did talk to the swarm
