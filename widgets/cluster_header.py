@@ -62,8 +62,8 @@ LEVEL_STYLES = {Level.CRITICAL: "bold red", Level.WARNING: "yellow", Level.NONE:
 
 def attention_summary(needing: Sequence[tuple[str, Attention]], unknown: Sequence[str] = ()) -> Text:
     """"3 need attention: shop/api crash-looping 1/2 · shop/stuck rollout failed · …" on one line, worst first
-    (`needing` comes sorted: name as shown, attention). `unknown`: clusters whose services cannot be judged
-    (unreachable, tasks forbidden), named so that a quiet line does not read as "all is well"."""
+    (`needing` comes sorted: name as shown, attention). `unknown`: clusters whose services cannot be judged,
+    with why ("prod (unreachable)"), named so that a quiet line does not read as "all is well"."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if unknown:
         # First: at the end, a long list would cut it off.

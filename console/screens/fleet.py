@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Input, Static
 
 from pilothouse.console.screens.service_actions import ServiceActionScreen
 from pilothouse.providers.attention import NOTHING, Attention, Level, tasks_unknown
-from pilothouse.providers.model import Cluster, ConnectionState, Service, ServiceMode
+from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service, ServiceMode
 from pilothouse.widgets.cluster_header import LEVEL_STYLES, ClusterHeader, attention_summary
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
@@ -142,6 +142,17 @@ def service_row(position: int, cluster: Cluster, service: Service, rollout_width
     return FleetRow(row_key(cluster.name, service.id), cluster.name, service.id, cells, haystack, attention.level)
 
 
+def unjudged(cluster: Cluster) -> str:
+    """Why attention cannot be judged on the cluster's services ("" when it can)."""
+    if cluster.state is ConnectionState.CONNECTING:
+        return "connecting"
+    if cluster.state is ConnectionState.UNREACHABLE:
+        return "unreachable"
+    if tasks_unknown(cluster):
+        return "tasks forbidden" if cluster.kind is not ClusterKind.KUBERNETES else "pods forbidden"
+    return ""
+
+
 def matches(haystack: str, words: list[str]) -> bool:
     return all(word in haystack for word in words)
 
@@ -260,8 +271,8 @@ class FleetScreen(ServiceActionScreen):
         several = len(clusters) > 1
         needing = [(f"{cluster.name}/{service.ref}" if several else service.ref, attention)
                    for cluster, service, attention in self.state.needing_attention()]
-        unknown = [cluster.name for cluster in clusters
-                   if cluster.state is ConnectionState.UNREACHABLE or tasks_unknown(cluster)]
+        # A quiet line must not read as "all is well" for a cluster that could not be looked at.
+        unknown = [f"{cluster.name} ({why})" for cluster in clusters if (why := unjudged(cluster))]
         self.query_one("#fleet-attention", Static).update(attention_summary(needing, unknown))
 
     def _draw(self) -> None:

@@ -38,3 +38,24 @@ def test_the_unhealthy_image_is_critical(services: Services, swarm: SwarmInfo, t
     assert any(reason.startswith(("task ", "crash-looping: ")) and "dockerexec: unhealthy container" in reason
                for reason in reasons), reasons
     assert found[fine] == {"level": "none", "reasons": []}
+
+
+def test_a_task_no_node_can_take_is_unschedulable_with_swarms_reason(
+        services: Services, swarm: SwarmInfo, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # No node has a terabyte to reserve: the scheduler leaves the task pending and says why.
+    huge = services.create("--replicas", "1", "--reserve-memory", "1000G")
+    config = write_config(tmp_path / "config.toml", swarm.manager)
+
+    def reasons() -> list[str] | None:
+        result = run_cli(capsys, "--config", str(config), "status", "--json")
+        assert result.code == 0, result.err
+        found = {s["ref"]: s["attention"] for s in json.loads(result.out)["clusters"][0]["services"]}
+        attention = found.get(huge)
+        if attention is None or not any("unschedulable" in reason for reason in attention["reasons"]):
+            return None
+        assert attention["level"] == "critical"  # nothing runs: 0/1
+        return list(attention["reasons"])
+
+    found = wait_until(reasons, 30, interval=0.5, what="the pending task's scheduler message")
+    assert any(reason.startswith("1 task unschedulable: no suitable node") for reason in found), found
+    assert "0/1 tasks running" in found

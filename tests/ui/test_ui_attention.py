@@ -137,3 +137,35 @@ async def test_placement_puts_troubled_nodes_and_services_first(tmp_path: Path) 
         assert columns[0] == find_service(app, "demo-swarm", "shop_web").id
         ranks = [app.state.attention_of("demo-swarm", service_id).level.rank for service_id in columns[1:]]
         assert ranks == sorted(ranks) and ranks[0] < ranks[-1]
+
+
+async def test_a_cluster_that_cannot_be_judged_is_named_not_counted_as_fine(tmp_path: Path) -> None:
+    from pilothouse.providers.model import ConnectionState
+
+    async with running_app(tmp_path, size=SMALL) as (app, pilot):
+        app.stop_refreshers()
+        for name in list(app.state.clusters):
+            cluster = cluster_of(app, name)
+            app.post_message(ClusterUpdated(dataclasses.replace(cluster, services=())))
+        stale = dataclasses.replace(cluster_of(app, "demo-ecs"), services=(), state=ConnectionState.UNREACHABLE,
+                                    error="down")
+        app.post_message(ClusterUpdated(stale))
+
+        def attention_line() -> str:
+            return next((line for line in screen_text(app).splitlines() if "attention" in line), "")
+
+        await wait_until(pilot, lambda: "demo-ecs (unreachable)" in attention_line(), what="the unjudged cluster")
+        assert attention_line().lstrip().startswith("? cannot judge demo-ecs (unreachable) · ✓ nothing needs")
+
+
+async def test_the_new_keys_remap(tmp_path: Path) -> None:
+    keymap = {"problems_first": "x", "attention_only": "z", "sort_reverse": "v"}
+    async with running_app(tmp_path, keymap=keymap, size=(200, 40)) as (app, pilot):
+        table = fleet(app).table
+        await pilot.press("x")
+        await wait_until(pilot, lambda: table.sort_column == CLUSTER_COLUMN, what="x: the configured order")
+        await pilot.press("v")
+        await wait_until(pilot, lambda: table.sort_reverse, what="v: reversed")
+        await pilot.press("z")
+        await wait_until(pilot, lambda: fleet(app).attention_only, what="z: attention only")
+        assert "x: problems first" in screen_text(app) and "z: all services" in screen_text(app)
