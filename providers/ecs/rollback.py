@@ -76,9 +76,12 @@ class RevisionRecord:
             merged = self._read()
             merged.update(self.history)
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # Private like every state file (0600 in 0700): it names the account's services.
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-                temporary.write_text(json.dumps(merged, indent=1, sort_keys=True))
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(json.dumps(merged, indent=1, sort_keys=True))
                 os.replace(temporary, self.path)
             except OSError:
                 return  # a read-only home must not break monitoring; rollback falls back to asking

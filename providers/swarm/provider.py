@@ -43,6 +43,7 @@ class SwarmProvider(Provider):
         ),
     }
     CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.WATCH, Capability.LOGS})
+    MAX_REPLICAS = 2**31 - 1  # the API takes a uint64; this ceiling is what a swarm could ever run, and int32-safe
 
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)

@@ -111,8 +111,11 @@ def test_rollback_after_completion_uses_the_consoles_record(
     assert "saw before" in plan.detail
     # The deployment-history API was asked once (moto answers 500, no retries), then the record was used.
     assert proxy.snapshot_counts().get("ListServiceDeployments") == 1
-    record = json.loads((tmp_path / "state" / "pilothouse" / "ecs-revisions.json").read_text())
+    record_path = tmp_path / "state" / "pilothouse" / "ecs-revisions.json"
+    record = json.loads(record_path.read_text())
     assert record[service.id] == [web["v1"], web["v3"]]
+    # A state file: private (0600 in a 0700 directory), like the audit log.
+    assert (record_path.stat().st_mode & 0o777, record_path.parent.stat().st_mode & 0o777) == (0o600, 0o700)
 
     # The record outlives the process: a fresh provider knows the same previous revision.
     fresh = make_provider()
