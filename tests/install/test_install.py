@@ -79,8 +79,9 @@ def test_readme_first_command_installs_with_only_the_system_python(tmp_path: Pat
     probe = ("from importlib.metadata import files, metadata; m = metadata('pilothouse'); "
              "print(m['License-Expression']); print(sorted(str(f) for f in files('pilothouse') "
              "if f.name in ('py.typed', 'config.schema.json', 'LICENSE')))")
-    installed = subprocess.run([str(venv / "bin" / "python"), "-c", probe], env=env, capture_output=True,
-                               text=True, timeout=60, check=True).stdout.splitlines()
+    # -I: not the current directory's files (a checkout's pilothouse.egg-info would answer instead).
+    installed = subprocess.run([str(venv / "bin" / "python"), "-I", "-c", probe], env=env, capture_output=True,
+                               text=True, timeout=60, check=True, cwd=tmp_path).stdout.splitlines()
     assert installed[0] == "Apache-2.0"
     expected = [f"pilothouse-{version('pilothouse')}.dist-info/licenses/LICENSE",
                 "pilothouse/console/config.schema.json", "pilothouse/py.typed"]
