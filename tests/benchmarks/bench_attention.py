@@ -9,6 +9,7 @@ doctor's high-severity findings), on an assessor that already has history, so re
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from bench_common import Metric, median_of, metric, use_harness
 
@@ -45,7 +46,5 @@ def attention_metrics() -> list[Metric]:
                    samples=[round(s, 2) for s in samples])]
 
 
-def cluster_time() -> object:
-    from datetime import UTC, datetime
-
+def cluster_time() -> datetime:
     return datetime.now(UTC)

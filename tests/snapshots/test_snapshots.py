@@ -36,8 +36,10 @@ def test_every_main_screen_is_pictured() -> None:
 def picture(tmp_path: Path, screen: str, size: str, *keys: str) -> str:
     """A screen drawn as snap_compare draws it (a headless App.run, then its pauses), through public API only."""
     app = frozen_app(tmp_path)
+    svg = ""
 
     async def auto_pilot(pilot: Pilot[Any]) -> None:
+        nonlocal svg
         await SCENES[screen](pilot)
         await pilot.pause()
         await pilot.press(*keys)
@@ -45,10 +47,11 @@ def picture(tmp_path: Path, screen: str, size: str, *keys: str) -> str:
         await pilot.pause()
         await pilot.pause()
         await pilot.wait_for_scheduled_animations()
-        app.exit(app.export_screenshot(title=app.title, simplify=True))
+        svg = app.export_screenshot(title=app.title, simplify=True)
+        app.exit()
 
-    svg = app.run(headless=True, size=SIZES[size], auto_pilot=auto_pilot)
-    assert isinstance(svg, str)
+    app.run(headless=True, size=SIZES[size], auto_pilot=auto_pilot)
+    assert svg, "the app ended before its picture was taken"
     return str(normalize_svg(svg))
 
 
