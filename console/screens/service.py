@@ -17,7 +17,9 @@ from textual.widgets import DataTable, Log, Static
 from pilothouse.console.follow import Outcome, RolloutFollower
 from pilothouse.console.screens.service_actions import ServiceActionScreen
 from pilothouse.console.screens.task_detail import TaskDetailScreen, key_display
+from pilothouse.providers.attention import NOTHING, Attention
 from pilothouse.providers.model import Cluster, Event, Service, Task
+from pilothouse.widgets.cluster_header import LEVEL_STYLES
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
 from pilothouse.widgets.render import (
@@ -115,7 +117,7 @@ def task_row(task: Task, now: datetime, id_width: int = TASK_WIDTH) -> tuple[str
     ]
 
 
-def summary(cluster: Cluster, service: Service, now: datetime) -> Text:
+def summary(cluster: Cluster, service: Service, now: datetime, attention: Attention = NOTHING) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     if cluster.demo:
         text.append(" DEMO ", style="bold reverse yellow")
@@ -124,6 +126,12 @@ def summary(cluster: Cluster, service: Service, now: datetime) -> Text:
     text.append(f"  {cluster.name} · {service.workload_kind} · {service.mode.value}", style="dim")
     if not cluster.reachable and cluster.services:
         text.append(f"  (stale: {cluster.error or cluster.state.value})", style="bold red")
+    if attention.needed:
+        # Why the fleet put it first, worst reason first (all of them: `pilothouse status --attention`).
+        style = LEVEL_STYLES[attention.level]
+        text.append("\nattention ")
+        text.append(f"{attention.level.symbol} {attention.level.value}: ", style=style)
+        text.append(" · ".join(attention.texts()), style=style)
     text.append("\nimage ")
     text.append(service.image or "-", style="bold")
     if service.version:
@@ -254,7 +262,7 @@ class ServiceScreen(ServiceActionScreen):
             return
         # Ages are relative to the snapshot, so a frozen (demo, screenshot) fleet renders the same every time.
         now = cluster.last_sync or datetime.now(UTC)
-        summary_widget.update(summary(cluster, service, now))
+        summary_widget.update(summary(cluster, service, now, self.state.attention_of(self.cluster_name, service.id)))
         table = self.query_one(DiffTable)
         keep = table.cursor_key
         columns = task_columns(self.app.size.width, service.tasks)

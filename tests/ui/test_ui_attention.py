@@ -169,3 +169,16 @@ async def test_the_new_keys_remap(tmp_path: Path) -> None:
         await pilot.press("z")
         await wait_until(pilot, lambda: fleet(app).attention_only, what="z: attention only")
         assert "x: problems first" in screen_text(app) and "z: all services" in screen_text(app)
+
+
+async def test_the_service_screen_says_why_it_needs_attention(tmp_path: Path) -> None:
+    from ui_support import open_service
+
+    async with running_app(tmp_path) as (app, pilot):
+        screen = await open_service(app, pilot, "demo-swarm", "shop_payments")
+        payments = find_service(app, "demo-swarm", "shop_payments")
+        attention = app.state.attention_of("demo-swarm", payments.id)
+        assert attention.needed
+        line = next(line for line in screen_text(app).splitlines() if line.lstrip().startswith("attention "))
+        assert f"{attention.level.symbol} {attention.level.value}: {attention.texts()[0][:40]}" in line
+        assert screen.service_id == payments.id
