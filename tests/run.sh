@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs and run all of it, on a fresh Debian machine or a used one:
-#   apt packages (docker.io for the real test swarm, openssh-server for the ssh:// transport), the Python package with its test extras, the
+#   apt packages (docker.io for the real test swarm, openssh-server for the ssh:// transport, zsh and fish for
+#   the completion scripts, the system python3 for install.sh), the Python package with its test extras, the
 #   three-node test swarm (tests/swarm/swarm.sh). moto and the Kubernetes API test server are started by
 #   the tests' own fixtures on loopback. Extra arguments go to pytest.
 set -euo pipefail
@@ -15,6 +16,12 @@ command -v iptables >/dev/null || need+=(iptables)
 command -v ip >/dev/null || need+=(iproute2)
 # sshd: the Swarm provider's ssh:// transport is tested against a private sshd.
 [[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
+# zsh and fish: the completion scripts are loaded into the real shells; the system python3 with venv: the
+# README's install.sh is run as a fresh machine would run it.
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
+[[ -x /usr/bin/python3 ]] || need+=(python3)
+/usr/bin/python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if ((${#need[@]})); then
     echo "run.sh: installing ${need[*]}" >&2
     apt-get update -qq
