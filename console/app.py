@@ -21,7 +21,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from pilothouse.console.doctor import Finding, assess_attention, examine
 from pilothouse.console.screens.audit_feed import AuditFeed
 from pilothouse.console.screens.base import FleetScreenBase, FleetState
 from pilothouse.console.screens.doctor import DoctorScreen
@@ -35,6 +34,7 @@ from pilothouse.console.screens.service import ServiceScreen
 from pilothouse.console.screens.service_actions import ServiceActionScreen
 from pilothouse.providers.attention import Attention, AttentionAssessor
 from pilothouse.providers.base import LoginCommand
+from pilothouse.providers.doctor import Finding, assess_attention, examine
 from pilothouse.providers.model import Cluster
 
 if TYPE_CHECKING:

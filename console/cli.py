@@ -22,9 +22,9 @@ from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
 
 if TYPE_CHECKING:
     from pilothouse.console.config import AppConfig
-    from pilothouse.console.doctor import Finding
     from pilothouse.console.fleet import Fleet
     from pilothouse.providers.attention import Attention
+    from pilothouse.providers.doctor import Finding
     from pilothouse.providers.model import Cluster, Event, Service
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -256,7 +256,7 @@ def _output(code: int, write: Callable[[], None]) -> int:
 
 
 def _doctor(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
-    from pilothouse.console.doctor import examine
+    from pilothouse.providers.doctor import examine
 
     clusters = _selected_snapshots(fleet, args)
     findings = [finding for cluster in clusters if cluster.reachable for finding in examine(cluster, config.doctor)]
@@ -411,10 +411,10 @@ def _service_or_none(cluster: Cluster, ref: str) -> Service | None:
 
 
 def _status(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
-    from pilothouse.console.doctor import assess_attention, examine
     from pilothouse.console.export import fleet_dict
     from pilothouse.console.fleet import BrokenProvider
     from pilothouse.providers.attention import AttentionAssessor
+    from pilothouse.providers.doctor import assess_attention, examine
 
     clusters = _selected_snapshots(fleet, args)
     # One look: no history, so no "for how long" and no restarts rising between snapshots (a restart time

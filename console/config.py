@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pilothouse.console.doctor import RULES, DoctorConfig, Silence
 from pilothouse.console.keys import keymap_problem
 from pilothouse.providers import registry
 from pilothouse.providers.base import ClusterConfig
 from pilothouse.providers.demo import demo_cluster_configs
+from pilothouse.providers.doctor import RULES, DoctorConfig, Silence
 from pilothouse.providers.errors import InvalidInput, ProviderUnavailable
 
 TOP_LEVEL_KEYS = {"refresh_interval": (int, float), "readonly": (bool,), "keymap": (dict,), "clusters": (list,),

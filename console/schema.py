@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pilothouse.console import config as cfg
-from pilothouse.console.doctor import RULES
+from pilothouse.providers.doctor import RULES
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
 # Only the built-in providers: the shipped file must not depend on which plugins the generator had installed.

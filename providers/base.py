@@ -16,6 +16,7 @@ from pathlib import Path
 from threading import Event as ThreadEvent
 from typing import Any, ClassVar
 
+from pilothouse.providers.advice import DoctorAdvice
 from pilothouse.providers.errors import InvalidInput, NotSupported
 from pilothouse.providers.model import Cluster, ClusterKind, Service, ServiceMode
 
@@ -108,6 +109,8 @@ class Provider(ABC):
     # The largest replica count the orchestrator's API accepts (Kubernetes and ECS: int32). --force never
     # lifts it; a provider whose API takes more still sets a ceiling a cluster can actually run.
     MAX_REPLICAS: ClassVar[int] = 2**31 - 1
+    # What the doctor's findings mean under this orchestrator and the commands that mend them.
+    ADVICE: ClassVar[DoctorAdvice] = DoctorAdvice()
 
     def __init__(self, config: ClusterConfig) -> None:
         self.config = config

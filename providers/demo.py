@@ -28,6 +28,7 @@ from pilothouse.providers.model import (
     Event,
     Health,
     HealthCounts,
+    Mount,
     Node,
     NodeStatus,
     Rollout,
@@ -37,6 +38,7 @@ from pilothouse.providers.model import (
     Task,
     TaskState,
     UpdatePolicy,
+    VolumeKind,
 )
 
 ROLLOUT_SECONDS = 30.0
@@ -82,8 +84,8 @@ _CATALOGUE: tuple[tuple[str, str, int, bool, dict[str, Any]], ...] = (
     ("payments", "registry.example.com/shop/payments:3.1.0", 3, True,
      {"env": {"PAYMENTS_API_KEY": "demo-not-a-real-key", "LOG_LEVEL": "info"}}),
     ("worker", "registry.example.com/shop/worker:1.9.3", 2, False,
-     {"command": ("sh", "-c", "python -m worker")}),
-    ("cache", "redis:latest", 1, False, {"fixed_replicas": 1}),
+     {"command": ("sh", "-c", "pip install --upgrade -r requirements.txt && python -m worker")}),
+    ("cache", "redis:latest", 1, False, {"fixed_replicas": 1, "node_data": "/srv/redis"}),
     ("search", "docker.io/someone/search:0.3", 2, True, {"env": {"DEBUG": "true"}, "unsafe_update": True}),
     ("mailer", "registry.example.com/shop/mailer:1.0.1", 1, True,
      {"memory": None, "command": ("/usr/bin/supervisord", "-c", "/etc/supervisord.conf")}),
@@ -187,7 +189,9 @@ class DemoProvider(Provider):
                 name=name, image=image, command=tuple(facts.get("command", ())),
                 env=dict(facts.get("env", {"LOG_LEVEL": "info"})), healthcheck=healthcheck,
                 readiness_probe=healthcheck if self.flavor == "kubernetes" else None,
+                liveness_probe=healthcheck if self.flavor == "kubernetes" else None,
                 memory_limit_bytes=facts.get("memory", 512 * 1024 * 1024),
+                mounts=self._node_data(swarm_name, str(facts["node_data"])) if "node_data" in facts else (),
             ),)
             defs.append(_ServiceDef(
                 name=swarm_name, namespace=namespace, image=image, desired=desired, healthcheck=healthcheck,
@@ -217,6 +221,14 @@ class DemoProvider(Provider):
                                           healthcheck=False, memory_limit_bytes=64 * 1024 * 1024),),
             ))
         return defs
+
+    def _node_data(self, name: str, path: str) -> tuple[Mount, ...]:
+        """Data kept on the node, as each orchestrator would hold it: the doctor's shared-data finding."""
+        if self.flavor == "swarm":
+            return (Mount(VolumeKind.NAMED_LOCAL, "/data", f"{name}-data", driver="local"),)
+        if self.flavor == "kubernetes":
+            return (Mount(VolumeKind.HOST_PATH, "/data", path, name="data"),)
+        return (Mount(VolumeKind.HOST, "/data", path, name="data"),)
 
     def _workload_kind(self) -> str:
         return "deployment" if self.flavor == "kubernetes" else "service"

@@ -182,6 +182,43 @@ class UpdatePolicy:
         return ", ".join(parts)
 
 
+class VolumeKind(StrEnum):
+    """Where a mounted volume keeps its data: what the doctor's shared-data rule judges."""
+
+    BIND = "bind"  # a host directory bind-mounted (Docker, Swarm)
+    HOST_PATH = "hostPath"  # a Kubernetes hostPath
+    HOST = "host"  # an ECS host volume with a sourcePath: a directory of the container instance
+    NAMED_LOCAL = "named-local"  # a Docker named volume on the local driver: it lives on one node
+    NAMED_DRIVER = "named-driver"  # a Docker named volume on another driver (a plugin, network storage)
+    TASK_SCOPED = "task-scoped-docker"  # an ECS Docker volume with scope task: made and deleted with the task
+    PVC = "pvc"  # a Kubernetes PersistentVolumeClaim
+    EFS = "efs"  # an ECS EFS volume: network storage every task reaches
+    EPHEMERAL = "ephemeral"  # scratch for one task: tmpfs, emptyDir, an ECS host volume with no sourcePath
+    CONFIG = "config"  # served by the orchestrator: configMap, secret, projected, downwardAPI
+    OTHER = "other"  # anything else (nfs, csi, ...): not judged
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A volume as one container mounts it."""
+
+    kind: VolumeKind
+    target: str  # the path inside the container
+    source: str = ""  # host path, volume name, claim name or file system id
+    read_only: bool = False
+    name: str = ""  # the pod's or task definition's volume name, when it is not the source
+    driver: str = ""  # a Docker volume driver
+    # A PVC's access modes (ReadWriteOnce, ReadWriteOncePod, ReadWriteMany, ReadOnlyMany); () = unknown.
+    access_modes: tuple[str, ...] = ()
+    # A StatefulSet's volumeClaimTemplates: one claim per pod, not one shared by every pod.
+    per_task: bool = False
+
+    def describe(self) -> str:
+        """As the operator writes it: "bind:/srv/data->/data (ro)"."""
+        source = f"{self.source}->" if self.source else ""
+        return f"{self.kind.value}:{source}{self.target}" + (" (ro)" if self.read_only else "")
+
+
 @dataclass(slots=True)
 class ContainerSpec:
     """What the doctor needs from a container definition. Env values are never rendered or exported."""
@@ -198,7 +235,7 @@ class ContainerSpec:
     liveness_probe: bool | None = None
     startup_probe: bool | None = None
     memory_limit_bytes: int | None = None
-    mounts: tuple[str, ...] = ()
+    mounts: tuple[Mount, ...] = ()
     ports: tuple[str, ...] = ()
 
 
@@ -250,6 +287,9 @@ class Service:
     updated_at: datetime | None = None
     # Provider-specific facts worth showing ("launch type": "FARGATE", "selector": "app=web").
     details: dict[str, str] = field(default_factory=dict)
+    # The one node every task is held to (a Swarm constraint on node.hostname or node.id, a Kubernetes
+    # nodeName or nodeSelector on kubernetes.io/hostname); "" when tasks may run on several nodes.
+    pinned_to: str = ""
     # Why a rollback cannot apply, when the snapshot already knows (nothing to roll back to): the key is
     # then not offered. "" = it may apply; the plan reads the live object and decides.
     rollback_refusal: str = ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
+from pilothouse.providers.advice import DoctorAdvice
 from pilothouse.providers.base import ClusterConfig, Provider
 from pilothouse.providers.errors import ProviderUnavailable
 
@@ -44,3 +45,14 @@ def provider_class(name: str) -> type[Provider]:
 
 def create(config: ClusterConfig) -> Provider:
     return provider_class(config.provider)(config)
+
+
+@cache
+def advice_for(kind: str) -> DoctorAdvice:
+    """The doctor's knowledge of an orchestrator: that of the provider registered under the kind's name (a
+    demo cluster has the kind it imitates, so it gets the real provider's advice). A kind no provider
+    answers to gets the generic advice, in plain words."""
+    try:
+        return provider_class(str(kind)).ADVICE
+    except ProviderUnavailable:
+        return DoctorAdvice()

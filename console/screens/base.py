@@ -14,8 +14,8 @@ from textual.css.query import NoMatches
 from textual.dom import DOMNode
 from textual.screen import Screen
 
-from pilothouse.console.doctor import Finding, counts_by_service
 from pilothouse.providers.attention import NOTHING, Attention
+from pilothouse.providers.doctor import Finding, counts_by_service
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service
 
 if TYPE_CHECKING:

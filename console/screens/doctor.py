@@ -12,8 +12,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
-from pilothouse.console.doctor import Finding, Severity
 from pilothouse.console.screens.base import FleetScreenBase
+from pilothouse.providers.doctor import Finding, Severity
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
 

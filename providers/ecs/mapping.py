@@ -35,6 +35,7 @@ from pilothouse.providers.model import (
     ContainerSpec,
     Health,
     HealthCounts,
+    Mount,
     Node,
     NodeStatus,
     Rollout,
@@ -44,6 +45,7 @@ from pilothouse.providers.model import (
     Task,
     TaskState,
     UpdatePolicy,
+    VolumeKind,
 )
 
 _TASK_STATES: dict[str, TaskState] = {
@@ -196,8 +198,35 @@ def memory_mib(value: Any) -> int | None:
     return int(number * scale)
 
 
-def map_container(definition: Raw, task_memory: Any = None) -> ContainerSpec:
+def map_volume(volume: Raw, target: str, read_only: bool) -> Mount:
+    """A task definition volume as one container mounts it.
+
+    A host volume with a sourcePath is a container instance's directory; without one, Docker's scratch for
+    the task. A Docker volume with scope task (the default) is made and deleted with the task; with scope
+    shared it outlives the task on that container instance, unless its driver is not the local one.
+    """
+    name = as_str(volume.get("name"))
+    efs = as_dict(volume.get("efsVolumeConfiguration"))
+    if efs:
+        return Mount(VolumeKind.EFS, target, as_str(efs.get("fileSystemId")), read_only, name)
+    docker = as_dict(volume.get("dockerVolumeConfiguration"))
+    if docker:
+        driver = as_str(docker.get("driver")) or "local"
+        if (as_str(docker.get("scope")) or "task") == "task":
+            return Mount(VolumeKind.TASK_SCOPED, target, name, read_only, name, driver=driver)
+        kind = VolumeKind.NAMED_LOCAL if driver == "local" else VolumeKind.NAMED_DRIVER
+        return Mount(kind, target, name, read_only, name, driver=driver)
+    source = as_str(as_dict(volume.get("host")).get("sourcePath"))
+    if source:
+        return Mount(VolumeKind.HOST, target, source, read_only, name)
+    if any(key in volume for key in ("fsxWindowsFileServerVolumeConfiguration", "configuredAtLaunch")):
+        return Mount(VolumeKind.OTHER, target, name, read_only, name)
+    return Mount(VolumeKind.EPHEMERAL, target, name, read_only, name)
+
+
+def map_container(definition: Raw, task_memory: Any = None, volumes: Any = None) -> ContainerSpec:
     """`task_memory` is the task definition's own `memory`: a hard limit over every container in the task.
+    `volumes` are the task definition's, which the container's mountPoints name.
 
     `memoryReservation` is a soft limit and is not one.
     """
@@ -206,10 +235,14 @@ def map_container(definition: Raw, task_memory: Any = None) -> ContainerSpec:
         for item in dicts(definition.get("environment")) if as_str(item.get("name"))
     }
     memory = memory_mib(definition.get("memory")) or memory_mib(task_memory)
+    by_name = {as_str(volume.get("name")): volume for volume in dicts(volumes)}
     mounts = []
     for mount in dicts(definition.get("mountPoints")):
-        text = f"{as_str(mount.get('sourceVolume'))}:{as_str(mount.get('containerPath'))}"
-        mounts.append(text + (":ro" if mount.get("readOnly") is True else ""))
+        name, target = as_str(mount.get("sourceVolume")), as_str(mount.get("containerPath"))
+        read_only = mount.get("readOnly") is True
+        volume = by_name.get(name)
+        mounts.append(map_volume(volume, target, read_only) if volume is not None
+                      else Mount(VolumeKind.OTHER, target, name, read_only, name))
     return ContainerSpec(
         name=as_str(definition.get("name")),
         image=as_str(definition.get("image")),
@@ -345,7 +378,7 @@ def map_service(
 ) -> Service:
     name = as_str(raw.get("serviceName")) or short_id(as_str(raw.get("serviceArn")))
     containers = tuple(
-        map_container(c, (task_definition or {}).get("memory"))
+        map_container(c, (task_definition or {}).get("memory"), (task_definition or {}).get("volumes"))
         for c in dicts((task_definition or {}).get("containerDefinitions")))
     images = list(dict.fromkeys(c.image for c in containers if c.image))
     awsvpc = as_dict(as_dict(raw.get("networkConfiguration")).get("awsvpcConfiguration"))

@@ -29,6 +29,7 @@ from pilothouse.providers.base import (
     Provider,
 )
 from pilothouse.providers.ecs import actions
+from pilothouse.providers.ecs.advice import EcsAdvice
 from pilothouse.providers.ecs.client import AwsClients
 from pilothouse.providers.ecs.events import EVENTS_PER_CLUSTER, service_events
 from pilothouse.providers.ecs.fetch import EcsFetcher
@@ -54,6 +55,7 @@ class EcsProvider(Provider):
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.LOGS})
+    ADVICE = EcsAdvice()
 
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)

@@ -28,6 +28,7 @@ from pilothouse.providers.kubernetes.objects import (
     EVENTS,
     NODES,
     OWNER_KIND,
+    PERSISTENT_VOLUME_CLAIMS,
     POD_TEMPLATE_HASH,
     PODS,
     REPLICASETS,
@@ -57,6 +58,7 @@ from pilothouse.providers.kubernetes.rollout import (
     revision_rollback_target,
     statefulset_rollout,
 )
+from pilothouse.providers.kubernetes.volumes import Claims, map_mounts, pinned_node
 from pilothouse.providers.model import (
     Availability,
     Cluster,
@@ -130,27 +132,10 @@ def map_node(obj: Obj) -> Node:
 # -- containers and pods -----------------------------------------------------------------------------
 
 
-# Volume types whose source is worth naming in a mount ("configMap:settings->/etc/app").
-_VOLUME_SOURCE_NAME = {
-    "configMap": "name", "secret": "secretName", "persistentVolumeClaim": "claimName", "nfs": "path",
-}
-
-
-def volume_text(volume: Any) -> str:
-    """A pod volume as "TYPE:SOURCE" (hostPath keeps its host path, which the doctor inspects)."""
-    volume = _dict(volume)
-    for key, value in volume.items():
-        if key == "name" or not isinstance(value, dict):
-            continue
-        if key == "hostPath":
-            return f"hostPath:{_str(value.get('path'))}"
-        source = _str(value.get(_VOLUME_SOURCE_NAME.get(key, ""), "")) or _str(volume.get("name"))
-        return f"{key}:{source}"
-    return f"volume:{_str(volume.get('name'))}"
-
-
-def map_container(container: Any, volumes: Any = None) -> ContainerSpec:
-    """One container of a pod template; `volumes` is the pod's spec.volumes, to say what each mount is."""
+def map_container(container: Any, volumes: Any = None, namespace: str = "", claims: Claims | None = None,
+                  claim_templates: Any = None) -> ContainerSpec:
+    """One container of a pod template; `volumes` is the pod's spec.volumes, to say what each mount is (see
+    volumes.map_mounts for `claims` and `claim_templates`)."""
     container = _dict(container)
     env: dict[str, str] = {}
     secret_env: list[str] = []
@@ -171,14 +156,6 @@ def map_container(container: Any, volumes: Any = None) -> ContainerSpec:
         f"{_int(_dict(p).get('containerPort'))}/{_str(_dict(p).get('protocol')) or 'TCP'}"
         for p in _list(container.get("ports"))
     )
-    sources = {_str(_dict(v).get("name")): volume_text(v) for v in _list(volumes)}
-    mounts = []
-    for mount in _list(container.get("volumeMounts")):
-        mount = _dict(mount)
-        volume = _str(mount.get("name"))
-        # The Swarm provider's shape, "TYPE:SOURCE->TARGET", so the doctor reads every orchestrator alike.
-        text = f"{sources.get(volume) or f'volume:{volume}'}->{_str(mount.get('mountPath'))}"
-        mounts.append(text + " (ro)" if mount.get("readOnly") is True else text)
     readiness = isinstance(container.get("readinessProbe"), dict)
     liveness = isinstance(container.get("livenessProbe"), dict)
     startup = isinstance(container.get("startupProbe"), dict)
@@ -191,7 +168,8 @@ def map_container(container: Any, volumes: Any = None) -> ContainerSpec:
         env=env, secret_env=tuple(secret_env),
         healthcheck=readiness or liveness or startup,
         readiness_probe=readiness, liveness_probe=liveness, startup_probe=startup,
-        memory_limit_bytes=parse_quantity_bytes(limits.get("memory")), mounts=tuple(mounts), ports=ports,
+        memory_limit_bytes=parse_quantity_bytes(limits.get("memory")), ports=ports,
+        mounts=map_mounts(container, volumes, namespace, claims, claim_templates),
     )
 
 
@@ -332,6 +310,7 @@ def workload_id(kind: str, namespace: str, name: str) -> str:
 
 def map_workload(
     kind: str, obj: Obj, pods: list[Obj], history: list[Obj], ref: str = "", now: datetime | None = None,
+    claims: Claims | None = None,
 ) -> Service:
     """A Deployment, StatefulSet or DaemonSet as a service.
 
@@ -344,7 +323,9 @@ def map_workload(
     template = _dict(spec.get("template"))
     template_spec = _dict(template.get("spec"))
     volumes = template_spec.get("volumes")
-    containers = tuple(map_container(c, volumes) for c in _list(template_spec.get("containers")))
+    templates = spec.get("volumeClaimTemplates") if kind == "statefulset" else None
+    containers = tuple(map_container(c, volumes, namespace, claims, templates)
+                       for c in _list(template_spec.get("containers")))
     tasks = tuple(sorted((map_pod(p, service_id, now) for p in pods), key=lambda t: (t.slot or 0, t.id)))
     details: dict[str, str] = {"kind": OWNER_KIND[kind]}
     version, revision = "", -1
@@ -410,6 +391,7 @@ def map_workload(
         health=HealthCounts.of(tasks), rollout=rollout, update_policy=_update_policy(kind, spec),
         ports=published_ports(template_spec), labels=labels_of(obj),
         containers=containers, tasks=tasks, created=parse_time(meta.get("creationTimestamp")),
+        pinned_to=pinned_node(template_spec),
         updated_at=parse_time(progressing.get("lastUpdateTime")), details=details,
         rollback_refusal=rollback_refusal,
     )
@@ -501,6 +483,7 @@ def build_cluster(
             owner_kind, owner_name = "Deployment", deployment
         pods_by_owner.setdefault((namespace, owner_kind, owner_name), []).append(pod)
 
+    claims = {_key(claim): claim for claim in objects.get(PERSISTENT_VOLUME_CLAIMS.resource, [])}
     services: list[Service] = []
     ref_of_object: dict[tuple[str, str, str], str] = {}
     for kind, obj in workloads:
@@ -510,7 +493,7 @@ def build_cluster(
         history = [h for h in (replicasets_by_owner if kind == "deployment" else revisions_by_owner).get(owner, [])
                    if owned_by(h, obj, OWNER_KIND[kind])]
         ref = refs[(kind, namespace, wname)]
-        service = map_workload(kind, obj, pods_by_owner.get(owner, []), history, ref, now)
+        service = map_workload(kind, obj, pods_by_owner.get(owner, []), history, ref, now, claims)
         services.append(service)
         ref_of_object[(namespace, OWNER_KIND[kind], wname)] = ref
         for item in history:

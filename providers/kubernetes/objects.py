@@ -36,7 +36,10 @@ CONTROLLER_REVISIONS = Kind("controllerrevisions", "/apis/apps/v1")
 PODS = Kind("pods", "/api/v1")
 EVENTS = Kind("events", "/api/v1")
 NODES = Kind("nodes", "/api/v1", namespaced=False)
-WATCHED_KINDS = (DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, CONTROLLER_REVISIONS, PODS, EVENTS, NODES)
+# For the doctor: a claim's access modes (ReadWriteOnce on several replicas) are on the claim, not the pod.
+PERSISTENT_VOLUME_CLAIMS = Kind("persistentvolumeclaims", "/api/v1")
+WATCHED_KINDS = (DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, CONTROLLER_REVISIONS, PODS, EVENTS, NODES,
+                 PERSISTENT_VOLUME_CLAIMS)
 WORKLOAD_KINDS = {"deployment": DEPLOYMENTS, "statefulset": STATEFULSETS, "daemonset": DAEMONSETS}
 OWNER_KIND = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
 

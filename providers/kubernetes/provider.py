@@ -29,6 +29,7 @@ from pilothouse.providers.base import (
 )
 from pilothouse.providers.errors import InvalidInput, Unreachable
 from pilothouse.providers.kubernetes import actions
+from pilothouse.providers.kubernetes.advice import KubernetesAdvice
 from pilothouse.providers.kubernetes.client import Connection
 from pilothouse.providers.kubernetes.follow import LogReader, NewPodScout
 from pilothouse.providers.kubernetes.logs import log_target, pod_log_streams
@@ -58,6 +59,7 @@ class KubernetesProvider(Provider):
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.WATCH, Capability.LOGS}
     )
+    ADVICE = KubernetesAdvice()
 
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)

@@ -8,6 +8,7 @@ learn_network_names); an image's own HEALTHCHECK, which the manager does not rep
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,11 +17,13 @@ from pilothouse.providers.model import (
     ContainerSpec,
     Health,
     HealthCounts,
+    Mount,
     Node,
     NodeStatus,
     Service,
     Task,
     TaskState,
+    VolumeKind,
 )
 from pilothouse.providers.swarm.raw import Raw, as_dict, as_int, as_labels, as_list, as_str, parse_time
 from pilothouse.providers.swarm.rollout import map_rollout, map_update_policy
@@ -195,12 +198,44 @@ def network_ids(spec: Raw) -> list[str]:
     return [as_str(as_dict(item).get("Target")) for item in targets if as_str(as_dict(item).get("Target"))]
 
 
-def _mount_text(mount: Raw) -> str:
-    kind = as_str(mount.get("Type")) or "volume"
-    source = as_str(mount.get("Source"))
-    target = as_str(mount.get("Target"))
-    text = f"{kind}:{source}->{target}" if source else f"{kind}:{target}"
-    return text + " (ro)" if mount.get("ReadOnly") else text
+# Local-driver options that put a named volume on the network (NFS, CIFS): every node reaches it.
+_NETWORK_FS = ("nfs", "nfs4", "cifs", "smb")
+
+
+def map_mount(mount: Raw) -> Mount:
+    """A service's mount: a bind is a node's directory; a named volume on the local driver lives on the node
+    (Swarm creates an empty one on each node a task lands on) unless its options point at network storage."""
+    kind_text = as_str(mount.get("Type")) or "volume"
+    source, target = as_str(mount.get("Source")), as_str(mount.get("Target"))
+    read_only = mount.get("ReadOnly") is True
+    if kind_text == "bind":
+        return Mount(VolumeKind.BIND, target, source, read_only)
+    if kind_text == "tmpfs":
+        return Mount(VolumeKind.EPHEMERAL, target, source, read_only)
+    if kind_text != "volume":
+        return Mount(VolumeKind.OTHER, target, source, read_only, driver=kind_text)
+    driver_config = as_dict(as_dict(mount.get("VolumeOptions")).get("DriverConfig"))
+    driver = as_str(driver_config.get("Name")) or "local"
+    options = {str(k): as_str(v) for k, v in as_dict(driver_config.get("Options")).items()}
+    if not source:  # anonymous: made with the task's container and left behind with it
+        return Mount(VolumeKind.EPHEMERAL, target, "", read_only, driver=driver)
+    network = options.get("type", "").lower() in _NETWORK_FS or "addr=" in options.get("o", "")
+    local = driver == "local" and not network
+    return Mount(VolumeKind.NAMED_LOCAL if local else VolumeKind.NAMED_DRIVER, target, source, read_only,
+                 driver=driver)
+
+
+_PIN = re.compile(r"^\s*node\.(?:hostname|id)\s*==\s*(\S+)\s*$")
+
+
+def pinned_node(spec: Raw) -> str:
+    """The node a placement constraint holds every task to (node.hostname==X or node.id==X), else ""."""
+    constraints = as_list(as_dict(task_template(spec).get("Placement")).get("Constraints"))
+    for constraint in constraints:
+        match = _PIN.match(as_str(constraint))
+        if match:
+            return match.group(1)
+    return ""
 
 
 def map_container_spec(name: str, container: Raw, resources: Raw, healthcheck: bool | None) -> ContainerSpec:
@@ -234,7 +269,7 @@ def map_container_spec(name: str, container: Raw, resources: Raw, healthcheck: b
         secret_env=tuple(secret for secret in secrets if secret) + file_refs,
         healthcheck=healthcheck,
         memory_limit_bytes=as_int(as_dict(as_dict(resources).get("Limits")).get("MemoryBytes")) or None,
-        mounts=tuple(_mount_text(as_dict(mount)) for mount in as_list(container.get("Mounts"))),
+        mounts=tuple(map_mount(as_dict(mount)) for mount in as_list(container.get("Mounts"))),
         # Published ports belong to the service's endpoint (Service.ports), not to the container.
     )
 
@@ -318,6 +353,7 @@ def map_service(
         ports=ports,
         labels=labels,
         containers=(map_container_spec(name, container, resources, image_check),),
+        pinned_to=pinned_node(spec),
         tasks=mapped_tasks,
         created=parse_time(service.get("CreatedAt")),
         updated_at=parse_time(service.get("UpdatedAt")),

@@ -19,6 +19,7 @@ from pilothouse.providers.base import Action, Capability, ClusterConfig, LogLine
 from pilothouse.providers.errors import InvalidInput
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, NodeStatus, Service
 from pilothouse.providers.swarm import actions
+from pilothouse.providers.swarm.advice import SwarmAdvice
 from pilothouse.providers.swarm.client import Endpoint, new_client, resolve_endpoint
 from pilothouse.providers.swarm.errors import NOT_A_MANAGER, NotSwarmManager, translate_error
 from pilothouse.providers.swarm.events import EventBuffer, EventWatch
@@ -44,6 +45,7 @@ class SwarmProvider(Provider):
     }
     CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.WATCH, Capability.LOGS})
     MAX_REPLICAS = 2**31 - 1  # the API takes a uint64; this ceiling is what a swarm could ever run, and int32-safe
+    ADVICE = SwarmAdvice()
 
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)

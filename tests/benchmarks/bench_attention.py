@@ -20,9 +20,9 @@ TARGET_MS = 15.0  # a refresh every 2 s: under 1% of it on one core
 
 def attention_metrics() -> list[Metric]:
     use_harness()
-    from pilothouse.console.doctor import examine, high_severity_rules
     from pilothouse.providers.attention import AttentionAssessor
     from pilothouse.providers.demo import DemoProvider, demo_cluster_configs
+    from pilothouse.providers.doctor import examine, high_severity_rules
 
     clusters = [DemoProvider(config).snapshot() for config in demo_cluster_configs(TASKS, frozen_at=12.0)]
     findings = [high_severity_rules(examine(cluster)) for cluster in clusters]

@@ -73,7 +73,7 @@ def message_for(app: Any, cluster: Any) -> Any:
     from pilothouse.console.app import ClusterUpdated
 
     try:
-        from pilothouse.console.doctor import examine
+        from pilothouse.providers.doctor import examine
 
         return ClusterUpdated(cluster, examine(cluster, app.console_config.doctor))
     except (ImportError, TypeError):  # an app whose message carries the cluster only

@@ -139,7 +139,7 @@ def test_the_stand_in_tree_keeps_every_contract(tmp_path: Path) -> None:
 
 VIOLATIONS = {
     "layers": ("pilothouse.providers.base", "import pilothouse.widgets\n"),
-    "no-textual-below-ui": ("pilothouse.console.doctor", "from textual.widgets import Static\n"),
+    "no-textual-below-ui": ("pilothouse.console.timeline", "from textual.widgets import Static\n"),
     "no-textual-below-ui/cli-direct": ("pilothouse.console.cli",
                                        "import textual\ndef main() -> None:\n    import pilothouse.console.app\n"),
     "no-textual-below-ui/indirect": ("pilothouse.providers.refresh",

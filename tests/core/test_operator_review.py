@@ -10,10 +10,10 @@ import pytest
 
 from pilothouse.console.actions import ActionLayer, OverLimit, Status, changes_nothing, qualified_result
 from pilothouse.console.audit import AuditLog
-from pilothouse.console.doctor import Severity, examine
 from pilothouse.console.timeline import audit_events, check_kinds
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.demo import DemoProvider, demo_cluster_configs
+from pilothouse.providers.doctor import Severity, examine
 from pilothouse.providers.errors import InvalidInput
 from pilothouse.providers.model import Cluster, ClusterKind, Event, Service, ServiceMode, UpdatePolicy
 

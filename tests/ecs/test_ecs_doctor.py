@@ -61,6 +61,27 @@ PLANTED: dict[str, tuple[dict[str, Any], str | None, int, dict[str, Any], str | 
     "min-zero": (_with(), None, 2, {**SAFE_DEPLOYMENTS, "minimumHealthyPercent": 0}, "unsafe-update"),
     "soft-limit": ({**_without("memory"), "memoryReservation": 128}, None, 2, SAFE_DEPLOYMENTS, "no-limits"),
     "task-limit": ({**_without("memory"), "memoryReservation": 128}, "512", 2, SAFE_DEPLOYMENTS, None),
+    # shared-data: a host volume (sourcePath) and a task-scoped Docker volume holding data; EFS and Docker's
+    # scratch (a host volume without sourcePath) are not
+    "host-data": (_with(mountPoints=[{"sourceVolume": "data", "containerPath": "/var/lib/app"}]), None, 2,
+                  SAFE_DEPLOYMENTS, "shared-data"),
+    "task-scoped": (_with(mountPoints=[{"sourceVolume": "data", "containerPath": "/var/lib/app"}]), None, 2,
+                    SAFE_DEPLOYMENTS, "shared-data"),
+    "efs-data": (_with(mountPoints=[{"sourceVolume": "data", "containerPath": "/var/lib/app"}]), None, 2,
+                 SAFE_DEPLOYMENTS, None),
+    "scratch": (_with(mountPoints=[{"sourceVolume": "data", "containerPath": "/var/lib/app"}]), None, 2,
+                SAFE_DEPLOYMENTS, None),
+    # updates-in-place: packages upgraded before the process starts, vs. a package query
+    "apk-upgrade": (_with(command=["sh", "-c", "apk upgrade --no-cache && exec serve --port 8080"]), None, 2,
+                    SAFE_DEPLOYMENTS, "updates-in-place"),
+    "apk-info": (_with(command=["sh", "-c", "apk info && exec serve --port 8080"]), None, 2, SAFE_DEPLOYMENTS, None),
+}
+# The task definitions' volumes, by service.
+VOLUMES: dict[str, list[dict[str, Any]]] = {
+    "host-data": [{"name": "data", "host": {"sourcePath": "/ecs/app-data"}}],
+    "task-scoped": [{"name": "data", "dockerVolumeConfiguration": {"scope": "task", "driver": "local"}}],
+    "efs-data": [{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-12345678", "rootDirectory": "/"}}],
+    "scratch": [{"name": "data", "host": {}}],
 }
 
 
@@ -70,7 +91,8 @@ def planted(admin: Any) -> None:
     for name, (container, task_memory, desired, deployments, _) in PLANTED.items():
         definition = admin.register_task_definition(
             family=f"doc-{name}", containerDefinitions=[container],
-            **({"memory": task_memory} if task_memory else {}))["taskDefinition"]["taskDefinitionArn"]
+            **({"memory": task_memory} if task_memory else {}),
+            **({"volumes": VOLUMES[name]} if name in VOLUMES else {}))["taskDefinition"]["taskDefinitionArn"]
         admin.create_service(cluster="doc", serviceName=name, taskDefinition=definition, desiredCount=desired)
         # moto keeps no deployment configuration; AWS describes one for every ECS-controlled service.
         moto_service("doc", name).deployment_configuration = deployments
@@ -96,7 +118,23 @@ def test_doctor_finds_exactly_the_planted_pitfalls(
     assert all(f["cluster"] == "aws" and f["why"] and f["fix"] and not f["silenced"] for f in report["findings"])
     literal = next(f for f in report["findings"] if f["rule"] == "hardcoded-credential")
     assert "DB_PASSWORD" in literal["why"] and literal["container"] == "app"
-    assert "secrets (Secrets Manager or SSM)" in literal["fix"]  # the ECS fix, not another orchestrator's
+    # The ECS fix, with the aws CLI, naming the cluster, service and task definition family.
+    assert literal["fix"] == (
+        'aws secretsmanager create-secret --name doc/literal/DB_PASSWORD --secret-string "$DB_PASSWORD", then '
+        "register a revision of task definition doc-literal with DB_PASSWORD in the secrets of container app "
+        "(valueFrom: the secret's ARN) instead of its environment (aws ecs register-task-definition), then aws ecs "
+        "update-service --cluster doc --service literal --task-definition doc-literal")
+    by_service = {f["service"]: f for f in report["findings"]}
+    host = by_service["doc/host-data"]
+    assert host["why"] == ("host volume /ecs/app-data (at /var/lib/app) is kept on the container instance the task "
+                           "runs on: the 2 tasks each write their own copy")
+    assert host["fix"] == ("register a revision of task definition doc-host-data with an EFS volume "
+                           "(efsVolumeConfiguration) in place of volume data (aws ecs register-task-definition), then "
+                           "aws ecs update-service --cluster doc --service host-data --task-definition doc-host-data")
+    assert by_service["doc/task-scoped"]["why"].startswith(
+        "task-scoped Docker volume data (at /var/lib/app) is made when the task starts and deleted when it stops")
+    assert by_service["doc/apk-upgrade"]["why"].startswith("installs packages when it starts (apk upgrade --no-cache)")
+    assert by_service["doc/single"]["fix"] == "aws ecs update-service --cluster doc --service single --desired-count 2"
     assert LITERAL_SECRET not in text
 
     # Without an allow-list the image-untrusted rule is off; everything else stays.

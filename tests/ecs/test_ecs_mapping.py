@@ -37,6 +37,8 @@ KEYS = [
     "mountPoints", "schedulingStrategy", "tags", "key", "networkConfiguration", "awsvpcConfiguration",
     "id", "message", "stoppedAt", "logConfiguration", "logDriver", "options", "awslogs-group",
     "awslogs-stream-prefix", "awslogs-region", "memoryReservation", "timestamp", "deploymentController", "type",
+    "volumes", "host", "sourcePath", "dockerVolumeConfiguration", "scope", "driver", "efsVolumeConfiguration",
+    "fileSystemId", "sourceVolume", "containerPath", "readOnly",
 ]
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 10**6), st.text(max_size=12),
@@ -71,7 +73,7 @@ def test_mapping_never_crashes(service: dict[str, Any], definition: dict[str, An
     stream = LogStream(task_id="t1", container="app", group="g", region="r", stream="p/app/t1")
     for item in tasks:
         assert log_line(stream, item).source == "t1/app"
-        map_container(item, item.get("memory"))
+        map_container(item, item.get("memory"), item.get("volumes"))
         map_update_policy(item.get("deploymentConfiguration"), str(item.get("type")))
 
 

@@ -59,6 +59,7 @@ RESOURCES: dict[str, ResourceType] = {
     "pods": ResourceType("/api/v1", "v1", "Pod", True),
     "events": ResourceType("/api/v1", "v1", "Event", True),
     "nodes": ResourceType("/api/v1", "v1", "Node", False),
+    "persistentvolumeclaims": ResourceType("/api/v1", "v1", "PersistentVolumeClaim", True),
     "namespaces": ResourceType("/api/v1", "v1", "Namespace", False),
 }
 KIND_TO_RESOURCE = {rt.kind: name for name, rt in RESOURCES.items()}

@@ -243,3 +243,18 @@ def controller_revision(owner: Obj, revision: int, image: str, revision_hash: st
         "data": {"spec": {"template": template}},
         "revision": revision,
     }
+
+
+def persistent_volume_claim(name: str, *modes: str, ns: str = NS, bound: bool = True) -> Obj:
+    """A claim as the API server holds it: the modes asked for, and (bound) those of its volume."""
+    claim: Obj = {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": ns, "creationTimestamp": TS},
+        "spec": {"accessModes": list(modes), "resources": {"requests": {"storage": "1Gi"}},
+                 "storageClassName": "standard", "volumeMode": "Filesystem"},
+        "status": {"phase": "Pending"},
+    }
+    if bound:
+        claim["spec"]["volumeName"] = f"pvc-{name}"
+        claim["status"] = {"phase": "Bound", "accessModes": list(modes), "capacity": {"storage": "1Gi"}}
+    return claim

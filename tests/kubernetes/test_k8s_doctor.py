@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from apiserver import ApiServer
-from k8s_objects import deployment
+from k8s_objects import deployment, persistent_volume_claim, statefulset
 from k8s_support import write_config
 
 from pilothouse.console.cli import main
-from pilothouse.console.doctor import RULES
+from pilothouse.providers.doctor import RULES
 
 pytestmark = pytest.mark.kubernetes
 
@@ -57,10 +57,26 @@ def set_env(name: str, value: str) -> Change:
     return lambda c, _: c["env"].append({"name": name, "value": value})
 
 
-def host_mount(host_path: str, mount_path: str) -> Change:
+def host_mount(host_path: str, mount_path: str, read_only: bool = False) -> Change:
     def change(container: Obj, obj: Obj) -> None:
         obj["spec"]["template"]["spec"]["volumes"].append({"name": "src", "hostPath": {"path": host_path}})
-        container["volumeMounts"].append({"name": "src", "mountPath": mount_path})
+        container["volumeMounts"].append({"name": "src", "mountPath": mount_path, "readOnly": read_only})
+    return change
+
+
+def claim_mount(claim: str, mount_path: str = "/var/lib/app") -> Change:
+    def change(container: Obj, obj: Obj) -> None:
+        volume = {"name": "data", "persistentVolumeClaim": {"claimName": claim}}
+        obj["spec"]["template"]["spec"]["volumes"].append(volume)
+        container["volumeMounts"].append({"name": "data", "mountPath": mount_path})
+    return change
+
+
+def replicas(count: int, *changes: Change) -> Change:
+    def change(container: Obj, obj: Obj) -> None:
+        obj["spec"]["replicas"] = count
+        for one in changes:
+            one(container, obj)
     return change
 
 
@@ -125,7 +141,33 @@ CASES: dict[str, tuple[Change | None, list[tuple[str, str]]]] = {
     "safe": (spec_change(strategy(1)), []),
     # no-limits
     "nolimit": (no_memory_limit, [("no-limits", "medium")]),
+    # shared-data: a hostPath holding data, a ReadWriteOnce claim on several replicas (or on one, rolling)
+    "hostdata": (host_mount("/srv/data", "/data"), [("shared-data", "high")]),
+    "hostdataro": (host_mount("/srv/data", "/data", read_only=True), []),
+    "rwo": (replicas(2, claim_mount("rwo-data")), [("shared-data", "high")]),
+    "rwoalone": (replicas(1, claim_mount("rwoalone-data")), [("single-replica", "low"), ("shared-data", "medium")]),
+    "rwx": (claim_mount("rwx-data"), []),
+    # updates-in-place: packages upgraded at start vs. a read-only package query
+    "aptupgrade": (update(command=["sh", "-c", "apt-get update && apt-get -y upgrade && exec /app/server"], args=[]),
+                   [("updates-in-place", "medium")]),
+    "aptquery": (update(command=["sh", "-c", "apt-cache policy openssl; exec /app/server"], args=[]), []),
 }
+CLAIMS = {"rwo-data": "ReadWriteOnce", "rwoalone-data": "ReadWriteOnce", "rwx-data": "ReadWriteMany"}
+
+
+def database() -> Obj:
+    """A StatefulSet whose pods each get their own ReadWriteOnce claim: not shared data."""
+    obj = statefulset("database", replicas=3)
+    spec = obj["spec"]
+    container = clean_container("database")
+    container["volumeMounts"].append({"name": "pgdata", "mountPath": "/var/lib/postgresql"})
+    spec["template"]["spec"]["containers"] = [container]
+    spec["template"]["spec"]["volumes"] = [{"name": "settings", "configMap": {"name": "database-settings"}}]
+    spec["volumeClaimTemplates"] = [{
+        "metadata": {"name": "pgdata"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}},
+    }]
+    return obj
 
 
 @pytest.fixture
@@ -133,6 +175,11 @@ def doctor_json(apiserver: ApiServer, kubeconfig: Path, tmp_path: Path,
                 capsys: pytest.CaptureFixture[str]) -> tuple[Obj, str]:
     for name, (change, _) in CASES.items():
         apiserver.state.put(workload(name, change))
+    for claim, mode in CLAIMS.items():
+        apiserver.state.put(persistent_volume_claim(claim, mode))
+    apiserver.state.put(database())
+    for ordinal in range(3):  # the claims the StatefulSet controller makes from its template
+        apiserver.state.put(persistent_volume_claim(f"pgdata-database-{ordinal}", "ReadWriteOnce"))
     config = write_config(tmp_path / "config.toml", kubeconfig,
                           extra='[doctor]\ntrusted_registries = ["registry.local/", "registry.local:5000/"]\n')
     code = main(["--config", str(config), "doctor", "--json"])
@@ -162,6 +209,8 @@ NEAR_MISSES = {
     "single-replica": ["pair"],
     "unsafe-update": ["safe", "clean"],
     "no-limits": ["clean"],
+    "shared-data": ["clean", "hostdataro", "rwx", "logmount"],
+    "updates-in-place": ["clean", "aptquery"],
 }
 
 
@@ -178,8 +227,61 @@ def test_findings_say_which_container_and_why_without_the_secret(doctor_json: tu
     literal = by_service["prod/literal"]
     assert literal["container"] == "app"
     assert literal["why"] == "environment variable DB_PASSWORD holds a literal value"
-    assert "secretKeyRef" in literal["fix"]
+    assert literal["fix"] == ('kubectl -n prod create secret generic literal-db-password '
+                              '--from-literal=DB_PASSWORD="$DB_PASSWORD" && kubectl -n prod set env deployment/literal '
+                              '-c app --from=secret/literal-db-password --keys=DB_PASSWORD')
     assert LITERAL_SECRET not in everything
     assert by_service["prod/srcmount"]["why"] == "source directory mounted (hostPath:/home/dev/src->/app)"
     assert by_service["prod/debugger"]["why"] == "debugger port 9229 (node --inspect) exposed"
     assert by_service["prod/unsafe"]["why"].startswith("maxUnavailable 100% can take every replica down")
+
+
+def test_shared_data_and_updates_in_place_say_which_volume_why_and_the_kubectl_fix(
+        doctor_json: tuple[Obj, str]) -> None:
+    report, _ = doctor_json
+    by_rule = {(f["service"], f["rule"]): f for f in report["findings"]}
+    rwo = by_rule[("prod/rwo", "shared-data")]
+    assert rwo["container"] == "app"
+    assert rwo["why"] == ("PersistentVolumeClaim rwo-data (at /var/lib/app) is ReadWriteOnce: it attaches to one node "
+                          "at a time, so replicas on other nodes stay Pending (Multi-Attach error)")
+    assert rwo["fix"] == ("a StatefulSet with volumeClaimTemplates (a volume per pod), or ReadWriteMany storage; "
+                          "until then: kubectl -n prod scale deployment/rwo --replicas=1")
+    alone = by_rule[("prod/rwoalone", "shared-data")]
+    assert "the rollout stalls" in alone["why"]
+    assert alone["fix"] == ("kubectl -n prod patch deployment/rwoalone -p "
+                            "'{\"spec\":{\"strategy\":{\"type\":\"Recreate\",\"rollingUpdate\":null}}}'")
+    host = by_rule[("prod/hostdata", "shared-data")]
+    assert host["why"] == ("hostPath /srv/data (at /data) is a directory of whichever node runs the pod: "
+                           "the 3 replicas each write their own copy on their node")
+    assert host["fix"].startswith("kubectl -n prod edit deployment/hostdata (replace hostPath /srv/data with a "
+                                  "PersistentVolumeClaim")
+    upgrade = by_rule[("prod/aptupgrade", "updates-in-place")]
+    assert upgrade["why"].startswith("installs packages when it starts (apt-get -y upgrade)")
+    assert upgrade["fix"].endswith("then kubectl -n prod set image deployment/aptupgrade "
+                                   "app=registry.local/aptupgrade:NEW-VERSION")
+    single = by_rule[("prod/single", "single-replica")]
+    assert single["fix"] == "kubectl -n prod scale deployment/single --replicas=2"
+    assert "a rolling update starts the new pod first" in single["why"]
+    assert by_rule[("prod/nolimit", "no-limits")]["fix"] == (
+        "kubectl -n prod set resources deployment/nolimit -c app --limits=memory=512Mi")
+    assert by_rule[("prod/unsafe", "unsafe-update")]["fix"] == (
+        "kubectl -n prod patch deployment/unsafe -p '{\"spec\":{\"strategy\":{\"rollingUpdate\":"
+        "{\"maxUnavailable\":\"25%\"}}}}'")
+
+
+def test_forbidden_claims_are_said_and_leave_their_access_modes_unknown(
+        apiserver: ApiServer, kubeconfig: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without the right to list PersistentVolumeClaims a claim's modes are unknown: no guess, the kind is
+    named as forbidden, and the rest of the doctor still works."""
+    for name in ("rwo", "hostdata"):
+        apiserver.state.put(workload(name, CASES[name][0]))
+    apiserver.state.put(persistent_volume_claim("rwo-data", "ReadWriteOnce"))
+    apiserver.state.forbid("persistentvolumeclaims")
+    config = write_config(tmp_path / "config.toml", kubeconfig)
+    assert main(["--config", str(config), "doctor", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [(f["service"], f["rule"]) for f in report["findings"]] == [("prod/hostdata", "shared-data")]
+    assert main(["--config", str(config), "status", "--json"]) == 0
+    (cluster,) = json.loads(capsys.readouterr().out)["clusters"]
+    # As for every namespaced kind: the context's namespace is tried, then the kind is named as forbidden.
+    assert cluster["forbidden"] == ["persistentvolumeclaims in default"]

@@ -83,8 +83,10 @@ def test_doctor_reports_exactly_the_planted_findings(
     expected: dict[str, list[str]] = {}
 
     def plant(rules: list[str], *args: str, image: str = "pilothouse-test/app:1",
-              command: tuple[str, ...] = ()) -> None:
-        expected[services.create(*args, image=image, command=command)] = rules
+              command: tuple[str, ...] = ()) -> str:
+        name = services.create(*args, image=image, command=command)
+        expected[name] = rules
+        return name
 
     # The negative case of every rule.
     plant([], *CLEAN, "--replicas", "2")
@@ -109,7 +111,10 @@ def test_doctor_reports_exactly_the_planted_findings(
     plant(["dev-leftovers"], *CLEAN, *none, "--env", "DEBUG=true")
     plant([], *CLEAN, *none, "--env", "DEBUG=false")
     plant(["dev-leftovers"], *CLEAN, *none, "--mount", "type=bind,source=/src/app,target=/app")
-    plant([], *CLEAN, *none, "--mount", "type=volume,source=ph-data,target=/data")
+    # ... a named volume instead (held to one node, so not shared-data either)
+    worker = sorted(swarm.workers)[0]
+    plant([], *CLEAN, *none, "--mount", "type=volume,source=ph-data,target=/data",
+          "--constraint", f"node.hostname=={worker}")
     plant(["dev-leftovers"], *CLEAN, *none, "--publish", "target=9229")
     plant([], *CLEAN, *none, "--publish", "target=8080")
     # single-replica (the clean service has 2)
@@ -120,6 +125,17 @@ def test_doctor_reports_exactly_the_planted_findings(
                                 rollback_policy=False)] = ["unsafe-update"]
     # no-limits
     plant(["no-limits"], *CLEAN[:2], *CLEAN[4:], *none)
+    # shared-data: a bind mount on 2 running replicas (a directory every node has); a named volume on the
+    # local driver, not held to a node; vs. the local driver's NFS options (network storage) and a read-only bind
+    bind = plant(["shared-data"], *CLEAN, "--replicas", "2", "--mount", "type=bind,source=/tmp,target=/data")
+    plant(["shared-data"], *CLEAN, *none, "--mount", "type=volume,source=ph-shared,target=/data")
+    plant([], *CLEAN, *none, "--mount",
+          "type=volume,source=ph-nfs,target=/data,volume-opt=type=nfs,volume-opt=o=addr=127.0.0.1,"
+          "volume-opt=device=:/export")
+    plant([], *CLEAN, *none, "--mount", "type=bind,source=/etc,target=/host-etc,readonly")
+    # updates-in-place: `apk upgrade` before the process; vs. a read-only package query
+    upgrade = plant(["updates-in-place"], *CLEAN, *none, command=("sh", "-c", "apk upgrade && exec sleep 86400"))
+    plant([], *CLEAN, *none, command=("sh", "-c", "apk info && exec sleep 86400"))
 
     config = write_config(tmp_path / "config.toml", swarm.manager,
                           extra=f'[doctor]\ntrusted_registries = ["{TRUSTED}"]\n')
@@ -137,3 +153,15 @@ def test_doctor_reports_exactly_the_planted_findings(
     (credential,) = [f for f in report["findings"] if f["rule"] == "hardcoded-credential"
                      and f["service"] in expected]
     assert "DB_PASSWORD" in credential["why"]
+    # Which volume, why on Swarm, and the docker command naming the service.
+    by_service = {(f["service"], f["rule"]): f for f in report["findings"]}
+    shared = by_service[(bind, "shared-data")]
+    assert shared["severity"] == "high"
+    assert shared["why"] == ("bind mount /tmp (at /data) is a directory of whichever node runs the task: the 2 "
+                             "replicas each write their own copy")
+    assert shared["fix"] == ("put it on a volume driver every node reaches (a plugin, or NFS): docker service update "
+                             f"--mount-rm /data --mount-add type=volume,source={bind}_data,target=/data,"
+                             f"volume-driver=DRIVER {bind}")
+    upgraded = by_service[(upgrade, "updates-in-place")]
+    assert upgraded["why"].startswith("installs packages when it starts (apk upgrade)")
+    assert upgraded["fix"].endswith(f"docker service update --image pilothouse-test/app:NEW-VERSION {upgrade}")

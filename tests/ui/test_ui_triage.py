@@ -27,7 +27,6 @@ from ui_support import (
 
 from pilothouse.console.app import ClusterUpdated, PilothouseApp
 from pilothouse.console.config import AppConfig
-from pilothouse.console.doctor import DoctorConfig, Silence, counts_by_service
 from pilothouse.console.fleet import Fleet
 from pilothouse.console.screens.confirm import ConfirmScreen
 from pilothouse.console.screens.doctor import DoctorScreen
@@ -39,6 +38,7 @@ from pilothouse.console.screens.scale import ScaleDialog
 from pilothouse.console.screens.service import ServiceScreen
 from pilothouse.providers.base import Action, Capability, LogLine
 from pilothouse.providers.demo import DemoProvider
+from pilothouse.providers.doctor import DoctorConfig, Silence, counts_by_service
 from pilothouse.providers.model import Event, RolloutState, Service
 from pilothouse.widgets.diff_table import DiffTable
 
