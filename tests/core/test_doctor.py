@@ -213,12 +213,38 @@ EXACT_FIXES: list[tuple[ClusterKind, str, dict[str, object], str]] = [
     (ClusterKind.ECS, "dev-leftovers", {"env": {"DEBUG": "true"}},
      "register a revision of task definition web with DEBUG removed from the environment of container web (aws ecs "
      "register-task-definition), then aws ecs update-service --cluster prod --service web --task-definition web"),
+    # dev-leftovers (source mounted)
+    (ClusterKind.SWARM, "dev-leftovers", {"mounts": (Mount(VolumeKind.BIND, "/app", "/home/dev/src"),)},
+     "bake the code into the image, then docker service update --mount-rm /app shop_web"),
+    (ClusterKind.KUBERNETES, "dev-leftovers", {"mounts": (Mount(VolumeKind.HOST_PATH, "/app", "/home/dev/src"),)},
+     "kubectl -n shop edit deployment/api (bake the code into the image; remove the volume mounted at /app)"),
+    (ClusterKind.ECS, "dev-leftovers", {"mounts": (Mount(VolumeKind.HOST, "/app", "/home/dev/src", name="src"),)},
+     "bake the code into the image, then register a revision of task definition web with no mount at /app on "
+     "container web (aws ecs register-task-definition), then aws ecs update-service --cluster prod --service web "
+     "--task-definition web"),
+    # multi-process: helpers as the orchestrator runs them side by side
+    (ClusterKind.SWARM, "multi-process", {"command": ("/usr/bin/supervisord", "-n")},
+     "one process per container: run each helper as its own service"),
+    (ClusterKind.KUBERNETES, "multi-process", {"command": ("/usr/bin/supervisord", "-n")},
+     "one process per container: run each helper as its own container in the same pod"),
+    (ClusterKind.ECS, "multi-process", {"command": ("/usr/bin/supervisord", "-n")},
+     "one process per container: run each helper as its own container in the same task definition"),
+    # shell-entrypoint: the same fix everywhere (the image's business)
+    (ClusterKind.SWARM, "shell-entrypoint", {"command": ("sh", "-c", "python app.py")},
+     "exec the process (`exec app ...`) or use the exec form of CMD/ENTRYPOINT"),
+    (ClusterKind.KUBERNETES, "shell-entrypoint", {"command": ("sh", "-c", "python app.py")},
+     "exec the process (`exec app ...`) or use the exec form of CMD/ENTRYPOINT"),
+    (ClusterKind.ECS, "shell-entrypoint", {"command": ("sh", "-c", "python app.py")},
+     "exec the process (`exec app ...`) or use the exec form of CMD/ENTRYPOINT"),
     # no-healthcheck
     (ClusterKind.SWARM, "no-healthcheck", {"healthcheck": False},
      "docker service update --health-cmd CHECK-COMMAND --health-interval 10s shop_web (or a HEALTHCHECK in the "
      "image)"),
     (ClusterKind.KUBERNETES, "no-healthcheck", {"readiness_probe": False},
      "kubectl -n shop edit deployment/api (add a readinessProbe to container api)"),
+    (ClusterKind.ECS, "no-healthcheck", {"healthcheck": False},
+     "register a revision of task definition web with a healthCheck on container web (aws ecs "
+     "register-task-definition), then aws ecs update-service --cluster prod --service web --task-definition web"),
     # updates-in-place
     (ClusterKind.SWARM, "updates-in-place", {"command": ("sh", "-c", "apk upgrade && exec app")},
      "rebuild the image with the change in it (RUN in the Dockerfile), push it with a new tag, then docker service "
@@ -240,6 +266,17 @@ def test_fixes_name_the_resource_in_the_operators_tool(kind: ClusterKind, rule: 
     desired = int(str(changes.pop("desired", 3)))
     finding = only(kind, rule, container=clean_container(kind, **changes), desired=desired)
     assert finding.fix == fix
+
+
+@pytest.mark.parametrize(("kind", "fix"), [
+    (ClusterKind.SWARM, "remove the debugger, then docker service update --publish-rm 9229 shop_web"),
+    (ClusterKind.KUBERNETES, "kubectl -n shop edit deployment/api (remove the debugger and containerPort 9229)"),
+    (ClusterKind.ECS, "remove the debugger, then register a revision of task definition web with no port mapping for "
+                      "9229 (aws ecs register-task-definition), then aws ecs update-service --cluster prod --service "
+                      "web --task-definition web"),
+])
+def test_debugger_port_fixes(kind: ClusterKind, fix: str) -> None:
+    assert only(kind, "dev-leftovers", ports=("9229:9229/tcp",)).fix == fix
 
 
 @pytest.mark.parametrize(
