@@ -127,6 +127,11 @@ class Provider(ABC):
     def snapshot(self) -> Cluster:
         """The whole cluster now, with a constant number of list calls whatever its size."""
 
+    def one_shot(self, deadline: float) -> None:
+        """The next snapshot is a one-shot command's only look: retry what can be retried (throttling, 429,
+        5xx) harder than a live console would, but stop by `deadline` (a time.monotonic() value). Whatever
+        is still unread then goes into `Cluster.missing`. The default: nothing more to try."""
+
     def start_watch(self, on_change: Callable[[], None]) -> bool:
         """Start pushing changes: call `on_change` (from any thread) whenever a refresh is worth doing.
 

@@ -8,6 +8,8 @@ class ProviderError(Exception):
 
     # What the CLI exits with: 1 the cluster refused or failed, 2 bad input.
     exit_code = 1
+    # The API call that failed, in the API's own words ("DescribeServices"), when one did.
+    operation = ""
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)

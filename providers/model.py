@@ -293,6 +293,13 @@ class Service:
     # Why a rollback cannot apply, when the snapshot already knows (nothing to roll back to): the key is
     # then not offered. "" = it may apply; the plan reads the live object and decides.
     rollback_refusal: str = ""
+    # When the service's own data (desired, running, rollout) was read; None: the provider does not say.
+    observed: datetime | None = None
+    # False when its tasks could not be read: `tasks` is then empty and `health` all zeros, neither meaning
+    # "none"; everything shown says "?" instead.
+    tasks_known: bool = True
+    # The data is from an earlier refresh (this one could not read it); `observed` says how old.
+    stale: bool = False
 
 
 @dataclass(slots=True)
@@ -303,6 +310,29 @@ class Event:
     kind: str  # create, update, remove, state, warning, audit...
     message: str
     service_ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """A part of a cluster that the snapshot could not read, and why. Never filled in with zeros."""
+
+    what: str  # "ECS cluster prod (DescribeServices)", "Kubernetes pods in namespace shop", "Swarm tasks"
+    reason: str  # "throttled by AWS", "403 forbidden", "HTTP 500"
+    # Since when it has been missing (the first refresh that could not read it).
+    since: datetime | None = None
+    # Which part of the model it leaves out: "services", "tasks", "nodes", "events" (code asks by it).
+    part: str = ""
+    # When that part was last read whole, when earlier data is shown in its place; None: nothing is shown.
+    shown_from: datetime | None = None
+
+    def describe(self, now: datetime | None = None) -> str:
+        text = f"{self.what}: {self.reason}"
+        if self.shown_from is not None:
+            shown = f"showing data from {self.shown_from:%H:%M:%S}"
+            if now is not None:
+                shown += f" ({max(0, int((now - self.shown_from).total_seconds()))}s old)"
+            text += f"; {shown}"
+        return text
 
 
 @dataclass(slots=True)
@@ -317,8 +347,11 @@ class Cluster:
     nodes: tuple[Node, ...] = ()
     services: tuple[Service, ...] = ()
     events: tuple[Event, ...] = ()
-    # Kinds of object the credentials may not list (Kubernetes RBAC); shown, not hidden.
+    # Kinds of object the credentials may not list (Kubernetes RBAC); shown, not hidden. Each is in
+    # `missing` too.
     forbidden: tuple[str, ...] = ()
+    # What this snapshot could not read (throttled, forbidden, failed calls): empty means complete.
+    missing: tuple[Missing, ...] = ()
     # The part of the cluster shown when it is not all of it ("namespace team-a only (...)").
     scope: str = ""
     # The last refresh failed on missing or expired credentials (the error says what to run).
@@ -330,6 +363,11 @@ class Cluster:
     @property
     def reachable(self) -> bool:
         return self.state in (ConnectionState.CONNECTED, ConnectionState.DEGRADED)
+
+    @property
+    def complete(self) -> bool:
+        """Everything the cluster holds was read by this snapshot: reachable, nothing missing, nothing stale."""
+        return self.reachable and not self.missing and not any(service.stale for service in self.services)
 
     def service(self, ref: str) -> Service | None:
         for service in self.services:

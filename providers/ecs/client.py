@@ -3,7 +3,9 @@
 boto3 is imported here, in `connect`, and nowhere at module level: listing providers stays fast.
 Unset options stay unset, so botocore resolves AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL(_ECS) itself.
 ECS calls use botocore's `standard` retries; the rollback-history calls get one attempt (those APIs may be
-missing), and CloudWatch Logs gets one client per region, built when first needed.
+missing), and CloudWatch Logs gets one client per region, built when first needed. A one-shot command
+(`one_shot(deadline)`) switches to botocore's `adaptive` mode (client-side rate limiting after throttling)
+with a larger attempt budget, every wait and attempt bounded by the command's deadline.
 """
 
 from __future__ import annotations
@@ -11,16 +13,34 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import random
 import threading
+import time
 from typing import Any
 
 from pilothouse.providers.base import LoginCommand
-from pilothouse.providers.ecs.errors import LOGS_PERMISSIONS, AwsIdentity, operation_name, translate_error
+from pilothouse.providers.completeness import DeadlineExceeded
+from pilothouse.providers.ecs.errors import (
+    LOGS_PERMISSIONS,
+    THROTTLE_CODES,
+    AwsIdentity,
+    operation_name,
+    translate_error,
+)
 from pilothouse.providers.ecs.raw import as_list, as_str
 from pilothouse.providers.errors import CredentialsError, ProviderError, Unreachable
 
 LIST_PAGE = 100  # AWS's most items per List* page
 DESCRIBE_WORKERS = 8  # the provider's thread pool for batched describes and log reads
+ONE_SHOT_ATTEMPTS = 10  # per call, for a one-shot command (the console keeps botocore's default, 3)
+MAX_BACKOFF_S = 20.0  # botocore's own cap on a throttling backoff
+
+
+def _is_throttling(response: Any) -> bool:
+    if not isinstance(response, tuple) or len(response) != 2 or not isinstance(response[1], dict):
+        return False
+    code = response[1].get("Error", {}).get("Code", "")
+    return code in THROTTLE_CODES
 
 
 class AwsClients:
@@ -38,6 +58,7 @@ class AwsClients:
         self._config: Any = None
         self._logs: dict[str, Any] = {}
         self._logs_lock = threading.Lock()
+        self.deadline: float | None = None  # a one-shot command's time.monotonic() deadline
 
     @property
     def connected(self) -> bool:
@@ -61,8 +82,13 @@ class AwsClients:
             timeouts = {"connect_timeout": 5, "read_timeout": 20, "max_pool_connections": DESCRIBE_WORKERS + 2,
                         "user_agent_extra": "pilothouse"}
             self._session = session
-            self._config = Config(retries={"mode": "standard"}, **timeouts)
+            retries: dict[str, Any] = (
+                {"mode": "adaptive", "total_max_attempts": ONE_SHOT_ATTEMPTS} if self.deadline is not None
+                else {"mode": "standard"})
+            self._config = Config(retries=retries, **timeouts)
             self.ecs = session.client("ecs", endpoint_url=self.endpoint_url or None, config=self._config)
+            if self.deadline is not None:
+                self._bound_by_deadline(self.ecs)
             # Rollback history is a best effort: one attempt, no retries on the APIs that may not exist.
             self.history = session.client(
                 "ecs", endpoint_url=self.endpoint_url or None,
@@ -76,6 +102,33 @@ class AwsClients:
             raise
         except Exception as error:
             raise translate_error(error, self.identity) from None
+
+    def one_shot(self, deadline: float) -> None:
+        """From now on, calls retry harder (adaptive mode, more attempts) but never past `deadline`."""
+        self.deadline = deadline
+        if self.ecs is not None:
+            with contextlib.suppress(Exception):
+                self.ecs.close()
+            self.ecs = None
+            self.connect()
+
+    def _bound_by_deadline(self, client: Any) -> None:
+        """No attempt starts after the deadline, and no backoff sleeps past it (botocore's own backoff may
+        wait up to 20 s before an attempt)."""
+        def before_send(**_: Any) -> None:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise DeadlineExceeded("no answer within the --timeout (still retrying when it ran out)")
+
+        def needs_retry(attempts: int = 1, response: Any = None, **_: Any) -> float | None:
+            # Throttling only (the standard handler decides the rest): the same jittered exponential backoff,
+            # cut to the time left; at the deadline, 0 lets before_send end the call at once.
+            if self.deadline is None or not _is_throttling(response) or attempts >= ONE_SHOT_ATTEMPTS:
+                return None
+            delay = random.random() * min(MAX_BACKOFF_S, 2.0 ** (attempts - 1))
+            return max(0.0, min(delay, self.deadline - time.monotonic()))
+
+        client.meta.events.register_first("before-send.ecs", before_send)
+        client.meta.events.register_first("needs-retry.ecs", needs_retry)
 
     def forget_logs_clients(self) -> None:
         """After a login: the logs clients are built again from the new session when needed.
@@ -102,7 +155,9 @@ class AwsClients:
         try:
             result: dict[str, Any] = getattr(client or self.ecs, operation)(**kwargs)
         except Exception as error:
-            raise translate_error(error, self.identity, operation_name(operation)) from None
+            translated = translate_error(error, self.identity, operation_name(operation))
+            translated.operation = translated.operation or operation_name(operation)
+            raise translated from None
         return result
 
     def pages(self, operation: str, key: str, **kwargs: Any) -> list[str]:

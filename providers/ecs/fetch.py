@@ -19,11 +19,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from pilothouse.providers.completeness import Gaps, reason_of
 from pilothouse.providers.ecs.client import DESCRIBE_WORKERS, LIST_PAGE, AwsClients
 from pilothouse.providers.ecs.events import observe_deployments
 from pilothouse.providers.ecs.raw import Raw, as_dict, as_str, cluster_name_of, dicts, task_definition_label
-from pilothouse.providers.errors import Forbidden, InvalidInput, NotFound, Throttled
-from pilothouse.providers.model import Event
+from pilothouse.providers.errors import (
+    CredentialsError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ProviderError,
+    Throttled,
+    Unreachable,
+)
+from pilothouse.providers.model import Event, Missing
 
 # AWS limits per call.
 DESCRIBE_SERVICES_MAX = 10
@@ -59,6 +68,8 @@ class EcsClusterState:
     stopped: dict[str, tuple[float, Raw]] = field(default_factory=dict)  # by task ARN: (seen at, raw)
     instances: list[Raw] = field(default_factory=list)
     problem: str = ""
+    # When each part ("services", "tasks", "container instances") was last read whole; absent: never.
+    observed: dict[str, datetime] = field(default_factory=dict)
     # Deployment changes seen between refreshes, by service ARN: ECS reports no such events itself.
     deployment_events: dict[str, deque[Event]] = field(default_factory=dict)
 
@@ -69,11 +80,53 @@ class RefreshOutcome:
     forbidden: list[str] = field(default_factory=list)  # what could not be read, e.g. "tasks (shop)"
 
 
+# Each part of an ECS cluster's data and the calls that read it: throttling slows each call on its own.
+PARTS: dict[str, tuple[str, ...]] = {
+    "services": ("ListServices", "DescribeServices"),
+    "tasks": ("ListTasks", "DescribeTasks"),
+    "container instances": ("ListContainerInstances", "DescribeContainerInstances"),
+}
+MAX_THROTTLE_COOLDOWN_S = 60.0
+DEFINITIONS_KEY = ("definitions", "task definitions")
+
+
+class ApiCooldown:
+    """Per ECS API call: after throttling, that call waits a growing cool-down; the others go on."""
+
+    def __init__(self, base_s: float) -> None:
+        self.base_s = max(base_s, 0.05)
+        self._until: dict[str, float] = {}
+        self._streak: dict[str, int] = {}
+
+    def throttled(self, operation: str) -> None:
+        streak = self._streak.get(operation, 0) + 1
+        self._streak[operation] = streak
+        wait = min(MAX_THROTTLE_COOLDOWN_S, self.base_s * float(2 ** min(streak, 10)))
+        self._until[operation] = time.monotonic() + wait
+
+    def answered(self, operations: Sequence[str]) -> None:
+        for operation in operations:
+            self._streak.pop(operation, None)
+            self._until.pop(operation, None)
+
+    def remaining(self, operations: Sequence[str] | None = None) -> float:
+        now = time.monotonic()
+        names = self._until if operations is None else operations
+        return max([0.0, *(self._until.get(name, 0.0) - now for name in names)])
+
+    def clear(self) -> None:
+        self._until.clear()
+        self._streak.clear()
+
+
 class EcsFetcher:
     """Lists and describes one provider's ECS clusters in tiers; the provider maps what it keeps."""
 
-    def __init__(self, api: AwsClients, cluster: str, wanted_clusters: list[str] | None) -> None:
+    def __init__(self, api: AwsClients, cluster: str, wanted_clusters: list[str] | None,
+                 cooldown_base_s: float = 2.0) -> None:
         self.api = api
+        self.gaps = Gaps()
+        self.cooldown = ApiCooldown(cooldown_base_s)
         self.cluster = cluster  # the configured cluster's name, which the events carry
         self.wanted_clusters = wanted_clusters
         self.pool: ThreadPoolExecutor | None = None
@@ -137,8 +190,10 @@ class EcsFetcher:
         }
         self._listed_at = time.monotonic()
 
-    def refresh(self) -> RefreshOutcome:
-        """One refresh: services always, tasks and container instances when due, new task definitions."""
+    def refresh(self, *, one_shot: bool = False) -> RefreshOutcome:
+        """One refresh: services always, tasks and container instances when due (or missing), new task
+        definitions. What cannot be read is noted in `self.gaps`, the earlier data (if any) kept with its age.
+        `one_shot`: no cool-down skips a call (botocore's retries are the patience)."""
         if self.wanted_clusters is None and time.monotonic() - self._listed_at > CLUSTER_RELIST_S:
             try:
                 self.discover_clusters()
@@ -146,33 +201,109 @@ class EcsFetcher:
                 self._listed_at = time.monotonic()  # keep the clusters we know; try again later
         tasks_due = self.tasks_due or self._refreshes % TASKS_EVERY == 0
         self._refreshes += 1
+        self.gaps.begin()
         outcome = RefreshOutcome()
         tasks_complete = True
         for state in list(self.clusters.values()):
             state.problem = ""
-            parts: list[tuple[str, Callable[[EcsClusterState], None]]] = [("services", self._refresh_services)]
-            if tasks_due:
-                parts += [("tasks", self._refresh_tasks), ("container instances", self._refresh_instances)]
-            for kind, refresh in parts:
-                try:
-                    refresh(state)
-                except Throttled:
-                    outcome.throttled = True
-                    tasks_complete = tasks_complete and kind == "services"
-                except Forbidden:
-                    outcome.forbidden.append(f"{kind} ({state.name})")
-                    tasks_complete = tasks_complete and kind == "services"
-                except InvalidInput as error:  # the cluster was deleted, or AWS refused the request
-                    state.problem = str(error)
-        try:
-            self._describe_new_task_definitions()
-        except Throttled:
-            outcome.throttled = True
-        except Forbidden:
-            outcome.forbidden.append("task definitions")
+            parts = ["services", *(["tasks", "container instances"] if tasks_due else [])]
+            # A part still missing from the last refresh is read again now, due or not.
+            parts += [part for part in ("tasks", "container instances")
+                      if part not in parts and self._gap_open(state, part)]
+            for part in parts:
+                if not self._read_part(state, part, outcome, one_shot=one_shot) and part != "services":
+                    tasks_complete = False
+        self._read_task_definitions(outcome)
+        for name in self.missing_clusters:
+            self.gaps.note(("cluster", name), f"ECS cluster {name}", "not found",
+                           part="services")
         if tasks_due and tasks_complete:
             self.tasks_due = False
+        self.gaps.end()
         return outcome
+
+    def retry_missing(self) -> bool:
+        """A one-shot command's next round: read again only what is still missing. True if anything was."""
+        keys = [key for key in self.gaps.open_keys() if isinstance(key, tuple) and key[1] in PARTS]
+        if not keys:
+            return False
+        outcome = RefreshOutcome()
+        for arn, part in keys:
+            state = self.clusters.get(arn)
+            if state is not None:
+                self._read_part(state, part, outcome, one_shot=True)
+        if self.gaps.is_open(DEFINITIONS_KEY):
+            self._read_task_definitions(outcome)
+        return True
+
+    def missing(self) -> tuple[Missing, ...]:
+        return self.gaps.current()
+
+    def part_missing(self, state: EcsClusterState, part: str) -> bool:
+        return self._gap_open(state, part)
+
+    def _gap_open(self, state: EcsClusterState, part: str) -> bool:
+        return self.gaps.is_open((state.arn, part))
+
+    def _read_part(self, state: EcsClusterState, part: str, outcome: RefreshOutcome, *, one_shot: bool) -> bool:
+        """Read one part of one ECS cluster; on failure note the gap. True when it was read whole."""
+        refresh: Callable[[EcsClusterState], None] = {
+            "services": self._refresh_services, "tasks": self._refresh_tasks,
+            "container instances": self._refresh_instances}[part]
+        key = (state.arn, part)
+        waiting = 0.0 if one_shot else self.cooldown.remaining(PARTS[part])
+        try:
+            if waiting > 0:
+                # Throttled a moment ago: this call waits its cool-down; the other calls go on.
+                raise Throttled(f"AWS throttled ECS {'/'.join(PARTS[part])}")
+            refresh(state)
+        except (Unreachable, CredentialsError):
+            raise  # the whole provider is down or logged out: not a gap, an unreachable cluster
+        except InvalidInput as error:
+            if isinstance(error, NotFound):  # the cluster was deleted: said as a problem, not a gap
+                state.problem = str(error)
+                self.gaps.close(key)
+                return True
+            self._note(state, part, error)
+            return False
+        except ProviderError as error:
+            if isinstance(error, Throttled):
+                outcome.throttled = True
+                if waiting <= 0:
+                    self.cooldown.throttled(error.operation or PARTS[part][-1])
+            elif isinstance(error, Forbidden):
+                outcome.forbidden.append(f"{part} ({state.name})")
+            self._note(state, part, error, waiting)
+            return False
+        self.cooldown.answered(PARTS[part])
+        state.observed[part] = datetime.now(UTC)
+        self.gaps.close(key)
+        return True
+
+    def _note(self, state: EcsClusterState, part: str, error: ProviderError, waiting: float = 0.0) -> None:
+        operation = error.operation or "/".join(PARTS[part])
+        reason = reason_of(error, "AWS")
+        if waiting > 0:
+            reason += f"; next try in {math.ceil(waiting)}s"
+        self.gaps.note((state.arn, part), f"ECS cluster {state.name} {part} ({operation})", reason,
+                       part="nodes" if part == "container instances" else part,
+                       shown_from=state.observed.get(part))
+
+    def _read_task_definitions(self, outcome: RefreshOutcome) -> None:
+        key = DEFINITIONS_KEY
+        try:
+            self._describe_new_task_definitions()
+        except (Unreachable, CredentialsError):
+            raise
+        except ProviderError as error:
+            if isinstance(error, Throttled):
+                outcome.throttled = True
+            elif isinstance(error, Forbidden):
+                outcome.forbidden.append("task definitions")
+            self.gaps.note(key, f"ECS task definitions ({error.operation or 'DescribeTaskDefinition'})",
+                           reason_of(error, "AWS"), part="containers")
+            return
+        self.gaps.close(key)
 
     def _refresh_services(self, state: EcsClusterState) -> None:
         arns = self.api.pages("list_services", "serviceArns", cluster=state.arn)

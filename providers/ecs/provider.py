@@ -3,14 +3,15 @@
 One config entry may cover several ECS clusters (option `clusters`, default: every cluster of the
 account/region). The provider wires the rooms of this package together: client.py (session, clients),
 fetch.py (what is listed and described when), mapping.py and events.py (AWS dicts -> model), logs.py,
-actions.py and rollback.py. Throttling (after botocore's own `standard` retries) keeps the last data, marks
-the cluster DEGRADED with a banner and skips refreshes for a growing cool-down.
+actions.py and rollback.py. A part that cannot be read (throttled after botocore's retries, denied, failed)
+is a gap in `Cluster.missing`, never an empty list: its earlier data, if any, stays with its age (the
+services marked stale), and a throttled call waits a growing cool-down of its own while the others go on.
+A one-shot command (`one_shot`) retries what is missing until its deadline.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
+import random
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -40,7 +41,8 @@ from pilothouse.providers.ecs.rollback import RevisionRecord
 from pilothouse.providers.errors import InvalidInput
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Event, Node, Service, Task
 
-MAX_THROTTLE_COOLDOWN_S = 60.0
+# A one-shot command's rounds of reading again what is still missing: the first wait, doubled each round.
+RETRY_ROUND_S = 0.5
 
 
 class EcsProvider(Provider):
@@ -69,11 +71,10 @@ class EcsProvider(Provider):
         self.wanted_clusters: list[str] | None = [str(c) for c in wanted] if isinstance(wanted, list) else None
         self._api = AwsClients(profile=self.profile, region=self.region, endpoint_url=self.endpoint_url,
                                logs_endpoint_url=self.logs_endpoint_url)
-        self._fetch = EcsFetcher(self._api, self.name, self.wanted_clusters)
+        self._fetch = EcsFetcher(self._api, self.name, self.wanted_clusters, config.refresh_interval)
         self._logs = LogReader(self._api, self._fetch, config.refresh_interval)
         self._renew_session = False  # set from the UI thread after a login: a fresh session next refresh
-        self._throttle_streak = 0
-        self._cooldown_until = 0.0
+        self._deadline: float | None = None
         self._last: Cluster | None = None
         self._revisions: RevisionRecord | None = None
         self._lock = threading.Lock()
@@ -98,12 +99,17 @@ class EcsProvider(Provider):
 
     def credentials_renewed(self) -> None:
         self._renew_session = True
-        self._cooldown_until = 0.0
+        self._fetch.cooldown.clear()
+
+    def one_shot(self, deadline: float) -> None:
+        self._deadline = deadline
+        self._api.one_shot(deadline)
 
     # -- snapshot -------------------------------------------------------------------------------
 
     def cooldown_remaining(self) -> float:
-        return max(0.0, self._cooldown_until - time.monotonic())
+        """The longest cool-down of a throttled ECS call (0 when none is throttled)."""
+        return self._fetch.cooldown.remaining()
 
     def snapshot(self) -> Cluster:
         with self._lock:
@@ -117,37 +123,30 @@ class EcsProvider(Provider):
             self.connect()
         elif not self._api.connected:
             self.connect()
-        if self._last is not None and self.cooldown_remaining() > 0:
-            # Throttled: serve the last data without a single call until the cool-down ends.
-            return dataclasses.replace(self._last, state=ConnectionState.DEGRADED, error=self._throttle_banner())
-        outcome = self._fetch.refresh()
-        if outcome.throttled:
-            self._throttle_streak += 1
-            self._cooldown_until = time.monotonic() + self._throttle_cooldown()
-        else:
-            self._throttle_streak = 0
-            self._cooldown_until = 0.0
+        outcome = self._fetch.refresh(one_shot=self._deadline is not None)
+        if self._deadline is not None:
+            self._retry_until_deadline(self._deadline)
         self._remember_revisions()
         cluster = self._build()
         cluster.forbidden = tuple(outcome.forbidden)
+        cluster.missing = self._fetch.missing()
         problems = [s.problem for s in self._fetch.clusters.values() if s.problem]
-        problems += [f"ECS cluster {name} not found" for name in self._fetch.missing_clusters]
-        if outcome.throttled:
-            problems.insert(0, self._throttle_banner())
+        now = datetime.now(UTC)
+        problems += [gap.describe(now) for gap in cluster.missing]
         if problems or outcome.forbidden:
             cluster.state = ConnectionState.DEGRADED
-            cluster.error = "; ".join(problems)  # forbidden data is in cluster.forbidden, not repeated here
+            cluster.error = "; ".join(problems)
         self._last = cluster
         return cluster
 
-    def _throttle_cooldown(self) -> float:
-        base = max(self.config.refresh_interval, 0.05)
-        return min(MAX_THROTTLE_COOLDOWN_S, base * float(2 ** min(self._throttle_streak, 10)))
-
-    def _throttle_banner(self) -> str:
-        when = self._last.last_sync.strftime("%H:%M:%S") if self._last and self._last.last_sync else "earlier"
-        return (f"AWS is throttling ECS API calls: showing data from {when}, "
-                f"next refresh in {math.ceil(self.cooldown_remaining())}s")
+    def _retry_until_deadline(self, deadline: float) -> None:
+        """Rounds of reading again only what is missing, backing off, until all is read or time is up."""
+        wait = RETRY_ROUND_S
+        while self._fetch.missing() and time.monotonic() + wait < deadline:
+            time.sleep(wait * random.uniform(0.5, 1.0))  # jittered: two one-shot commands do not retry in step
+            if not self._fetch.retry_missing():
+                return
+            wait = min(wait * 2, 8.0)
 
     def _remember_revisions(self) -> None:
         if self._revisions is None:
@@ -188,10 +187,15 @@ class EcsProvider(Provider):
                 by_service.setdefault(service_id, []).append(task)
                 if not task.node_id.startswith("arn:") and task.node_id not in nodes:
                     nodes[task.node_id] = zone_node(task.node_id, task.node_name)
+            # Earlier data in place of a part this refresh could not read is stale; never-read tasks are unknown.
+            stale = any(self._fetch.part_missing(state, part) for part in ("services", "tasks"))
+            tasks_known = "tasks" in state.observed
+            observed = state.observed.get("services")
             for raw_service in state.services:
                 service = map_service(raw_service, state.name,
                                       self._fetch.task_definitions.get(as_str(raw_service.get("taskDefinition"))),
                                       by_service.get(as_str(raw_service.get("serviceArn")), []))
+                service.observed, service.stale, service.tasks_known = observed, stale, tasks_known
                 services.append(service)
                 events += service_events(raw_service, self.name, service.ref)
                 events += state.deployment_events.get(service.id, ())

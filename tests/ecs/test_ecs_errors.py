@@ -59,22 +59,28 @@ def test_throttling_is_absorbed_then_slows_the_cadence_and_keeps_data(
     assert len(absorbed.services) == 60
     assert proxy.snapshot_counts()["DescribeServices"] == 2 * 2 * 3  # every batch asked twice
 
-    # Sustained throttling: retries give up; the last data stays, marked DEGRADED with a banner.
+    # Sustained throttling: retries give up; the last data stays, stale, each ECS cluster's gap named with
+    # the data's age, and the cluster is not complete.
     proxy.reset()
     proxy.faults.append(_always("DescribeServices"))
     degraded = provider.snapshot()
-    assert degraded.state is ConnectionState.DEGRADED
-    assert "throttling" in degraded.error and "next refresh in" in degraded.error
+    assert degraded.state is ConnectionState.DEGRADED and not degraded.complete
+    assert [gap.what.split(" (")[0] for gap in degraded.missing] == ["ECS cluster alpha services",
+                                                                     "ECS cluster beta services"]
+    assert all(gap.reason.startswith("throttled by AWS") and gap.shown_from is not None for gap in degraded.missing)
+    assert "throttled by AWS" in degraded.error and "showing data from" in degraded.error
     assert {s.ref for s in degraded.services} == {s.ref for s in absorbed.services}
+    assert all(s.stale and s.observed is not None and s.tasks_known for s in degraded.services)
     assert sum(len(s.tasks) for s in degraded.services) == 20
     assert provider.cooldown_remaining() > 0
 
-    # During the cool-down a refresh costs no call at all.
+    # During the cool-down the throttled calls are not made at all (the other APIs go on).
     proxy.reset()
     proxy.faults.append(_always("DescribeServices"))
     quiet = provider.snapshot()
-    assert proxy.total() == 0
+    assert proxy.total(["DescribeServices", "ListServices"]) == 0
     assert quiet.state is ConnectionState.DEGRADED and len(quiet.services) == 60
+    assert all("next try in" in gap.reason for gap in quiet.missing)
 
     # Throttled again after the cool-down: it grows.
     wait_until(lambda: provider.cooldown_remaining() == 0, timeout=5)
@@ -86,7 +92,8 @@ def test_throttling_is_absorbed_then_slows_the_cadence_and_keeps_data(
     proxy.reset()
     wait_until(lambda: provider.cooldown_remaining() == 0, timeout=5)
     recovered = provider.snapshot()
-    assert recovered.state is ConnectionState.CONNECTED and recovered.error == ""
+    assert recovered.state is ConnectionState.CONNECTED and recovered.error == "" and recovered.complete
+    assert not any(s.stale for s in recovered.services)
     assert len(recovered.services) == 60
 
 
@@ -158,7 +165,8 @@ def test_a_missing_configured_cluster_degrades_but_shows_the_others(
     provider = make_provider(clusters=["alpha", "ghost"])
     provider.connect()
     cluster = provider.snapshot()
-    assert cluster.state is ConnectionState.DEGRADED and cluster.error == "ECS cluster ghost not found"
+    assert cluster.state is ConnectionState.DEGRADED and cluster.error == "ECS cluster ghost: not found"
+    assert [(gap.what, gap.reason) for gap in cluster.missing] == [("ECS cluster ghost", "not found")]
     assert {s.ref for s in cluster.services} == {"alpha/svc-000", "alpha/svc-001"}
     with pytest.raises(NotFound, match="no such ECS cluster"):
         make_provider(clusters=["ghost"]).connect()
