@@ -1,8 +1,9 @@
 """The `pilothouse` command: the console, and the headless verbs status / scale / rollback.
 
-Exit codes: 0 ok, 1 the cluster refused or failed (or the confirmation was declined), 2 bad input or
-bad config, 130 interrupted. Every foreseeable error is one line on stderr, never a traceback. Heavy
-imports (Textual, SDKs) happen only when a verb needs them, so `--help` stays fast.
+Exit codes: 0 ok, 1 the cluster refused or failed (or the confirmation was declined, or a one-shot look
+stayed incomplete without --allow-partial), 2 bad input or bad config, 130 interrupted. Every foreseeable
+error is one line on stderr, never a traceback. Heavy imports (Textual, SDKs) happen only when a verb needs
+them, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import argparse
 import dataclasses
 import difflib
 import json
+import math
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
@@ -21,6 +24,8 @@ from pilothouse.console.setup_verbs import add_examples, add_setup_commands, com
 from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from pilothouse.console.config import AppConfig
     from pilothouse.console.fleet import Fleet
     from pilothouse.providers.attention import Attention
@@ -29,6 +34,10 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_WATCH_TIMEOUT_S = 7 * 86400  # a week; 0 already means "no limit"
+# A one-shot look's patience with throttling and failing calls: long enough to ride out AWS throttling on a
+# bastion, short enough for a script.
+DEFAULT_LOOK_TIMEOUT_S = 30.0
+MAX_LOOK_TIMEOUT_S = 3600.0
 
 
 class UsageError(InvalidInput):
@@ -59,6 +68,27 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="total tasks in the demo fleet (0-50000; implies --demo)")
 
 
+def _look_timeout(text: str) -> float:
+    shown = text if len(text) <= 30 else text[:30] + "…"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds (e.g. 30), not {shown!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_LOOK_TIMEOUT_S):
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_LOOK_TIMEOUT_S:g} seconds, "
+                                         f"not {shown}")
+    return value
+
+
+def _look_options(parser: argparse.ArgumentParser) -> None:
+    """A one-shot look tries to be complete: it retries throttled and failing calls until --timeout."""
+    parser.add_argument("--timeout", metavar="SECONDS", type=_look_timeout, default=DEFAULT_LOOK_TIMEOUT_S,
+                        help=f"retry throttled or failing reads for at most this long (default "
+                             f"{DEFAULT_LOOK_TIMEOUT_S:g}); what is still missing then is named and exits 1")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="exit 0 even when some data could not be read (it is still named)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pilothouse",
@@ -76,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--cluster", metavar="NAME", action="append", help="only this cluster (repeatable)")
     status.add_argument("--attention", action="store_true",
                         help="only the services needing attention, with the reasons")
+    _look_options(status)
     _global_options(status, suppress=True)
 
     scale = commands.add_parser("scale", help="set the replica count of a service")
@@ -90,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--cluster", metavar="NAME", action="append", help="only this cluster (repeatable)")
     doctor.add_argument("--fail-on", metavar="SEVERITY", choices=("high", "medium", "low"),
                         help="exit 1 when an unsilenced finding of this severity or worse exists (for CI gates)")
+    _look_options(doctor)
     _global_options(doctor, suppress=True)
 
     events = commands.add_parser("events", help="one timeline of cluster events and console actions")
@@ -99,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--service", metavar="CLUSTER/SERVICE", help="only this service")
     events.add_argument("--kind", metavar="KIND", action="append",
                         help="only this kind of event (update, state, warning, audit, ...; repeatable)")
+    _look_options(events)
     _global_options(events, suppress=True)
 
     rollout = commands.add_parser("rollout", help="show a service's rollout; --watch follows it to the end")
@@ -236,7 +269,31 @@ def _selected_snapshots(fleet: Fleet, args: argparse.Namespace) -> list[Cluster]
     unknown = [name for name in names if name not in fleet.providers]
     if unknown:
         raise _unknown_cluster(fleet, unknown[0])
-    return fleet.snapshot_all(names)
+    return fleet.snapshot_all(names, deadline=time.monotonic() + args.timeout)
+
+
+def _completeness_code(code: int, clusters: list[Cluster], args: argparse.Namespace) -> int:
+    """Exit 1 for a look that stayed incomplete, unless --allow-partial; a worse code stands."""
+    partial = [cluster for cluster in clusters if cluster.reachable and not cluster.complete]
+    if partial and code == EXIT_OK and not args.allow_partial:
+        return EXIT_FAILED
+    return code
+
+
+def _report_partial(clusters: list[Cluster], args: argparse.Namespace) -> None:
+    """Under the output, on stderr: exactly what is missing, and what the exit code means."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    partial = [cluster for cluster in clusters if cluster.reachable and not cluster.complete]
+    for cluster in partial:
+        for gap in cluster.missing:
+            print(f"pilothouse: incomplete: {cluster.name}: {gap.describe(now)}", file=sys.stderr)
+    if partial:
+        verdict = ("accepted with --allow-partial" if args.allow_partial
+                   else "exit 1 (--allow-partial accepts it)")
+        print(f"pilothouse: the output above is partial after {args.timeout:g}s of retries: {verdict}",
+              file=sys.stderr)
 
 
 def _drop_stdout() -> None:
@@ -260,13 +317,19 @@ def _doctor(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
 
     clusters = _selected_snapshots(fleet, args)
     findings = [finding for cluster in clusters if cluster.reachable for finding in examine(cluster, config.doctor)]
-    return _output(_doctor_code(clusters, findings, args.fail_on), lambda: _print_doctor(clusters, findings, args))
+    code = _completeness_code(_doctor_code(clusters, findings, args.fail_on), clusters, args)
+    code = _output(code, lambda: _print_doctor(clusters, findings, args))
+    _report_partial(clusters, args)
+    return code
 
 
 def _print_doctor(clusters: list[Cluster], findings: list[Finding], args: argparse.Namespace) -> None:
+    from pilothouse.console.export import missing_dict
+
     if args.json:
         json.dump({
-            "clusters": [{"name": c.name, "kind": c.kind.value, "reachable": c.reachable, "error": c.error or None}
+            "clusters": [{"name": c.name, "kind": c.kind.value, "reachable": c.reachable, "error": c.error or None,
+                          "complete": c.complete, "missing": [missing_dict(gap) for gap in c.missing]}
                          for c in clusters],
             "findings": [{"rule": f.rule, "severity": f.severity.value, "cluster": f.cluster, "service": f.service,
                           "container": f.container, "why": f.why, "fix": f.fix, "silenced": f.silenced or None}
@@ -277,6 +340,8 @@ def _print_doctor(clusters: list[Cluster], findings: list[Finding], args: argpar
         for cluster in clusters:
             if not cluster.reachable:
                 print(f"{cluster.name}: unreachable: {cluster.error}")
+            elif not cluster.complete:
+                print(f"{cluster.name}: PARTIAL: not checked: {'; '.join(gap.what for gap in cluster.missing)}")
         for f in findings:
             silenced = f"  [silenced: {f.silenced}]" if f.silenced else ""
             print(f"{f.severity.value:<6} {f.rule:<20} {f.cluster}/{f.service}: {f.why}{silenced}\n"
@@ -308,7 +373,8 @@ def _events(fleet: Fleet, args: argparse.Namespace) -> int:
         if args.cluster and service_cluster != args.cluster:
             raise UsageError(f"--service {args.service} is not in --cluster {args.cluster}: nothing could match")
     cluster_name = args.cluster or service_cluster
-    clusters = fleet.snapshot_all([cluster_name] if cluster_name else fleet.names)
+    clusters = fleet.snapshot_all([cluster_name] if cluster_name else fleet.names,
+                                  deadline=time.monotonic() + args.timeout)
     audit = audit_events(fleet.actions.audit.read())
     everything = merge(clusters, audit, cluster=cluster_name)
     # A filter that cannot match is a typo, not an empty timeline: say so, exit 2.
@@ -321,7 +387,9 @@ def _events(fleet: Fleet, args: argparse.Namespace) -> int:
             raise _no_service(cluster, ref)
     events = merge(clusters, audit, since=since, cluster=cluster_name, service=args.service, kinds=args.kind or ())
     code = EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
-    return _output(code, lambda: _print_events(events, json_output=args.json))
+    code = _output(_completeness_code(code, clusters, args), lambda: _print_events(events, json_output=args.json))
+    _report_partial(clusters, args)
+    return code
 
 
 def _print_events(events: list[Event], *, json_output: bool) -> None:
@@ -429,6 +497,7 @@ def _status(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
         code = EXIT_BAD_INPUT
     else:
         code = EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
+    code = _completeness_code(code, clusters, args)
 
     def write() -> None:
         if args.json:
@@ -444,6 +513,7 @@ def _status(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
     code = _output(code, write)  # flushed: the report first, then the errors under it
     for provider in broken:
         print(f"pilothouse: error: {provider.error}", file=sys.stderr)
+    _report_partial(clusters, args)
     return code
 
 
@@ -451,8 +521,11 @@ def _print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attent
                   only_attention: bool = False) -> None:
     """A line per cluster, then one table of services, problems first (critical, warning, then the
     configured order), aligned like kubectl's; with `only_attention`, those needing it and every reason."""
+    from datetime import UTC, datetime
+
     from pilothouse.providers.attention import NOTHING
 
+    now = datetime.now(UTC)
     for cluster in clusters:
         label = " DEMO" if cluster.demo else ""
         state = cluster.state.value + (f": {cluster.error}" if cluster.error else "")
@@ -460,8 +533,11 @@ def _print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attent
             state += f"; forbidden: {', '.join(cluster.forbidden)}"
         down = sum(1 for node in cluster.nodes if node.status.value != "ready")
         scope = f"; {cluster.scope}" if cluster.scope else ""
-        print(f"{cluster.name} ({cluster.kind.value}{label}) {state}; {len(cluster.nodes)} nodes, {down} not ready"
-              f"{scope}")
+        partial = " PARTIAL" if cluster.reachable and not cluster.complete else ""
+        print(f"{cluster.name} ({cluster.kind.value}{label}){partial} {state}; {len(cluster.nodes)} nodes, "
+              f"{down} not ready{scope}")
+        for gap in cluster.missing:
+            print(f"  missing: {gap.describe(now)}")
     listed = [(cluster, service, attention.get(cluster.name, {}).get(service.id, NOTHING))
               for cluster in clusters for service in cluster.services]
     listed.sort(key=lambda item: item[2].level.rank)  # stable: the configured order within a level
@@ -474,8 +550,7 @@ def _print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attent
         rows: list[list[str]] = []
         for cluster, service, found in listed:
             texts = found.texts()
-            rows.append([cluster.name, service.ref, found.level.value, f"{service.running}/{service.desired}",
-                         texts[0]])
+            rows.append([cluster.name, service.ref, found.level.value, _running_text(service, now), texts[0]])
             rows.extend(["", "", "", "", text] for text in texts[1:])
         _print_table(header, rows)
         return
@@ -488,7 +563,7 @@ def _print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attent
         progress = rollout.state.value if rollout.state.value == "stable" else (
             f"{rollout.state.value} {rollout.updated}/{rollout.total} {rollout.message}".rstrip())
         rows.append([cluster.name, service.ref, found.level.value if found.needed else "-",
-                     f"{service.running}/{service.desired}", _health_text(service), service.image or "-", progress])
+                     _running_text(service, now), _health_text(service), service.image or "-", progress])
     _print_table(header, rows)
 
 
@@ -501,9 +576,20 @@ def _print_table(header: list[str], rows: list[list[str]]) -> None:
         print("   ".join([*cells, row[-1]]).rstrip())
 
 
+def _running_text(service: Service, now: datetime) -> str:
+    """"3/5", and how old when it is earlier data this look could not refresh."""
+    text = f"{service.running}/{service.desired}"
+    if service.stale:
+        age = f" {max(0, int((now - service.observed).total_seconds()))}s old" if service.observed else ""
+        text += f" (stale{age})"
+    return text
+
+
 def _health_text(service: Service) -> str:
     from pilothouse.providers.model import Health, TaskState
 
+    if not service.tasks_known:
+        return "? tasks unknown"
     health = service.health
     if not (health.healthy or health.unhealthy or health.starting):
         # "ok 0" for tasks that run without any health check reads as "nothing is healthy".

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pilothouse.providers.attention import NOTHING, Attention
-from pilothouse.providers.model import Cluster, Node, Service, Task
+from pilothouse.providers.model import Cluster, Missing, Node, Service, Task
 
 
 def _time(value: datetime | None) -> str | None:
@@ -37,21 +37,29 @@ def attention_dict(attention: Attention) -> dict[str, Any]:
     return {"level": attention.level.value, "reasons": attention.texts()}
 
 
+def missing_dict(gap: Missing) -> dict[str, Any]:
+    return {"what": gap.what, "reason": gap.reason, "since": _time(gap.since), "part": gap.part,
+            "shown_from": _time(gap.shown_from)}
+
+
 def service_dict(service: Service, attention: Attention = NOTHING) -> dict[str, Any]:
     rollout = service.rollout
+    # Tasks that could not be read are null, never [] and zero health: a script must not read "none".
+    known = service.tasks_known
     return {
         "id": service.id, "name": service.name, "ref": service.ref, "namespace": service.namespace,
         "kind": service.workload_kind, "image": service.image, "version": service.version,
         "mode": service.mode.value, "desired": service.desired, "running": service.running,
         "pending": service.pending,
         "health": {"healthy": service.health.healthy, "unhealthy": service.health.unhealthy,
-                   "starting": service.health.starting},
+                   "starting": service.health.starting} if known else None,
         "rollout": {"state": rollout.state.value, "updated": rollout.updated, "total": rollout.total,
                     "message": rollout.message, "from": rollout.from_version, "to": rollout.to_version,
                     "started": _time(rollout.started)},
         "update_policy": service.update_policy.summary(),
         "networks": list(service.networks), "ports": list(service.ports),
-        "tasks": [task_dict(task) for task in service.tasks],
+        "tasks": [task_dict(task) for task in service.tasks] if known else None,
+        "tasks_known": known, "observed": _time(service.observed), "stale": service.stale,
         "attention": attention_dict(attention),
     }
 
@@ -61,6 +69,7 @@ def cluster_dict(cluster: Cluster, attention: dict[str, Attention] | None = None
     return {
         "name": cluster.name, "kind": cluster.kind.value, "reachable": cluster.reachable,
         "state": cluster.state.value, "error": cluster.error or None, "last_sync": _time(cluster.last_sync),
+        "complete": cluster.complete, "missing": [missing_dict(gap) for gap in cluster.missing],
         "demo": cluster.demo, "endpoint": cluster.endpoint, "forbidden": list(cluster.forbidden),
         "scope": cluster.scope or None, "needs_login": cluster.needs_login,
         "nodes": [node_dict(node) for node in cluster.nodes],

@@ -77,9 +77,14 @@ class Fleet:
     def refresher(self, name: str, on_snapshot: Callable[[Cluster], None]) -> ClusterRefresher:
         return ClusterRefresher(self.providers[name], on_snapshot)
 
-    def snapshot_all(self, names: list[str] | None = None) -> list[Cluster]:
-        """One snapshot of each cluster, in parallel: an unreachable one does not delay the others."""
+    def snapshot_all(self, names: list[str] | None = None, deadline: float | None = None) -> list[Cluster]:
+        """One snapshot of each cluster, in parallel: an unreachable one does not delay the others.
+
+        `deadline` (time.monotonic()): a one-shot command's look, which retries what is missing until then."""
         selected = names or self.names
+        if deadline is not None:
+            for name in selected:
+                self.providers[name].one_shot(deadline)
         refreshers = [ClusterRefresher(self.providers[name], lambda _cluster: None) for name in selected]
         if not refreshers:
             return []

@@ -158,8 +158,10 @@ def drain_word(kind: ClusterKind) -> str:
 
 
 def tasks_unknown(cluster: Cluster) -> bool:
-    """Whether the cluster could not read its tasks (their kind is forbidden to these credentials)."""
-    return any(kind.split(" ", 1)[0] in TASK_KINDS for kind in cluster.forbidden)  # "pods in default" too
+    """Whether the cluster could not read its tasks (their kind is forbidden to these credentials, or their
+    read failed: then its services say `tasks_known=False`)."""
+    return (any(kind.split(" ", 1)[0] in TASK_KINDS for kind in cluster.forbidden)  # "pods in default" too
+            or any(not service.tasks_known for service in cluster.services))
 
 
 def duration(seconds: float) -> str:
@@ -216,7 +218,8 @@ class AttentionAssessor:
             current = past or _History()
             history[service.id] = current
             reasons = _assess_service(cluster.kind, words, service, now, nodes, current, known and self._seen,
-                                      unknown, findings.get(service.ref, ()), down, draining)
+                                      unknown or not service.tasks_known, findings.get(service.ref, ()), down,
+                                      draining)
             result[service.id] = _attention(reasons)
         self._history = history
         self._seen = True

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
 from pilothouse.console.screens.service_actions import ServiceActionScreen
-from pilothouse.providers.attention import NOTHING, Attention, Level, tasks_unknown
+from pilothouse.providers.attention import NOTHING, TASK_KINDS, Attention, Level, tasks_unknown
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service, ServiceMode
 from pilothouse.widgets.cluster_header import LEVEL_STYLES, ClusterHeader, attention_summary
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
@@ -149,7 +149,9 @@ def unjudged(cluster: Cluster) -> str:
     if cluster.state is ConnectionState.UNREACHABLE:
         return "unreachable"
     if tasks_unknown(cluster):
-        return "tasks forbidden" if cluster.kind is not ClusterKind.KUBERNETES else "pods forbidden"
+        word = "pods" if cluster.kind is ClusterKind.KUBERNETES else "tasks"
+        forbidden = any(kind.split(" ", 1)[0] in TASK_KINDS for kind in cluster.forbidden)
+        return f"{word} forbidden" if forbidden else f"{word} unknown"
     return ""
 
 

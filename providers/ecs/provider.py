@@ -131,11 +131,9 @@ class EcsProvider(Provider):
         cluster.forbidden = tuple(outcome.forbidden)
         cluster.missing = self._fetch.missing()
         problems = [s.problem for s in self._fetch.clusters.values() if s.problem]
-        now = datetime.now(UTC)
-        problems += [gap.describe(now) for gap in cluster.missing]
-        if problems or outcome.forbidden:
+        if problems or cluster.missing:
             cluster.state = ConnectionState.DEGRADED
-            cluster.error = "; ".join(problems)
+            cluster.error = "; ".join(problems)  # the gaps are in cluster.missing, not repeated here
         self._last = cluster
         return cluster
 

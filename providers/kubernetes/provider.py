@@ -7,6 +7,9 @@ when a connection is loaded.
 
 The cluster's `scope` says when a namespaced kind fell back to the context's namespace because listing
 the whole cluster is forbidden; forbidden kinds are listed in `cluster.forbidden`, not shown as empty.
+Every kind that is forbidden, failing or unsynced is a gap in `cluster.missing` (gaps.py). A one-shot
+command (`one_shot`) waits, until its deadline, for failing lists to be retried (the reflectors back off
+and retry 429 and 5xx answers themselves).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pilothouse.providers.kubernetes import actions
 from pilothouse.providers.kubernetes.advice import KubernetesAdvice
 from pilothouse.providers.kubernetes.client import Connection
 from pilothouse.providers.kubernetes.follow import LogReader, NewPodScout
+from pilothouse.providers.kubernetes.gaps import gap_of, mark_services
 from pilothouse.providers.kubernetes.logs import log_target, pod_log_streams
 from pilothouse.providers.kubernetes.mapping import build_cluster
 from pilothouse.providers.kubernetes.objects import (
@@ -88,6 +92,8 @@ class KubernetesProvider(Provider):
         self._reflectors: list[Reflector] = []
         self._start_lock = threading.Lock()
         self._on_change: Callable[[], None] | None = None
+        self._progress = threading.Event()  # set whenever a reflector's cache or state changes
+        self._deadline: float | None = None
         # Last: a configured kubeconfig that does not exist raises InvalidInput here.
         self.connection = Connection(self.name, config.options, self)
 
@@ -127,7 +133,11 @@ class KubernetesProvider(Provider):
 
     # -- the cache --
 
+    def one_shot(self, deadline: float) -> None:
+        self._deadline = deadline
+
     def _changed(self) -> None:
+        self._progress.set()
         callback = self._on_change
         if callback is not None:
             callback()
@@ -168,9 +178,12 @@ class KubernetesProvider(Provider):
         if not self.connection.loaded:
             self.connect()
         self._ensure_reflectors()
-        deadline = time.monotonic() + self.sync_timeout_s
+        one_shot = self._deadline
+        deadline = one_shot if one_shot is not None else time.monotonic() + self.sync_timeout_s
         for reflector in self._reflectors:
             reflector.settled.wait(max(0.0, deadline - time.monotonic()))
+        if one_shot is not None:
+            self._wait_complete(one_shot)
         reflectors = list(self._reflectors)
         if not any(r.synced or r.forbidden for r in reflectors):
             errors = [r.error for r in reflectors if r.error is not None]
@@ -186,14 +199,23 @@ class KubernetesProvider(Provider):
         cluster = build_cluster(self.name, objects, now=datetime.now(UTC), max_events=self.max_events)
         cluster.endpoint = self.endpoint
         cluster.forbidden = tuple(r.label for r in reflectors if r.forbidden)
+        cluster.missing = tuple(gap for gap in map(gap_of, reflectors) if gap is not None)
+        mark_services(cluster.services, reflectors, datetime.now(UTC))
         cluster.scope = self._scope(reflectors)
-        problems = [f"{r.label}: {r.error}" for r in failing]
-        problems += [f"{r.label}: not synced yet" for r in reflectors if not (r.synced or r.forbidden or r.error)]
-        # Forbidden kinds are in cluster.forbidden, shown beside the error, not repeated in it.
-        cluster.state = ConnectionState.DEGRADED if problems or cluster.forbidden else ConnectionState.CONNECTED
-        cluster.error = "; ".join(problems)
+        # Failing, unsynced and forbidden kinds are in cluster.missing (and forbidden), not repeated in the error.
+        cluster.state = ConnectionState.DEGRADED if cluster.missing else ConnectionState.CONNECTED
+        cluster.error = ""
         cluster.last_sync = datetime.now(UTC)
         return cluster
+
+    def _wait_complete(self, deadline: float) -> None:
+        """Until every kind has answered (or is forbidden: RBAC does not change in seconds) or the deadline."""
+        while not all((r.synced and r.error is None) or r.forbidden for r in self._reflectors):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._progress.wait(min(remaining, 0.5))
+            self._progress.clear()
 
     def _scope(self, reflectors: list[Reflector]) -> str:
         configured = self.configured_namespaces()

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pilothouse.providers.errors import Forbidden, ProviderError
@@ -105,6 +106,9 @@ class Reflector:
     forbidden: bool = False
     narrowed: bool = False  # fell back from cluster-wide to the context's namespace
     error: ProviderError | None = None
+    # Since when its list or watch has failed (or been forbidden); None while it answers. Up to then the
+    # cache was current.
+    failing_since: datetime | None = None
     resource_version: str = ""
     thread: threading.Thread | None = None
     wake: threading.Event = field(default_factory=threading.Event)  # cuts a backoff short
@@ -174,6 +178,7 @@ class Reflector:
                     with self.lock:
                         self.items.clear()
                     self.forbidden, self.synced, self.error = True, False, None
+                    self.failing_since = self.failing_since or datetime.now(UTC)
                     need_list = True
                     self.settled.set()
                     self.host.changed()
@@ -184,6 +189,7 @@ class Reflector:
                     continue
                 log.debug("%s: %s", self.label, error)
                 self.error = error
+                self.failing_since = self.failing_since or datetime.now(UTC)
                 self.settled.set()
                 self.host.changed()
                 self._pause()
@@ -230,7 +236,7 @@ class Reflector:
             self.items = items
             self._trim()
         self.resource_version = version
-        self.synced, self.forbidden, self.error = True, False, None
+        self.synced, self.forbidden, self.error, self.failing_since = True, False, None, None
         self.settled.set()
         self.host.changed()
 
@@ -252,7 +258,7 @@ class Reflector:
                 return
             self._backoff = settings.backoff_initial_s
             if self.error is not None:
-                self.error = None
+                self.error, self.failing_since = None, None
                 self.host.changed()
             from kubernetes.watch.watch import iter_resp_lines
             from urllib3.exceptions import HTTPError as Urllib3Error

@@ -111,7 +111,8 @@ def test_doctor_finds_exactly_the_planted_pitfalls(
 ) -> None:
     config = write_config(extra='[doctor]\ntrusted_registries = ["registry.example.com/"]')
     report, text = _doctor(config, capsys)
-    assert report["clusters"] == [{"name": "aws", "kind": "ecs", "reachable": True, "error": None}]
+    assert report["clusters"] == [{"name": "aws", "kind": "ecs", "reachable": True, "error": None,
+                                   "complete": True, "missing": []}]
     found = sorted((f["rule"], f["service"]) for f in report["findings"])
     expected = sorted((rule, f"doc/{name}") for name, (*_, rule) in PLANTED.items() if rule)
     assert found == expected

@@ -190,7 +190,8 @@ def doctor_json(apiserver: ApiServer, kubeconfig: Path, tmp_path: Path,
 
 def test_doctor_finds_exactly_the_planted_pitfalls(doctor_json: tuple[Obj, str]) -> None:
     report, _ = doctor_json
-    assert report["clusters"] == [{"name": "k8s", "kind": "kubernetes", "reachable": True, "error": None}]
+    assert report["clusters"] == [{"name": "k8s", "kind": "kubernetes", "reachable": True, "error": None,
+                                   "complete": True, "missing": []}]
     found = sorted((f["service"].removeprefix("prod/"), f["rule"], f["severity"]) for f in report["findings"])
     planted = sorted((name, rule, severity) for name, (_, expected) in CASES.items() for rule, severity in expected)
     assert found == planted

@@ -143,10 +143,15 @@ def test_status_json_and_text_say_what_part_of_the_cluster_is_shown(
     apiserver.state.grant_only_namespaces("team-a")
     config = write_config(tmp_path / "config.toml", team_kubeconfig, name="team")
 
-    code = main(["--config", str(config), "status", "--json"])
+    # Nodes are cluster-scoped: a namespace Role cannot read them, so the look is partial and says so
+    # (exit 1); --allow-partial accepts it.
+    assert main(["--config", str(config), "status", "--json"]) == 1
+    capsys.readouterr()
+    code = main(["--config", str(config), "status", "--json", "--allow-partial"])
     status = json.loads(capsys.readouterr().out)
     cluster = status["clusters"][0]
     assert code == 0, status
+    assert [(gap["what"], gap["reason"][:13]) for gap in cluster["missing"]] == [("Kubernetes nodes", "403 forbidden")]
     assert cluster["scope"] == "namespace team-a only (listing the whole cluster is forbidden)"
     assert [service["name"] for service in cluster["services"]] == ["web"]
 

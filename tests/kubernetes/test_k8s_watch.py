@@ -133,8 +133,10 @@ def test_500s_back_off_then_recover(apiserver: ApiServer, provider: KubernetesPr
 
     apiserver.state.fail_for(1.5)  # also kills the open watches, like an API server restart
     degraded = wait_until(lambda: (c := provider.snapshot()).state is ConnectionState.DEGRADED and c)
-    assert "HTTP 500" in degraded.error
-    assert degraded.service("prod/web") is not None  # the cache is kept meanwhile
+    assert degraded.missing and all("HTTP 500" in gap.reason for gap in degraded.missing)
+    assert not degraded.complete
+    web = degraded.service("prod/web")
+    assert web is not None and web.stale  # the cache is kept meanwhile, said to be earlier data
     set_replicas(apiserver, 2)  # made while failing: must arrive once the watch resumes
 
     wait_until(lambda: provider.snapshot().state is ConnectionState.CONNECTED, timeout=10)
