@@ -21,17 +21,19 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from pilothouse.console.key_display import effective
 from pilothouse.console.screens.audit_feed import AuditFeed
-from pilothouse.console.screens.base import FleetScreenBase, FleetState
+from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.screens.doctor import DoctorScreen
 from pilothouse.console.screens.events import EventsScreen
 from pilothouse.console.screens.fleet import FleetScreen
-from pilothouse.console.screens.help import HelpScreen, effective
+from pilothouse.console.screens.help import HelpScreen
 from pilothouse.console.screens.logs import LogScreen
 from pilothouse.console.screens.palette import FleetCommands
 from pilothouse.console.screens.placement import PlacementScreen
 from pilothouse.console.screens.service import ServiceScreen
 from pilothouse.console.screens.service_actions import ServiceActionScreen
+from pilothouse.console.state import UNKNOWN, FleetState, Unknown
 from pilothouse.providers.attention import Attention, AttentionAssessor
 from pilothouse.providers.base import LoginCommand
 from pilothouse.providers.doctor import Finding, assess_attention, examine
@@ -49,14 +51,17 @@ SIGNAL_EXIT_BASE = 128
 
 
 class ClusterUpdated(Message):
-    """A snapshot from a refresher thread, with its doctor findings and attention when the thread computed them."""
+    """A snapshot from a refresher thread, with its doctor findings, attention and the provider's login command
+    when the thread computed them."""
 
     def __init__(self, cluster: Cluster, findings: list[Finding] | None = None,
-                 attention: dict[str, Attention] | None = None) -> None:
+                 attention: dict[str, Attention] | None = None,
+                 login: LoginCommand | Unknown | None = UNKNOWN) -> None:
         super().__init__()
         self.cluster = cluster
         self.findings = findings
         self.attention = attention
+        self.login = login
 
 
 class NotATerminal:
@@ -157,13 +162,15 @@ class PilothouseApp(App[int]):
         doctor = self.console_config.doctor
         # Used only on this refresher's thread: it keeps the cluster's history (restart counts, since when short).
         assessor = AttentionAssessor()
+        provider = self.fleet.providers[name]
 
         def deliver(cluster: Cluster) -> None:
-            # Runs on the refresher's thread: the doctor's pass over every container and the attention pass
-            # over every task are done here, off the UI thread (about 20 ms for 1,000 services), and
-            # post_message is the thread-safe way in.
+            # Runs on the refresher's thread: the doctor's pass over every container, the attention pass over
+            # every task and the login command (it may parse a kubeconfig) are done here, off the UI thread
+            # (about 20 ms for 1,000 services), and post_message is the thread-safe way in.
             findings = examine(cluster, doctor)
-            self.post_message(ClusterUpdated(cluster, findings, assess_attention(assessor, cluster, findings)))
+            self.post_message(ClusterUpdated(cluster, findings, assess_attention(assessor, cluster, findings),
+                                             login=provider.login_command()))
 
         refresher = self.fleet.refresher(name, deliver)
         self._refreshers[name] = refresher
@@ -187,7 +194,7 @@ class PilothouseApp(App[int]):
         if attention is None:
             assessor = self._assessors.setdefault(message.cluster.name, AttentionAssessor())
             attention = assess_attention(assessor, message.cluster, findings)
-        self.state.update(message.cluster, findings, attention)
+        self.state.update(message.cluster, findings, attention, login=message.login)
         # The topmost fleet screen redraws, even under a dialog; the others redraw when they come back.
         for screen in reversed(self.screen_stack):
             if isinstance(screen, FleetScreenBase):
@@ -206,8 +213,8 @@ class PilothouseApp(App[int]):
     # -- credentials --------------------------------------------------------------------------
 
     def login_command(self, cluster: str) -> LoginCommand | None:
-        provider = self.fleet.providers.get(cluster)
-        return provider.login_command() if provider is not None else None
+        """As the cluster's refresher last asked it (providers' login_command() blocks: never asked here)."""
+        return self.state.login_command(cluster)
 
     def log_in(self, cluster: str) -> None:
         """Renew credentials interactively (an SSO login, an exec plugin's prompt) with the TUI suspended."""

@@ -70,6 +70,8 @@ class AppConfig:
         return next((cluster for cluster in self.clusters if cluster.name == name), None)
 
 
+# XDG paths by hand, the same on every platform (no platformdirs): the README and the bastions' docs name
+# $XDG_CONFIG_HOME / $XDG_STATE_HOME, and macOS's ~/Library would make them untrue there.
 def config_home() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "pilothouse"

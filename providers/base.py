@@ -144,7 +144,8 @@ class Provider(ABC):
 
     def login_command(self) -> LoginCommand | None:
         """A command that renews expired credentials interactively (`aws sso login --profile X`, a
-        Kubernetes exec plugin), run by the console with the TUI suspended; None when there is nothing."""
+        Kubernetes exec plugin), run by the console with the TUI suspended; None when there is nothing. May block
+        (reads a kubeconfig or a profile): the console asks it on the cluster's refresher thread only."""
         return None
 
     def credentials_renewed(self) -> None:

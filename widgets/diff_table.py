@@ -111,9 +111,6 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
             return None
         return None if row_key.value is None else str(row_key.value)
 
-    def cells_of(self, key: str) -> tuple[Cell, ...] | None:
-        return self._cells.get(key)
-
     def row_cells(self, key: str) -> tuple[Cell, ...]:
         """The cells shown for `key`; KeyError when the row is not in the table."""
         return self._cells[key]

@@ -1,10 +1,9 @@
-"""What every screen shares: the app-level fleet state, the host the screens talk to, and the
+"""What every screen shares: the host the screens talk to (its state is console/state.py), and the
 explanation shown when a key is pressed whose action is not offered (read-only, global service...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol, cast
 
 from textual import events
@@ -14,81 +13,13 @@ from textual.css.query import NoMatches
 from textual.dom import DOMNode
 from textual.screen import Screen
 
-from pilothouse.providers.attention import NOTHING, Attention
-from pilothouse.providers.doctor import Finding, counts_by_service
-from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service
+from pilothouse.console.state import FleetState
 
 if TYPE_CHECKING:
     from pilothouse.console.actions import ActionLayer
     from pilothouse.console.config import AppConfig
     from pilothouse.console.screens.audit_feed import AuditFeed
     from pilothouse.providers.base import LoginCommand
-
-
-class FleetState:
-    """The latest snapshot of every cluster, in config order. Written only on the UI thread."""
-
-    def __init__(self, placeholders: Sequence[Cluster] = ()) -> None:
-        self.clusters: dict[str, Cluster] = {cluster.name: cluster for cluster in placeholders}
-        # Doctor findings of each cluster's latest snapshot, computed when the snapshot arrives, not per render.
-        self.findings: dict[str, list[Finding]] = {}
-        self._finding_counts: dict[str, dict[tuple[str, str], int]] = {}
-        # Attention of each cluster's latest snapshot (service id -> attention), computed with the findings.
-        self.attention: dict[str, dict[str, Attention]] = {}
-        # Bumped on every update: screens skip work when nothing changed since they last drew.
-        self.generation = 0
-
-    @classmethod
-    def connecting(cls, kinds: dict[str, ClusterKind], demo: set[str]) -> FleetState:
-        return cls([Cluster(name=name, kind=kind, state=ConnectionState.CONNECTING, demo=name in demo)
-                    for name, kind in kinds.items()])
-
-    def update(self, cluster: Cluster, findings: list[Finding] | None = None,
-               attention: dict[str, Attention] | None = None) -> None:
-        self.clusters[cluster.name] = cluster
-        if findings is not None:
-            self.findings[cluster.name] = findings
-            self._finding_counts[cluster.name] = counts_by_service(findings)
-        if attention is not None:
-            self.attention[cluster.name] = attention
-        self.generation += 1
-
-    def attention_of(self, cluster: str, service_id: str) -> Attention:
-        return self.attention.get(cluster, {}).get(service_id, NOTHING)
-
-    def needing_attention(self) -> list[tuple[Cluster, Service, Attention]]:
-        """Services that need attention, worst first, then in the fleet's configured order (clusters as
-        configured, then namespace and ref: the fleet table's order)."""
-        position = {name: index for index, name in enumerate(self.clusters)}
-        found = [(cluster, service, attention) for cluster, service in self.services()
-                 if (attention := self.attention_of(cluster.name, service.id)).needed]
-        return sorted(found, key=lambda item: (item[2].level.rank, position[item[0].name], item[1].namespace,
-                                               item[1].ref))
-
-    def finding_count(self, cluster: str, service_ref: str) -> int:
-        """Unsilenced doctor findings of one service."""
-        return self._finding_counts.get(cluster, {}).get((cluster, service_ref), 0)
-
-    def all_findings(self) -> list[Finding]:
-        """Every cluster's findings, in config order."""
-        return [finding for name in self.clusters for finding in self.findings.get(name, ())]
-
-    def ordered(self) -> list[Cluster]:
-        return list(self.clusters.values())
-
-    def get(self, name: str) -> Cluster | None:
-        return self.clusters.get(name)
-
-    def service(self, cluster: str, service_id: str) -> Service | None:
-        found = self.clusters.get(cluster)
-        if found is None:
-            return None
-        return next((service for service in found.services if service.id == service_id), None)
-
-    def services(self) -> Iterator[tuple[Cluster, Service]]:
-        for cluster in self.clusters.values():
-            for service in cluster.services:
-                yield cluster, service
 
 
 class ConsoleHost(Protocol):

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from pilothouse.console.screens.task_detail import key_display
+from pilothouse.console.key_display import key_display
 from pilothouse.providers.base import Action, MutationPlan
 
 INLINE_UP_TO = 36

@@ -10,11 +10,14 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
+from pilothouse.console.key_display import key_display
 from pilothouse.console.screens.base import FleetScreenBase
+from pilothouse.console.screens.navigate import open_service
 from pilothouse.providers.doctor import Finding, Severity
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
+from pilothouse.widgets.filter_bar import FilterBar
 from pilothouse.widgets.footer import KeyFooter
 
 WIDE_FROM = 110
@@ -113,8 +116,7 @@ class DoctorScreen(FleetScreenBase):
         yield Static("", id="doctor-title")
         yield DiffTable(doctor_columns(self.app.size.width), id="doctor-table")
         yield Static("", id="doctor-detail")
-        yield Input(placeholder="filter: words that must all appear (enter: keep, escape: clear)",
-                    id="doctor-filter")
+        yield FilterBar(key_display(self.app, self.BINDINGS, "back"), id="doctor-filter")
         yield KeyFooter()
 
     @property
@@ -122,7 +124,6 @@ class DoctorScreen(FleetScreenBase):
         return self.query_one("#doctor-table", DiffTable)
 
     def on_mount(self) -> None:
-        self.query_one("#doctor-filter", Input).display = False
         self._wide = self.app.size.width >= WIDE_FROM
         self.fleet_changed()
         self.table.focus()
@@ -202,8 +203,6 @@ class DoctorScreen(FleetScreenBase):
     # -- keys ---------------------------------------------------------------------------------
 
     def action_drill_down(self) -> None:
-        from pilothouse.console.screens.service import ServiceScreen
-
         finding = self.selected_finding()
         if finding is None:
             return
@@ -212,7 +211,7 @@ class DoctorScreen(FleetScreenBase):
         if service is None:
             self.notify(f"{finding.cluster}/{finding.service} is no longer there", severity="warning", markup=False)
             return
-        self.app.push_screen(ServiceScreen(finding.cluster, service.id))
+        open_service(self.app, finding.cluster, service.id)
 
     def action_next_cluster(self) -> None:
         names: list[str | None] = [None, *self.state.clusters]
@@ -221,28 +220,19 @@ class DoctorScreen(FleetScreenBase):
         self._redraw()
 
     def action_filter(self) -> None:
-        field = self.query_one("#doctor-filter", Input)
-        field.display = True
-        field.focus()
+        self.query_one(FilterBar).open()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "doctor-filter":
-            self._words = event.value.lower().split()
-            self._redraw()
-            if self.table.row_count:  # on the first (most severe) match, as the fleet's filter does
-                self.table.move_cursor(row=0)
+    def on_filter_bar_filtered(self, event: FilterBar.Filtered) -> None:
+        self._words = event.words
+        self._redraw()
+        if self.table.row_count:  # on the first (most severe) match, as the fleet's filter does
+            self.table.move_cursor(row=0)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "doctor-filter":
-            if not event.value.strip():
-                event.input.display = False
-            self.table.focus()
+    def on_filter_bar_kept(self, event: FilterBar.Kept) -> None:
+        self.table.focus()
 
     def action_back(self) -> None:
-        field = self.query_one("#doctor-filter", Input)
-        if field.display or field.value:
-            field.value = ""
-            field.display = False
+        if self.query_one(FilterBar).clear_filter():
             self._words = []
             self._redraw()
             self.table.focus()

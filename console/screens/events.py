@@ -18,13 +18,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
+from pilothouse.console.key_display import key_display
 from pilothouse.console.screens.base import FleetScreenBase
-from pilothouse.console.screens.task_detail import key_display
 from pilothouse.console.timeline import merge
 from pilothouse.providers.model import Cluster, Event
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
+from pilothouse.widgets.filter_bar import FilterBar
 from pilothouse.widgets.footer import KeyFooter
 
 MAX_EVENTS = 2_000
@@ -171,9 +172,7 @@ class EventsScreen(FleetScreenBase):
     def compose(self) -> ComposeResult:
         yield Static("", id="events-title")
         yield DiffTable(events_columns(self.app.size.width), id="events-table")
-        clear = key_display(self.app, self.BINDINGS, "back")
-        yield Input(placeholder=f"filter: words that must all appear (enter: keep, {clear}: clear)",
-                    id="events-filter")
+        yield FilterBar(key_display(self.app, self.BINDINGS, "back"), id="events-filter")
         yield KeyFooter()
 
     @property
@@ -181,7 +180,6 @@ class EventsScreen(FleetScreenBase):
         return self.query_one("#events-table", DiffTable)
 
     def on_mount(self) -> None:
-        self.query_one("#events-filter", Input).display = False
         self._wide = self.app.size.width >= WIDE_FROM
         self.fleet_changed()
         self.table.focus()
@@ -290,26 +288,17 @@ class EventsScreen(FleetScreenBase):
         self.action_event_detail()
 
     def action_filter(self) -> None:
-        field = self.query_one("#events-filter", Input)
-        field.display = True
-        field.focus()
+        self.query_one(FilterBar).open()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "events-filter":
-            self._words = event.value.lower().split()
-            self._show(follow=True)
+    def on_filter_bar_filtered(self, event: FilterBar.Filtered) -> None:
+        self._words = event.words
+        self._show(follow=True)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "events-filter":
-            if not event.value.strip():
-                event.input.display = False
-            self.table.focus()
+    def on_filter_bar_kept(self, event: FilterBar.Kept) -> None:
+        self.table.focus()
 
     def action_back(self) -> None:
-        field = self.query_one("#events-filter", Input)
-        if field.display or field.value:
-            field.value = ""
-            field.display = False
+        if self.query_one(FilterBar).clear_filter():
             self._words = []
             self._show(follow=True)
             self.table.focus()

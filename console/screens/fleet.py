@@ -12,13 +12,16 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
+from pilothouse.console.key_display import key_display
+from pilothouse.console.screens.navigate import open_doctor, open_events, open_placement, open_service
 from pilothouse.console.screens.service_actions import ServiceActionScreen
 from pilothouse.providers.attention import NOTHING, TASK_KINDS, Attention, Level, tasks_unknown
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service, ServiceMode
 from pilothouse.widgets.cluster_header import LEVEL_STYLES, ClusterHeader, attention_summary
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
+from pilothouse.widgets.filter_bar import FilterBar
 from pilothouse.widgets.footer import KeyFooter
 from pilothouse.widgets.render import health_text, image_tag, replicas_text, rollout_text
 
@@ -200,8 +203,7 @@ class FleetScreen(ServiceActionScreen):
         yield Static("", id="fleet-attention")
         yield DiffTable(self._columns, id="fleet-table")
         yield Static("", id="fleet-status")
-        yield Input(placeholder="filter: words that must all appear (enter: keep, escape: clear)",
-                    id="fleet-filter")
+        yield FilterBar(key_display(self.app, self.BINDINGS, "back"), id="fleet-filter")
         yield KeyFooter()
 
     @property
@@ -209,7 +211,6 @@ class FleetScreen(ServiceActionScreen):
         return self.query_one("#fleet-table", DiffTable)
 
     def on_mount(self) -> None:
-        self.query_one("#fleet-filter", Input).display = False
         self._relayout(self.app.size.width)
         # Problems first, with the column's sort marker showing it.
         self.table.sort_by(ATTN_COLUMN)
@@ -344,57 +345,39 @@ class FleetScreen(ServiceActionScreen):
         return super().check_action(action, parameters)
 
     def action_doctor(self) -> None:
-        from pilothouse.console.screens.doctor import DoctorScreen
-
-        self.app.push_screen(DoctorScreen())
+        open_doctor(self.app)
 
     def action_events(self) -> None:
-        from pilothouse.console.screens.events import EventsScreen
-
-        self.app.push_screen(EventsScreen())
+        open_events(self.app)
 
     def action_drill_down(self) -> None:
-        from pilothouse.console.screens.service import ServiceScreen
-
         target = self.selected()
         if target is not None:
-            cluster, service = target
-            self.app.push_screen(ServiceScreen(cluster, service.id))
+            open_service(self.app, target[0], target[1].id)
 
     def action_placement(self) -> None:
-        from pilothouse.console.screens.placement import PlacementScreen
-
         target = self.selected()
         if target is not None:
-            self.app.push_screen(PlacementScreen(target[0], target[1].id))
+            open_placement(self.app, target[0], target[1].id)
         elif self.state.clusters:
-            self.app.push_screen(PlacementScreen(next(iter(self.state.clusters)), None))
+            open_placement(self.app, next(iter(self.state.clusters)))
 
     def action_filter(self) -> None:
-        field = self.query_one("#fleet-filter", Input)
-        field.display = True
-        field.focus()
+        self.query_one(FilterBar).open()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "fleet-filter":
-            self._words = event.value.lower().split()
-            self._draw()
-            # On the first match, not on whatever row now sits where the cursor was: a key pressed next
-            # must act on what the operator just filtered for.
-            if self.table.row_count:
-                self.table.move_cursor(row=0)
+    def on_filter_bar_filtered(self, event: FilterBar.Filtered) -> None:
+        self._words = event.words
+        self._draw()
+        # On the first match, not on whatever row now sits where the cursor was: a key pressed next
+        # must act on what the operator just filtered for.
+        if self.table.row_count:
+            self.table.move_cursor(row=0)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "fleet-filter":
-            if not event.value.strip():
-                event.input.display = False
-            self.table.focus()
+    def on_filter_bar_kept(self, event: FilterBar.Kept) -> None:
+        self.table.focus()
 
     def action_back(self) -> None:
-        field = self.query_one("#fleet-filter", Input)
-        if field.value or field.display:
-            field.value = ""
-            field.display = False
+        if self.query_one(FilterBar).clear_filter():
             self._words = []
             self._draw()
         self.table.focus()

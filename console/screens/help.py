@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -14,18 +13,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
-
-
-def effective(bindings: Iterable[BindingType], keymap: Mapping[str, str]) -> list[Binding]:
-    """The bindings with their keys as the keymap sets them."""
-    result: list[Binding] = []
-    for binding in bindings:
-        if not isinstance(binding, Binding):
-            continue
-        if binding.id and binding.id in keymap:
-            binding = dataclasses.replace(binding, key=keymap[binding.id], key_display=None)
-        result.append(binding)
-    return result
 
 
 class HelpScreen(ModalScreen[None]):

@@ -17,12 +17,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
+from pilothouse.console.key_display import key_display
 from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.providers.base import Capability, LogLine, Provider
 from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.model import Service
+from pilothouse.widgets.filter_bar import FilterBar
 from pilothouse.widgets.footer import KeyFooter
 from pilothouse.widgets.log_view import LogView
 
@@ -119,7 +121,8 @@ class LogScreen(FleetScreenBase):
         yield Static("", id="log-title")
         yield LogView(self._bound, id="log-view")
         yield Static("", id="log-status")
-        yield Input(placeholder="search (enter: jump, n/N: next/previous, escape: clear)", id="log-search")
+        keys = [key_display(self.app, self.BINDINGS, binding) for binding in ("search_next", "search_prev", "back")]
+        yield FilterBar(keys[2], prompt="search", enter=f"jump, {keys[0]}/{keys[1]}: next/previous", id="log-search")
         yield KeyFooter()
 
     @property
@@ -127,7 +130,6 @@ class LogScreen(FleetScreenBase):
         return self.query_one("#log-view", LogView)
 
     def on_mount(self) -> None:
-        self.query_one("#log-search", Input).display = False
         self.view.focus()
         service = self.state.service(self.cluster_name, self.service_id)
         if service is None:
@@ -251,16 +253,11 @@ class LogScreen(FleetScreenBase):
         self._update_status()
 
     def action_search(self) -> None:
-        field = self.query_one("#log-search", Input)
-        field.display = True
-        field.value = self.view.search_term
-        field.focus()
+        self.query_one(FilterBar).open(self.view.search_term)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id != "log-search":
-            return
+    def on_filter_bar_kept(self, event: FilterBar.Kept) -> None:
         term = event.value.strip()
-        event.input.display = False
+        event.bar.display = False
         self.view.focus()
         self.view.search_term = term
         self.match_index = None
@@ -287,8 +284,9 @@ class LogScreen(FleetScreenBase):
         self.view.show_line(found)
 
     def action_back(self) -> None:
-        field = self.query_one("#log-search", Input)
+        field = self.query_one(FilterBar)
         if field.display:
+            # Hides the bar; the term searched last stays (n/N go on with it), as before the bar opened.
             field.display = False
             self.view.focus()
             return

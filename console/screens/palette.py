@@ -10,30 +10,7 @@ from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from pilothouse.console.screens.base import ConsoleHost
-
-
-def open_service(app: App[object], cluster: str, service_id: str) -> None:
-    from pilothouse.console.screens.service import ServiceScreen
-
-    app.push_screen(ServiceScreen(cluster, service_id))
-
-
-def open_placement(app: App[object], cluster: str) -> None:
-    from pilothouse.console.screens.placement import PlacementScreen
-
-    app.push_screen(PlacementScreen(cluster, None))
-
-
-def open_doctor(app: App[object], cluster: str | None) -> None:
-    from pilothouse.console.screens.doctor import DoctorScreen
-
-    app.push_screen(DoctorScreen(cluster))
-
-
-def open_events(app: App[object]) -> None:
-    from pilothouse.console.screens.events import EventsScreen
-
-    app.push_screen(EventsScreen())
+from pilothouse.console.screens.navigate import open_doctor, open_events, open_placement, open_service
 
 
 def log_in(app: App[object], cluster: str) -> None:

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Static
 
 from pilothouse.console.actions import DEFAULT_MAX_REPLICAS, MAX_REPLICAS_WITHOUT_FORCE, ActionLayer, OverLimit
-from pilothouse.console.screens.task_detail import key_display
+from pilothouse.console.key_display import key_display
 from pilothouse.providers.errors import InvalidInput
 
 

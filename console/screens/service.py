@@ -15,8 +15,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Log, Static
 
 from pilothouse.console.follow import Outcome, RolloutFollower
+from pilothouse.console.key_display import key_display
+from pilothouse.console.screens.navigate import open_placement
 from pilothouse.console.screens.service_actions import ServiceActionScreen
-from pilothouse.console.screens.task_detail import TaskDetailScreen, key_display
+from pilothouse.console.screens.task_detail import TaskDetailScreen
 from pilothouse.providers.attention import NOTHING, Attention
 from pilothouse.providers.model import Cluster, Event, Service, Task
 from pilothouse.widgets.cluster_header import LEVEL_STYLES
@@ -380,6 +382,4 @@ class ServiceScreen(ServiceActionScreen):
         self.app.pop_screen()
 
     def action_placement(self) -> None:
-        from pilothouse.console.screens.placement import PlacementScreen
-
-        self.app.push_screen(PlacementScreen(self.cluster_name, self.service_id))
+        open_placement(self.app, self.cluster_name, self.service_id)

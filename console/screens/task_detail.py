@@ -4,21 +4,19 @@ which keeps it current as snapshots arrive; escape closes it, `l` opens the task
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from pilothouse.console.screens.help import effective
+from pilothouse.console.key_display import key_display
 from pilothouse.providers.model import Task
 from pilothouse.widgets.render import HEALTH_STYLES, TASK_STATE_STYLES, age
 
@@ -26,14 +24,6 @@ if TYPE_CHECKING:
     from pilothouse.console.screens.base import ConsoleHost
 
 LOGS = "logs"
-
-
-def key_display(app: App[Any], bindings: Iterable[BindingType], binding_id: str) -> str:
-    """The binding's key as the config's keymap sets it, the way the footer shows keys (`esc`, `^r`); its
-    first key when it has several. Dialogs have no footer: their hints and buttons say the keys themselves."""
-    keymap = cast("ConsoleHost", app).console_config.keymap
-    binding = next(binding for binding in effective(bindings, keymap) if binding.id == binding_id)
-    return app.get_key_display(replace(binding, key=binding.key.split(",")[0].strip()))
 
 
 def when(moment: datetime | None, now: datetime) -> Text:

@@ -230,13 +230,6 @@ class KubernetesProvider(Provider):
         """The cache's objects of one kind (for diagnostics and tests)."""
         return [item for r in self._reflectors if r.kind.resource == resource for item in r.snapshot_items()]
 
-    def reflector_states(self) -> dict[str, str]:
-        return {
-            r.label: "forbidden" if r.forbidden else f"error: {r.error}" if r.error else
-            "synced" if r.synced else "syncing"
-            for r in self._reflectors
-        }
-
     # -- logs --
 
     def logs(

@@ -31,7 +31,7 @@ import textual
 REPO = Path(__file__).resolve().parents[2]
 PYPROJECT = REPO / "pyproject.toml"
 SDKS = ("docker", "kubernetes", "boto3", "botocore", "paramiko")
-UI_MODULES = ("pilothouse.console.app", "pilothouse.console.screens")
+UI_MODULES = ("pilothouse.console.app", "pilothouse.console.key_display", "pilothouse.console.screens")
 LINT = "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports(config_filename=sys.argv[1], " \
        "no_cache=True, no_logo=True))"
 

@@ -1,0 +1,33 @@
+"""Opening a screen, in one place: the fleet's keys, the doctor, the palette and the `:` command line all go
+to a service, a placement, the doctor or the events timeline through these (imports are late: the screens
+import this module)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import App
+
+
+def open_service(app: App[Any], cluster: str, service_id: str) -> None:
+    from pilothouse.console.screens.service import ServiceScreen
+
+    app.push_screen(ServiceScreen(cluster, service_id))
+
+
+def open_placement(app: App[Any], cluster: str, service_id: str | None = None) -> None:
+    from pilothouse.console.screens.placement import PlacementScreen
+
+    app.push_screen(PlacementScreen(cluster, service_id))
+
+
+def open_doctor(app: App[Any], cluster: str | None = None) -> None:
+    from pilothouse.console.screens.doctor import DoctorScreen
+
+    app.push_screen(DoctorScreen(cluster))
+
+
+def open_events(app: App[Any]) -> None:
+    from pilothouse.console.screens.events import EventsScreen
+
+    app.push_screen(EventsScreen())
