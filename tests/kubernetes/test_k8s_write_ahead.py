@@ -15,6 +15,7 @@ import pytest
 from apiserver import ApiServer
 from k8s_support import write_config
 from test_k8s_cli import run, seed
+from toasts import toasts as shown
 
 from pilothouse.console.app import PilothouseApp
 from pilothouse.console.audit import default_audit_path
@@ -226,12 +227,12 @@ async def _press_plus_and_confirm(apiserver: ApiServer, kubeconfig: Path, audit_
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         for _ in range(400):  # the flow ends with one toast that is not the audit warning
-            toasts = [(n.severity, n.title, n.message) for n in app._notifications]
+            toasts = [(n.severity, n.title, n.message) for n in shown(app)]
             if any(title != "Audit log" for _, title, _ in toasts):
                 break
             await pilot.pause(0.05)
         await pilot.pause(0.2)
-        toasts = [(n.severity, n.title, n.message) for n in app._notifications]
+        toasts = [(n.severity, n.title, n.message) for n in shown(app)]
     return app, toasts
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from toasts import toasts
 from ui_support import (
     SMALL,
     WIDE,
@@ -15,7 +16,6 @@ from ui_support import (
     running_app,
     screen_text,
     select_service,
-    toasts,
     wait_until,
 )
 

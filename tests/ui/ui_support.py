@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from textual.notifications import Notification
 from textual.pilot import Pilot
+from toasts import toasts
 
 from pilothouse.console.app import PilothouseApp
 from pilothouse.console.config import AppConfig, demo_config
@@ -85,12 +85,6 @@ def footer_keys(app: PilothouseApp) -> dict[str, str]:
     # FooterKey lives in a private module; its type name selects it and action/key_display are public fields.
     shown: list[Any] = list(app.screen.query("FooterKey"))
     return {key.action: key.key_display for key in shown}
-
-
-def toasts(app: PilothouseApp) -> list[Notification]:
-    # The toasts shown now: Textual has no public read of them (App.notify only adds). Allowed in
-    # tests/core/test_contracts.py PRIVATE_TEXTUAL_ALLOWED.
-    return list(app._notifications)
 
 
 def notifications(app: PilothouseApp) -> list[str]:
