@@ -5,18 +5,26 @@ names come from the tasks' own attachments and a cache, so the networks list is 
 network id shows up, and an image is inspected (images.py) only when a service's spec says nothing about
 health. Connection: client.py; errors: errors.py; the timeline and watch: events.py; logs: logs.py;
 scale and rollback: actions.py.
+
+The services list is the snapshot: if it fails, the cluster is unreachable. A failing tasks or nodes list
+(HTTP 500, 503 from a manager without quorum) is a gap in `Cluster.missing`: the last good list is shown
+with its age (services marked stale), or, with none, the tasks are unknown (never zero) and the nodes not
+shown. A one-shot command (`one_shot`) retries those calls with backoff until its deadline.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pilothouse.providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
-from pilothouse.providers.errors import InvalidInput
+from pilothouse.providers.completeness import Gaps, reason_of
+from pilothouse.providers.errors import CredentialsError, Forbidden, InvalidInput, ProviderError, Unreachable
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, NodeStatus, Service
 from pilothouse.providers.swarm import actions
 from pilothouse.providers.swarm.advice import SwarmAdvice
@@ -56,6 +64,12 @@ class SwarmProvider(Provider):
         self._events = EventBuffer(self.name)
         self._seeded_until: int | None = None
         self._watch = EventWatch(self.name, self._events, config.refresh_interval)
+        self._gaps = Gaps()
+        self._earlier: dict[str, tuple[datetime, list[Any]]] = {}  # "tasks"/"nodes": the last good list
+        self._deadline: float | None = None
+
+    def one_shot(self, deadline: float) -> None:
+        self._deadline = deadline
 
     # -- connection -------------------------------------------------------------------------------------
 
@@ -103,11 +117,36 @@ class SwarmProvider(Provider):
 
     # -- snapshot ---------------------------------------------------------------------------------------
 
+    def _read_list(self, part: str, fn: Callable[[APIClient], Any]) -> tuple[list[Any] | None, bool]:
+        """A list the snapshot can do without: (items, stale). On failure the last good list and True, or
+        None (unknown) when there is none; the gap is noted either way. A one-shot look retries first."""
+        wait = 0.25
+        while True:
+            try:
+                items = as_list(self._call(fn))
+            except (Unreachable, CredentialsError, InvalidInput):
+                raise  # the engine is gone, or refuses us: the cluster is unreachable, not partial
+            except ProviderError as error:
+                retry = not isinstance(error, Forbidden) and self._deadline is not None
+                if retry and self._deadline is not None and time.monotonic() + wait < self._deadline:
+                    time.sleep(wait * random.uniform(0.5, 1.0))
+                    wait = min(wait * 2, 4.0)
+                    continue
+                earlier = self._earlier.get(part)
+                self._gaps.note(part, f"Swarm {part}", reason_of(error, "the engine"), part=part,
+                                shown_from=earlier[0] if earlier else None)
+                return (earlier[1], True) if earlier else (None, False)
+            self._earlier[part] = (datetime.now(UTC), items)
+            self._gaps.close(part)
+            return items, False
+
     def snapshot(self) -> Cluster:
+        self._gaps.begin()
         services = as_list(self._call(lambda client: client.services(status=True)))
-        raw_tasks = as_list(self._call(lambda client: client.tasks()))
-        raw_nodes = as_list(self._call(lambda client: client.nodes()))
-        learn_network_names(raw_tasks, self._network_names)
+        observed = datetime.now(UTC)
+        raw_tasks, tasks_stale = self._read_list("tasks", lambda client: client.tasks())
+        raw_nodes, _ = self._read_list("nodes", lambda client: client.nodes())
+        learn_network_names(raw_tasks or [], self._network_names)
         wanted = {net for service in services for net in network_ids(as_dict(as_dict(service).get("Spec")))}
         if wanted - self._network_names.keys():
             # A fourth call only when a network id is new to us (a service on a network with no task yet).
@@ -115,10 +154,10 @@ class SwarmProvider(Provider):
                 network_id = as_str(as_dict(network).get("Id"))
                 if network_id:
                     self._network_names[network_id] = as_str(as_dict(network).get("Name")) or network_id[:12]
-        nodes = tuple(map_node(as_dict(node)) for node in raw_nodes if isinstance(node, Mapping))
+        nodes = tuple(map_node(as_dict(node)) for node in raw_nodes or [] if isinstance(node, Mapping))
         node_names = {node.id: node.name for node in nodes}
         down = frozenset(node.id for node in nodes if node.status is NodeStatus.DOWN)
-        by_service = select_tasks(raw_tasks)
+        by_service = select_tasks(raw_tasks or [])
         image_checks = self._image_checks.for_services(self._call, services)
         mapped = [
             map_service(as_dict(service), by_service.get(as_str(as_dict(service).get("ID")), []), node_names,
@@ -126,16 +165,21 @@ class SwarmProvider(Provider):
             for service in services
             if isinstance(service, Mapping)
         ]
+        for service in mapped:
+            # Counts come from the services list itself (ServiceStatus); only the tasks may be unknown or old.
+            service.observed, service.stale, service.tasks_known = observed, tasks_stale, raw_tasks is not None
         mapped.sort(key=lambda service: (service.namespace, service.name))
+        missing = self._gaps.end()
         return Cluster(
             name=self.name,
             kind=self.kind,
-            state=ConnectionState.CONNECTED,
+            state=ConnectionState.DEGRADED if missing else ConnectionState.CONNECTED,
             last_sync=datetime.now(UTC),
             nodes=tuple(sorted(nodes, key=lambda node: (node.role != "manager", node.name))),
             services=tuple(mapped),
             events=self._events.events(),
             endpoint=self.endpoint,
+            missing=missing,
         )
 
     # -- watch ------------------------------------------------------------------------------------------

@@ -3,14 +3,18 @@
 It listens on a unix socket or a TCP port, forwards bytes unchanged to an upstream unix socket or TCP
 address, and parses only the client's side far enough to find request boundaries (request line, headers,
 Content-Length or chunked body). Responses are copied back raw, so streams (Docker /events) work too.
+`fail`, when set, is asked about each request ("GET /v1.41/tasks"): a status it returns is answered by
+the proxy itself (a JSON error, as the engine writes them) and the request never reaches the upstream.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Address = str | tuple[str, int]  # a unix socket path, or (host, port)
@@ -30,6 +34,8 @@ class CountingProxy:
     upstream: Address
     listen: Address
     requests: list[str] = field(default_factory=list)  # "GET /v1.41/services?status=true", in order
+    fail: Callable[[str], int | None] | None = None
+    failed: int = 0  # requests answered by `fail`
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -138,6 +144,7 @@ class CountingProxy:
                 chunk = client.recv(65536)
                 if not chunk:
                     break
+                answered = False  # a request in this chunk was answered by `fail`: nothing goes upstream
                 buffer += chunk
                 while buffer:
                     if body_left:
@@ -158,8 +165,19 @@ class CountingProxy:
                         break
                     head, buffer = buffer[:head_end].decode("latin-1"), buffer[head_end + 4:]
                     lines = head.split("\r\n")
+                    request = " ".join(lines[0].split(" ")[:2])
                     with self._lock:
-                        self.requests.append(" ".join(lines[0].split(" ")[:2]))
+                        self.requests.append(request)
+                    status = self.fail(request) if self.fail is not None else None
+                    if status is not None:
+                        # Bodiless GETs, one at a time per connection (docker-py): answered here, not sent on.
+                        with self._lock:
+                            self.failed += 1
+                        body = json.dumps({"message": f"injected by the test ({status})"}).encode()
+                        client.sendall(f"HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\n"
+                                       f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                        answered = True
+                        continue
                     headers = {
                         name.strip().lower(): value.strip()
                         for name, _, value in (line.partition(":") for line in lines[1:])
@@ -167,7 +185,8 @@ class CountingProxy:
                     body_left = int(headers.get("content-length", "0") or 0)
                     chunked = "chunked" in headers.get("transfer-encoding", "").lower()
                 # Recorded before it is forwarded: once the client holds the answer, the count is complete.
-                upstream.sendall(chunk)
+                if not answered:
+                    upstream.sendall(chunk)
         except OSError:
             pass
         finally:
