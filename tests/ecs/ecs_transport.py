@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -54,6 +55,30 @@ class Request:
 FaultRule = Callable[[Request], Fault | None]
 
 THROTTLE = Fault(400, "ThrottlingException", "Rate exceeded")
+
+
+class ThrottleShare:
+    """A fault rule that throttles `share` of all ECS requests, deterministically: the n-th request seen
+    (counting on from `seed`) is throttled when floor(n * share) steps up, so 0.6 throttles 3 of every 5
+    and never more than 2 in a row, whatever the timing. Counts what it throttled and let through."""
+
+    def __init__(self, share: float, seed: int = 0) -> None:
+        self.share = share
+        self.counter = seed
+        self.throttled = 0
+        self.passed = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Fault | None:
+        with self._lock:
+            self.counter += 1
+            n = self.counter
+            hit = math.floor(n * self.share) > math.floor((n - 1) * self.share)
+            if hit:
+                self.throttled += 1
+            else:
+                self.passed += 1
+        return THROTTLE if hit else None
 
 
 class CountingProxy:
