@@ -99,3 +99,5 @@ def test_everything_throttled_is_a_clear_exit_1(
     (cluster,) = report["clusters"]
     assert cluster["services"] == [] and not cluster["reachable"]
     assert "throttled" in (cluster["error"] or "") or "--timeout" in (cluster["error"] or "")
+    assert err.startswith("pilothouse:") or err == ""  # one-line report, no traceback
+    assert "Traceback" not in err
