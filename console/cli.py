@@ -217,10 +217,11 @@ def _confirm(question: str) -> bool:
 
     if not sys.stdin.isatty():
         raise ConfirmationRefused("confirmation needed but stdin is not a terminal: pass --yes to confirm")
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:
-        return False
+    # Not input(): with GNU readline, a Ctrl+C that lands between the prompt and readline's own read is lost
+    # and the prompt waits for a second one. A plain read is interrupted by the signal (or never entered).
+    sys.stdout.write(f"{question} [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline()  # "" at end of input: a no
     return answer.strip().lower() in ("y", "yes")
 
 
