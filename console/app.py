@@ -29,6 +29,7 @@ from pilothouse.console.screens.events import EventsScreen
 from pilothouse.console.screens.fleet import FleetScreen
 from pilothouse.console.screens.help import HelpScreen
 from pilothouse.console.screens.logs import LogScreen
+from pilothouse.console.screens.nodes import NodesScreen
 from pilothouse.console.screens.palette import FleetCommands
 from pilothouse.console.screens.placement import PlacementScreen
 from pilothouse.console.screens.service import ServiceScreen
@@ -253,6 +254,7 @@ class PilothouseApp(App[int]):
             ("Fleet and service: mutations (confirmed first)", effective(ServiceActionScreen.BINDINGS, keymap)),
             ("Service", effective(ServiceScreen.BINDINGS, keymap)),
             ("Placement", effective(PlacementScreen.BINDINGS, keymap)),
+            ("Nodes", effective(NodesScreen.BINDINGS, keymap)),
             ("Doctor", effective(DoctorScreen.BINDINGS, keymap)),
             ("Events", effective(EventsScreen.BINDINGS, keymap)),
             ("Logs", effective(LogScreen.BINDINGS, keymap)),

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from pilothouse import __version__
+from pilothouse.console.look_verbs import add_look_commands, run_look_command
 from pilothouse.console.setup_verbs import add_examples, add_setup_commands, complete_words, run_setup_command
 from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
 
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("target", metavar="CLUSTER/SERVICE")
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     _global_options(rollback, suppress=True)
+    add_look_commands(commands, _global_options)
     add_setup_commands(commands)
     add_examples(commands)
     return parser
@@ -635,6 +637,9 @@ def _run(argv: Sequence[str] | None) -> int:
             return _rollout(fleet, args)
         if args.command == "logs":
             return _logs(fleet, args)
+        looked = run_look_command(fleet, args)
+        if looked is not None:
+            return looked
         return _mutate(fleet, args)
     finally:
         fleet.close()

@@ -23,6 +23,8 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     # where the action is: logs is the task logs key of the service screen and of the task detail)
     "drill_down": "enter",
     "placement": "p",
+    "nodes": "n",
+    "node_detail": "enter",
     "filter": "slash",
     "logs": "l",
     "logs_service": "L",
@@ -67,10 +69,12 @@ _SERVICE_ACTIONS = ("scale", "scale_up", "scale_down", "rollback")
 # on one key means one of the two can never be pressed there.
 LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
     "fleet": (*_EVERYWHERE, *_SERVICE_ACTIONS, "drill_down", "placement", "filter", "logs", "doctor", "events",
-              "sort", "sort_reverse", "problems_first", "attention_only", "refresh", "back"),
+              "sort", "sort_reverse", "problems_first", "attention_only", "refresh", "back", "nodes"),
     "service": (*_EVERYWHERE, *_SERVICE_ACTIONS, "back", "placement", "logs", "logs_service", "follow_rollout",
                 "task_detail"),
-    "placement": (*_EVERYWHERE, "back", "next_cluster", "services_prev", "services_next"),
+    "placement": (*_EVERYWHERE, "back", "next_cluster", "services_prev", "services_next", "node_detail"),
+    "nodes": (*_EVERYWHERE, "back", "node_detail", "next_cluster"),
+    "node": (*_EVERYWHERE, "back"),
     "doctor": (*_EVERYWHERE, "back", "drill_down", "filter", "next_cluster"),
     "events": (*_EVERYWHERE, "back", "filter", "next_cluster", "event_detail"),
     "logs": (*_EVERYWHERE, "back", "follow_logs", "wrap_logs", "search", "search_next", "search_prev"),
@@ -85,7 +89,7 @@ LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
 # cursor or scroll it before any screen binding sees them (tests/core/test_keys.py checks them against
 # DiffTable's bindings).
 TABLE_KEYS: Final = ("up", "down", "left", "right", "pageup", "pagedown", "home", "end", "ctrl+home", "ctrl+end")
-_MAIN_SCREENS = ("fleet", "service", "placement", "doctor", "events", "logs")
+_MAIN_SCREENS = ("fleet", "service", "placement", "doctor", "events", "logs", "nodes", "node")
 
 
 # Textual's own priority keys: a binding given one of them would never fire.

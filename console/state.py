@@ -76,6 +76,14 @@ class FleetState:
         """Every cluster's findings, in config order."""
         return [finding for name in self.clusters for finding in self.findings.get(name, ())]
 
+    def cluster_after(self, name: str) -> str | None:
+        """The cluster after `name` in config order, wrapping round (the first when `name` is gone)."""
+        names = list(self.clusters)
+        if not names:
+            return None
+        index = names.index(name) if name in names else -1
+        return names[(index + 1) % len(names)]
+
     def ordered(self) -> list[Cluster]:
         return list(self.clusters.values())
 

@@ -52,6 +52,11 @@ DEFAULT_TASKS_PER_CLUSTER = 40
 DEMO_CLUSTER_NAMES = {"swarm": "demo-swarm", "kubernetes": "demo-k8s", "ecs": "demo-ecs"}
 
 
+# flavor -> (ready word, down word, availability word), as the orchestrator prints them.
+_NODE_WORDS = {"swarm": ("ready", "down", "active"), "kubernetes": ("Ready", "NotReady", "schedulable"),
+               "ecs": ("ACTIVE", "INACTIVE", "ACTIVE")}
+
+
 @dataclass(slots=True)
 class _ServiceDef:
     """The simulated service: mutable by scale and rollback."""
@@ -163,6 +168,7 @@ class DemoProvider(Provider):
                 node = Node(id=f"arn:aws:ecs:eu-west-1:123456789012:container-instance/demo/{instance}",
                             name=instance, role="container-instance", zone=zone, version="1.86.0")
             node.status = NodeStatus.READY
+            node.raw_state, node.raw_availability = _NODE_WORDS[self.flavor][0], _NODE_WORDS[self.flavor][2]
             nodes.append(node)
         return nodes
 
@@ -270,7 +276,8 @@ class DemoProvider(Provider):
         if down is None:
             return tuple(self.nodes)
         return tuple(
-            replace(node, status=NodeStatus.DOWN, message="heartbeat failure") if node is down else node
+            replace(node, status=NodeStatus.DOWN, message="heartbeat failure", raw_state=_NODE_WORDS[self.flavor][1],
+                    since=self._at(NODE_DOWN_AT)) if node is down else node
             for node in self.nodes
         )
 

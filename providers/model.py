@@ -87,6 +87,29 @@ class Node:
     labels: dict[str, str] = field(default_factory=dict)
     version: str = ""  # engine / kubelet / agent version
     message: str = ""  # why it is down, taints, cordoned...
+    # The orchestrator's own words: "NotReady" (Kubernetes), "down" (Swarm), "DRAINING" (ECS); availability
+    # "cordoned" (Kubernetes), "drain" (Swarm), "DRAINING" (ECS). Empty: use status / availability.
+    raw_state: str = ""
+    raw_availability: str = ""
+    # Conditions that hold now and are bad: MemoryPressure, DiskPressure, PIDPressure, NetworkUnavailable.
+    conditions: tuple[str, ...] = ()
+    # Since when it is in its present state (Ready condition's lastTransitionTime, Swarm node UpdatedAt when
+    # down); None: the orchestrator does not say.
+    since: datetime | None = None
+    # ECS container instances: the agent's connection and what is left to place tasks (CPU units, MiB).
+    agent_connected: bool | None = None
+    cpu_remaining: int | None = None
+    cpu_registered: int | None = None
+    memory_remaining_mib: int | None = None
+    memory_registered_mib: int | None = None
+
+    @property
+    def state_word(self) -> str:
+        return self.raw_state or self.status.value
+
+    @property
+    def availability_word(self) -> str:
+        return self.raw_availability or self.availability.value
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from pilothouse.console.key_display import key_display
-from pilothouse.console.screens.navigate import open_doctor, open_events, open_placement, open_service
+from pilothouse.console.screens.navigate import open_doctor, open_events, open_nodes, open_placement, open_service
 from pilothouse.console.screens.service_actions import ServiceActionScreen
 from pilothouse.providers.attention import NOTHING, TASK_KINDS, Attention, Level, tasks_unknown
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service, ServiceMode
@@ -167,6 +167,8 @@ class FleetScreen(ServiceActionScreen):
         Binding("enter", "drill_down", "Open", id="drill_down", tooltip="Open the service: tasks, rollout, events"),
         Binding("p", "placement", "Placement", id="placement",
                 tooltip="Placement: which nodes run the service's tasks"),
+        Binding("n", "nodes", "Nodes", id="nodes", show=False,
+                tooltip="Nodes of the selected service's cluster: state, availability, tasks, conditions"),
         Binding("slash", "filter", "Filter", id="filter", key_display="/",
                 tooltip="Filter rows (words that must all appear)"),
         Binding("l", "logs", "Logs", id="logs", tooltip="Logs of the service's tasks, followed live"),
@@ -354,6 +356,13 @@ class FleetScreen(ServiceActionScreen):
         target = self.selected()
         if target is not None:
             open_service(self.app, target[0], target[1].id)
+
+    def action_nodes(self) -> None:
+        target = self.selected()
+        if target is not None:
+            open_nodes(self.app, target[0])
+        elif self.state.clusters:
+            open_nodes(self.app, next(iter(self.state.clusters)))
 
     def action_placement(self) -> None:
         target = self.selected()

@@ -21,6 +21,18 @@ def open_placement(app: App[Any], cluster: str, service_id: str | None = None) -
     app.push_screen(PlacementScreen(cluster, service_id))
 
 
+def open_nodes(app: App[Any], cluster: str) -> None:
+    from pilothouse.console.screens.nodes import NodesScreen
+
+    app.push_screen(NodesScreen(cluster))
+
+
+def open_node(app: App[Any], cluster: str, node_id: str) -> None:
+    from pilothouse.console.screens.nodes import NodeScreen
+
+    app.push_screen(NodeScreen(cluster, node_id))
+
+
 def open_doctor(app: App[Any], cluster: str | None = None) -> None:
     from pilothouse.console.screens.doctor import DoctorScreen
 

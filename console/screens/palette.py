@@ -10,7 +10,7 @@ from textual.app import App
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from pilothouse.console.screens.base import ConsoleHost
-from pilothouse.console.screens.navigate import open_doctor, open_events, open_placement, open_service
+from pilothouse.console.screens.navigate import open_doctor, open_events, open_nodes, open_placement, open_service
 
 
 def log_in(app: App[object], cluster: str) -> None:
@@ -34,6 +34,8 @@ class FleetCommands(Provider):
                        f"run {command.describe()} with the console suspended")
             yield (f"placement {cluster.name}", partial(open_placement, self.app, cluster.name),
                    f"nodes x services of {cluster.kind.value} cluster {cluster.name}")
+            yield (f"nodes {cluster.name}", partial(open_nodes, self.app, cluster.name),
+                   f"nodes of {cluster.kind.value} cluster {cluster.name}: state, tasks, conditions")
             yield (f"doctor {cluster.name}", partial(open_doctor, self.app, cluster.name),
                    f"doctor findings of {cluster.name}")
             for service in cluster.services:

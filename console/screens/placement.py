@@ -6,7 +6,7 @@ the columns put the services needing attention first (critical, then warning).""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.console import Group
@@ -16,18 +16,18 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from pilothouse.console.screens.base import FleetScreenBase
+from pilothouse.console.screens.navigate import open_node
 from pilothouse.providers.attention import Attention, Level
 from pilothouse.providers.model import (
-    Availability,
     Cluster,
     ConnectionState,
     Health,
     Node,
-    NodeStatus,
     Service,
     Task,
     TaskState,
 )
+from pilothouse.providers.nodes import ordered_nodes
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
 from pilothouse.widgets.render import node_status_text
@@ -102,21 +102,11 @@ def ordered_services(cluster: Cluster, focus: str | None,
     return sorted(cluster.services, key=lambda service: (service.id != focus, rank(service), service.ref))
 
 
-def ordered_nodes(nodes: Sequence[Node]) -> list[Node]:
-    """Troubled nodes first: down, then not known to be ready, then draining or cordoned; else as listed."""
-    def trouble(node: Node) -> int:
-        if node.status is NodeStatus.DOWN:
-            return 0
-        if node.status is not NodeStatus.READY:
-            return 1
-        return 2 if node.availability is not Availability.ACTIVE else 3
-
-    return sorted(nodes, key=trouble)
-
-
 class PlacementScreen(FleetScreenBase):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back"),
+        Binding("enter", "open_node", "Open node", id="node_detail",
+                tooltip="The node of the row: its tasks, the tasks it lost, its events"),
         Binding("c", "next_cluster", "Next cluster", id="next_cluster", tooltip="Placement of the next cluster"),
         Binding("left_square_bracket", "page(-1)", "Prev services", id="services_prev", key_display="[",
                 tooltip="Previous page of service columns"),
@@ -231,6 +221,13 @@ class PlacementScreen(FleetScreenBase):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def action_open_node(self) -> None:
+        node_id = self.query_one(DiffTable).cursor_key
+        cluster = self.state.get(self.cluster_name)
+        # The unscheduled row and nodes no longer listed have nothing more to show.
+        if node_id is not None and cluster is not None and any(node.id == node_id for node in cluster.nodes):
+            open_node(self.app, self.cluster_name, node_id)
+
     def action_page(self, step: int) -> None:
         page = max(0, min(self._pages - 1, self.page + step))
         if page != self.page:
@@ -245,11 +242,10 @@ class PlacementScreen(FleetScreenBase):
         self.fleet_changed()
 
     def action_next_cluster(self) -> None:
-        names = list(self.state.clusters)
-        if not names:
+        following = self.state.cluster_after(self.cluster_name)
+        if following is None:
             return
-        index = names.index(self.cluster_name) if self.cluster_name in names else -1
-        self.cluster_name = names[(index + 1) % len(names)]
+        self.cluster_name = following
         self.focus_service_id = None
         self.page = 0
         self._redraw()

@@ -445,7 +445,22 @@ def map_container_instance(raw: Raw, cluster_name: str) -> Node:
         labels=labels,
         version=as_str(as_dict(raw.get("versionInfo")).get("agentVersion")),
         message=message or (status.lower() if status not in ("", "ACTIVE") else ""),
+        raw_state=status,
+        raw_availability=status,
+        agent_connected=connected if isinstance(connected, bool) else None,
+        cpu_remaining=_resource(raw.get("remainingResources"), "CPU"),
+        cpu_registered=_resource(raw.get("registeredResources"), "CPU"),
+        memory_remaining_mib=_resource(raw.get("remainingResources"), "MEMORY"),
+        memory_registered_mib=_resource(raw.get("registeredResources"), "MEMORY"),
     )
+
+
+def _resource(resources: Any, name: str) -> int | None:
+    """An INTEGER resource (CPU units, MEMORY MiB) of a container instance's registered/remaining list."""
+    for resource in dicts(resources):
+        if as_str(resource.get("name")) == name and isinstance(resource.get("integerValue"), int):
+            return int(resource["integerValue"])
+    return None
 
 
 def zone_node(node_id: str, name: str) -> Node:

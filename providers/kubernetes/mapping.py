@@ -126,7 +126,20 @@ def map_node(obj: Obj) -> Node:
         availability=Availability.PAUSE if cordoned else Availability.ACTIVE, zone=zone,
         addresses=addresses, labels=labels,
         version=_str(_dict(status.get("nodeInfo")).get("kubeletVersion")), message="; ".join(messages),
+        raw_state={NodeStatus.READY: "Ready", NodeStatus.DOWN: "NotReady"}.get(node_status, "Unknown"),
+        raw_availability="cordoned" if cordoned else "schedulable",
+        conditions=_bad_conditions(status),
+        since=None if node_status is NodeStatus.READY else parse_time(ready.get("lastTransitionTime")),
     )
+
+
+# Node conditions that are bad when True (Ready is the one that is bad when not True).
+_PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
+
+
+def _bad_conditions(status: Obj) -> tuple[str, ...]:
+    conditions = _conditions(status)
+    return tuple(kind for kind in _PRESSURE if _str(conditions.get(kind, {}).get("status")) == "True")
 
 
 # -- containers and pods -----------------------------------------------------------------------------

@@ -392,6 +392,11 @@ def map_node(node: Raw) -> Node:
         labels=as_labels(spec.get("Labels")),
         version=as_str(as_dict(description.get("Engine")).get("EngineVersion")),
         message=message,
+        raw_state=as_str(status.get("State")).lower(),
+        raw_availability=as_str(spec.get("Availability")).lower(),
+        # Swarm keeps no transition time of its own: the node object's UpdatedAt moves when the manager
+        # marks it down (and on spec updates, so it is only read as "since" for a node that is not ready).
+        since=None if as_str(status.get("State")).lower() == "ready" else parse_time(node.get("UpdatedAt")),
     )
 
 

@@ -122,6 +122,13 @@ async def placement(pilot: Pilot[Any]) -> None:
     await open_from_fleet(pilot, "demo-swarm", "shop_api", "p", PlacementScreen, "next_cluster")
 
 
+async def nodes(pilot: Pilot[Any]) -> None:
+    """demo-k8s's nodes: the NotReady one first."""
+    from pilothouse.console.screens.nodes import NodesScreen
+
+    await open_from_fleet(pilot, "demo-k8s", "prod/api", "n", NodesScreen, "next_cluster")
+
+
 async def help_screen(pilot: Pilot[Any]) -> None:
     app = await fleet_loaded(pilot)
     await pilot.press("question_mark")
@@ -165,6 +172,7 @@ Scene = Callable[[Pilot[Any]], Awaitable[None]]
 SCENES: dict[str, Scene] = {
     "fleet": fleet,
     "placement": placement,
+    "nodes": nodes,
     "service": service,
     "doctor": doctor,
     "events": events,

@@ -1,0 +1,97 @@
+"""The verbs that look closer at one part of a cluster: `nodes`, `inspect` and `diff`.
+
+Kept out of console/cli.py (which holds the parser, the flow and the other verbs) so each stays short.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pilothouse.console.fleet import Fleet
+    from pilothouse.providers.model import Cluster
+
+EXAMPLES = {
+    "nodes": """examples:
+  pilothouse nodes                               every cluster's nodes, troubled first
+  pilothouse nodes --cluster prod-eks --json | jq '.clusters[].nodes[] | select(.state != "Ready")'""",
+}
+
+
+def add_look_commands(commands: argparse._SubParsersAction[Any],
+                      global_options: Any) -> None:
+    nodes = commands.add_parser("nodes", help="list nodes: state, availability, role, version, tasks, conditions")
+    nodes.add_argument("--cluster", action="append", metavar="NAME", help="only this cluster (repeatable)")
+    nodes.add_argument("--json", action="store_true", help="machine-readable output")
+    global_options(nodes, suppress=True)
+    for name, parser in commands.choices.items():
+        if name in EXAMPLES:
+            parser.epilog = EXAMPLES[name]
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def run_look_command(fleet: Fleet, args: argparse.Namespace) -> int | None:
+    """Run `nodes`, `inspect` or `diff`; None for any other verb."""
+    if args.command == "nodes":
+        return _nodes(fleet, args)
+    return None
+
+
+def _nodes(fleet: Fleet, args: argparse.Namespace) -> int:
+    from pilothouse.console import cli
+    from pilothouse.providers.nodes import node_dict, ordered_nodes, task_counts
+
+    clusters = cli._selected_snapshots(fleet, args)
+    code = cli.EXIT_OK if all(cluster.reachable for cluster in clusters) else cli.EXIT_FAILED
+
+    def write() -> None:
+        if args.json:
+            listed: list[dict[str, Any]] = []
+            for cluster in clusters:
+                counts = task_counts(cluster)
+                entry: dict[str, Any] = {"name": cluster.name, "kind": cluster.kind.value,
+                                         "reachable": cluster.reachable, "error": cluster.error or None,
+                                         "nodes": [node_dict(node, counts[node.id])
+                                                   for node in ordered_nodes(cluster.nodes)]}
+                listed.append(entry)
+            json.dump({"clusters": listed}, sys.stdout, indent=1)
+            sys.stdout.write("\n")
+        else:
+            _print_nodes(clusters)
+
+    return cli._output(code, write)
+
+
+def _print_nodes(clusters: list[Cluster]) -> None:
+    from pilothouse.console import cli
+    from pilothouse.providers.nodes import ordered_nodes, resources_text, task_counts
+
+    now = datetime.now(UTC)
+    header = ["CLUSTER", "NODE", "STATE", "AVAILABILITY", "ROLE", "VERSION", "TASKS", "SINCE", "CONDITIONS"]
+    rows: list[list[str]] = []
+    for cluster in clusters:
+        if not cluster.reachable:
+            print(f"{cluster.name}: {cluster.state.value}: {cluster.error}", file=sys.stderr)
+            continue
+        counts = task_counts(cluster)
+        for node in ordered_nodes(cluster.nodes):
+            since = f"{_age(node.since, now)} ago" if node.since else "-"
+            notes = [*node.conditions]
+            if node.agent_connected is False:
+                notes.append("agent disconnected")
+            if resources_text(node):
+                notes.append(resources_text(node))
+            rows.append([cluster.name, node.name, node.state_word, node.availability_word, node.role or "-",
+                         node.version or "-", str(counts[node.id]), since, ", ".join(notes) or "-"])
+    if rows:
+        cli._print_table(header, rows)
+
+
+def _age(moment: datetime, now: datetime) -> str:
+    from pilothouse.widgets.render import age
+
+    return age(moment, now)

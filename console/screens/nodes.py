@@ -1,0 +1,241 @@
+"""Nodes of one cluster, troubled first, and one node in detail (its tasks, the tasks it lost, its events).
+
+States and availability are the orchestrator's words (NotReady and cordoned, down and drain, DRAINING).
+Every cluster string is cleaned of terminal escapes before it becomes a Rich Text (never markup)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from pilothouse.console.screens.base import FleetScreenBase
+from pilothouse.providers.model import Availability, Cluster, Node, NodeStatus
+from pilothouse.providers.nodes import (
+    Placed,
+    find_node,
+    lost_tasks,
+    node_events,
+    node_tasks,
+    ordered_nodes,
+    resources_text,
+    task_counts,
+)
+from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
+from pilothouse.widgets.footer import KeyFooter
+from pilothouse.widgets.log_view import clean
+from pilothouse.widgets.render import TASK_STATE_STYLES, age
+
+COLUMNS = (
+    Column("node", "NODE", 24), Column("state", "STATE", 10), Column("availability", "AVAILABILITY", 12),
+    Column("role", "ROLE", 14), Column("version", "VERSION", 10), Column("tasks", "TASKS", 6),
+    Column("since", "DOWN FOR", 9), Column("conditions", "CONDITIONS"),
+)
+
+
+def state_text(node: Node) -> Text:
+    style = {NodeStatus.READY: "green", NodeStatus.DOWN: "bold red"}.get(node.status, "yellow")
+    return Text(clean(node.state_word), style=style, no_wrap=True)
+
+
+def availability_text(node: Node) -> Text:
+    style = "" if node.availability is Availability.ACTIVE else "yellow"
+    return Text(clean(node.availability_word), style=style, no_wrap=True)
+
+
+def notes(node: Node) -> str:
+    """Conditions, then what else is wrong or worth knowing (agent, free resources, the message)."""
+    parts = list(node.conditions)
+    if node.agent_connected is False:
+        parts.append("agent disconnected")
+    if resources_text(node):
+        parts.append(resources_text(node))
+    if node.message:
+        parts.append(node.message)
+    return clean(" · ".join(parts))
+
+
+def node_cells(node: Node, tasks: int, position: int, now: datetime) -> list[Cell]:
+    return [
+        Cell(Text(clean(node.name), no_wrap=True, overflow="ellipsis"), position),
+        Cell(state_text(node), node.status.value), Cell(availability_text(node), node.availability_word),
+        cell(clean(node.role) or "-"), cell(clean(node.version) or "-"), cell(str(tasks), tasks),
+        cell(age(node.since, now) if node.since else "-", node.since.timestamp() if node.since else 0.0),
+        cell(notes(node) or "-"),
+    ]
+
+
+def cluster_title(prefix: str, cluster: Cluster) -> Text:
+    title = Text(no_wrap=True, overflow="ellipsis")
+    if cluster.demo:
+        title.append(" DEMO ", style="bold reverse yellow")
+        title.append(" ")
+    title.append(f"{prefix} · {clean(cluster.name)} ({cluster.kind.value})", style="bold")
+    if not cluster.reachable:
+        title.append(f" · {cluster.state.value}", style="bold red")
+        if cluster.error:
+            title.append(f": {clean(cluster.error)} (last known nodes)", style="red")
+    return title
+
+
+class NodesScreen(FleetScreenBase):
+    """One cluster's nodes; `c` goes to the next cluster, enter opens a node."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("enter", "open_node", "Open", id="node_detail", tooltip="The node: its tasks, lost tasks, events"),
+        Binding("c", "next_cluster", "Next cluster", id="next_cluster", tooltip="Nodes of the next cluster"),
+    ]
+
+    def __init__(self, cluster: str) -> None:
+        super().__init__(id="nodes")
+        self.cluster_name = cluster
+        self._drawn: Cluster | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="nodes-title")
+        yield DiffTable(COLUMNS, id="nodes-table")
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.fleet_changed()
+        self.query_one(DiffTable).focus()
+
+    def draw(self) -> None:
+        cluster = self.state.get(self.cluster_name)
+        if cluster is None or cluster is self._drawn:
+            return
+        self._drawn = cluster
+        counts = task_counts(cluster)
+        now = datetime.now(UTC)
+        nodes = ordered_nodes(cluster.nodes)
+        self.query_one(DiffTable).sync(
+            (node.id, node_cells(node, counts[node.id], position, now)) for position, node in enumerate(nodes))
+        down = sum(1 for node in nodes if node.status is not NodeStatus.READY)
+        title = cluster_title("Nodes", cluster)
+        title.append(f" · {len(nodes)} nodes, {down} not ready", style="dim" if not down else "yellow")
+        self.query_one("#nodes-title", Static).update(title)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_open_node(self) -> None:
+        node_id = self.query_one(DiffTable).cursor_key
+        if node_id is not None:
+            self.app.push_screen(NodeScreen(self.cluster_name, node_id))
+
+    def action_next_cluster(self) -> None:
+        following = self.state.cluster_after(self.cluster_name)
+        if following is None:
+            return
+        self.cluster_name = following
+        self._drawn = None
+        self.query_one(DiffTable).sync(())
+        self.fleet_changed()
+
+
+class NodeScreen(FleetScreenBase):
+    """One node: what it is, the tasks on it, the tasks it lost (stopped there, or stranded while it is down)
+    and its events; kept current as snapshots arrive."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="back"),
+    ]
+
+    def __init__(self, cluster: str, node_id: str) -> None:
+        super().__init__(id="node")
+        self.cluster_name = cluster
+        self.node_id = node_id
+        self._drawn: Cluster | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="node-scroll"):
+            yield Static("", id="node-body")
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.fleet_changed()
+        self.query_one("#node-scroll").focus()
+
+    def draw(self) -> None:
+        cluster = self.state.get(self.cluster_name)
+        if cluster is None or cluster is self._drawn:
+            return
+        self._drawn = cluster
+        self.query_one("#node-body", Static).update(node_detail(cluster, self.node_id, datetime.now(UTC)))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def _section(title: str, count: int) -> Text:
+    return Text.assemble("\n", (f"{title} ({count})", "bold underline"))
+
+
+def node_detail(cluster: Cluster, node_id: str, now: datetime) -> Group:
+    found = find_node(cluster, node_id)
+    title = cluster_title("Node", cluster)
+    if found is None:
+        return Group(title, Text(f"node {clean(node_id)} is no longer listed by {clean(cluster.name)}",
+                                 style="yellow"))
+    node = found
+    title.append(f" · {clean(node.name)}", style="bold")
+    facts = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
+    facts.add_column("field", style="bold cyan", no_wrap=True, width=13)
+    facts.add_column("value", overflow="fold")
+    since = Text(f"{node.since:%Y-%m-%d %H:%M:%S %Z}  ({age(node.since, now)} ago)") if node.since else Text("-")
+    for label, value in (
+        ("state", state_text(node)), ("availability", availability_text(node)),
+        ("since", since), ("role", Text(clean(node.role) or "-")), ("version", Text(clean(node.version) or "-")),
+        ("zone", Text(clean(node.zone) or "-")), ("addresses", Text(clean(", ".join(node.addresses)) or "-")),
+        ("conditions", Text(clean(", ".join(node.conditions)) or "none",
+                            style="bold red" if node.conditions else "dim")),
+        ("agent", Text("-" if node.agent_connected is None else
+                       ("connected" if node.agent_connected else "disconnected"),
+                       style="bold red" if node.agent_connected is False else "")),
+        ("resources", Text(resources_text(node) or "-")),
+        ("message", Text(clean(node.message) or "-")),
+        ("id", Text(clean(node.id), style="dim")),
+    ):
+        if label == "agent" and node.agent_connected is None:
+            continue
+        if label == "resources" and not resources_text(node):
+            continue
+        facts.add_row(label, value)
+    parts: list[Text | Table] = [title, facts]
+    placed = node_tasks(cluster, node)
+    parts.append(_section("Tasks on this node", len(placed)))
+    parts.append(_tasks_table(placed, now) if placed else Text("none", style="dim"))
+    lost = lost_tasks(cluster, node)
+    parts.append(_section("Tasks lost or rescheduled from it", len(lost)))
+    parts.append(_tasks_table(lost, now, stopped=True) if lost else Text("none seen", style="dim"))
+    events = node_events(cluster, node)
+    parts.append(_section("Events", len(events)))
+    if events:
+        for event in events[:50]:
+            parts.append(Text.assemble((f"{event.time:%H:%M:%S} ", "dim"), (f"{clean(event.kind):<8} ", "cyan"),
+                                       clean(event.message)))
+    else:
+        parts.append(Text("none", style="dim"))
+    return Group(*parts)
+
+
+def _tasks_table(placed: list[Placed], now: datetime, stopped: bool = False) -> Table:
+    table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
+    for header in ("SERVICE", "TASK", "STATE", "AGE" if not stopped else "WHEN", "ERROR"):
+        table.add_column(header, no_wrap=header != "ERROR", overflow="fold" if header == "ERROR" else "ellipsis")
+    for item in placed[:200]:
+        task = item.task
+        moment = (task.stopped or task.started) if stopped else task.started
+        state = Text(clean(task.raw_state or task.state.value), style=TASK_STATE_STYLES.get(task.state, ""))
+        table.add_row(clean(item.service.ref), clean(task.id[:40]), state,
+                      f"{age(moment, now)}{' ago' if stopped and moment else ''}",
+                      Text(clean(task.error), style="red") if task.error else Text(""))
+    return table

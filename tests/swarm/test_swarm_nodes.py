@@ -1,0 +1,55 @@
+"""Swarm nodes on the real three-node test swarm: a worker set to pause reads `ready` / `pause` in Swarm's
+words, its role and engine version are Docker's, and the tasks on it are counted; `pilothouse nodes --json`
+says the same."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from swarm_helpers import Services, SwarmInfo, docker, run_cli, wait_until, write_config
+
+from pilothouse.providers.model import Cluster
+from pilothouse.providers.nodes import node_tasks, task_counts
+from pilothouse.providers.swarm import SwarmProvider
+
+
+def test_a_paused_worker_in_swarm_words_with_its_tasks(
+    swarm: SwarmInfo, provider: SwarmProvider, services: Services, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name = services.create("--mode", "global")
+    worker = sorted(swarm.workers)[0]
+
+    def placed() -> Cluster | None:
+        cluster = provider.snapshot()
+        node = next(node for node in cluster.nodes if node.name == worker)
+        ours = [p for p in node_tasks(cluster, node) if p.service.name == name and p.task.state.value == "running"]
+        return cluster if ours else None
+
+    wait_until(placed, 60, interval=0.2, what=f"a task of {name} running on {worker}")
+    docker(swarm.manager, "node", "update", "--availability", "pause", worker)
+    try:
+        def paused() -> Cluster | None:
+            cluster = provider.snapshot()
+            node = next(node for node in cluster.nodes if node.name == worker)
+            return cluster if node.availability_word == "pause" else None
+
+        cluster = wait_until(paused, 30, interval=0.2, what=f"{worker} paused")
+        node = next(node for node in cluster.nodes if node.name == worker)
+        engine = docker(swarm.workers[worker], "version", "--format", "{{.Server.Version}}").strip()
+        assert (node.state_word, node.role, node.version, node.since) == ("ready", "worker", engine, None)
+        running_here = docker(swarm.manager, "node", "ps", worker, "--filter", "desired-state=running",
+                              "--format", "{{.ID}}").split()
+        assert task_counts(cluster)[node.id] == len(running_here) >= 1
+        result = run_cli(capsys, "--config", str(write_config(tmp_path / "config.toml", swarm.manager)),
+                         "nodes", "--json")
+        assert result.code == 0, result.err
+        listed = {n["name"]: n for n in json.loads(result.out)["clusters"][0]["nodes"]}
+        assert {key: listed[worker][key] for key in ("state", "availability", "role", "version", "conditions")} == {
+            "state": "ready", "availability": "pause", "role": "worker", "version": engine, "conditions": []}
+        assert listed[worker]["tasks"] == len(running_here)
+        assert len(listed) == 3
+    finally:
+        docker(swarm.manager, "node", "update", "--availability", "active", worker)
