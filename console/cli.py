@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("target", metavar="CLUSTER/SERVICE")
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     _global_options(rollback, suppress=True)
-    add_look_commands(commands, _global_options)
+    add_look_commands(commands, _global_options, _look_options)
     add_setup_commands(commands)
     add_examples(commands)
     return parser

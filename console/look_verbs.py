@@ -22,11 +22,11 @@ EXAMPLES = {
 }
 
 
-def add_look_commands(commands: argparse._SubParsersAction[Any],
-                      global_options: Any) -> None:
+def add_look_commands(commands: argparse._SubParsersAction[Any], global_options: Any, look_options: Any) -> None:
     nodes = commands.add_parser("nodes", help="list nodes: state, availability, role, version, tasks, conditions")
     nodes.add_argument("--cluster", action="append", metavar="NAME", help="only this cluster (repeatable)")
     nodes.add_argument("--json", action="store_true", help="machine-readable output")
+    look_options(nodes)
     global_options(nodes, suppress=True)
     for name, parser in commands.choices.items():
         if name in EXAMPLES:
@@ -43,10 +43,12 @@ def run_look_command(fleet: Fleet, args: argparse.Namespace) -> int | None:
 
 def _nodes(fleet: Fleet, args: argparse.Namespace) -> int:
     from pilothouse.console import cli
+    from pilothouse.console.export import missing_dict
     from pilothouse.providers.nodes import node_dict, ordered_nodes, task_counts
 
     clusters = cli._selected_snapshots(fleet, args)
-    code = cli.EXIT_OK if all(cluster.reachable for cluster in clusters) else cli.EXIT_FAILED
+    code = cli._completeness_code(cli.EXIT_OK if all(cluster.reachable for cluster in clusters)
+                                  else cli.EXIT_FAILED, clusters, args)
 
     def write() -> None:
         if args.json:
@@ -55,6 +57,8 @@ def _nodes(fleet: Fleet, args: argparse.Namespace) -> int:
                 counts = task_counts(cluster)
                 entry: dict[str, Any] = {"name": cluster.name, "kind": cluster.kind.value,
                                          "reachable": cluster.reachable, "error": cluster.error or None,
+                                         "complete": cluster.complete,
+                                         "missing": [missing_dict(gap) for gap in cluster.missing],
                                          "nodes": [node_dict(node, counts[node.id])
                                                    for node in ordered_nodes(cluster.nodes)]}
                 listed.append(entry)
@@ -63,7 +67,9 @@ def _nodes(fleet: Fleet, args: argparse.Namespace) -> int:
         else:
             _print_nodes(clusters)
 
-    return cli._output(code, write)
+    code = cli._output(code, write)
+    cli._report_partial(clusters, args)
+    return code
 
 
 def _print_nodes(clusters: list[Cluster]) -> None:
