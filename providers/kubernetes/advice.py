@@ -40,7 +40,8 @@ def _patch(service: Service, patch: object) -> str:
 
 
 def _edit(service: Service, what: str) -> str:
-    return f"{_kubectl(service, 'edit')} ({what})"
+    """What to change, then the command: a fix ends with a command that runs as pasted."""
+    return f"{what}: {_kubectl(service, 'edit')}"
 
 
 def _dns_name(*parts: str) -> str:

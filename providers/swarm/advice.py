@@ -62,9 +62,9 @@ class SwarmAdvice(DoctorAdvice):
         secret = f"{service.name}_{name.lower()}"
         target = name.lower()
         variable = name if name.isidentifier() else "VALUE"
-        return (f"printf %s \"${variable}\" | docker secret create {q(secret)} - && "
-                + _update(service, "--env-rm", q(name), "--secret-add", q(f"source={secret},target={target}"))
-                + f" (the app then reads /run/secrets/{target})")
+        return (f"make the app read /run/secrets/{target}, then: printf %s \"${variable}\" | docker secret create "
+                f"{q(secret)} - && "
+                + _update(service, "--env-rm", q(name), "--secret-add", q(f"source={secret},target={target}")))
 
     def remove_mount(self, service: Service, container: ContainerSpec, mount: Mount) -> str:
         return "bake the code into the image, then " + _update(service, "--mount-rm", q(mount.target))
@@ -95,8 +95,8 @@ class SwarmAdvice(DoctorAdvice):
             yield Verdict(Severity.MEDIUM,
                           f"no health check: a task counts as healthy once its process runs, so {mesh}an update moves "
                           "on before it can serve, and a hung process is never replaced",
-                          _update(service, "--health-cmd", q("CHECK-COMMAND"), "--health-interval", "10s")
-                          + " (or a HEALTHCHECK in the image)")
+                          "a HEALTHCHECK in the image, or: "
+                          + _update(service, "--health-cmd", q("CHECK-COMMAND"), "--health-interval", "10s"))
 
     def update_policy(self, service: Service) -> Iterator[Verdict]:
         policy = service.update_policy
@@ -131,6 +131,6 @@ class SwarmAdvice(DoctorAdvice):
                        q(f"type=volume,source={volume},target={mount.target},volume-driver=DRIVER"))
         fix = f"put it on a volume driver every node reaches (a plugin, or NFS): {move}"
         if not several:
-            fix += " (or keep it with its data: " + _update(service, "--constraint-add",
-                                                            q(f"node.hostname=={_current_node(service)}")) + ")"
+            pin = _update(service, "--constraint-add", q(f"node.hostname=={_current_node(service)}"))
+            fix = f"keep it with its data ({pin}), or {fix}"
         return Verdict(Severity.HIGH if several else Severity.MEDIUM, f"{volume_label(mount)} {where}: {what}", fix)

@@ -195,9 +195,9 @@ EXACT_FIXES: list[tuple[ClusterKind, str, dict[str, object], str]] = [
      "--task-definition web"),
     # hardcoded-credential
     (ClusterKind.SWARM, "hardcoded-credential", {"env": {"DB_PASSWORD": "x"}},
-     'printf %s "$DB_PASSWORD" | docker secret create shop_web_db_password - && docker service update --env-rm '
-     "DB_PASSWORD --secret-add source=shop_web_db_password,target=db_password shop_web (the app then reads "
-     "/run/secrets/db_password)"),
+     'make the app read /run/secrets/db_password, then: printf %s "$DB_PASSWORD" | docker secret create '
+     "shop_web_db_password - && docker service update --env-rm DB_PASSWORD --secret-add "
+     "source=shop_web_db_password,target=db_password shop_web"),
     (ClusterKind.KUBERNETES, "hardcoded-credential", {"env": {"DB_PASSWORD": "x"}},
      'kubectl -n shop create secret generic api-db-password --from-literal=DB_PASSWORD="$DB_PASSWORD" && '
      "kubectl -n shop set env deployment/api -c api --from=secret/api-db-password --keys=DB_PASSWORD"),
@@ -217,7 +217,7 @@ EXACT_FIXES: list[tuple[ClusterKind, str, dict[str, object], str]] = [
     (ClusterKind.SWARM, "dev-leftovers", {"mounts": (Mount(VolumeKind.BIND, "/app", "/home/dev/src"),)},
      "bake the code into the image, then docker service update --mount-rm /app shop_web"),
     (ClusterKind.KUBERNETES, "dev-leftovers", {"mounts": (Mount(VolumeKind.HOST_PATH, "/app", "/home/dev/src"),)},
-     "kubectl -n shop edit deployment/api (bake the code into the image; remove the volume mounted at /app)"),
+     "bake the code into the image; remove the volume mounted at /app: kubectl -n shop edit deployment/api"),
     (ClusterKind.ECS, "dev-leftovers", {"mounts": (Mount(VolumeKind.HOST, "/app", "/home/dev/src", name="src"),)},
      "bake the code into the image, then register a revision of task definition web with no mount at /app on "
      "container web (aws ecs register-task-definition), then aws ecs update-service --cluster prod --service web "
@@ -238,10 +238,10 @@ EXACT_FIXES: list[tuple[ClusterKind, str, dict[str, object], str]] = [
      "exec the process (`exec app ...`) or use the exec form of CMD/ENTRYPOINT"),
     # no-healthcheck
     (ClusterKind.SWARM, "no-healthcheck", {"healthcheck": False},
-     "docker service update --health-cmd CHECK-COMMAND --health-interval 10s shop_web (or a HEALTHCHECK in the "
-     "image)"),
+     "a HEALTHCHECK in the image, or: docker service update --health-cmd CHECK-COMMAND --health-interval 10s "
+     "shop_web"),
     (ClusterKind.KUBERNETES, "no-healthcheck", {"readiness_probe": False},
-     "kubectl -n shop edit deployment/api (add a readinessProbe to container api)"),
+     "add a readinessProbe to container api: kubectl -n shop edit deployment/api"),
     (ClusterKind.ECS, "no-healthcheck", {"healthcheck": False},
      "register a revision of task definition web with a healthCheck on container web (aws ecs "
      "register-task-definition), then aws ecs update-service --cluster prod --service web --task-definition web"),
@@ -270,7 +270,7 @@ def test_fixes_name_the_resource_in_the_operators_tool(kind: ClusterKind, rule: 
 
 @pytest.mark.parametrize(("kind", "fix"), [
     (ClusterKind.SWARM, "remove the debugger, then docker service update --publish-rm 9229 shop_web"),
-    (ClusterKind.KUBERNETES, "kubectl -n shop edit deployment/api (remove the debugger and containerPort 9229)"),
+    (ClusterKind.KUBERNETES, "remove the debugger and containerPort 9229: kubectl -n shop edit deployment/api"),
     (ClusterKind.ECS, "remove the debugger, then register a revision of task definition web with no port mapping for "
                       "9229 (aws ecs register-task-definition), then aws ecs update-service --cluster prod --service "
                       "web --task-definition web"),
@@ -375,8 +375,9 @@ def test_shared_data_on_swarm() -> None:
     assert local.why == ("local volume shop_data (at /data) lives on the node that created it (each node gets an empty "
                          "one): a task rescheduled to another node (node down, drain) starts without the data, which "
                          "stays behind")
-    assert local.fix.endswith("(or keep it with its data: docker service update --constraint-add "
-                              "node.hostname==worker-2 shop_web)")
+    assert local.fix.startswith("keep it with its data (docker service update --constraint-add "
+                                "node.hostname==worker-2 shop_web), or put it on a volume driver every node reaches")
+    assert local.fix.endswith("volume-driver=DRIVER shop_web")
     # Pinned to one node with one replica; a volume plugin; read-only; the Docker socket: not findings.
     assert shared(kind, Mount(VolumeKind.NAMED_LOCAL, "/data", "shop_data"), desired=1, pinned_to="worker-2") == []
     assert shared(kind, Mount(VolumeKind.NAMED_DRIVER, "/data", "shop_data", driver="rexray/ebs")) == []
@@ -395,8 +396,8 @@ def test_shared_data_on_kubernetes() -> None:
     assert host.severity == "medium"
     assert host.why.startswith("hostPath /srv/shop (at /data) is a directory of whichever node runs the pod: "
                                "rescheduled to another node")
-    assert host.fix.startswith("kubectl -n shop edit deployment/api (replace hostPath /srv/shop with a "
-                               "PersistentVolumeClaim")
+    assert host.fix.startswith("replace hostPath /srv/shop with a PersistentVolumeClaim")
+    assert host.fix.endswith(": kubectl -n shop edit deployment/api")
     rwo = Mount(VolumeKind.PVC, "/data", "api-data", name="data", access_modes=("ReadWriteOnce",))
     (multi,) = shared(kind, rwo, desired=2)
     assert multi.severity == "high" and "Multi-Attach error" in multi.why
@@ -556,3 +557,5 @@ def test_doctor_on_the_demo_fleet_finds_every_rule_and_prints_no_secret(
             "updates-in-place"}
         # The demo imitates each orchestrator: its fixes are that orchestrator's own commands.
         assert any(tool in f["fix"] for f in found if f["rule"] == "single-replica")
+    # Words come before a command, never after it: copied from the command on, a fix runs as written.
+    assert [f["fix"] for f in data["findings"] if f["fix"].endswith(")")] == []

@@ -159,3 +159,33 @@ def test_doctor_silences_are_reported_not_dropped(
     report, _ = _doctor(config, capsys)
     single = [f for f in report["findings"] if f["rule"] == "single-replica"]
     assert [(f["service"], f["silenced"]) for f in single] == [("doc/single", "batch consumer, one is enough")]
+
+
+def test_pasted_aws_fixes_run_as_written(
+    planted: None, moto: str, write_config: Any, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The aws CLI takes each update-service fix as written (the shorthand syntax included); moto then holds
+    what it asked for, and the doctor has nothing more to say about it."""
+    import os
+    import subprocess
+
+    from ecs_world import moto_service
+
+    config = write_config()
+    report, _ = _doctor(config, capsys)
+    fixes = {(f["service"], f["rule"]): f["fix"] for f in report["findings"]}
+    environment = {**os.environ, "AWS_ENDPOINT_URL": moto}
+    mended = {("doc/single", "single-replica"), ("doc/no-breaker", "unsafe-update"), ("doc/min-zero", "unsafe-update")}
+    for key in sorted(mended):
+        fix = fixes[key]
+        command = fix[fix.index("aws ecs update-service"):]
+        pasted = subprocess.run(["sh", "-c", command], env=environment, capture_output=True, text=True, timeout=120,
+                                check=False)
+        assert pasted.returncode == 0, f"{command}: {pasted.stderr}"
+    safe = {"maximumPercent": 200, "minimumHealthyPercent": 100,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+    assert moto_service("doc", "no-breaker").deployment_configuration == safe
+    assert moto_service("doc", "min-zero").deployment_configuration == safe
+    report, _ = _doctor(config, capsys)
+    left = {(f["service"], f["rule"]) for f in report["findings"]}
+    assert not left & mended

@@ -254,8 +254,8 @@ def test_shared_data_and_updates_in_place_say_which_volume_why_and_the_kubectl_f
     host = by_rule[("prod/hostdata", "shared-data")]
     assert host["why"] == ("hostPath /srv/data (at /data) is a directory of whichever node runs the pod: "
                            "the 3 replicas each write their own copy on their node")
-    assert host["fix"].startswith("kubectl -n prod edit deployment/hostdata (replace hostPath /srv/data with a "
-                                  "PersistentVolumeClaim")
+    assert host["fix"].startswith("replace hostPath /srv/data with a PersistentVolumeClaim")
+    assert host["fix"].endswith(": kubectl -n prod edit deployment/hostdata")
     upgrade = by_rule[("prod/aptupgrade", "updates-in-place")]
     assert upgrade["why"].startswith("installs packages when it starts (apt-get -y upgrade)")
     assert upgrade["fix"].endswith("then kubectl -n prod set image deployment/aptupgrade "

@@ -8,7 +8,11 @@ file instead of a literal, a volume instead of a source bind, a health check fro
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import re
+import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -165,3 +169,59 @@ def test_doctor_reports_exactly_the_planted_findings(
     upgraded = by_service[(upgrade, "updates-in-place")]
     assert upgraded["why"].startswith("installs packages when it starts (apk upgrade)")
     assert upgraded["fix"].endswith(f"docker service update --image pilothouse-test/app:NEW-VERSION {upgrade}")
+
+
+# Where the command starts in a fix: the operator copies from there to the end.
+COMMAND_START = re.compile(r"(printf |docker )")
+
+
+def test_pasted_fixes_mend_the_findings(
+    swarm: SwarmInfo, services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each fix, run as written by a shell with the operator's docker pointed at the swarm, mends its finding."""
+    none = ("--replicas", "0")
+    planted = {
+        services.create(*CLEAN[:2], *CLEAN[4:], *none): "no-limits",
+        services.create(*CLEAN, "--replicas", "1"): "single-replica",
+        services.create(*CLEAN[:4], "--update-failure-action", "continue", *none): "unsafe-update",
+        services.create(*CLEAN, *none, "--env", "DEBUG=true"): "dev-leftovers",
+        services.create(*CLEAN, *none, "--publish", "target=9229"): "dev-leftovers",
+        services.create(*CLEAN, *none, "--env", f"DB_PASSWORD={PLANTED_SECRET}"): "hardcoded-credential",
+    }
+    config = write_config(tmp_path / "config.toml", swarm.manager)
+
+    def findings() -> dict[str, list[dict[str, str]]]:
+        result = run_cli(capsys, "--config", str(config), "doctor", "--json")
+        assert result.code == 0, result.err
+        found: dict[str, list[dict[str, str]]] = {name: [] for name in planted}
+        for finding in json.loads(result.out)["findings"]:
+            if finding["service"] in found:
+                found[finding["service"]].append(finding)
+        return found
+
+    before = findings()
+    assert {name: [f["rule"] for f in found] for name, found in before.items()} == {
+        name: [rule] for name, rule in planted.items()}
+    secrets: list[str] = []
+    environment = {**os.environ, "DOCKER_HOST": swarm.manager, "DB_PASSWORD": PLANTED_SECRET}
+    for (finding,) in before.values():
+        start = COMMAND_START.search(finding["fix"])
+        assert start is not None, finding["fix"]
+        command = finding["fix"][start.start():]
+        pasted = subprocess.run(["sh", "-c", command], env=environment, capture_output=True, text=True,
+                                timeout=120, check=False)
+        assert pasted.returncode == 0, f"{command}: {pasted.stderr}"
+        secrets += re.findall(r"docker secret create (\S+)", command)
+    try:
+        assert findings() == {name: [] for name in planted}
+    finally:
+        # A secret in use cannot be removed: the services go first.
+        services.remove_all()
+        services.created.clear()
+        for secret_name in secrets:
+            wait_until(functools.partial(secret_removed, swarm, secret_name), 30, what=f"secret {secret_name} removed")
+
+
+def secret_removed(swarm: SwarmInfo, name: str) -> bool:
+    docker(swarm.manager, "secret", "rm", name, check=False)
+    return name not in docker(swarm.manager, "secret", "ls", "--format", "{{.Name}}")
