@@ -39,6 +39,7 @@ from pilothouse.providers.attention import Attention, AttentionAssessor
 from pilothouse.providers.base import LoginCommand
 from pilothouse.providers.doctor import Finding, assess_attention, examine
 from pilothouse.providers.model import Cluster
+from pilothouse.widgets.diff_table import DiffTable
 
 if TYPE_CHECKING:
     from pilothouse.console.actions import ActionLayer
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from pilothouse.providers.refresh import ClusterRefresher
 
 REFRESH_GROUP = "refresh:"
+VI_KEYS = ("j", "k", "g", "G")
 # Exit codes after a signal, as a shell reports them.
 SIGNAL_EXIT_BASE = 128
 
@@ -93,6 +95,8 @@ class PilothouseApp(App[int]):
         Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="This help"),
         Binding("ctrl+p", "command_palette", "Commands", id="command_palette", priority=True, show=False,
                 tooltip="Command palette: jump to a service or a cluster's placement"),
+        Binding("colon", "command_line", "Command", id="command_line", key_display=":", show=False,
+                tooltip="Command line, as in k9s: :nodes, :events, :doctor, :cluster NAME, :ns NAME, :q"),
     ]
 
     def __init__(self, fleet: Fleet, config: AppConfig, *, refresh: bool = True) -> None:
@@ -244,21 +248,38 @@ class PilothouseApp(App[int]):
 
     # -- keys ---------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "command_line":
+            # From the main screens only: a command opening a screen over a dialog would leave the dialog's
+            # question hanging underneath.
+            return isinstance(self.screen, FleetScreenBase)
+        return super().check_action(action, parameters)
+
+    def action_command_line(self) -> None:
+        from pilothouse.console.screens.command_line import CommandLineScreen
+
+        if isinstance(self.screen, FleetScreenBase):
+            self.push_screen(CommandLineScreen())
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
         keymap = self.console_config.keymap
-        sections = [
-            ("Everywhere", effective(self.BINDINGS, keymap)),
-            ("Fleet", effective(FleetScreen.BINDINGS, keymap)),
-            ("Fleet and service: mutations (confirmed first)", effective(ServiceActionScreen.BINDINGS, keymap)),
-            ("Service", effective(ServiceScreen.BINDINGS, keymap)),
-            ("Placement", effective(PlacementScreen.BINDINGS, keymap)),
-            ("Nodes", effective(NodesScreen.BINDINGS, keymap)),
-            ("Doctor", effective(DoctorScreen.BINDINGS, keymap)),
-            ("Events", effective(EventsScreen.BINDINGS, keymap)),
-            ("Logs", effective(LogScreen.BINDINGS, keymap)),
+        mutations = ("Fleet and service: mutations (confirmed first)", ServiceActionScreen)
+        # (title, screen class): the current screen's sections come first, then every key everywhere.
+        screens: list[tuple[str, type[Screen[None]]]] = [
+            ("Fleet", FleetScreen), mutations, ("Service", ServiceScreen), ("Placement", PlacementScreen),
+            ("Nodes", NodesScreen), ("Doctor", DoctorScreen), ("Events", EventsScreen), ("Logs", LogScreen),
         ]
+        current = [entry for entry in screens if type(self.screen) is entry[1]
+                   or (entry is mutations and isinstance(self.screen, ServiceActionScreen))]
+        sections = [(f"{title} (this screen)" if index == 0 else title, effective(screen.BINDINGS, keymap))
+                    for index, (title, screen) in enumerate(current)]
+        sections.append(("Everywhere", effective(self.BINDINGS, keymap)))
+        sections.extend((title, effective(screen.BINDINGS, keymap)) for title, screen in screens
+                        if (title, screen) not in current)
+        sections.append(("Tables and logs (as in k9s and less)",
+                         [binding for binding in effective(DiffTable.BINDINGS, {}) if binding.key in VI_KEYS]))
         readonly = [name for name in self.state.clusters if self.actions.readonly_for(name)]
         title = "pilothouse keys"
         if readonly:

@@ -19,6 +19,7 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "quit": "q",
     "help": "question_mark",
     "command_palette": "ctrl+p",
+    "command_line": "colon",
     # console/screens/fleet.py, service.py, placement.py, doctor.py, events.py, logs.py (an id is shared
     # where the action is: logs is the task logs key of the service screen and of the task detail)
     "drill_down": "enter",
@@ -60,9 +61,11 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "help_close": "escape",
     "task_detail_close": "escape",
     "event_detail_close": "escape",
+    # console/screens/command_line.py
+    "command_line_close": "escape",
 }
 
-_EVERYWHERE = ("quit", "help", "command_palette")
+_EVERYWHERE = ("quit", "help", "command_palette", "command_line")
 _SERVICE_ACTIONS = ("scale", "scale_up", "scale_down", "rollback")
 
 # Screen -> the binding ids live on it at once: its own, the inherited ones and the app's. Two of them
@@ -83,12 +86,14 @@ LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
     "help": (*_EVERYWHERE, "help_close"),
     "task detail": (*_EVERYWHERE, "task_detail_close", "logs"),
     "event detail": (*_EVERYWHERE, "event_detail_close"),
+    "command line": (*_EVERYWHERE, "command_line_close"),
 }
 
 # The main screens' focused widget is a table (widgets/diff_table.py) or a log view: these keys move its
 # cursor or scroll it before any screen binding sees them (tests/core/test_keys.py checks them against
 # DiffTable's bindings).
-TABLE_KEYS: Final = ("up", "down", "left", "right", "pageup", "pagedown", "home", "end", "ctrl+home", "ctrl+end")
+TABLE_KEYS: Final = ("up", "down", "left", "right", "pageup", "pagedown", "home", "end", "ctrl+home", "ctrl+end",
+                     "j", "k", "g", "G")
 _MAIN_SCREENS = ("fleet", "service", "placement", "doctor", "events", "logs", "nodes", "node")
 
 
@@ -133,6 +138,9 @@ DIALOGS: Final[tuple[Dialog, ...]] = (
     Dialog("the help screen", ("help_close",), _SCROLLING),
     Dialog("the task detail", ("task_detail_close", "logs"), _SCROLLING),
     Dialog("the event detail", ("event_detail_close",), _SCROLLING),
+    Dialog("the command line", ("command_line_close",),
+           {**{key: "edits the command" for key in INPUT_KEYS}, "enter": "runs the command",
+            "tab": "completes the command"}, typed_into="the command line"),
 )
 
 _NAME_REPLACEMENTS = {"solidus": "slash", "reverse_solidus": "backslash", "commercial_at": "at",

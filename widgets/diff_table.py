@@ -59,6 +59,12 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
         # Home/End go to the first/last row, as in k9s and less; ctrl+home/end too.
         Binding("home", "scroll_top", "First row", show=False),
         Binding("end", "scroll_bottom", "Last row", show=False),
+        # k9s and vi: j/k move, g/G go to the first/last row (console/keys.py TABLE_KEYS keeps them off the
+        # screens' bindings).
+        Binding("j", "cursor_down", "Cursor down", show=False),
+        Binding("k", "cursor_up", "Cursor up", show=False),
+        Binding("g", "scroll_top", "First row", show=False),
+        Binding("G", "scroll_bottom", "Last row", show=False),
     ]
 
     def __init__(self, columns: Sequence[Column], *, id: str | None = None, classes: str | None = None) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -52,6 +54,13 @@ class LogHighlighter(Highlighter):
 
 class LogView(ScrollView, can_focus=True):
     ALLOW_SELECT = True
+    # k9s and less: j/k scroll a line, g/G go to the top/bottom (ScrollView's own keys stay).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+    ]
     DEFAULT_CSS = """
     LogView {
         height: 1fr;

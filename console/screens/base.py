@@ -98,6 +98,18 @@ class FleetScreenBase(Screen[None]):
                             severity="warning", markup=False)
                 self.refused(name, reason)
                 return
+        if event.is_printable and event.key not in self.active_bindings:
+            # k9s reflexes (d, y, x...) must not meet silence: say the key does nothing here and where the
+            # keys are listed.
+            self.unbound_key(event.character or event.key)
+
+    def unbound_key(self, character: str) -> None:
+        from pilothouse.console.key_display import key_display
+
+        bindings = self.app.BINDINGS
+        self.notify(f"{character!r} does nothing here · {key_display(self.app, bindings, 'help')}: keys · "
+                    f"{key_display(self.app, bindings, 'command_line')}: command line",
+                    title="Not a key here", severity="information", timeout=3, markup=False)
 
     def bound_keys(self) -> BindingsMap:
         """This screen's own bindings under the configured keymap."""

@@ -90,6 +90,7 @@ class FleetRow:
     cells: tuple[Cell, ...]
     haystack: str
     level: Level = Level.NONE
+    namespace: str = ""
 
 
 def row_key(cluster: str, service_id: str) -> str:
@@ -142,7 +143,8 @@ def service_row(position: int, cluster: Cluster, service: Service, rollout_width
                          service.workload_kind, service.mode.value, "stale" if stale else "",
                          attention.level.value if attention.needed else "",
                          *(reason.short for reason in attention.reasons))).lower()
-    return FleetRow(row_key(cluster.name, service.id), cluster.name, service.id, cells, haystack, attention.level)
+    return FleetRow(row_key(cluster.name, service.id), cluster.name, service.id, cells, haystack, attention.level,
+                    service.namespace)
 
 
 def unjudged(cluster: Cluster) -> str:
@@ -199,6 +201,9 @@ class FleetScreen(ServiceActionScreen):
         self._drawn_generation = -1
         self._columns: tuple[Column, ...] = fleet_columns(120)
         self.attention_only = False
+        # `:cluster NAME` / `:ns NAME` (the command line): the fleet shows one cluster, one namespace or stack.
+        self.scope_cluster: str | None = None
+        self.scope_namespace: str | None = None
 
     def compose(self) -> ComposeResult:
         yield ClusterHeader(id="clusters")
@@ -290,13 +295,19 @@ class FleetScreen(ServiceActionScreen):
                 self._by_key[row.key] = row
                 if self.attention_only and row.level is Level.NONE:
                     continue
+                if not self.in_scope(row):
+                    continue
                 if not self._words or matches(row.haystack, self._words):
                     visible.append(row)
         table = self.table
         table.sync((row.key, row.cells) for row in visible)
         status = Text(no_wrap=True, overflow="ellipsis", style="dim")
-        narrowed = self._words or self.attention_only
+        narrowed = self._words or self.attention_only or self.scope_cluster or self.scope_namespace
         status.append(f"{len(visible)} of {total} services" if narrowed else f"{total} services")
+        if self.scope_cluster:
+            status.append(f" · cluster {self.scope_cluster}")
+        if self.scope_namespace:
+            status.append(f" · namespace {self.scope_namespace}")
         if self.attention_only:
             status.append(" · needing attention only")
         if self._words:
@@ -310,6 +321,18 @@ class FleetScreen(ServiceActionScreen):
                       f" · {toggle}: {'config order' if table.sort_column == ATTN_COLUMN else 'problems first'}")
         self.query_one("#fleet-status", Static).update(status)
         self.update_offered_keys()
+
+    def in_scope(self, row: FleetRow) -> bool:
+        return ((self.scope_cluster is None or row.cluster == self.scope_cluster)
+                and (self.scope_namespace is None or row.namespace == self.scope_namespace))
+
+    def set_scope(self, cluster: str | None, namespace: str | None) -> None:
+        """Show one cluster and/or one namespace or stack (None: every one)."""
+        self.scope_cluster, self.scope_namespace = cluster, namespace
+        if self.is_mounted:
+            self._draw()
+            if self.table.row_count:
+                self.table.move_cursor(row=0)
 
     # -- selection ----------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from pilothouse.console.keys import (
     normalise_key,
 )
 from pilothouse.console.screens.base import declared_bindings
+from pilothouse.console.screens.command_line import CommandLineScreen
 from pilothouse.console.screens.confirm import ConfirmScreen
 from pilothouse.console.screens.doctor import DoctorScreen
 from pilothouse.console.screens.events import EventDetailScreen, EventsScreen
@@ -48,7 +49,7 @@ SCREENS: dict[str, type[Screen[Any]]] = {
     "fleet": FleetScreen, "service": ServiceScreen, "placement": PlacementScreen, "doctor": DoctorScreen,
     "events": EventsScreen, "logs": LogScreen, "scale dialog": ScaleDialog, "confirmation": ConfirmScreen,
     "help": HelpScreen, "task detail": TaskDetailScreen, "event detail": EventDetailScreen,
-    "nodes": NodesScreen, "node": NodeScreen,
+    "nodes": NodesScreen, "node": NodeScreen, "command line": CommandLineScreen,
 }
 
 
@@ -64,7 +65,7 @@ def _bound(owner: type) -> dict[str, str]:
 
 def test_the_registry_is_what_the_screens_bind() -> None:
     app = {key: value for key, value in _bound(PilothouseApp).items() if key in DEFAULT_KEYS}
-    assert set(app) == {"quit", "help", "command_palette"}
+    assert set(app) == {"quit", "help", "command_palette", "command_line"}
     for name, screen in SCREENS.items():
         bound = {**app, **_bound(screen)}
         assert bound == {binding_id: DEFAULT_KEYS[binding_id] for binding_id in LIVE_TOGETHER[name]}, name
@@ -113,6 +114,8 @@ def test_the_defaults_do_not_clash() -> None:
         # Keys the main screens' focused table (or log view) takes first.
         ({"refresh": "up"}, "refresh", "'up' moves the cursor of the table"),
         ({"quit": "end"}, "quit", "'end' moves the cursor of the table"),
+        ({"drill_down": "g"}, "drill_down", "'g' moves the cursor of the table"),  # k9s's first row
+        ({"command_line_close": "x"}, "command_line_close", "'x' is typed into the command line"),
         ({"search_next": "pagedown"}, "search_next", "'pagedown' moves the cursor of the table (or scrolls the logs)"),
     ],
 )
@@ -124,7 +127,7 @@ def test_keymap_problems(keymap: dict[str, str], binding_id: str, message: str) 
 @pytest.mark.parametrize(
     "keymap",
     [
-        {"scale": "x", "help": "h", "drill_down": "g"},
+        {"scale": "x", "help": "h", "drill_down": "b"},
         {"doctor": "D", "events": "E", "follow_logs": "p"},  # p is placement, but not on the logs screen
         {"scale": "q", "quit": "ctrl+x"},  # quit moved away first
         {"rollback": "ctrl+r"},
@@ -133,7 +136,7 @@ def test_keymap_problems(keymap: dict[str, str], binding_id: str, message: str) 
         {"confirm_yes": "ctrl+y", "confirm_cancel": "x"},
         {"scale_cancel": "f2"},
         {"scale_cancel": "up"},  # a one-line field does not scroll up
-        {"task_detail_close": "x", "logs": "g", "event_detail": "i", "event_detail_close": "x"},
+        {"task_detail_close": "x", "logs": "b", "event_detail": "i", "event_detail_close": "x"},
     ],
 )
 def test_keymaps_that_leave_every_binding_a_key_are_accepted(keymap: dict[str, str]) -> None:
