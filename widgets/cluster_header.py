@@ -1,10 +1,12 @@
-"""A line per cluster: name, kind, DEMO and READ-ONLY labels, connection state, nodes down, last sync; and a
-line of notes (scope, forbidden kinds, how to log in, the error) when there are any. Under them, one line
+"""A line per cluster: name, kind, DEMO and READ-ONLY labels, connection state, PARTIAL when part of the data
+could not be read, nodes down, last sync; and a line of notes (scope, what is missing and why, forbidden kinds,
+how to log in, the error) when there are any. Under them, one line
 that names the services needing attention, worst first."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
 
 from rich.console import Group
 from rich.text import Text
@@ -34,6 +36,8 @@ def cluster_lines(cluster: Cluster, login_hint: str = "", readonly: bool = False
     text.append_text(connection_text(cluster.state))
     if cluster.state is ConnectionState.UNREACHABLE and cluster.services:
         text.append(" (stale)", style="bold red")
+    elif cluster.reachable and not cluster.complete:
+        text.append(" PARTIAL", style="bold yellow")
     text.append(f" · {len(cluster.nodes)} nodes", style="dim")
     down = sum(1 for node in cluster.nodes if node.status is not NodeStatus.READY)
     if down:
@@ -42,8 +46,13 @@ def cluster_lines(cluster: Cluster, login_hint: str = "", readonly: bool = False
     if cluster.last_sync is not None:
         text.append(f" · synced {cluster.last_sync:%H:%M:%S}", style="dim")
     notes = Text(overflow="fold")
+    now = datetime.now(UTC)
+    missing = "; ".join(gap.describe(now) for gap in cluster.missing)
+    # Forbidden kinds are gaps too: said once, under "missing", when the provider names them there.
+    forbidden = ", ".join(cluster.forbidden) if cluster.forbidden and not cluster.missing else ""
     for note, style in ((cluster.scope, "yellow"),
-                        (f"forbidden: {', '.join(cluster.forbidden)}" if cluster.forbidden else "", "yellow"),
+                        (f"missing: {missing}" if missing else "", "bold yellow"),
+                        (f"forbidden: {forbidden}" if forbidden else "", "yellow"),
                         (login_hint if cluster.needs_login else "", "bold yellow"),
                         (cluster.error, "red")):
         if note:
@@ -121,6 +130,7 @@ def header_lines(clusters: Sequence[Cluster], login_hints: Mapping[str, str] | N
 
 
 class ClusterHeader(Static):
+    lines: list[Text] = []  # what show() drew last
     DEFAULT_CSS = f"""
     ClusterHeader {{
         height: auto;
@@ -133,6 +143,13 @@ class ClusterHeader(Static):
     def show(self, clusters: Sequence[Cluster], login_hints: Mapping[str, str] | None = None,
              readonly: Collection[str] = ()) -> None:
         if not clusters:
-            self.update(Text("no clusters configured", style="dim"))
+            self.lines = [Text("no clusters configured", style="dim")]
+            self.update(self.lines[0])
             return
-        self.update(Group(*header_lines(clusters, login_hints, readonly)))
+        self.lines = header_lines(clusters, login_hints, readonly)
+        self.update(Group(*self.lines))
+
+    @property
+    def plain(self) -> str:
+        """What the header says now, as plain text (for tests and screen readers)."""
+        return "\n".join(line.plain for line in self.lines)

@@ -101,7 +101,8 @@ def row_look(position: int, cluster: Cluster, service: Service, rollout_width: i
              findings: int, attention: Attention = NOTHING, attn_width: int = 6) -> tuple[object, ...]:
     """Everything service_row draws from: equal looks make equal rows."""
     health, rollout = service.health, service.rollout
-    return (position, cluster.state is ConnectionState.UNREACHABLE, service.namespace, service.ref, service.image,
+    return (position, cluster.state is ConnectionState.UNREACHABLE, service.stale, service.tasks_known,
+            service.namespace, service.ref, service.image,
             service.running, service.desired, service.mode, health.healthy, health.unhealthy, health.starting,
             findings, rollout.state, rollout.updated, rollout.total, rollout_width, service.workload_kind,
             attention.level, tuple(reason.short for reason in attention.reasons), attn_width)
@@ -115,10 +116,14 @@ def service_label(service: Service) -> str:
 
 def service_row(position: int, cluster: Cluster, service: Service, rollout_width: int,
                 findings: int = 0, attention: Attention = NOTHING, attn_width: int = 6) -> FleetRow:
-    stale = cluster.state is ConnectionState.UNREACHABLE
+    unreachable = cluster.state is ConnectionState.UNREACHABLE
+    # Earlier data this refresh could not read again (throttled, failing): marked, never shown as current.
+    stale = unreachable or service.stale
     cluster_label = Text(no_wrap=True, overflow="ellipsis")
-    if stale:
+    if unreachable:
         cluster_label.append("✗ ", style="bold red")
+    elif stale:
+        cluster_label.append("~ ", style="bold yellow")
     cluster_label.append(cluster.name)
     health = service.health
     rollout = service.rollout
@@ -132,7 +137,8 @@ def service_row(position: int, cluster: Cluster, service: Service, rollout_width
         cell(image_tag(service.image)),
         Cell(replicas_text(service.running, service.desired, service.mode is ServiceMode.GLOBAL),
              (service.running, service.desired)),
-        Cell(health_text(health), (-health.unhealthy, -health.starting, -health.healthy)),
+        Cell(health_text(health), (-health.unhealthy, -health.starting, -health.healthy)) if service.tasks_known
+        else Cell(Text("? unknown", style="bold yellow", no_wrap=True, overflow="ellipsis"), (1, 0, 0)),
         findings_cell(findings),
         Cell(rollout_text(rollout, bar_width), (not rollout.active, rollout.state.value, rollout.fraction)),
     )
@@ -141,6 +147,7 @@ def service_row(position: int, cluster: Cluster, service: Service, rollout_width
             one.text.stylize("dim")
     haystack = " ".join((cluster.name, service.namespace, service.ref, service.image, rollout.state.value,
                          service.workload_kind, service.mode.value, "stale" if stale else "",
+                         "" if service.tasks_known else "unknown",
                          attention.level.value if attention.needed else "",
                          *(reason.short for reason in attention.reasons))).lower()
     return FleetRow(row_key(cluster.name, service.id), cluster.name, service.id, cells, haystack, attention.level,

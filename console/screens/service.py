@@ -140,8 +140,13 @@ def summary(cluster: Cluster, service: Service, now: datetime, attention: Attent
         text.append(f"  ({service.version})", style="dim")
     text.append("\nreplicas ")
     text.append_text(replicas_text(service.running, service.desired, service.mode.value == "global"))
+    if service.stale and service.observed is not None:
+        text.append(f" (stale: as read at {service.observed:%H:%M:%S})", style="bold yellow")
     text.append("  health ")
-    text.append_text(health_text(service.health))
+    if service.tasks_known:
+        text.append_text(health_text(service.health))
+    else:
+        text.append("? tasks unknown (they could not be read)", style="bold yellow")
     if service.pending:
         text.append(f"  pending {service.pending}", style="yellow")
     rollout = service.rollout

@@ -186,7 +186,8 @@ class EcsProvider(Provider):
                 if not task.node_id.startswith("arn:") and task.node_id not in nodes:
                     nodes[task.node_id] = zone_node(task.node_id, task.node_name)
             # Earlier data in place of a part this refresh could not read is stale; never-read tasks are unknown.
-            stale = any(self._fetch.part_missing(state, part) for part in ("services", "tasks"))
+            stale = any(self._fetch.part_missing(state, part) and part in state.observed
+                        for part in ("services", "tasks"))
             tasks_known = "tasks" in state.observed
             observed = state.observed.get("services")
             for raw_service in state.services:

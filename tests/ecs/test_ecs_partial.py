@@ -7,13 +7,22 @@ is missing and exits 1 at 60% with a short --timeout, and never exits 0 with an 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from ecs_transport import CountingProxy, ThrottleShare
-from ecs_world import build_fleet
+from ecs_transport import THROTTLE, CountingProxy, Fault, Request, ThrottleShare
+from ecs_world import REGION, build_fleet
+from textual.pilot import Pilot
 
+from pilothouse.console.app import PilothouseApp
 from pilothouse.console.cli import main
+from pilothouse.console.config import AppConfig
+from pilothouse.console.fleet import Fleet
+from pilothouse.console.screens.fleet import FleetScreen, row_key
+from pilothouse.providers.base import ClusterConfig
+from pilothouse.widgets.cluster_header import ClusterHeader
 
 pytestmark = pytest.mark.ecs
 
@@ -101,3 +110,65 @@ def test_everything_throttled_is_a_clear_exit_1(
     assert "throttled" in (cluster["error"] or "") or "--timeout" in (cluster["error"] or "")
     assert err.startswith("pilothouse:") or err == ""  # one-line report, no traceback
     assert "Traceback" not in err
+
+
+# -- the console over the same proxy ---------------------------------------------------------------------
+
+
+def _always(*actions: str) -> Any:
+    def rule(request: Request) -> Fault | None:
+        return THROTTLE if request.action in actions else None
+    return rule
+
+
+async def _until(pilot: Pilot[Any], predicate: Callable[[], object], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def _cells(app: PilothouseApp, ref: str) -> list[str]:
+    fleet = app.screen
+    assert isinstance(fleet, FleetScreen)
+    snapshot = app.state.get("aws")
+    service = snapshot.service(ref) if snapshot else None
+    assert service is not None, ref
+    return [cell.text.plain for cell in fleet.table.get_row(row_key("aws", service.id))]
+
+
+def _header(app: PilothouseApp) -> str:
+    return app.screen.query_one(ClusterHeader).plain
+
+
+async def test_console_marks_unknown_tasks_and_stale_rows_never_zeros(
+    fleet: None, proxy: CountingProxy, aws_env: Any, tmp_path: Any,
+) -> None:
+    # Tasks never readable: the services show, their health is "?", not "-" or zeros.
+    proxy.faults.append(_always("ListTasks"))
+    cluster = ClusterConfig(name="aws", provider="ecs", refresh_interval=0.2,
+                            options={"endpoint_url": proxy.url, "region": REGION})
+    config = AppConfig(clusters=(cluster,), audit_log=tmp_path / "audit.jsonl")
+    app = PilothouseApp(Fleet(config), config)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _until(pilot, lambda: isinstance(app.screen, FleetScreen)
+                     and app.screen.table.row_count == SERVICES * len(CLUSTERS), "every service's row")
+        with_tasks = _cells(app, "alpha/svc-000")  # moto runs 1 task of it (its runningCount stays 0)
+        assert "? unknown" in with_tasks and not with_tasks[1].startswith(("~", "✗"))
+        assert "0/1" in with_tasks  # ECS's own count (DescribeServices), not one made of the missing tasks
+        header = _header(app)
+        assert "PARTIAL" in header and "missing: ECS cluster alpha tasks (ListTasks): throttled by AWS" in header
+
+        # Tasks readable again, then the services throttled: the rows keep their earlier data, marked stale,
+        # and the header says from when.
+        proxy.faults.clear()
+        await _until(pilot, lambda: "? unknown" not in _cells(app, "alpha/svc-000"), "tasks read")
+        proxy.faults.append(_always("DescribeServices"))
+        await _until(pilot, lambda: _cells(app, "beta/svc-064")[1].startswith("~ "), "stale marks")
+        stale = _cells(app, "alpha/svc-000")
+        assert stale[1].startswith("~ ") and "0/1" in stale and "? unknown" not in stale
+        assert "showing data from" in _header(app) and "DescribeServices" in _header(app)
+        screen = app.screen
+        assert isinstance(screen, FleetScreen)
+        assert screen.table.row_count == SERVICES * len(CLUSTERS)  # nothing dropped, nothing zeroed
