@@ -106,12 +106,16 @@ def refusal_reason(action: Action, message: str) -> str:
 class ActionLayer:
     def __init__(self, providers: Mapping[str, Provider], *, readonly: bool = False,
                  readonly_clusters: frozenset[str] = frozenset(), audit: AuditLog | None = None,
+                 demo_audit: AuditLog | None = None, demo_clusters: frozenset[str] = frozenset(),
                  readonly_reason: str = "the console runs with --readonly",
                  cluster_readonly_reason: Callable[[str], str] | None = None) -> None:
         self.providers = providers
         self.readonly = readonly
         self.readonly_clusters = readonly_clusters
         self.audit = audit or AuditLog()
+        # Simulated clusters' lines go to their own log (console/audit.py demo_audit_path), never to self.audit.
+        self.demo_audit = demo_audit
+        self.demo_clusters = demo_clusters
         self.readonly_reason = readonly_reason
         self._cluster_readonly_reason = cluster_readonly_reason or (lambda name: f"cluster {name} is read-only")
 
@@ -237,6 +241,11 @@ class ActionLayer:
         attempt = _Attempt(self, action, cluster, service)
         return attempt.record(f"refused: {refusal_reason(action, reason)}")
 
+    def audit_for(self, cluster: str) -> AuditLog:
+        if self.demo_audit is not None and cluster in self.demo_clusters:
+            return self.demo_audit
+        return self.audit
+
     def audit_line(self, *, result: str, plan: MutationPlan | None = None, cluster: str = "",
                    service: str = "", action: str = "", before: str = "", after: str = "",
                    extra: Mapping[str, Any] | None = None) -> None:
@@ -244,8 +253,8 @@ class ActionLayer:
         if plan is not None:
             cluster, service, action = plan.cluster, plan.service_ref, plan.action.value
             before, after = plan.before, plan.after
-        self.audit.write(cluster=cluster, service=service, action=action, before=before, after=after,
-                         result=result, detail=plan.detail if plan is not None else "", extra=extra)
+        self.audit_for(cluster).write(cluster=cluster, service=service, action=action, before=before, after=after,
+                                      result=result, detail=plan.detail if plan is not None else "", extra=extra)
 
 
 class _Attempt:
@@ -258,7 +267,7 @@ class _Attempt:
         self.id = new_attempt()
 
     def _unwritable(self, error: OSError) -> str:
-        return f"cannot write the audit log {self.layer.audit.path}: {os_reason(error)}"
+        return f"cannot write the audit log {self.layer.audit_for(self.cluster).path}: {os_reason(error)}"
 
     def record(self, result: str, *, phase: str = "") -> str:
         """Write a one-line ending; '' when written, else a warning naming the path and the reason."""

@@ -34,6 +34,12 @@ def default_audit_path() -> Path:
     return state_home() / "audit.jsonl"
 
 
+def demo_audit_path() -> Path:
+    """Where the demo's mutations are audited: beside the real audit log, never in it (a simulated scale must
+    not read as an operator's change to a real cluster)."""
+    return state_home() / "demo-audit.jsonl"
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -60,6 +66,13 @@ class AuditLog:
         # Our own state dir is made private; a directory the operator named in the config is theirs.
         self._owns_dir = path is None
         self._lock = threading.Lock()
+
+    @classmethod
+    def demo(cls) -> AuditLog:
+        """The demo fleet's own audit log (demo_audit_path), in our state dir."""
+        audit = cls()
+        audit.path = demo_audit_path()
+        return audit
 
     def write(self, *, cluster: str, service: str, action: str, before: str, after: str, result: str,
               detail: str = "", extra: Mapping[str, Any] | None = None) -> dict[str, Any]:

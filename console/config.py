@@ -286,6 +286,7 @@ def demo_config(tasks: int | None = None, frozen_at: float | None = None,
         doctor = DoctorConfig(trusted_registries=DEMO_TRUSTED_REGISTRIES, silences=doctor.silences)
     return AppConfig(
         clusters=demo_cluster_configs(tasks, frozen_at), refresh_interval=1.0, readonly=base.readonly,
-        keymap=base.keymap, source=base.source, demo=True, audit_log=base.audit_log, doctor=doctor,
+        # Not base.audit_log: the demo's simulated mutations go to the demo audit log (console/fleet.py).
+        keymap=base.keymap, source=base.source, demo=True, audit_log=None, doctor=doctor,
         log_buffer_lines=base.log_buffer_lines, theme=base.theme,
     )

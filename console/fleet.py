@@ -59,11 +59,18 @@ class Fleet:
         self.config = config
         self.providers: dict[str, Provider] = {cluster.name: _create(cluster) for cluster in config.clusters}
         where = str(config.source) if config.source else "the config"
+        # Demo mutations are audited apart, never in the real audit log: the whole demo fleet (--demo) to the
+        # demo audit log, and demo clusters inside a real config routed there by the action layer.
+        demo = frozenset(cluster.name for cluster in config.clusters if cluster.provider == "demo")
+        if config.demo:
+            audit, demo = (AuditLog(config.audit_log) if config.audit_log else AuditLog.demo()), frozenset()
+        else:
+            audit = AuditLog(config.audit_log)
         self.actions = ActionLayer(
             self.providers,
             readonly=readonly or config.readonly,
             readonly_clusters=frozenset(cluster.name for cluster in config.clusters if cluster.readonly),
-            audit=AuditLog(config.audit_log),
+            audit=audit, demo_audit=AuditLog.demo() if demo else None, demo_clusters=demo,
             # Say where read-only comes from, so the operator knows what to change.
             readonly_reason="the console runs with --readonly" if readonly else f"readonly = true in {where}",
             cluster_readonly_reason=lambda name: f"cluster {name} is read-only (readonly = true in its "

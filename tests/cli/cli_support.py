@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from pilothouse.console.audit import default_audit_path
+from pathlib import Path
+
+from pilothouse.console.audit import default_audit_path, demo_audit_path
 from pilothouse.console.cli import main
 
 
@@ -17,6 +19,10 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def audit_lines() -> list[dict[str, str]]:
-    path = default_audit_path()
+def read_audit(path: Path) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def audit_lines() -> list[dict[str, str]]:
+    """This test's audit lines: the real log's, then the demo's (--demo mutations are audited there only)."""
+    return read_audit(default_audit_path()) + read_audit(demo_audit_path())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cli_support import audit_lines, run
 
-from pilothouse.console.audit import default_audit_path
+from pilothouse.console.audit import demo_audit_path
 from pilothouse.console.config import state_home
 
 
@@ -46,7 +46,7 @@ def test_state_files_are_private_and_the_log_does_not_repeat_the_audit(capsys: p
     os.chmod(log, 0o644)
     code, _, err = run(capsys, "scale", "demo-swarm/shop_web", "5", "--yes", "--demo")
     assert code == 0, err
-    for path in (default_audit_path(), log):
+    for path in (demo_audit_path(), log):  # the demo's mutations are audited to the demo's own log
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     text = log.read_text()
@@ -55,17 +55,19 @@ def test_state_files_are_private_and_the_log_does_not_repeat_the_audit(capsys: p
 
 @pytest.mark.parametrize("kind", ["directory", "unreadable"])
 def test_events_with_an_audit_log_it_cannot_read_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                             kind: str) -> None:
-    audit = tmp_path / "audit"
+                                                             monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    # The demo reads (and writes) its own audit log, never the configured one: the obstacle is put there.
     if kind == "directory":
-        audit.mkdir()
+        demo_audit_path().mkdir(parents=True)
         reason = "Is a directory"
     else:
-        (tmp_path / "plain").write_text("")
-        audit = tmp_path / "plain" / "audit.jsonl"
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+        (tmp_path / "state").mkdir()
+        state_home().write_text("")  # the state dir is a plain file
         reason = "Not a directory"
+    audit = demo_audit_path()
     config = tmp_path / "config.toml"
-    config.write_text(f'audit_log = "{audit}"\n')
+    config.write_text("")
     code, out, err = run(capsys, "--config", str(config), "events", "--demo")
     assert code == 1 and out == ""
     assert err == f"pilothouse: error: cannot read the audit log {audit}: {reason}: check audit_log in the config\n"
@@ -73,10 +75,10 @@ def test_events_with_an_audit_log_it_cannot_read_is_one_line(tmp_path: Path, cap
 
 def test_a_refusal_that_cannot_be_audited_says_both_on_one_line(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    audit = tmp_path / "audit"
-    audit.mkdir()
+    audit = demo_audit_path()  # the demo's audit log
+    audit.mkdir(parents=True)
     config = tmp_path / "config.toml"
-    config.write_text(f'readonly = true\naudit_log = "{audit}"\n')
+    config.write_text("readonly = true\n")
     code, out, err = run(capsys, "--config", str(config), "rollback", "demo-k8s/prod/web", "--yes", "--demo")
     assert code == 2 and out == ""
     assert err == (f"pilothouse: error: rollback refused: readonly = true in {config} (not in the audit log: "

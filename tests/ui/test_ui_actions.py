@@ -165,7 +165,7 @@ async def test_global_service_cannot_be_scaled(tmp_path: Path) -> None:
 
 
 async def test_keymap_from_config_remaps_keys(tmp_path: Path) -> None:
-    keymap = {"scale": "x", "help": "h", "drill_down": "g"}
+    keymap = {"scale": "x", "help": "h", "drill_down": "b"}
     async with running_app(tmp_path, keymap=keymap) as (app, pilot):
         await select_service(app, pilot, "demo-swarm", "shop_web")
         await pilot.press("s")
@@ -181,8 +181,8 @@ async def test_keymap_from_config_remaps_keys(tmp_path: Path) -> None:
         help_text = screen_text(app)
         assert "x " in help_text and "Scale" in help_text
         await pilot.press("escape")
-        await pilot.press("g")
-        await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="drill down on g")
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="drill down on b")
 
 
 async def test_force_in_the_dialog_never_passes_what_the_orchestrator_accepts(tmp_path: Path) -> None:
