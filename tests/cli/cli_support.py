@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 from pilothouse.console.audit import default_audit_path, demo_audit_path
 from pilothouse.console.cli import main
