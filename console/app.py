@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, TextIO
 from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -39,6 +40,7 @@ from pilothouse.providers.attention import Attention, AttentionAssessor
 from pilothouse.providers.base import LoginCommand
 from pilothouse.providers.doctor import Finding, assess_attention, examine
 from pilothouse.providers.model import Cluster
+from pilothouse.providers.text import display_text
 from pilothouse.widgets.diff_table import DiffTable
 
 if TYPE_CHECKING:
@@ -205,6 +207,13 @@ class PilothouseApp(App[int]):
             if isinstance(screen, FleetScreenBase):
                 screen.fleet_changed()
                 break
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast, whichever screen raises it: display text, never markup (messages quote cluster text:
+        errors, service names, images)."""
+        super().notify(display_text(message), title=display_text(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

@@ -23,6 +23,7 @@ from pilothouse import __version__
 from pilothouse.console.look_verbs import add_look_commands, run_look_command
 from pilothouse.console.setup_verbs import add_examples, add_setup_commands, complete_words, run_setup_command
 from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
+from pilothouse.providers.text import clean_text, display_text
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -214,6 +215,13 @@ def _snapshot_for(fleet: Fleet, cluster_name: str) -> Cluster:
     return provider.snapshot()
 
 
+def _say(line: object = "", *, err: bool = False, flush: bool = False) -> None:
+    """One line of text output: every verb's text output goes through here, as display text (cluster text
+    is untrusted: no escape sequence or control reaches the terminal, secret-looking values are masked, a
+    field's newline cannot forge a line). JSON output does not: json.dumps escapes, and stays exact."""
+    print(display_text(str(line)), file=sys.stderr if err else sys.stdout, flush=flush)
+
+
 def _confirm(question: str) -> bool:
     from pilothouse.console.actions import ConfirmationRefused
 
@@ -221,7 +229,7 @@ def _confirm(question: str) -> bool:
         raise ConfirmationRefused("confirmation needed but stdin is not a terminal: pass --yes to confirm")
     # Not input(): with GNU readline, a Ctrl+C that lands between the prompt and readline's own read is lost
     # and the prompt waits for a second one. A plain read is interrupted by the signal (or never entered).
-    sys.stdout.write(f"{question} [y/N] ")
+    sys.stdout.write(display_text(f"{question} [y/N] "))
     sys.stdout.flush()
     answer = sys.stdin.readline()  # "" at end of input: a no
     return answer.strip().lower() in ("y", "yes")
@@ -244,24 +252,23 @@ def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
         return _find_service(_snapshot_for(fleet, cluster_name), ref)
 
     def confirm(plan: MutationPlan) -> bool:
-        print(plan.describe(), flush=True)
+        _say(plan.describe(), flush=True)
         return bool(args.yes) or _confirm(f"{plan.action.value} {cluster_name}/{plan.service_ref}?")
 
     outcome = actions.run(Action(args.command), cluster_name, locate, confirm, force=bool(getattr(args, "force",
                           False)), service_ref=ref, **params)
     if outcome.error is not None and outcome.status is not Status.DONE:
         if outcome.audit_warning:  # still one line: the refusal (or failure), and why it is not audited
-            print(f"pilothouse: error: {outcome.error} (not in the audit log: {outcome.audit_warning})",
-                  file=sys.stderr)
+            _say(f"pilothouse: error: {outcome.error} (not in the audit log: {outcome.audit_warning})", err=True)
             return outcome.error.exit_code
         raise outcome.error
     if outcome.audit_warning:
-        print(f"pilothouse: warning: {outcome.audit_warning}", file=sys.stderr, flush=True)
+        _say(f"pilothouse: warning: {outcome.audit_warning}", err=True, flush=True)
     if outcome.status is Status.DONE or outcome.status is Status.UNCHANGED:
-        print(outcome.message)
+        _say(outcome.message)
         return EXIT_OK
     if outcome.status is Status.CANCELLED:
-        print("cancelled; nothing changed")
+        _say("cancelled; nothing changed")
         # Not 0: a deploy script must not read "nothing was done" as success.
         return EXIT_FAILED
     raise AssertionError(f"unhandled outcome {outcome.status}")
@@ -291,7 +298,7 @@ def _report_partial(clusters: list[Cluster], args: argparse.Namespace) -> None:
     partial = [cluster for cluster in clusters if cluster.reachable and not cluster.complete]
     for cluster in partial:
         for gap in cluster.missing:
-            print(f"pilothouse: incomplete: {cluster.name}: {gap.describe(now)}", file=sys.stderr)
+            _say(f"pilothouse: incomplete: {cluster.name}: {gap.describe(now)}", err=True)
     if partial:
         verdict = ("accepted with --allow-partial" if args.allow_partial
                    else "exit 1 (--allow-partial accepts it)")
@@ -342,15 +349,15 @@ def _print_doctor(clusters: list[Cluster], findings: list[Finding], args: argpar
     else:
         for cluster in clusters:
             if not cluster.reachable:
-                print(f"{cluster.name}: unreachable: {cluster.error}")
+                _say(f"{cluster.name}: unreachable: {cluster.error}")
             elif not cluster.complete:
-                print(f"{cluster.name}: PARTIAL: not checked: {'; '.join(gap.what for gap in cluster.missing)}")
+                _say(f"{cluster.name}: PARTIAL: not checked: {'; '.join(gap.what for gap in cluster.missing)}")
         for f in findings:
             silenced = f"  [silenced: {f.silenced}]" if f.silenced else ""
-            print(f"{f.severity.value:<6} {f.rule:<20} {f.cluster}/{f.service}: {f.why}{silenced}\n"
-                  f"{'':27}fix: {f.fix}")
+            _say(f"{f.severity.value:<6} {f.rule:<20} {f.cluster}/{f.service}: {f.why}{silenced}")
+            _say(f"{'':27}fix: {f.fix}")
         active = sum(1 for f in findings if not f.silenced)
-        print(f"{active} finding(s), {len(findings) - active} silenced")
+        _say(f"{active} finding(s), {len(findings) - active} silenced")
 
 
 def _doctor_code(clusters: list[Cluster], findings: list[Finding], fail_on: str | None) -> int:
@@ -403,7 +410,7 @@ def _print_events(events: list[Event], *, json_output: bool) -> None:
         sys.stdout.write("\n")
     else:
         for e in events:
-            print(f"{e.time:%Y-%m-%d %H:%M:%S}  {e.cluster:<14} {e.kind:<8} {e.object}: {e.message}")
+            _say(f"{e.time:%Y-%m-%d %H:%M:%S}  {e.cluster:<14} {e.kind:<8} {e.object}: {e.message}")
 
 
 def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
@@ -432,16 +439,16 @@ def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
             if outcome is not None and cluster.reachable:
                 result = outcome.exit_code
             for line in lines:
-                print(line, flush=True)
+                _say(line, flush=True)
             if not cluster.reachable:
-                print(f"{cluster_name}: unreachable ({cluster.error}); retrying", file=sys.stderr, flush=True)
+                _say(f"{cluster_name}: unreachable ({cluster.error}); retrying", err=True, flush=True)
             if outcome is not None and result is not None:
-                print(f"{cluster_name}/{ref}: {outcome.value}", flush=True)
+                _say(f"{cluster_name}/{ref}: {outcome.value}", flush=True)
                 return result
             if not args.watch:
                 return EXIT_OK
             if deadline is not None and time.monotonic() >= deadline:
-                print(f"{cluster_name}/{ref}: still in progress after {args.timeout:g}s", file=sys.stderr)
+                _say(f"{cluster_name}/{ref}: still in progress after {args.timeout:g}s", err=True)
                 return EXIT_FAILED
             refresher.wait_next()
             cluster = refresher.refresh_once()
@@ -465,7 +472,8 @@ def _logs(fleet: Fleet, args: argparse.Namespace) -> int:
         for line in fleet.providers[cluster_name].logs(service, task_id=args.task, tail=args.tail,
                                                         follow=args.follow, stop=stop):
             stamp = f"{line.time:%H:%M:%S} " if line.time else ""
-            print(f"{stamp}{line.source} | {line.text}", flush=args.follow)
+            # The application's own output, asked for: not masked, but no escape sequence or control either.
+            print(clean_text(f"{stamp}{line.source} | {line.text}"), flush=args.follow)
     except KeyboardInterrupt:
         # Ctrl-C is how a follow ends.
         stop.set()
@@ -515,7 +523,7 @@ def _status(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
 
     code = _output(code, write)  # flushed: the report first, then the errors under it
     for provider in broken:
-        print(f"pilothouse: error: {provider.error}", file=sys.stderr)
+        _say(f"pilothouse: error: {provider.error}", err=True)
     _report_partial(clusters, args)
     return code
 
@@ -537,17 +545,17 @@ def _print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attent
         down = sum(1 for node in cluster.nodes if node.status.value != "ready")
         scope = f"; {cluster.scope}" if cluster.scope else ""
         partial = " PARTIAL" if cluster.reachable and not cluster.complete else ""
-        print(f"{cluster.name} ({cluster.kind.value}{label}){partial} {state}; {len(cluster.nodes)} nodes, "
-              f"{down} not ready{scope}")
+        _say(f"{cluster.name} ({cluster.kind.value}{label}){partial} {state}; {len(cluster.nodes)} nodes, "
+             f"{down} not ready{scope}")
         for gap in cluster.missing:
-            print(f"  missing: {gap.describe(now)}")
+            _say(f"  missing: {gap.describe(now)}")
     listed = [(cluster, service, attention.get(cluster.name, {}).get(service.id, NOTHING))
               for cluster in clusters for service in cluster.services]
     listed.sort(key=lambda item: item[2].level.rank)  # stable: the configured order within a level
     if only_attention:
         listed = [item for item in listed if item[2].needed]
         if not listed:
-            print("nothing needs attention")
+            _say("nothing needs attention")
             return
         header = ["CLUSTER", "SERVICE", "ATTENTION", "RUNNING", "REASONS"]
         rows: list[list[str]] = []
@@ -573,10 +581,12 @@ def _print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attent
 def _print_table(header: list[str], rows: list[list[str]]) -> None:
     """Columns padded to their widest cell and three spaces apart, as kubectl prints; the last one is not
     padded (it may be long)."""
-    widths = [max(len(row[index]) for row in [header, *rows]) for index in range(len(header) - 1)]
-    for row in [header, *rows]:
+    # Each cell is display text before the widths are measured: cluster text cannot skew the columns.
+    shown = [[display_text(cell) for cell in row] for row in [header, *rows]]
+    widths = [max(len(row[index]) for row in shown) for index in range(len(header) - 1)]
+    for row in shown:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("   ".join([*cells, row[-1]]).rstrip())
+        _say("   ".join([*cells, row[-1]]).rstrip())
 
 
 def _running_text(service: Service, now: datetime) -> str:
@@ -649,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _run(argv)
     except ProviderError as error:
-        print(f"pilothouse: error: {error}", file=sys.stderr)
+        _say(f"pilothouse: error: {error}", err=True)
         return error.exit_code
     except KeyboardInterrupt:
         print("pilothouse: interrupted", file=sys.stderr)

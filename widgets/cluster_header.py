@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from pilothouse.providers.attention import Attention, Level
 from pilothouse.providers.model import Cluster, ConnectionState, NodeStatus
+from pilothouse.providers.text import display_text
 from pilothouse.widgets.render import connection_text
 
 
@@ -31,7 +32,7 @@ def cluster_lines(cluster: Cluster, login_hint: str = "", readonly: bool = False
     if readonly:
         text.append(" READ-ONLY ", style="bold reverse blue")
         text.append(" ")
-    text.append(cluster.name, style="bold")
+    text.append(display_text(cluster.name), style="bold")
     text.append(f" {cluster.kind.value} ", style="dim")
     text.append_text(connection_text(cluster.state))
     if cluster.state is ConnectionState.UNREACHABLE and cluster.services:
@@ -57,7 +58,7 @@ def cluster_lines(cluster: Cluster, login_hint: str = "", readonly: bool = False
                         (cluster.error, "red")):
         if note:
             notes.append("  " if not notes else " · ")
-            notes.append(note, style=style)
+            notes.append(display_text(note), style=style)
     return [text, notes] if notes else [text]
 
 
@@ -122,7 +123,7 @@ def header_lines(clusters: Sequence[Cluster], login_hints: Mapping[str, str] | N
     summary = Text(no_wrap=True, overflow="ellipsis", style="dim")
     if healthy:
         summary.append(f"+{len(healthy)} connected: ", style="green")
-        summary.append(", ".join(cluster.name for cluster in healthy))
+        summary.append(display_text(", ".join(cluster.name for cluster in healthy)))
     if unshown:
         summary.append(" · " if healthy else "")
         summary.append(f"+{unshown} more with problems (pilothouse status)", style="bold red")

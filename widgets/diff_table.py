@@ -16,6 +16,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from pilothouse.widgets.render import safe_text, shown
+
 
 @dataclass(frozen=True, slots=True)
 class Cell:
@@ -23,6 +25,10 @@ class Cell:
 
     text: Text
     sort: Any = None
+
+    def __post_init__(self) -> None:
+        # Every table cell is display text, whoever built it: cluster strings cannot reach the terminal raw.
+        object.__setattr__(self, "text", safe_text(self.text))
 
     def __rich__(self) -> RenderableType:
         return self.text
@@ -32,7 +38,7 @@ class Cell:
 
 
 def cell(value: str | Text, sort: Any = None, style: str = "") -> Cell:
-    text = value if isinstance(value, Text) else Text(value, style=style, no_wrap=True, overflow="ellipsis")
+    text = value if isinstance(value, Text) else shown(value, style, no_wrap=True, overflow="ellipsis")
     return Cell(text, text.plain.lower() if sort is None else sort)
 
 
@@ -82,7 +88,7 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
             self.add_column(self._label(index), key=column.key, width=column.width)
 
     def _label(self, index: int) -> Text:
-        label = Text(self.table_columns[index].label, style="bold", no_wrap=True)
+        label = shown(self.table_columns[index].label, "bold", no_wrap=True)
         if index == self.sort_column:
             # In front: a narrow column cuts its label's end, and the marker must stay visible.
             label = Text.assemble(("▼" if self.sort_reverse else "▲", "bold"), label, no_wrap=True)

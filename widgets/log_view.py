@@ -27,18 +27,18 @@ from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
 
+from pilothouse.providers.text import clean_text, without_escapes
+
 ERROR_WORDS = re.compile(r"\b(ERROR|FATAL|PANIC|CRITICAL|Traceback)\b")
 WARNING_WORDS = re.compile(r"\b(WARN|WARNING)\b")
 MATCH_STYLE = "bold black on yellow"
-# Terminal escapes in container output (colours, titles) would be sent to the operator's terminal as they are.
-ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
-CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 CONTINUATION_INDENT = 2
 
 
 def clean(line: str) -> str:
-    """A line as drawn: tabs expanded, terminal escapes removed, other control characters made visible."""
-    return CONTROLS.sub("\N{REPLACEMENT CHARACTER}", ESCAPES.sub("", line).expandtabs())
+    """A line as drawn: tabs expanded, terminal escapes (7-bit and 8-bit) removed, other control and hiding
+    characters made visible (providers/text.py). Not masked: the operator asked for the application's output."""
+    return clean_text(without_escapes(line).expandtabs())
 
 
 class LogHighlighter(Highlighter):

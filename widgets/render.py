@@ -1,12 +1,16 @@
 """Model values -> Rich Text, shared by every screen. Pure functions: no Textual, no SDK.
 
 Every state is spelled out in words or symbols as well as colour, so NO_COLOR terminals lose nothing.
+Cluster strings become Text through `shown` (or `safe_text` for a Text already assembled): built from plain
+strings, never parsed as markup, with escape sequences, controls and secret-looking values gone
+(providers/text.py).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rich.console import OverflowMethod
 from rich.text import Text
 
 from pilothouse.providers.model import (
@@ -19,7 +23,8 @@ from pilothouse.providers.model import (
     Task,
     TaskState,
 )
-from pilothouse.providers.secrets import shown_value
+from pilothouse.providers.secrets import may_hold_secret, shown_value
+from pilothouse.providers.text import display_text, is_clean
 
 ROLLOUT_STYLES: dict[RolloutState, str] = {
     RolloutState.STABLE: "green",
@@ -55,6 +60,30 @@ TASK_STATE_STYLES: dict[TaskState, str] = {
     TaskState.FAILED: "bold red",
     TaskState.UNKNOWN: "dim",
 }
+
+def shown(value: str, style: str = "", *, multiline: bool = False, no_wrap: bool | None = None,
+          overflow: OverflowMethod | None = None) -> Text:
+    """Cluster text as a Text: one line (a multi-line field keeps its lines), never markup."""
+    return Text(display_text(value, multiline=multiline), style=style, no_wrap=no_wrap, overflow=overflow)
+
+
+def safe_text(text: Text) -> Text:
+    """`text` as display text: itself when it already is (the common case, one check), else rebuilt piece
+    by piece between its style boundaries, each piece cleaned and masked, so the styles survive."""
+    plain = text.plain
+    if is_clean(plain) and not may_hold_secret(plain):
+        return text
+    if display_text(plain) == plain:
+        return text
+    offsets = sorted({offset for span in text.spans for offset in (span.start, span.end)})
+    result = text.blank_copy()
+    for piece in text.divide(offsets):
+        cleaned = Text(display_text(piece.plain))
+        for span in piece.spans:
+            cleaned.stylize(span.style)
+        result.append_text(cleaned)
+    return result
+
 
 BAR_FULL = "█"
 BAR_EMPTY = "░"
@@ -115,7 +144,7 @@ def node_status_text(status: NodeStatus, availability: str) -> Text:
 
 
 def task_state_text(task: Task) -> Text:
-    word = task.raw_state or task.state.value
+    word = display_text(task.raw_state) if task.raw_state else task.state.value
     return Text(word, style=TASK_STATE_STYLES.get(task.state, ""), no_wrap=True, overflow="ellipsis")
 
 
@@ -146,5 +175,6 @@ def age(since: datetime | None, now: datetime | None = None) -> str:
 
 
 def masked_env(name: str, value: str) -> str:
-    """An env value as shown: secret-looking names are masked, whatever their value."""
-    return shown_value(name, value)
+    """An env value as shown: secret-looking names are masked whatever their value, and secret-looking
+    values (a URL's password, an access key) whatever their name."""
+    return display_text(shown_value(name, value))

@@ -13,6 +13,7 @@ from textual.widgets import Button, Static
 
 from pilothouse.console.key_display import key_display
 from pilothouse.providers.base import Action, MutationPlan
+from pilothouse.providers.text import display_text
 
 INLINE_UP_TO = 36
 WHAT_CHANGES = {Action.SCALE: "replicas", Action.ROLLBACK: "version"}
@@ -21,20 +22,21 @@ WHAT_CHANGES = {Action.SCALE: "replicas", Action.ROLLBACK: "version"}
 def plan_text(plan: MutationPlan) -> Text:
     text = Text()
     text.append(f"{plan.action.value.capitalize()} ", style="bold")
-    text.append(f"{plan.cluster}/{plan.service_ref}\n\n", style="bold")
+    text.append(display_text(f"{plan.cluster}/{plan.service_ref}") + "\n\n", style="bold")
     what = WHAT_CHANGES.get(plan.action, "change")
-    if len(plan.before) + len(plan.after) <= INLINE_UP_TO:
+    before, after = display_text(plan.before), display_text(plan.after)
+    if len(before) + len(after) <= INLINE_UP_TO:
         text.append(f"{what}  ")
-        text.append(plan.before, style="bold red")
+        text.append(before, style="bold red")
         text.append("  ->  ")
-        text.append(plan.after, style="bold green")
+        text.append(after, style="bold green")
     else:
         text.append(f"{what}\n  from  ")
-        text.append(plan.before, style="bold red")
+        text.append(before, style="bold red")
         text.append("\n    to  ")
-        text.append(plan.after, style="bold green")
+        text.append(after, style="bold green")
     if plan.detail:
-        text.append(f"\n{plan.detail}", style="dim")
+        text.append("\n" + display_text(plan.detail, multiline=True), style="dim")
     return text
 
 

@@ -16,6 +16,7 @@ from pilothouse.console.key_display import key_display
 from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.screens.navigate import open_service
 from pilothouse.providers.doctor import Finding, Severity
+from pilothouse.providers.text import display_text
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.filter_bar import FilterBar
 from pilothouse.widgets.footer import KeyFooter
@@ -81,16 +82,16 @@ def detail_text(finding: Finding | None) -> Text:
         return text
     text.append(f"{finding.rule} ", style="bold")
     text.append(finding.severity.value, style=SEVERITY_STYLES.get(finding.severity, ""))
-    text.append(f"  {finding.cluster}/{finding.service}")
+    text.append(display_text(f"  {finding.cluster}/{finding.service}"))
     if finding.container:
-        text.append(f" container {finding.container}", style="dim")
+        text.append(display_text(f" container {finding.container}"), style="dim")
     text.append("\nwhy  ", style="bold")
-    text.append(finding.why)
+    text.append(display_text(finding.why))
     text.append("\nfix  ", style="bold")
-    text.append(finding.fix, style="green")
+    text.append(display_text(finding.fix), style="green")
     if finding.silenced:
         text.append("\nsilenced  ", style="bold")
-        text.append(finding.silenced, style="italic")
+        text.append(display_text(finding.silenced), style="italic")
     return text
 
 
@@ -170,7 +171,7 @@ class DoctorScreen(FleetScreenBase):
         counts = {severity: sum(1 for f in active if f.severity is severity) for severity in Severity}
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append("Doctor ", style="bold")
-        title.append(f"· {self.cluster_filter or 'every cluster'} · ")
+        title.append(display_text(f"· {self.cluster_filter or 'every cluster'} · "))
         title.append(f"{len(active)} findings", style="bold")
         for severity, count in counts.items():
             if count:
@@ -179,11 +180,12 @@ class DoctorScreen(FleetScreenBase):
         if silenced:
             title.append(f" · {silenced} silenced", style="dim")
         if self._words:
-            title.append(f" · filter: {' '.join(self._words)} ({len(visible)} of {len(rows)})", style="dim")
+            title.append(display_text(f" · filter: {' '.join(self._words)} ({len(visible)} of {len(rows)})"),
+                         style="dim")
         missing = [name for name, cluster in self.state.clusters.items()
                    if name not in self.state.findings or not cluster.reachable]
         if missing:
-            title.append(f" · not checked or stale: {', '.join(missing)}", style="yellow")
+            title.append(display_text(f" · not checked or stale: {', '.join(missing)}"), style="yellow")
         self.query_one("#doctor-title", Static).update(title)
 
     def selected_finding(self) -> Finding | None:

@@ -24,6 +24,7 @@ from pilothouse.console.key_display import key_display
 from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.timeline import merge
 from pilothouse.providers.model import Cluster, Event
+from pilothouse.providers.text import display_text
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.filter_bar import FilterBar
 from pilothouse.widgets.footer import KeyFooter
@@ -99,13 +100,13 @@ def event_detail(event: Event) -> Group:
     table.add_column("field", style="bold cyan", no_wrap=True, width=8)
     table.add_column("value", ratio=1, overflow="fold")
     table.add_row("time", Text(f"{time:%Y-%m-%d %H:%M:%S} {time.tzname() or ''}".rstrip()))
-    table.add_row("cluster", Text(event.cluster or "-"))
-    table.add_row("kind", Text(event.kind, style=KIND_STYLES.get(event.kind, "cyan")))
-    table.add_row("object", Text(event.object or "-", style="bold"))
+    table.add_row("cluster", Text(display_text(event.cluster or "-")))
+    table.add_row("kind", Text(display_text(event.kind), style=KIND_STYLES.get(event.kind, "cyan")))
+    table.add_row("object", Text(display_text(event.object or "-"), style="bold"))
     if event.service_ref:
-        table.add_row("service", Text(event.service_ref))
+        table.add_row("service", Text(display_text(event.service_ref)))
     return Group(Text("Event", style="bold"), Text(""), table, Text(""), Text("message", style="bold cyan"),
-                 Text(event.message or "-", overflow="fold"))
+                 Text(display_text(event.message or "-", multiline=True), overflow="fold"))
 
 
 class EventDetailScreen(ModalScreen[None]):
@@ -253,7 +254,7 @@ class EventsScreen(FleetScreenBase):
     def _title(self, shown: int, following: bool) -> None:
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append("Events ", style="bold")
-        title.append(f"· {self.cluster_filter or 'every cluster'} · ")
+        title.append(display_text(f"· {self.cluster_filter or 'every cluster'} · "))
         title.append(f"{shown} of {len(self.events)}" if shown != len(self.events) else f"{shown} events")
         if len(self.events) >= MAX_EVENTS:
             title.append(f" (latest {MAX_EVENTS})", style="dim")
@@ -261,7 +262,7 @@ class EventsScreen(FleetScreenBase):
         if audit:
             title.append(f" · {audit} console actions", style="magenta")
         if self._words:
-            title.append(f" · filter: {' '.join(self._words)}", style="dim")
+            title.append(display_text(f" · filter: {' '.join(self._words)}"), style="dim")
         title.append(" · following" if following else " · scrolled up (ctrl+end: follow)", style="dim")
         if not self.loaded:
             title.append(" · loading", style="yellow")

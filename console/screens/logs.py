@@ -24,6 +24,7 @@ from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.providers.base import Capability, LogLine, Provider
 from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.model import Service
+from pilothouse.providers.text import display_text
 from pilothouse.widgets.filter_bar import FilterBar
 from pilothouse.widgets.footer import KeyFooter
 from pilothouse.widgets.log_view import LogView
@@ -209,13 +210,13 @@ class LogScreen(FleetScreenBase):
     def _update_status(self) -> None:
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append("Logs ", style="bold")
-        title.append(self._label, style="bold")
+        title.append(display_text(self._label), style="bold")
         self.query_one("#log-title", Static).update(title)
         status = Text(no_wrap=True, overflow="ellipsis")
         term = self.view.search_term
         if term:  # first: at 80 columns the end of this line is cut, and the match counter is what n/N need
             total = self.view.count_matches(term)
-            status.append(f"/{term}: ")
+            status.append(display_text(f"/{term}: "))
             if self.match_index is not None and total:
                 position = self.view.count_matches(term, self.match_index) + 1
                 status.append(f"match {position} of {total}")
@@ -223,7 +224,7 @@ class LogScreen(FleetScreenBase):
                 status.append(f"{total} matches" if total else "no match", style="" if total else "yellow")
             status.append(" · ")
         if self.ended:
-            status.append(self.ended, style="bold red" if self.failed else "yellow")
+            status.append(display_text(self.ended), style="bold red" if self.failed else "yellow")
             status.append(" · ")
         elif self.following:
             status.append("following", style="green")

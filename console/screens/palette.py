@@ -1,4 +1,8 @@
-"""Command palette entries: jump to any service, a cluster's placement or doctor, or the events timeline."""
+"""Command palette entries: jump to any service, a cluster's placement or doctor, or the events timeline.
+
+Entries quote cluster text (service names, images). Textual parses a hit's string display and its help as
+markup, so both go into one Rich Text built from display text: an image `bad:2[/]` is shown, not parsed.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,15 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Protocol, cast
 
+from rich.text import Text
 from textual.app import App
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 
 from pilothouse.console.screens.base import ConsoleHost
 from pilothouse.console.screens.navigate import open_doctor, open_events, open_nodes, open_placement, open_service
+from pilothouse.providers.text import display_text
+
+HELP_STYLE = "dim"
 
 
 def log_in(app: App[object], cluster: str) -> None:
@@ -45,11 +53,29 @@ class FleetCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, command, help_text in self._commands():
-            yield DiscoveryHit(name, command, help=help_text)
+            shown = display_text(name)
+            yield DiscoveryHit(prompt(Text(shown), help_text), command, text=shown)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, command, help_text in self._commands():
-            score = matcher.match(name)
+            shown = display_text(name)
+            score = matcher.match(shown)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), command, help=help_text)
+                yield Hit(score, prompt(highlighted(matcher, shown), help_text), command, text=shown)
+
+
+def highlighted(matcher: Matcher, name: str) -> Text:
+    """The name with the query's letters marked, as Matcher.highlight does, without reading it as markup."""
+    text = Text(name)
+    _score, offsets = matcher.fuzzy_search.match(matcher.query, name)
+    style = matcher.match_style.rich_style
+    for offset in offsets:
+        if not name[offset].isspace():
+            text.stylize(style, offset, offset + 1)
+    return text
+
+
+def prompt(name: Text, help_text: str) -> Text:
+    """The entry's two lines, as Textual draws a hit and its help, from plain strings only."""
+    return Text.assemble(name, "\n", (display_text(help_text), HELP_STYLE))

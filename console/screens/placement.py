@@ -28,6 +28,7 @@ from pilothouse.providers.model import (
     TaskState,
 )
 from pilothouse.providers.nodes import ordered_nodes
+from pilothouse.providers.text import display_text
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
 from pilothouse.widgets.render import node_status_text
@@ -191,7 +192,7 @@ class PlacementScreen(FleetScreenBase):
         if cluster.demo:
             title.append(" DEMO ", style="bold reverse yellow")
             title.append(" ")
-        title.append(f"Placement · {cluster.name} ({cluster.kind.value}) · {len(cluster.nodes)} nodes",
+        title.append(display_text(f"Placement · {cluster.name} ({cluster.kind.value}) · {len(cluster.nodes)} nodes"),
                      style="bold")
         if self._pages > 1:
             title.append(f" · services {first + 1}-{first + len(services)} of {total} ([ ] to page)",
@@ -204,7 +205,7 @@ class PlacementScreen(FleetScreenBase):
             if cluster.nodes:
                 state.append(" (last known placement)", style="red")
             if cluster.error:
-                state.append(f" · {cluster.error}", style="red")
+                state.append(display_text(f" · {cluster.error}"), style="red")
             lines.append(state)
         focus = next((service for service in services if service.id == self.focus_service_id), None)
         if focus is not None:
@@ -213,8 +214,8 @@ class PlacementScreen(FleetScreenBase):
                      f" {tallies[focus.id].text().plain}"
                      for node_id, tallies in grid.items() if focus.id in tallies]
             # A line of its own that may wrap; the title line above is cut at the edge instead.
-            line = Text(f"{focus.ref}: ", style="bold")
-            line.append(", ".join(sorted(where)) or "no tasks", style="not bold")
+            line = Text(display_text(f"{focus.ref}: "), style="bold")
+            line.append(display_text(", ".join(sorted(where))) or "no tasks", style="not bold")
             lines.append(line)
         self.query_one("#placement-title", Static).update(Group(*lines))
 

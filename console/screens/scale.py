@@ -15,6 +15,7 @@ from textual.widgets import Checkbox, Input, Static
 from pilothouse.console.actions import DEFAULT_MAX_REPLICAS, MAX_REPLICAS_WITHOUT_FORCE, ActionLayer, OverLimit
 from pilothouse.console.key_display import key_display
 from pilothouse.providers.errors import InvalidInput
+from pilothouse.providers.text import display_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,8 @@ class ScaleDialog(ModalScreen[ScaleRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="scale-box", classes="dialog"):
-            yield Static(Text.assemble("Scale ", (self.target, "bold"), f"  (now {self.current} replicas)"),
+            yield Static(Text.assemble("Scale ", (display_text(self.target), "bold"),
+                                       f"  (now {self.current} replicas)"),
                          id="scale-title")
             yield Input(value=str(self.current), placeholder="replicas", id="scale-input")
             yield Checkbox(f"force (more than {MAX_REPLICAS_WITHOUT_FORCE:,})", id="scale-force")
@@ -75,7 +77,8 @@ class ScaleDialog(ModalScreen[ScaleRequest | None]):
 
     def show_error(self, message: str) -> None:
         error = self.query_one("#scale-error", Static)
-        error.update(message)
+        # A Text, not a string: the message quotes the service's name, and a string would be parsed as markup.
+        error.update(Text(display_text(message)))
         error.set_class(bool(message), "visible")
 
     def action_cancel(self) -> None:

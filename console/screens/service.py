@@ -21,6 +21,7 @@ from pilothouse.console.screens.service_actions import ServiceActionScreen
 from pilothouse.console.screens.task_detail import TaskDetailScreen
 from pilothouse.providers.attention import NOTHING, Attention
 from pilothouse.providers.model import Cluster, Event, Service, Task
+from pilothouse.providers.text import display_text
 from pilothouse.widgets.cluster_header import LEVEL_STYLES
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
@@ -124,20 +125,20 @@ def summary(cluster: Cluster, service: Service, now: datetime, attention: Attent
     if cluster.demo:
         text.append(" DEMO ", style="bold reverse yellow")
         text.append(" ")
-    text.append(service.ref, style="bold")
-    text.append(f"  {cluster.name} · {service.workload_kind} · {service.mode.value}", style="dim")
+    text.append(display_text(service.ref), style="bold")
+    text.append(display_text(f"  {cluster.name} · {service.workload_kind} · {service.mode.value}"), style="dim")
     if not cluster.reachable and cluster.services:
-        text.append(f"  (stale: {cluster.error or cluster.state.value})", style="bold red")
+        text.append(display_text(f"  (stale: {cluster.error or cluster.state.value})"), style="bold red")
     if attention.needed:
         # Why the fleet put it first, worst reason first (all of them: `pilothouse status --attention`).
         style = LEVEL_STYLES[attention.level]
         text.append("\nattention ")
         text.append(f"{attention.level.symbol} {attention.level.value}: ", style=style)
-        text.append(" · ".join(attention.texts()), style=style)
+        text.append(display_text(" · ".join(attention.texts())), style=style)
     text.append("\nimage ")
-    text.append(service.image or "-", style="bold")
+    text.append(display_text(service.image or "-"), style="bold")
     if service.version:
-        text.append(f"  ({service.version})", style="dim")
+        text.append(display_text(f"  ({service.version})"), style="dim")
     text.append("\nreplicas ")
     text.append_text(replicas_text(service.running, service.desired, service.mode.value == "global"))
     if service.stale and service.observed is not None:
@@ -158,24 +159,24 @@ def summary(cluster: Cluster, service: Service, now: datetime, attention: Attent
     if took:
         text.append(f"  {'took' if rollout.finished else 'elapsed'} {took}", style="dim")
     if rollout.from_version or rollout.to_version:
-        text.append(f"  {rollout.from_version or '?'} -> {rollout.to_version or '?'}")
+        text.append(display_text(f"  {rollout.from_version or '?'} -> {rollout.to_version or '?'}"))
     if rollout.message:
-        text.append(f"\n  {rollout.message}", style="italic")
+        text.append("\n  " + display_text(rollout.message), style="italic")
     policy = service.update_policy.summary()
     text.append("\npolicy ")
-    text.append(policy or "-", style="dim")
+    text.append(display_text(policy or "-"), style="dim")
     facts = [f"{key} {value}" for key, value in service.details.items()]
     if service.ports:
         facts.append("ports " + " ".join(service.ports))
     if service.networks:
         facts.append("networks " + " ".join(service.networks))
     if facts:
-        text.append("\n" + " · ".join(facts), style="dim")
+        text.append("\n" + display_text(" · ".join(facts)), style="dim")
     for container in service.containers:
-        env = [f"{name}={masked_env(name, value)}" for name, value in sorted(container.env.items())]
-        env += [f"{name}=(secret)" for name in container.secret_env]
+        env = [f"{display_text(name)}={masked_env(name, value)}" for name, value in sorted(container.env.items())]
+        env += [f"{display_text(name)}=(secret)" for name in container.secret_env]
         if env:
-            text.append(f"\nenv {container.name}: " + " ".join(env), style="dim")
+            text.append(f"\nenv {display_text(container.name)}: " + " ".join(env), style="dim")
     return text
 
 
@@ -187,8 +188,8 @@ def events_text(events: list[Event]) -> Text:
         text.append("\n  none", style="dim")
     for event in events:
         text.append(f"\n{event.time:%H:%M:%S} ", style="dim")
-        text.append(f"{event.kind:<8} ", style="yellow" if event.kind == "warning" else "cyan")
-        text.append(f"{event.object}: {event.message}")
+        text.append(display_text(f"{event.kind:<8} "), style="yellow" if event.kind == "warning" else "cyan")
+        text.append(display_text(f"{event.object}: {event.message}"))
     return text
 
 
@@ -263,7 +264,8 @@ class ServiceScreen(ServiceActionScreen):
             # While unreachable the last good data stands: the follower must not call the service removed.
             self._observe(cluster, service)
         if service is None:
-            summary_widget.update(Text(f"{self.cluster_name}: this service no longer exists", style="bold red"))
+            summary_widget.update(Text(display_text(f"{self.cluster_name}: this service no longer exists"),
+                                       style="bold red"))
             self.query_one(DiffTable).sync(())
             self._update_detail(None, datetime.now(UTC))
             return
@@ -368,7 +370,8 @@ class ServiceScreen(ServiceActionScreen):
         lines, outcome = follower.observe(service)
         stamp = f"{cluster.last_sync:%H:%M:%S} " if cluster.last_sync else ""
         panel = self.query_one("#rollout-follow", Log)
-        panel.write_lines([stamp + line for line in lines])
+        # The follower quotes cluster text (rollout messages, task errors): display text, like the CLI's.
+        panel.write_lines([stamp + display_text(line) for line in lines])
         if outcome is Outcome.NOTHING:
             # Unlike the CLI, the screen keeps watching: a rollout may start while the operator looks.
             if not self._waiting_shown:
@@ -379,7 +382,7 @@ class ServiceScreen(ServiceActionScreen):
             return
         self.outcome = outcome
         self.follower = None
-        panel.write_line(f"{stamp}rollout {outcome.value}")
+        panel.write_line(display_text(f"{stamp}rollout {outcome.value}"))
         self.notify(f"{follower.ref}: rollout {outcome.value}", title="Rollout",
                     severity="information" if outcome is Outcome.COMPLETED else "error", markup=False)
 

@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 from pilothouse.console.key_display import key_display
 from pilothouse.providers.model import Task
+from pilothouse.providers.text import display_text
 from pilothouse.widgets.render import HEALTH_STYLES, TASK_STATE_STYLES, age
 
 if TYPE_CHECKING:
@@ -38,27 +39,27 @@ def when(moment: datetime | None, now: datetime) -> Text:
 def task_fields(task: Task, now: datetime) -> list[tuple[str, Text]]:
     """(label, value) for every field of the task, in the order an operator reads them."""
     dash = Text("-", style="dim")
-    node = Text(task.node_name or task.node_id or "-")
+    node = Text(display_text(task.node_name or task.node_id or "-"))
     if task.node_name and task.node_id and task.node_id != task.node_name:
-        node.append(f"  (id {task.node_id})", style="dim")
+        node.append(display_text(f"  (id {task.node_id})"), style="dim")
     state = Text(task.state.value, style=TASK_STATE_STYLES.get(task.state, ""))
-    raw = Text(task.raw_state) if task.raw_state else dash
+    raw = Text(display_text(task.raw_state)) if task.raw_state else dash
     exit_code = Text(str(task.exit_code), style="bold red" if task.exit_code else "") \
         if task.exit_code is not None else dash
     return [
-        ("task", Text(task.id, style="bold")),
+        ("task", Text(display_text(task.id), style="bold")),
         ("slot", Text(str(task.slot)) if task.slot is not None else dash),
         ("node", node),
         ("state", state),
         ("raw state", raw),
         ("desired state", Text(task.desired_state.value)),
         ("health", Text(task.health.value, style=HEALTH_STYLES.get(task.health, ""))),
-        ("version", Text(task.version) if task.version else dash),
+        ("version", Text(display_text(task.version)) if task.version else dash),
         ("started", when(task.started, now)),
         ("stopped", when(task.stopped, now)),
         ("exit code", exit_code),
         ("restarts", Text(str(task.restarts), style="yellow" if task.restarts else "")),
-        ("address", Text(task.address) if task.address else dash),
+        ("address", Text(display_text(task.address)) if task.address else dash),
     ]
 
 
@@ -68,12 +69,13 @@ def task_detail(title: str, task: Task, now: datetime, gone: bool = False) -> Gr
     table.add_column("value", ratio=1, overflow="fold")
     for label, value in task_fields(task, now):
         table.add_row(label, value)
-    parts: list[RenderableType] = [Text(title, style="bold")]
+    parts: list[RenderableType] = [Text(display_text(title), style="bold")]
     if gone:
         parts.append(Text("this task is no longer in the latest snapshot: as last seen", style="bold yellow"))
     parts += [Text(""), table, Text(""), Text("error", style="bold cyan")]
     # Wrapped, never cut: this is the one place the whole failure reason can be read.
-    parts.append(Text(task.error, style="red", overflow="fold") if task.error else Text("none", style="dim"))
+    parts.append(Text(display_text(task.error, multiline=True), style="red", overflow="fold") if task.error
+                 else Text("none", style="dim"))
     return Group(*parts)
 
 
