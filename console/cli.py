@@ -215,6 +215,12 @@ def _snapshot_for(fleet: Fleet, cluster_name: str) -> Cluster:
     return provider.snapshot()
 
 
+def _t(field: str) -> str:
+    """One field of cluster text, cleaned on its own before it joins a line: a sequence it opens cannot
+    reach into (and hide) the fields after it."""
+    return display_text(field)
+
+
 def _say(line: object = "", *, err: bool = False, flush: bool = False) -> None:
     """One line of text output: every verb's text output goes through here, as display text (cluster text
     is untrusted: no escape sequence or control reaches the terminal, secret-looking values are masked, a
@@ -349,13 +355,13 @@ def _print_doctor(clusters: list[Cluster], findings: list[Finding], args: argpar
     else:
         for cluster in clusters:
             if not cluster.reachable:
-                _say(f"{cluster.name}: unreachable: {cluster.error}")
+                _say(f"{_t(cluster.name)}: unreachable: {_t(cluster.error)}")
             elif not cluster.complete:
-                _say(f"{cluster.name}: PARTIAL: not checked: {'; '.join(gap.what for gap in cluster.missing)}")
+                _say(f"{_t(cluster.name)}: PARTIAL: not checked: {'; '.join(gap.what for gap in cluster.missing)}")
         for f in findings:
-            silenced = f"  [silenced: {f.silenced}]" if f.silenced else ""
-            _say(f"{f.severity.value:<6} {f.rule:<20} {f.cluster}/{f.service}: {f.why}{silenced}")
-            _say(f"{'':27}fix: {f.fix}")
+            silenced = f"  [silenced: {_t(f.silenced)}]" if f.silenced else ""
+            _say(f"{f.severity.value:<6} {f.rule:<20} {_t(f.cluster)}/{_t(f.service)}: {_t(f.why)}{silenced}")
+            _say(f"{'':27}fix: {_t(f.fix)}")
         active = sum(1 for f in findings if not f.silenced)
         _say(f"{active} finding(s), {len(findings) - active} silenced")
 
@@ -410,7 +416,7 @@ def _print_events(events: list[Event], *, json_output: bool) -> None:
         sys.stdout.write("\n")
     else:
         for e in events:
-            _say(f"{e.time:%Y-%m-%d %H:%M:%S}  {e.cluster:<14} {e.kind:<8} {e.object}: {e.message}")
+            _say(f"{e.time:%Y-%m-%d %H:%M:%S}  {_t(e.cluster):<14} {_t(e.kind):<8} {_t(e.object)}: {_t(e.message)}")
 
 
 def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
@@ -441,7 +447,7 @@ def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
             for line in lines:
                 _say(line, flush=True)
             if not cluster.reachable:
-                _say(f"{cluster_name}: unreachable ({cluster.error}); retrying", err=True, flush=True)
+                _say(f"{cluster_name}: unreachable ({_t(cluster.error)}); retrying", err=True, flush=True)
             if outcome is not None and result is not None:
                 _say(f"{cluster_name}/{ref}: {outcome.value}", flush=True)
                 return result
@@ -539,13 +545,13 @@ def _print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attent
     now = datetime.now(UTC)
     for cluster in clusters:
         label = " DEMO" if cluster.demo else ""
-        state = cluster.state.value + (f": {cluster.error}" if cluster.error else "")
+        state = cluster.state.value + (f": {_t(cluster.error)}" if cluster.error else "")
         if cluster.forbidden:
-            state += f"; forbidden: {', '.join(cluster.forbidden)}"
+            state += f"; forbidden: {_t(', '.join(cluster.forbidden))}"
         down = sum(1 for node in cluster.nodes if node.status.value != "ready")
-        scope = f"; {cluster.scope}" if cluster.scope else ""
+        scope = f"; {_t(cluster.scope)}" if cluster.scope else ""
         partial = " PARTIAL" if cluster.reachable and not cluster.complete else ""
-        _say(f"{cluster.name} ({cluster.kind.value}{label}){partial} {state}; {len(cluster.nodes)} nodes, "
+        _say(f"{_t(cluster.name)} ({cluster.kind.value}{label}){partial} {state}; {len(cluster.nodes)} nodes, "
              f"{down} not ready{scope}")
         for gap in cluster.missing:
             _say(f"  missing: {gap.describe(now)}")

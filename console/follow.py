@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from pilothouse.providers.model import RolloutState, Service, TaskState
+from pilothouse.providers.text import display_text as shown
 
 
 class Outcome(StrEnum):
@@ -37,14 +38,16 @@ class RolloutFollower:
     def observe(self, service: Service | None) -> tuple[list[str], Outcome | None]:
         """Lines worth printing since the last observation, and the outcome once there is one."""
         if service is None:
-            return [f"{self.ref}: service not found"], Outcome.GONE
+            return [f"{shown(self.ref)}: service not found"], Outcome.GONE
         lines: list[str] = []
         rollout = service.rollout
         progress = (rollout.state.value, rollout.updated, rollout.total, rollout.message)
         if progress != self._progress:
-            message = f": {rollout.message}" if rollout.message else ""
-            versions = f" ({rollout.from_version} -> {rollout.to_version})" if rollout.to_version else ""
-            lines.append(f"{self.ref}: {rollout.state.value} {rollout.updated}/{rollout.total}{versions}{message}")
+            # Cluster text, each field cleaned on its own (the CLI and the service screen print these lines).
+            message = f": {shown(rollout.message)}" if rollout.message else ""
+            versions = f" ({shown(rollout.from_version)} -> {shown(rollout.to_version)})" if rollout.to_version else ""
+            counts = f"{rollout.updated}/{rollout.total}"
+            lines.append(f"{shown(self.ref)}: {rollout.state.value} {counts}{versions}{message}")
             self._progress = progress
         lines.extend(self._task_lines(service))
         if rollout.active:
@@ -63,14 +66,14 @@ class RolloutFollower:
             if self._first:
                 continue
             before = self._tasks.get(task.id)
-            where = f" on {task.node_name or task.node_id}" if (task.node_name or task.node_id) else ""
-            error = f" ({task.error})" if task.error and task.state is TaskState.FAILED else ""
+            where = f" on {shown(task.node_name or task.node_id)}" if (task.node_name or task.node_id) else ""
+            error = f" ({shown(task.error)})" if task.error and task.state is TaskState.FAILED else ""
             # The whole id: prefixes are shared (Kubernetes "namespace/pod", the demo's "cluster-svc-..."), and
             # the full id is what `docker service ps`, `kubectl` and `aws ecs` take when the operator digs in.
             if before is None:
-                lines.append(f"  task {task.id}{where}: {task.state.value} {task.version}".rstrip())
+                lines.append(f"  task {shown(task.id)}{where}: {task.state.value} {shown(task.version)}".rstrip())
             elif before[0] is not task.state:
-                lines.append(f"  task {task.id}{where}: {before[0].value} -> {task.state.value}{error}")
+                lines.append(f"  task {shown(task.id)}{where}: {before[0].value} -> {task.state.value}{error}")
         self._tasks = current
         self._first = False
         return lines

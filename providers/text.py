@@ -20,11 +20,12 @@ PLACEHOLDER = "\N{REPLACEMENT CHARACTER}"
 # Escape sequences, removed whole, in the forms terminals act on:
 # - CSI: ESC [ or 8-bit \x9b, parameters, intermediates, a final byte (ESC[2J, \x9b31m);
 # - strings: OSC (ESC ] / \x9d), DCS (ESC P / \x90), SOS (ESC X / \x98), PM (ESC ^ / \x9e), APC (ESC _ / \x9f),
-#   up to BEL, ST (ESC \ or \x9c), the next ESC or the end (a terminal would swallow an unterminated one too);
+#   up to BEL, ST (ESC \ or \x9c) or the next ESC; unterminated, only the introducer goes (the rest is shown:
+#   a hostile field must not hide what follows it on the line);
 # - the rest: ESC, intermediate bytes, one final byte (ESC c reset, ESC ( B charset, ESC 7).
 _ESCAPE = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
-    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c|(?=\x1b)|$)"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x90\x98\x9c-\x9f]*(?:\x07|\x1b\\|\x9c|(?=\x1b))"
     r"|\x1b[ -/]*[0-~]"
 )
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")

@@ -33,7 +33,8 @@ HIDING = re.compile("[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2060\ufeff\u00ad]
     ("x\x1b]8;;http://evil/\x1b\\link\x1b]8;;\x1b\\y", "xlinky"),
     ("x\x9d0;title\x9cy", "xy"),
     ("x\x9d0;title\x07y", "xy"),
-    ("x\x1b]0;unterminated", "x"),
+    ("x\x1b]0;unterminated", "x0;unterminated"),  # nothing after it hidden
+    ("x\x9d0;unterminated", f"x{PLACEHOLDER}0;unterminated"),
     # DCS, SOS, PM, APC, 7-bit and 8-bit
     ("a\x1bP1$qm\x1b\\b", "ab"),
     ("a\x90q#0;2;0;0;0\x9cb", "ab"),
