@@ -7,16 +7,21 @@ before the app or the CLI builds it; the CLI finds it as a real plugin (see `ins
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
+from drawn import screen_text as screen_text  # re-exported: the provider tests read screens through it
+from textual.pilot import Pilot
 
 from pilothouse.providers import registry
 from pilothouse.providers.base import Action, LogLine, MutationPlan
 from pilothouse.providers.demo import DemoProvider
+from pilothouse.providers.errors import NotFound
 from pilothouse.providers.model import Cluster, ContainerSpec, Event, Service
 
 # The secrets planted by value: none may be shown anywhere but in logs.
@@ -27,6 +32,8 @@ SECRETS = ("hunter2", "IOSFODNN7EXAMPLE", "s3cr3t-t0k3n")
 # A visible marker before the hostile part: the planted field is found on screen by it.
 MARK = "evil"
 PLUGIN = "hostile"
+# What a terminal acts on (C0 but newline, DEL, C1) and what hides or reorders text.
+FORBIDDEN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2060\ufeff]")
 
 
 class HostileDemo(DemoProvider):
@@ -53,6 +60,7 @@ class HostileDemo(DemoProvider):
             image=f"registry.local/bad:2{self.markup}{MARK}{hostile}",
             rollout=dataclasses.replace(first.rollout, message=plant("rolling: ")),
             details={"note": plant("")}, ports=(plant("8080"),), containers=(container,), tasks=tasks,
+            rollback_refusal="",
         )
         nodes = tuple(dataclasses.replace(node, name=plant(node.name), message=hostile) for node in cluster.nodes)
         event = Event(cluster.last_sync or cluster.events[0].time, cluster.name, plant("pod "), "warning",
@@ -62,6 +70,8 @@ class HostileDemo(DemoProvider):
 
     def logs(self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
              stop: threading.Event | None = None) -> Iterator[LogLine]:
+        if task_id and not any(task.id.startswith(task_id) for task in service.tasks):
+            raise NotFound(f"no task {task_id!r} in {service.ref}")
         for number in range(3):
             yield LogLine(None, self._plant("src"), self._plant(f"line {number} "))
         if follow and stop is not None:
@@ -99,3 +109,11 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def hostile_config(path: Path, flavor: str = "kubernetes") -> Path:
     path.write_text(f'[[clusters]]\nname = "evil"\nprovider = "{PLUGIN}"\nflavor = "{flavor}"\nfrozen_at = 12\n')
     return path
+
+
+async def settle(pilot: Pilot[Any], predicate: Callable[[], object], what: str, timeout: float = 20.0) -> None:
+    """Let the app run until `predicate()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.05)

@@ -4,14 +4,13 @@ real refresher threads). tests/conftest.py already isolates config and state dir
 from __future__ import annotations
 
 import dataclasses
-import io
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from drawn import screen_text as screen_text
 from textual.pilot import Pilot
 from toasts import toasts
 
@@ -67,17 +66,6 @@ async def running_app(tmp_path: Path, *, size: tuple[int, int] = WIDE, keymap: M
             await wait_until(pilot, lambda: app.screen.query_one("#fleet-table", DiffTable).row_count > 0,
                              what="fleet rows")
         yield app, pilot
-
-
-def screen_text(app: PilothouseApp) -> str:
-    """The screen as plain text, exactly as drawn (dialogs over their background included)."""
-    width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), record=True, force_terminal=True,
-                      color_system="truecolor", legacy_windows=False, safe_box=False)
-    # Textual exports the composed screen only as SVG (export_screenshot); this is what that export does,
-    # kept as text. Allowed in tests/core/test_contracts.py PRIVATE_TEXTUAL_ALLOWED.
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text()
 
 
 def footer_keys(app: PilothouseApp) -> dict[str, str]:
