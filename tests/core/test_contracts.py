@@ -181,8 +181,8 @@ def test_orchestrator_packages_are_independent_too(tmp_path: Path) -> None:
 
 # (file, name) -> why no public API does it. Each use carries the same reason in a comment at the use.
 PRIVATE_TEXTUAL_ALLOWED = {
-    ("tests/ui/ui_support.py", "_compositor"): "Textual exports the composed screen only as SVG",
-    ("tests/ui/ui_support.py", "_background_screens"): "the same export: the screens under a dialog",
+    ("tests/support/drawn.py", "_compositor"): "Textual exports the composed screen only as SVG",
+    ("tests/support/drawn.py", "_background_screens"): "the same export: the screens under a dialog",
     ("tests/support/toasts.py", "_notifications"): "no public read of the toasts shown now",
 }
 SCANNED = ("console", "widgets", "providers", "pilothouse", "tests", "screenshots")
