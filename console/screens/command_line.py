@@ -21,6 +21,7 @@ from textual.widgets import Input, Static
 
 from pilothouse.console.screens.base import ConsoleHost
 from pilothouse.console.screens.navigate import open_doctor, open_events, open_nodes, open_placement
+from pilothouse.providers.text import display_text
 
 Choices = Callable[[ConsoleHost], Iterable[str]]
 
@@ -236,11 +237,12 @@ class CommandLineScreen(ModalScreen[None]):
             shown = {COMMANDS[name].name: COMMANDS[name] for name in found}
             return Text(" · ".join(f":{command.usage()} {command.help}" for command in shown.values())
                         or "no command starts so", no_wrap=False)
-        return Text("  ".join(found[:12]) or "")
+        # Completions are cluster names and service refs: cluster text.
+        return Text(display_text("  ".join(found[:12])))
 
     def show_error(self, message: str) -> None:
         hint = self.query_one("#command-hint", Static)
-        hint.update(Text(message))
+        hint.update(Text(display_text(message)))
         hint.add_class("error")
 
     def on_input_changed(self, event: Input.Changed) -> None:

@@ -28,9 +28,9 @@ from pilothouse.providers.nodes import (
     resources_text,
     task_counts,
 )
+from pilothouse.providers.text import display_text as clean  # the one rule for cluster text
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
-from pilothouse.widgets.log_view import clean
 from pilothouse.widgets.render import TASK_STATE_STYLES, age
 
 COLUMNS = (
