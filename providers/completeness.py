@@ -17,12 +17,13 @@ class DeadlineExceeded(ProviderError):
     """A one-shot command's --timeout ran out before this call could be (re)tried."""
 
 
-def reason_of(error: Exception, throttled_by: str = "the API") -> str:
-    """One short reason for a gap: "throttled by AWS", "403 forbidden", "HTTP 500 ...", the error's message."""
+def reason_of(error: Exception, throttled_by: str = "the API", denied: str = "403 forbidden") -> str:
+    """One short reason for a gap: "throttled by AWS", "403 forbidden", "HTTP 500 ...", the error's message.
+    `denied`: how the orchestrator says no (AWS answers "access denied" with HTTP 400, not 403)."""
     if isinstance(error, Throttled):
         return f"throttled by {throttled_by}"
     if isinstance(error, Forbidden):
-        return f"403 forbidden: {error.message}"
+        return f"{denied}: {error.message}"
     if isinstance(error, DeadlineExceeded):
         return error.message
     if isinstance(error, ProviderError):

@@ -126,6 +126,7 @@ class EcsFetcher:
                  cooldown_base_s: float = 2.0) -> None:
         self.api = api
         self.gaps = Gaps()
+        self._final: set[tuple[str, str]] = set()  # gaps a retry cannot close (denied, refused)
         self.cooldown = ApiCooldown(cooldown_base_s)
         self.cluster = cluster  # the configured cluster's name, which the events carry
         self.wanted_clusters = wanted_clusters
@@ -224,7 +225,9 @@ class EcsFetcher:
 
     def retry_missing(self) -> bool:
         """A one-shot command's next round: read again only what is still missing. True if anything was."""
-        keys = [key for key in self.gaps.open_keys() if isinstance(key, tuple) and key[1] in PARTS]
+        # A denied or refused call stays so: only throttled and failing ones are worth another round.
+        keys = [key for key in self.gaps.open_keys()
+                if isinstance(key, tuple) and key[1] in PARTS and key not in self._final]
         if not keys:
             return False
         outcome = RefreshOutcome()
@@ -281,8 +284,12 @@ class EcsFetcher:
         return True
 
     def _note(self, state: EcsClusterState, part: str, error: ProviderError, waiting: float = 0.0) -> None:
+        if isinstance(error, Forbidden | InvalidInput):
+            self._final.add((state.arn, part))
+        else:
+            self._final.discard((state.arn, part))
         operation = error.operation or "/".join(PARTS[part])
-        reason = reason_of(error, "AWS")
+        reason = reason_of(error, "AWS", "access denied")
         if waiting > 0:
             reason += f"; next try in {math.ceil(waiting)}s"
         self.gaps.note((state.arn, part), f"ECS cluster {state.name} {part} ({operation})", reason,
@@ -301,7 +308,7 @@ class EcsFetcher:
             elif isinstance(error, Forbidden):
                 outcome.forbidden.append("task definitions")
             self.gaps.note(key, f"ECS task definitions ({error.operation or 'DescribeTaskDefinition'})",
-                           reason_of(error, "AWS"), part="containers")
+                           reason_of(error, "AWS", "access denied"), part="containers")
             return
         self.gaps.close(key)
 

@@ -165,10 +165,28 @@ async def test_console_marks_unknown_tasks_and_stale_rows_never_zeros(
         proxy.faults.clear()
         await _until(pilot, lambda: "? unknown" not in _cells(app, "alpha/svc-000"), "tasks read")
         proxy.faults.append(_always("DescribeServices"))
-        await _until(pilot, lambda: _cells(app, "beta/svc-064")[1].startswith("~ "), "stale marks")
+        # (A refresh already past alpha's DescribeServices when the throttling began marks beta first.)
+        await _until(pilot, lambda: all(_cells(app, ref)[1].startswith("~ ")
+                                        for ref in ("alpha/svc-000", "beta/svc-064")), "stale marks")
         stale = _cells(app, "alpha/svc-000")
         assert stale[1].startswith("~ ") and "0/1" in stale and "? unknown" not in stale
         assert "showing data from" in _header(app) and "DescribeServices" in _header(app)
         screen = app.screen
         assert isinstance(screen, FleetScreen)
         assert screen.table.row_count == SERVICES * len(CLUSTERS)  # nothing dropped, nothing zeroed
+
+
+def test_a_denied_call_is_named_at_once_not_retried_until_the_timeout(
+    admin: Any, ec2: Any, proxy: CountingProxy, write_config: Any, capsys: pytest.CaptureFixture[str],
+) -> None:
+    build_fleet(admin, ec2, clusters=("alpha",), services=3, services_with_tasks=1, tasks_each=1, instances=1)
+    proxy.faults.append(lambda request: Fault(400, "AccessDeniedException", "not allowed")
+                        if request.action == "ListContainerInstances" else None)
+    code, report, err = status(write_config, capsys, "--timeout", "30")
+    assert code == 1 and "pilothouse: incomplete: aws: ECS cluster alpha container instances" in err
+    (cluster,) = report["clusters"]
+    assert [gap["what"] for gap in cluster["missing"]] == ["ECS cluster alpha container instances "
+                                                           "(ListContainerInstances)"]
+    assert cluster["missing"][0]["reason"].startswith("access denied")
+    assert proxy.snapshot_counts()["ListContainerInstances"] == 1  # RBAC does not change in a retry
+    assert all(service["tasks_known"] for service in cluster["services"])
