@@ -29,6 +29,7 @@ from pilothouse.console.screens.doctor import DoctorScreen
 from pilothouse.console.screens.events import EventsScreen
 from pilothouse.console.screens.fleet import FleetScreen
 from pilothouse.console.screens.help import HelpScreen
+from pilothouse.console.screens.inspect import InspectScreen
 from pilothouse.console.screens.logs import LogScreen
 from pilothouse.console.screens.nodes import NodesScreen
 from pilothouse.console.screens.palette import FleetCommands
@@ -278,7 +279,8 @@ class PilothouseApp(App[int]):
         # (title, screen class): the current screen's sections come first, then every key everywhere.
         screens: list[tuple[str, type[Screen[None]]]] = [
             ("Fleet", FleetScreen), mutations, ("Service", ServiceScreen), ("Placement", PlacementScreen),
-            ("Nodes", NodesScreen), ("Doctor", DoctorScreen), ("Events", EventsScreen), ("Logs", LogScreen),
+            ("Nodes", NodesScreen), ("Inspect", InspectScreen), ("Doctor", DoctorScreen), ("Events", EventsScreen),
+            ("Logs", LogScreen),
         ]
         current = [entry for entry in screens if type(self.screen) is entry[1]
                    or (entry is mutations and isinstance(self.screen, ServiceActionScreen))]

@@ -26,6 +26,8 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "placement": "p",
     "nodes": "n",
     "node_detail": "enter",
+    "inspect": "y",
+    "inspect_task": "Y",
     "filter": "slash",
     "logs": "l",
     "logs_service": "L",
@@ -72,12 +74,13 @@ _SERVICE_ACTIONS = ("scale", "scale_up", "scale_down", "rollback")
 # on one key means one of the two can never be pressed there.
 LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
     "fleet": (*_EVERYWHERE, *_SERVICE_ACTIONS, "drill_down", "placement", "filter", "logs", "doctor", "events",
-              "sort", "sort_reverse", "problems_first", "attention_only", "refresh", "back", "nodes"),
+              "sort", "sort_reverse", "problems_first", "attention_only", "refresh", "back", "nodes", "inspect"),
     "service": (*_EVERYWHERE, *_SERVICE_ACTIONS, "back", "placement", "logs", "logs_service", "follow_rollout",
-                "task_detail"),
+                "task_detail", "inspect", "inspect_task"),
     "placement": (*_EVERYWHERE, "back", "next_cluster", "services_prev", "services_next", "node_detail"),
-    "nodes": (*_EVERYWHERE, "back", "node_detail", "next_cluster"),
-    "node": (*_EVERYWHERE, "back"),
+    "nodes": (*_EVERYWHERE, "back", "node_detail", "next_cluster", "inspect"),
+    "node": (*_EVERYWHERE, "back", "inspect"),
+    "inspect": (*_EVERYWHERE, "back", "search", "search_next", "search_prev"),
     "doctor": (*_EVERYWHERE, "back", "drill_down", "filter", "next_cluster"),
     "events": (*_EVERYWHERE, "back", "filter", "next_cluster", "event_detail"),
     "logs": (*_EVERYWHERE, "back", "follow_logs", "wrap_logs", "search", "search_next", "search_prev"),
@@ -94,7 +97,7 @@ LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
 # DiffTable's bindings).
 TABLE_KEYS: Final = ("up", "down", "left", "right", "pageup", "pagedown", "home", "end", "ctrl+home", "ctrl+end",
                      "j", "k", "g", "G")
-_MAIN_SCREENS = ("fleet", "service", "placement", "doctor", "events", "logs", "nodes", "node")
+_MAIN_SCREENS = ("fleet", "service", "placement", "doctor", "events", "logs", "nodes", "node", "inspect")
 
 
 # Textual's own priority keys: a binding given one of them would never fire.

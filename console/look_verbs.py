@@ -13,12 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pilothouse.console.fleet import Fleet
+    from pilothouse.providers.inspect import InspectTarget
     from pilothouse.providers.model import Cluster
 
 EXAMPLES = {
     "nodes": """examples:
   pilothouse nodes                               every cluster's nodes, troubled first
   pilothouse nodes --cluster prod-eks --json | jq '.clusters[].nodes[] | select(.state != "Ready")'""",
+    "inspect": """examples:
+  pilothouse inspect prod-eks/shop/web                 the Deployment as YAML (managedFields dropped)
+  pilothouse inspect prod-swarm/shop_web --task 3f9a   one task (an id prefix is enough)
+  pilothouse inspect prod-eks --node ip-10-0-1-5       a node; secrets are masked everywhere""",
 }
 
 
@@ -27,6 +32,13 @@ def add_look_commands(commands: argparse._SubParsersAction[Any], global_options:
     nodes.add_argument("--cluster", action="append", metavar="NAME", help="only this cluster (repeatable)")
     nodes.add_argument("--json", action="store_true", help="machine-readable output")
     look_options(nodes)
+    inspect = commands.add_parser("inspect", help="a service's, task's or node's spec in the orchestrator's "
+                                                  "format (YAML, or JSON for ECS), secrets masked")
+    inspect.add_argument("target", metavar="CLUSTER/SERVICE", help="the service (with --node: the cluster)")
+    which = inspect.add_mutually_exclusive_group()
+    which.add_argument("--task", metavar="ID", default="", help="one task of the service (an id prefix)")
+    which.add_argument("--node", metavar="NODE", default="", help="a node of the cluster (name or id)")
+    global_options(inspect, suppress=True)
     global_options(nodes, suppress=True)
     for name, parser in commands.choices.items():
         if name in EXAMPLES:
@@ -38,7 +50,52 @@ def run_look_command(fleet: Fleet, args: argparse.Namespace) -> int | None:
     """Run `nodes`, `inspect` or `diff`; None for any other verb."""
     if args.command == "nodes":
         return _nodes(fleet, args)
+    if args.command == "inspect":
+        return _inspect(fleet, args)
     return None
+
+
+def inspect_target(cluster: Cluster, service_ref: str, task: str = "", node: str = "") -> InspectTarget:
+    """What `inspect` names, resolved against a snapshot: NotFound (exit 1) when it is not there."""
+    from pilothouse.console import cli
+    from pilothouse.providers.errors import NotFound
+    from pilothouse.providers.inspect import InspectTarget, TargetKind
+    from pilothouse.providers.nodes import find_node
+
+    if node:
+        found_node = find_node(cluster, node) or next(
+            (candidate for candidate in cluster.nodes if candidate.id.startswith(node)), None)
+        prefixed = [candidate for candidate in cluster.nodes if candidate.name.startswith(node)]
+        if found_node is None and len(prefixed) == 1:
+            found_node = prefixed[0]
+        if found_node is None:
+            names = ", ".join(candidate.name for candidate in cluster.nodes[:10]) or "none"
+            raise NotFound(f"no node {node!r} in cluster {cluster.name}", f"known: {names}")
+        return InspectTarget(TargetKind.NODE, object_id=found_node.id)
+    service = cli._find_service(cluster, service_ref)
+    if not task:
+        return InspectTarget(TargetKind.SERVICE, service.id, service.ref)
+    matches = [candidate for candidate in service.tasks if task in (candidate.id, candidate.id.split("/")[-1])] or [
+        candidate for candidate in service.tasks
+        if candidate.id.startswith(task) or candidate.id.split("/")[-1].startswith(task)]
+    if len(matches) != 1:
+        problem = "no task" if not matches else f"{len(matches)} tasks match"
+        raise NotFound(f"{problem} {task!r} in {cluster.name}/{service.ref}",
+                       "give more of the id (see 'pilothouse status' or the service screen)")
+    return InspectTarget(TargetKind.TASK, service.id, service.ref, matches[0].id)
+
+
+def _inspect(fleet: Fleet, args: argparse.Namespace) -> int:
+    from pilothouse.console import cli
+
+    if args.node:
+        cluster_name, ref = args.target.split("/", 1)[0], ""
+    else:
+        cluster_name, ref = cli._split_target(args.target)
+    cluster = cli._snapshot_for(fleet, cluster_name)
+    target = inspect_target(cluster, ref, args.task, args.node)
+    result = fleet.providers[cluster_name].inspect(target)
+    return cli._output(cli.EXIT_OK, lambda: print(result.text.rstrip("\n")))
 
 
 def _nodes(fleet: Fleet, args: argparse.Namespace) -> int:

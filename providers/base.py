@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from pilothouse.providers.advice import DoctorAdvice
 from pilothouse.providers.errors import InvalidInput, NotSupported
+from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import Cluster, ClusterKind, Service, ServiceMode
 
 
@@ -193,6 +194,11 @@ class Provider(ABC):
     @abstractmethod
     def apply(self, plan: MutationPlan) -> str:
         """Carry out a plan; returns a one-line result. Raises Conflict when the object changed meanwhile."""
+
+    def inspect(self, target: InspectTarget) -> InspectResult:
+        """The orchestrator's own description of a service, task or node, masked (providers/inspect.py).
+        Blocking: one or two reads."""
+        raise NotSupported(f"{self.kind.value} provider cannot inspect yet")
 
     def logs(
         self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,

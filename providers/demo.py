@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from pilothouse.providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
 from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported
+from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import (
     Cluster,
     ClusterKind,
@@ -421,6 +422,11 @@ class DemoProvider(Provider):
             number += 1
 
     # -- mutations ----------------------------------------------------------------------------
+
+    def inspect(self, target: InspectTarget) -> InspectResult:
+        from pilothouse.providers.demo_inspect import demo_inspect
+
+        return demo_inspect(self.snapshot(), target)
 
     def _definition(self, service: Service) -> _ServiceDef:
         for index, definition in enumerate(self.services):

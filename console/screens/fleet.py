@@ -178,6 +178,8 @@ class FleetScreen(ServiceActionScreen):
                 tooltip="Placement: which nodes run the service's tasks"),
         Binding("n", "nodes", "Nodes", id="nodes", show=False,
                 tooltip="Nodes of the selected service's cluster: state, availability, tasks, conditions"),
+        Binding("y", "inspect", "Inspect", id="inspect", show=False,
+                tooltip="The selected service's spec as its orchestrator gives it, secrets masked"),
         Binding("slash", "filter", "Filter", id="filter", key_display="/",
                 tooltip="Filter rows (words that must all appear)"),
         Binding("l", "logs", "Logs", id="logs", tooltip="Logs of the service's tasks, followed live"),

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from pilothouse.console.key_display import key_display
-from pilothouse.console.screens.base import FleetScreenBase
+from pilothouse.console.screens.search import SearchableView
 from pilothouse.providers.base import Capability, LogLine, Provider
 from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.model import Service
@@ -73,7 +73,7 @@ class LinePump:
         return lines
 
 
-class LogScreen(FleetScreenBase):
+class LogScreen(SearchableView):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Close", id="back", tooltip="Close the logs (stops the stream)"),
         Binding("f", "toggle_follow", "Follow", id="follow_logs",
@@ -253,43 +253,11 @@ class LogScreen(FleetScreenBase):
         self.view.wrap = not self.view.wrap
         self._update_status()
 
-    def action_search(self) -> None:
-        self.query_one(FilterBar).open(self.view.search_term)
-
-    def on_filter_bar_kept(self, event: FilterBar.Kept) -> None:
-        term = event.value.strip()
-        event.bar.display = False
-        self.view.focus()
-        self.view.search_term = term
-        self.match_index = None
-        if term:
-            # The first match from the top of what is on screen.
-            self._jump(self.view.top_line, 1)
+    def search_changed(self) -> None:
         self._update_status()
-
-    def action_search_next(self, step: int) -> None:
-        term = self.view.search_term
-        if not term:
-            self.notify("search first with /", markup=False)
-            return
-        start = self.view.top_line if self.match_index is None else self.match_index + step
-        self._jump(start, step)
-        self._update_status()
-
-    def _jump(self, start: int, step: int) -> None:
-        found = self.view.find(self.view.search_term, start, step)
-        self.match_index = found
-        if found is None:
-            self.notify(f"no line holds {self.view.search_term!r}", severity="warning", markup=False)
-            return
-        self.view.show_line(found)
 
     def action_back(self) -> None:
-        field = self.query_one(FilterBar)
-        if field.display:
-            # Hides the bar; the term searched last stays (n/N go on with it), as before the bar opened.
-            field.display = False
-            self.view.focus()
+        if self.close_search():
             return
         self.stop_event.set()
         self.app.pop_screen()

@@ -8,6 +8,8 @@ from typing import Any
 
 from textual.app import App
 
+from pilothouse.providers.inspect import InspectTarget
+
 
 def open_service(app: App[Any], cluster: str, service_id: str) -> None:
     from pilothouse.console.screens.service import ServiceScreen
@@ -31,6 +33,12 @@ def open_node(app: App[Any], cluster: str, node_id: str) -> None:
     from pilothouse.console.screens.nodes import NodeScreen
 
     app.push_screen(NodeScreen(cluster, node_id))
+
+
+def open_inspect(app: App[Any], cluster: str, target: InspectTarget, label: str) -> None:
+    from pilothouse.console.screens.inspect import InspectScreen
+
+    app.push_screen(InspectScreen(cluster, target, label))
 
 
 def open_doctor(app: App[Any], cluster: str | None = None) -> None:

@@ -17,6 +17,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from pilothouse.console.screens.base import FleetScreenBase
+from pilothouse.console.screens.navigate import open_inspect
+from pilothouse.providers.inspect import InspectTarget, TargetKind
 from pilothouse.providers.model import Availability, Cluster, Node, NodeStatus
 from pilothouse.providers.nodes import (
     Placed,
@@ -92,6 +94,7 @@ class NodesScreen(FleetScreenBase):
         Binding("escape", "back", "Back", id="back"),
         Binding("enter", "open_node", "Open", id="node_detail", tooltip="The node: its tasks, lost tasks, events"),
         Binding("c", "next_cluster", "Next cluster", id="next_cluster", tooltip="Nodes of the next cluster"),
+        Binding("y", "inspect", "Inspect", id="inspect", tooltip="The node's own object, secrets masked"),
     ]
 
     def __init__(self, cluster: str) -> None:
@@ -126,6 +129,11 @@ class NodesScreen(FleetScreenBase):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def action_inspect(self) -> None:
+        node_id = self.query_one(DiffTable).cursor_key
+        if node_id is not None:
+            inspect_node(self, self.cluster_name, node_id)
+
     def action_open_node(self) -> None:
         node_id = self.query_one(DiffTable).cursor_key
         if node_id is not None:
@@ -147,6 +155,7 @@ class NodeScreen(FleetScreenBase):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="back"),
+        Binding("y", "inspect", "Inspect", id="inspect", tooltip="The node's own object, secrets masked"),
     ]
 
     def __init__(self, cluster: str, node_id: str) -> None:
@@ -171,8 +180,18 @@ class NodeScreen(FleetScreenBase):
         self._drawn = cluster
         self.query_one("#node-body", Static).update(node_detail(cluster, self.node_id, datetime.now(UTC)))
 
+    def action_inspect(self) -> None:
+        inspect_node(self, self.cluster_name, self.node_id)
+
     def action_back(self) -> None:
         self.app.pop_screen()
+
+
+def inspect_node(screen: FleetScreenBase, cluster_name: str, node_id: str) -> None:
+    cluster = screen.state.get(cluster_name)
+    node = find_node(cluster, node_id) if cluster is not None else None
+    label = f"node {node.name if node else node_id}"
+    open_inspect(screen.app, cluster_name, InspectTarget(TargetKind.NODE, object_id=node_id), label)
 
 
 def _section(title: str, count: int) -> Text:

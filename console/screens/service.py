@@ -210,6 +210,10 @@ class ServiceScreen(ServiceActionScreen):
         Binding("p", "placement", "Placement", id="placement"),
         Binding("l", "logs", "Task logs", id="logs", tooltip="Logs of the highlighted task, followed live"),
         Binding("L", "logs_service", "Logs", id="logs_service", tooltip="Logs of every task of the service"),
+        Binding("y", "inspect", "Inspect", id="inspect", show=False,
+                tooltip="The service's spec as its orchestrator gives it (YAML, JSON for ECS), secrets masked"),
+        Binding("Y", "inspect(True)", "Inspect task", id="inspect_task", show=False,
+                tooltip="The highlighted task's own object (a Kubernetes pod, a Swarm task, an ECS task)"),
         Binding("w", "follow_rollout", "Follow rollout", id="follow_rollout",
                 tooltip="Follow the rollout: progress and task transitions until it completes, fails or rolls back"),
     ]

@@ -18,9 +18,11 @@ from textual.worker import get_current_worker
 from pilothouse.console.actions import Outcome, Status
 from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.screens.confirm import ConfirmScreen
+from pilothouse.console.screens.navigate import open_inspect
 from pilothouse.console.screens.scale import ScaleDialog, ScaleRequest
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import ProviderError
+from pilothouse.providers.inspect import InspectTarget, TargetKind
 from pilothouse.providers.model import Service
 
 ACTION_OF_BINDING = {"scale": Action.SCALE, "scale_by": Action.SCALE, "rollback": Action.ROLLBACK}
@@ -49,6 +51,21 @@ class ServiceActionScreen(FleetScreenBase):
     def selected_task_id(self) -> str:
         """The task `l` shows the logs of; '' for every task of the selected service."""
         return ""
+
+    def action_inspect(self, task: bool = False) -> None:
+        """The selected service's own spec (or, with `task`, the highlighted task's), read on a worker."""
+        target = self.selected()
+        if target is None:
+            self.notify("select a service first", markup=False)
+            return
+        cluster, service = target
+        task_id = self.selected_task_id() if task else ""
+        if task and not task_id:
+            self.notify("highlight a task first", markup=False)
+            return
+        kind = TargetKind.TASK if task_id else TargetKind.SERVICE
+        label = f"{service.ref} task {task_id}" if task_id else service.ref
+        open_inspect(self.app, cluster, InspectTarget(kind, service.id, service.ref, task_id), label)
 
     _offered: tuple[bool, ...] | None = None
 

@@ -34,11 +34,13 @@ from pilothouse.providers.ecs.advice import EcsAdvice
 from pilothouse.providers.ecs.client import AwsClients
 from pilothouse.providers.ecs.events import EVENTS_PER_CLUSTER, service_events
 from pilothouse.providers.ecs.fetch import EcsFetcher
+from pilothouse.providers.ecs.inspect import inspect as inspect_object
 from pilothouse.providers.ecs.logs import LogReader
 from pilothouse.providers.ecs.mapping import map_container_instance, map_service, map_task, zone_node
 from pilothouse.providers.ecs.raw import as_str
 from pilothouse.providers.ecs.rollback import RevisionRecord
 from pilothouse.providers.errors import InvalidInput
+from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Event, Node, Service, Task
 
 # A one-shot command's rounds of reading again what is still missing: the first wait, doubled each round.
@@ -237,6 +239,9 @@ class EcsProvider(Provider):
     def plan_rollback(self, service: Service) -> MutationPlan:
         self.check(Action.ROLLBACK, service)
         return actions.plan_rollback(self._api, self.name, service, self._revisions)
+
+    def inspect(self, target: InspectTarget) -> InspectResult:
+        return inspect_object(self._api, target)
 
     def apply(self, plan: MutationPlan) -> str:
         message = actions.apply(self._api, plan)

@@ -31,11 +31,13 @@ from pilothouse.providers.base import (
     Provider,
 )
 from pilothouse.providers.errors import InvalidInput, Unreachable
+from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.kubernetes import actions
 from pilothouse.providers.kubernetes.advice import KubernetesAdvice
 from pilothouse.providers.kubernetes.client import Connection
 from pilothouse.providers.kubernetes.follow import LogReader, NewPodScout
 from pilothouse.providers.kubernetes.gaps import gap_of, mark_services
+from pilothouse.providers.kubernetes.inspect import inspect as inspect_object
 from pilothouse.providers.kubernetes.logs import log_target, pod_log_streams
 from pilothouse.providers.kubernetes.mapping import build_cluster
 from pilothouse.providers.kubernetes.objects import (
@@ -293,3 +295,6 @@ class KubernetesProvider(Provider):
 
     def apply(self, plan: MutationPlan) -> str:
         return actions.apply(self.connection.request, plan)
+
+    def inspect(self, target: InspectTarget) -> InspectResult:
+        return inspect_object(self.connection.request, target)

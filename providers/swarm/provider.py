@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pilothouse.providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
 from pilothouse.providers.completeness import Gaps, reason_of
 from pilothouse.providers.errors import CredentialsError, Forbidden, InvalidInput, ProviderError, Unreachable
+from pilothouse.providers.inspect import InspectResult, InspectTarget, TargetKind, plain, render
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, NodeStatus, Service
 from pilothouse.providers.swarm import actions
 from pilothouse.providers.swarm.advice import SwarmAdvice
@@ -203,6 +204,19 @@ class SwarmProvider(Provider):
 
     def refusal(self, action: Action, service: Service) -> str | None:
         return actions.job_refusal(action, service) or super().refusal(action, service)
+
+    def inspect(self, target: InspectTarget) -> InspectResult:
+        """`docker service|node inspect` and the task's own object, as YAML."""
+        if target.kind is TargetKind.NODE:
+            raw = self._call(lambda client: client.inspect_node(target.object_id))
+            title = f"node {as_str(as_dict(as_dict(raw).get('Description')).get('Hostname')) or target.object_id}"
+        elif target.kind is TargetKind.TASK:
+            raw = self._call(lambda client: client.inspect_task(target.object_id))
+            title = f"task {target.object_id}"
+        else:
+            raw = self._call(lambda client: client.inspect_service(target.service_id or target.service_ref))
+            title = f"service {target.service_ref}"
+        return render(title, plain(raw), "yaml")
 
     def _inspect(self, service: Service) -> Raw:
         return as_dict(self._call(lambda client: client.inspect_service(service.id or service.name)))

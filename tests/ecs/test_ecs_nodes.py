@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from ecs_world import ProviderFactory, build_fleet, ecs_backend
+from ecs_world import ProviderFactory, add_instances, build_fleet, ecs_backend, register, run_service_tasks
 
 from pilothouse.providers.model import NodeStatus
 from pilothouse.providers.nodes import node_dict, task_counts
@@ -73,3 +73,37 @@ def test_nodes_verb_json_names_container_instances(
     assert listed[0]["availability"] == "DRAINING"  # draining first
     assert {n["role"] for n in listed} == {"container-instance"}
     assert all(n["agent_connected"] is True and n["cpu_remaining"] <= n["cpu_registered"] for n in listed)
+
+
+def test_inspect_json_masks_environment_of_service_task_and_instance(
+    admin: Any, ec2: Any, make_provider: ProviderFactory,
+) -> None:
+    from pilothouse.providers.inspect import InspectTarget, TargetKind
+    from pilothouse.providers.secrets import MASK
+
+    secret = "sk-live-9d8c7b6a"
+    admin.create_cluster(clusterName="alpha")
+    (instance,) = add_instances(admin, ec2, "alpha", 1)
+    definition = register(admin, "api", "registry.example.com/api:1", extra={
+        "environment": [{"name": "STRIPE_API_KEY", "value": secret}, {"name": "LOG_LEVEL", "value": "info"}]})
+    admin.create_service(cluster="alpha", serviceName="api", taskDefinition=definition, desiredCount=1)
+    (task_arn,) = run_service_tasks(admin, "alpha", "api", definition, 1)
+    provider = make_provider(clusters=["alpha"])
+    provider.connect()
+    cluster = provider.snapshot()
+    service = cluster.service("alpha/api")
+    assert service is not None
+    result = provider.inspect(InspectTarget(TargetKind.SERVICE, service.id, service.ref))
+    assert (result.title, result.format) == ("service alpha/api", "json")
+    assert secret not in result.text
+    body = json.loads(result.text)
+    assert body["service"]["serviceName"] == "api"
+    environment = {e["name"]: e["value"] for e in body["taskDefinition"]["containerDefinitions"][0]["environment"]}
+    assert environment == {"STRIPE_API_KEY": MASK, "LOG_LEVEL": "info"}
+    secrets = body["taskDefinition"]["containerDefinitions"][0]["secrets"]
+    assert secrets[0]["valueFrom"].startswith("arn:aws:ssm:")  # a reference, shown as it is
+    task_id = task_arn.rsplit("/", 1)[-1]
+    task = json.loads(provider.inspect(InspectTarget(TargetKind.TASK, service.id, service.ref, task_id)).text)
+    assert task["taskArn"] == task_arn and task["containerInstanceArn"] == instance
+    node = json.loads(provider.inspect(InspectTarget(TargetKind.NODE, object_id=instance)).text)
+    assert node["containerInstanceArn"] == instance and node["agentConnected"] is True

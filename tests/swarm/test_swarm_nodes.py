@@ -53,3 +53,33 @@ def test_a_paused_worker_in_swarm_words_with_its_tasks(
         assert len(listed) == 3
     finally:
         docker(swarm.manager, "node", "update", "--availability", "active", worker)
+
+
+def test_inspect_masks_a_secret_looking_env_on_the_real_swarm(
+    swarm: SwarmInfo, provider: SwarmProvider, services: Services, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import yaml
+
+    from pilothouse.providers.inspect import InspectTarget, TargetKind
+    from pilothouse.providers.secrets import MASK
+
+    token = "tok-5f2e9a7c1d"
+    name = services.create("--env", f"API_TOKEN={token}", "--env", "LOG_LEVEL=debug",
+                           command=("sh", "-c", f"echo {token}; sleep 3600"))
+    service = wait_until(lambda: provider.snapshot().service(name), 30, what=f"{name} listed")
+    result = provider.inspect(InspectTarget(TargetKind.SERVICE, service.id, service.ref))
+    assert (result.title, result.format) == (f"service {name}", "yaml")
+    assert token not in result.text
+    spec = yaml.safe_load(result.text)
+    container = spec["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert container["Env"] == [f"API_TOKEN={MASK}", "LOG_LEVEL=debug"]
+    assert container["Args"] == ["sh", "-c", f"echo {MASK}; sleep 3600"]  # the same value, masked where it repeats
+    config = str(write_config(tmp_path / "config.toml", swarm.manager))
+    result_cli = run_cli(capsys, "--config", config, "inspect", f"swarm/{name}")
+    assert result_cli.code == 0 and token not in result_cli.out
+    assert yaml.safe_load(result_cli.out)["Spec"]["Name"] == name
+    worker = sorted(swarm.workers)[0]
+    node_cli = run_cli(capsys, "--config", config, "inspect", "swarm", "--node", worker)
+    assert node_cli.code == 0, node_cli.err
+    assert yaml.safe_load(node_cli.out)["Description"]["Hostname"] == worker
