@@ -304,7 +304,7 @@ def _report_partial(clusters: list[Cluster], args: argparse.Namespace) -> None:
     partial = [cluster for cluster in clusters if cluster.reachable and not cluster.complete]
     for cluster in partial:
         for gap in cluster.missing:
-            _say(f"pilothouse: incomplete: {cluster.name}: {gap.describe(now)}", err=True)
+            _say(f"pilothouse: incomplete: {_t(cluster.name)}: {gap.describe(now, _t)}", err=True)
     if partial:
         verdict = ("accepted with --allow-partial" if args.allow_partial
                    else "exit 1 (--allow-partial accepts it)")
@@ -357,7 +357,7 @@ def _print_doctor(clusters: list[Cluster], findings: list[Finding], args: argpar
             if not cluster.reachable:
                 _say(f"{_t(cluster.name)}: unreachable: {_t(cluster.error)}")
             elif not cluster.complete:
-                _say(f"{_t(cluster.name)}: PARTIAL: not checked: {'; '.join(gap.what for gap in cluster.missing)}")
+                _say(f"{_t(cluster.name)}: PARTIAL: not checked: {'; '.join(_t(gap.what) for gap in cluster.missing)}")
         for f in findings:
             silenced = f"  [silenced: {_t(f.silenced)}]" if f.silenced else ""
             _say(f"{f.severity.value:<6} {f.rule:<20} {_t(f.cluster)}/{_t(f.service)}: {_t(f.why)}{silenced}")
@@ -554,7 +554,7 @@ def _print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attent
         _say(f"{_t(cluster.name)} ({cluster.kind.value}{label}){partial} {state}; {len(cluster.nodes)} nodes, "
              f"{down} not ready{scope}")
         for gap in cluster.missing:
-            _say(f"  missing: {gap.describe(now)}")
+            _say(f"  missing: {gap.describe(now, _t)}")
     listed = [(cluster, service, attention.get(cluster.name, {}).get(service.id, NOTHING))
               for cluster in clusters for service in cluster.services]
     listed.sort(key=lambda item: item[2].level.rank)  # stable: the configured order within a level

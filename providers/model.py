@@ -6,6 +6,7 @@ Dataclasses use slots: a 50k-task fleet holds 50k Task objects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -348,8 +349,9 @@ class Missing:
     # When that part was last read whole, when earlier data is shown in its place; None: nothing is shown.
     shown_from: datetime | None = None
 
-    def describe(self, now: datetime | None = None) -> str:
-        text = f"{self.what}: {self.reason}"
+    def describe(self, now: datetime | None = None, clean: Callable[[str], str] = str) -> str:
+        """`clean`: applied to each field of cluster text on its own (display_text), before they are joined."""
+        text = f"{clean(self.what)}: {clean(self.reason)}"
         if self.shown_from is not None:
             shown = f"showing data from {self.shown_from:%H:%M:%S}"
             if now is not None:

@@ -48,7 +48,7 @@ def cluster_lines(cluster: Cluster, login_hint: str = "", readonly: bool = False
         text.append(f" · synced {cluster.last_sync:%H:%M:%S}", style="dim")
     notes = Text(overflow="fold")
     now = datetime.now(UTC)
-    missing = "; ".join(gap.describe(now) for gap in cluster.missing)
+    missing = "; ".join(gap.describe(now, display_text) for gap in cluster.missing)
     # Forbidden kinds are gaps too: said once, under "missing", when the provider names them there.
     forbidden = ", ".join(cluster.forbidden) if cluster.forbidden and not cluster.missing else ""
     for note, style in ((cluster.scope, "yellow"),
