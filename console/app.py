@@ -284,15 +284,14 @@ class PilothouseApp(App[int]):
         ]
         current = [entry for entry in screens if type(self.screen) is entry[1]
                    or (entry is mutations and isinstance(self.screen, ServiceActionScreen))]
-        sections = [(f"{title} (this screen)" if index == 0 else title, effective(screen.BINDINGS, keymap))
-                    for index, (title, screen) in enumerate(current)]
+        sections = [(title, effective(screen.BINDINGS, keymap)) for title, screen in current]
         sections.append(("Everywhere", effective(self.BINDINGS, keymap)))
         sections.extend((title, effective(screen.BINDINGS, keymap)) for title, screen in screens
                         if (title, screen) not in current)
         sections.append(("Tables and logs (as in k9s and less)",
                          [binding for binding in effective(DiffTable.BINDINGS, {}) if binding.key in VI_KEYS]))
         readonly = [name for name in self.state.clusters if self.actions.readonly_for(name)]
-        title = "pilothouse keys"
+        title = "pilothouse keys · this screen's first" if current else "pilothouse keys"
         if readonly:
             title += f" · read-only: {', '.join(readonly)}"
         self.push_screen(HelpScreen(sections, title))

@@ -47,6 +47,9 @@ NODE_DOWN_AT = 10.0
 NODE_BACK_AT = 60.0
 RESCHEDULE_SECONDS = 4.0
 LIVE_START_S = 8.0
+# Tasks no scale, rollback, rollout or node loss touched started this long before the scenario (plus the
+# service's index, so they differ).
+BASELINE_START_S = -3600.0
 MAX_DEMO_TASKS = 50_000
 DEFAULT_TASKS_PER_CLUSTER = 40
 
@@ -76,6 +79,8 @@ class _ServiceDef:
     rolled_back_at: float | None = None
     containers: tuple[ContainerSpec, ...] = ()
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+    # slot -> when (scenario seconds) its task last started, set by a scale up or a rollback.
+    starts: dict[int, float] = field(default_factory=dict)
 
 
 def _ref(flavor: str, namespace: str, name: str) -> str:
@@ -292,33 +297,48 @@ class DemoProvider(Provider):
         desired = len(live_nodes) if definition.mode is ServiceMode.GLOBAL else definition.desired
         tasks: list[Task] = []
         placement_nodes = self.nodes if definition.mode is ServiceMode.REPLICATED else live_nodes
+        lost = self.nodes[2] if len(self.nodes) >= 3 and t >= NODE_DOWN_AT else None
         for slot in range(1, desired + 1):
             node = placement_nodes[(index + slot) % len(placement_nodes)] if placement_nodes else None
             image = definition.rolling_to if slot <= updated and definition.rolling_to else current_image
+            # One clock for every task: when its slot was last (re)started by a scale or a rollback, else long
+            # ago; a task the rollout replaced started when the rollout reached it; never before either.
+            start = definition.starts.get(slot, BASELINE_START_S + index)
+            if slot <= updated and definition.rolling_to:
+                start = max(start, ROLLOUT_SECONDS * (slot - 1) / max(1, desired))
             task = Task(
                 id=f"{service_id}-t{slot:05d}", service_id=service_id, slot=slot,
                 node_id=node.id if node else "", node_name=node.name if node else "",
                 state=TaskState.RUNNING, raw_state="running", health=self._health(definition),
-                version=image.rsplit(":", 1)[-1], started=self._at(-3600 + index), address="",
+                version=image.rsplit(":", 1)[-1], started=self._at(start), address="",
             )
-            if node is not None and down is not None and node.id == down.id:
-                # Rescheduled away from the down node: the old task is gone, a new one starts elsewhere.
-                tasks.append(replace(task, id=task.id + "-lost", state=TaskState.FAILED,
-                                     desired_state=TaskState.STOPPED, raw_state="orphaned",
-                                     health=Health.UNKNOWN,
-                                     error="node is down: task rescheduled"))
-                target = live_nodes[slot % len(live_nodes)] if live_nodes else None
-                starting = t - NODE_DOWN_AT < RESCHEDULE_SECONDS
+            if (definition.mode is ServiceMode.REPLICATED and node is not None and lost is not None
+                    and node.id == lost.id and start < NODE_BACK_AT):
+                # The same choice while the node is down and after it is back: never the lost node itself.
+                others = [other for other in live_nodes if other.id != lost.id]
+                target = others[slot % len(others)] if others else None
+                rescheduled = start < NODE_DOWN_AT  # it ran there when the node went; else it started elsewhere
+                if rescheduled and down is not None:
+                    # The task that ran on the down node, still listed (orphaned) while the node is down.
+                    tasks.append(replace(task, id=task.id + "-lost", state=TaskState.FAILED,
+                                         desired_state=TaskState.STOPPED, raw_state="orphaned",
+                                         health=Health.UNKNOWN,
+                                         error="node is down: task rescheduled"))
+                start = NODE_DOWN_AT if rescheduled else start
+                starting = rescheduled and t - NODE_DOWN_AT < RESCHEDULE_SECONDS
+                # Where it went stays where it is when the node comes back: tasks do not move home by themselves.
                 task = replace(
-                    task, id=task.id + "-r", node_id=target.id if target else "",
+                    task, id=task.id + "-r" if rescheduled else task.id, node_id=target.id if target else "",
                     node_name=target.name if target else "",
                     state=TaskState.STARTING if starting else TaskState.RUNNING,
                     raw_state="starting" if starting else "running",
                     health=Health.STARTING if starting and definition.healthcheck else task.health,
-                    started=self._at(NODE_DOWN_AT),
+                    started=self._at(start),
                 )
-            if slot <= updated and definition.rolling_to:
-                task.started = self._at(ROLLOUT_SECONDS * (slot - 1) / max(1, desired))
+            elif definition.mode is ServiceMode.GLOBAL and lost is not None and down is None and node is not None \
+                    and node.id == lost.id:
+                # A global service's task on the node that came back started when the node did.
+                task = replace(task, started=self._at(max(start, NODE_BACK_AT)))
             if definition.failing_task and slot == 1:
                 task = replace(task, health=Health.UNHEALTHY, state=TaskState.RUNNING,
                                error="health check failed 3 times: GET /healthz returned 503")
@@ -407,9 +427,17 @@ class DemoProvider(Provider):
             raise NotFound(f"no task {task_id!r} in {service.ref}")
         running = [task for task in tasks if task.desired_state is TaskState.RUNNING] or tasks
         t = self.now()
-        history = [(self._at(t - (tail - i)), running[i % len(running)], i) for i in range(tail)] if running else []
-        for time_at, task, number in history:
-            yield LogLine(time_at, f"{task.id}@{task.node_name}", _demo_log_text(service, number))
+        # A line a second up to now, but never before the first of these tasks started: a young task's tail is
+        # packed into its short life, and each line comes from a task that had started by then.
+        now = self._at(t)
+        first = min((task.started for task in running if task.started is not None), default=None)
+        span = float(tail) if first is None else min(float(tail), max(0.0, (now - first).total_seconds()))
+        for number in range(tail):
+            time_at = now - timedelta(seconds=span * (tail - number) / tail)
+            alive = [task for task in running if task.started is None or task.started <= time_at]
+            if alive:
+                task = alive[number % len(alive)]
+                yield LogLine(time_at, f"{task.id}@{task.node_name}", _demo_log_text(service, number))
         number = tail
         waiter = stop or threading.Event()
         if follow and self.frozen_at is not None:
@@ -469,7 +497,12 @@ class DemoProvider(Provider):
             definition = self.services[index]
             t = self.now()
             if plan.action is Action.SCALE:
-                definition.desired = int(plan.after)
+                before, after = definition.desired, int(plan.after)
+                for slot in range(before + 1, after + 1):
+                    definition.starts[slot] = t  # new tasks start now
+                for slot in [slot for slot in definition.starts if slot > after]:
+                    del definition.starts[slot]  # a slot scaled away and back is a new task
+                definition.desired = after
                 message = f"scaled {plan.service_ref} from {plan.before} to {plan.after}"
             else:
                 target = str(plan.payload["target"])
@@ -478,6 +511,8 @@ class DemoProvider(Provider):
                 definition.rolling_to = ""
                 definition.revision += 1
                 definition.rolled_back_at = t
+                # Every task is replaced by one running the version rolled back to.
+                definition.starts = {slot: t for slot in range(1, definition.desired + 1)}
                 message = f"rolled back {plan.service_ref} from {plan.before} to {target}"
             self._audit_events.append(Event(self._at(t), self.name, f"service {plan.service_ref}",
                                             plan.action.value, message, service_ref=plan.service_ref))

@@ -98,3 +98,74 @@ def test_global_service_cannot_scale_and_service_without_history_cannot_roll_bac
     cache = next(s for s in services if s.name.endswith("cache"))
     with pytest.raises(NotSupported, match="nothing to roll back to"):
         provider.plan_rollback(cache)
+
+
+def _at(provider: DemoProvider, seconds: float) -> None:
+    """Move the frozen scenario clock (the demo reads it on every snapshot)."""
+    provider.frozen_at = seconds
+
+
+def test_after_a_rollback_every_task_is_new_and_runs_the_version_rolled_back_to() -> None:
+    provider = DemoProvider(demo_cluster_configs(frozen_at=5)[0])
+    api = provider.snapshot().services[0]
+    _at(provider, 20)
+    provider.apply(provider.plan_rollback(provider.snapshot().services[0]))
+    _at(provider, 25)
+    snapshot = provider.snapshot()
+    rolled = snapshot.services[0]
+    assert rolled.id == api.id and rolled.image.endswith(":1.4.2")
+    live = [task for task in rolled.tasks if task.desired_state is TaskState.RUNNING]
+    assert live and {task.version for task in live} == {"1.4.2"}
+    # replaced at the rollback (t=20), five seconds before this look (t=25)
+    assert snapshot.last_sync is not None
+    assert all(task.started is not None and (snapshot.last_sync - task.started).total_seconds() == 5 for task in live)
+
+
+def test_scaled_up_tasks_are_young_and_the_others_keep_their_age() -> None:
+    provider = DemoProvider(demo_cluster_configs(frozen_at=70)[0])
+    web = provider.snapshot().services[1]
+    old = {task.slot: task.started for task in web.tasks}
+    provider.apply(provider.plan_scale(web, web.desired + 2))
+    _at(provider, 75)
+    snapshot = provider.snapshot()
+    scaled = snapshot.services[1]
+    for task in scaled.tasks:
+        assert task.started is not None
+        if task.slot in old:
+            assert task.started == old[task.slot]
+        else:
+            assert snapshot.last_sync is not None and (snapshot.last_sync - task.started).total_seconds() == 5
+            assert task.version == web.image.rsplit(":", 1)[-1]
+
+
+def test_node_loss_replacements_stay_where_they_went_and_keep_the_time_they_started() -> None:
+    provider = DemoProvider(demo_cluster_configs(frozen_at=12)[0])
+    lost_node = provider.nodes[2]
+    down = provider.snapshot()
+    # (the api's rollout replaces its tasks again later: the others)
+    replaced = {task.id: task for service in down.services[1:] for task in service.tasks if task.id.endswith("-r")}
+    assert replaced and all(task.node_id != lost_node.id for task in replaced.values())
+    _at(provider, 90)  # the node is back
+    back = provider.snapshot()
+    tasks = {task.id: task for service in back.services for task in service.tasks}
+    for task_id, task in replaced.items():
+        assert tasks[task_id].node_id == task.node_id and tasks[task_id].started == task.started
+    assert not any(task.id.endswith("-lost") for task in tasks.values())
+
+
+def test_log_lines_of_a_task_never_predate_its_start() -> None:
+    provider = DemoProvider(demo_cluster_configs(frozen_at=70)[0])
+    web = provider.snapshot().services[1]
+    provider.apply(provider.plan_scale(web, web.desired + 3))
+    _at(provider, 80)
+    scaled = provider.snapshot().services[1]
+    started = {task.id: task.started for task in scaled.tasks}
+    lines = list(provider.logs(scaled, tail=200))
+    assert lines
+    for line in lines:
+        task_id = line.source.split("@", 1)[0]
+        at = started[task_id]
+        assert at is not None and line.time is not None and line.time >= at, line
+    # the tasks scaled up at t=70 speak in the last ten seconds, and only there
+    young = {task.id for task in scaled.tasks if (task.slot or 0) > web.desired}
+    assert young and any(line.source.split("@", 1)[0] in young for line in lines[-10:])

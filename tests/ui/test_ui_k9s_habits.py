@@ -148,7 +148,7 @@ async def test_help_lists_the_current_screen_first(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
         assert isinstance(app.screen, HelpScreen)
         assert [title for title, _ in app.screen.sections][:3] == [
-            "Fleet (this screen)", "Fleet and service: mutations (confirmed first)", "Everywhere"]
+            "Fleet", "Fleet and service: mutations (confirmed first)", "Everywhere"]
         await pilot.press("escape")
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen), what="events")
@@ -156,5 +156,5 @@ async def test_help_lists_the_current_screen_first(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
         assert isinstance(app.screen, HelpScreen)
         titles = [title for title, _ in app.screen.sections]
-        assert titles[:2] == ["Events (this screen)", "Everywhere"]
+        assert titles[:2] == ["Events", "Everywhere"]
         assert "Fleet" in titles and "Tables and logs (as in k9s and less)" in titles
