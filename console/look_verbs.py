@@ -24,6 +24,9 @@ EXAMPLES = {
   pilothouse inspect prod-eks/shop/web                 the Deployment as YAML (managedFields dropped)
   pilothouse inspect prod-swarm/shop_web --task 3f9a   one task (an id prefix is enough)
   pilothouse inspect prod-eks --node ip-10-0-1-5       a node; secrets are masked everywhere""",
+    "diff": """examples:
+  pilothouse diff prod-eks/shop/web        the two newest ReplicaSets' templates, field by field
+  pilothouse diff prod-swarm/shop_web      PreviousSpec -> Spec; exit 2 when there is no previous revision""",
 }
 
 
@@ -39,6 +42,10 @@ def add_look_commands(commands: argparse._SubParsersAction[Any], global_options:
     which.add_argument("--task", metavar="ID", default="", help="one task of the service (an id prefix)")
     which.add_argument("--node", metavar="NODE", default="", help="a node of the cluster (name or id)")
     global_options(inspect, suppress=True)
+    diff = commands.add_parser("diff", help="what changed from the previous revision to the current one: image, "
+                                            "command, env names, resources, ports, probes, policy, replicas, labels")
+    diff.add_argument("target", metavar="CLUSTER/SERVICE")
+    global_options(diff, suppress=True)
     global_options(nodes, suppress=True)
     for name, parser in commands.choices.items():
         if name in EXAMPLES:
@@ -52,7 +59,18 @@ def run_look_command(fleet: Fleet, args: argparse.Namespace) -> int | None:
         return _nodes(fleet, args)
     if args.command == "inspect":
         return _inspect(fleet, args)
+    if args.command == "diff":
+        return _diff(fleet, args)
     return None
+
+
+def _diff(fleet: Fleet, args: argparse.Namespace) -> int:
+    from pilothouse.console import cli
+
+    cluster_name, ref = cli._split_target(args.target)
+    service = cli._find_service(cli._snapshot_for(fleet, cluster_name), ref)
+    found = fleet.providers[cluster_name].revisions_diff(service)
+    return cli._output(cli.EXIT_OK, lambda: print("\n".join(found.lines())))
 
 
 def inspect_target(cluster: Cluster, service_ref: str, task: str = "", node: str = "") -> InspectTarget:

@@ -20,6 +20,7 @@ from pilothouse.providers.advice import DoctorAdvice
 from pilothouse.providers.errors import InvalidInput, NotSupported
 from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import Cluster, ClusterKind, Service, ServiceMode
+from pilothouse.providers.revisions import RevisionDiff
 
 
 class Action(StrEnum):
@@ -199,6 +200,11 @@ class Provider(ABC):
         """The orchestrator's own description of a service, task or node, masked (providers/inspect.py).
         Blocking: one or two reads."""
         raise NotSupported(f"{self.kind.value} provider cannot inspect yet")
+
+    def revisions_diff(self, service: Service) -> RevisionDiff:
+        """What changed from the previous revision to the current one, field by field; NoPreviousRevision
+        (exit 2) when there is none. Blocking: reads the live objects."""
+        raise NotSupported(f"{self.kind.value} provider cannot compare revisions yet")
 
     def logs(
         self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,

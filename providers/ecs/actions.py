@@ -10,6 +10,7 @@ from __future__ import annotations
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.ecs.client import AwsClients
 from pilothouse.providers.ecs.raw import Raw, as_int, as_str, dicts, short_id, task_definition_label
+from pilothouse.providers.ecs.revisions import definitions_diff
 from pilothouse.providers.ecs.rollback import RevisionRecord, rollback_target
 from pilothouse.providers.errors import Conflict, InvalidInput, NotFound, NotSupported
 from pilothouse.providers.model import Service
@@ -50,11 +51,12 @@ def plan_rollback(
     live = live_service(api, service)
     current = as_str(live.get("taskDefinition"))
     target, source = rollback_target(api, live, revisions, service.ref)
+    # What the rollback changes, field by field ("task definition web:12 -> task definition web:11: image").
+    changes = definitions_diff(api, current, target).summary()
     return MutationPlan(
         Action.ROLLBACK, cluster_name, service.ref, as_str(live.get("serviceArn")),
         before=task_definition_label(current), after=task_definition_label(target),
-        detail=f"task definition {task_definition_label(current)} -> {task_definition_label(target)}, "
-               f"from {source}",
+        detail=f"task definition {changes}; from {source}",
         payload={"cluster": as_str(live.get("clusterArn")), "from": current, "to": target},
     )
 

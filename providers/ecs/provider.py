@@ -38,10 +38,12 @@ from pilothouse.providers.ecs.inspect import inspect as inspect_object
 from pilothouse.providers.ecs.logs import LogReader
 from pilothouse.providers.ecs.mapping import map_container_instance, map_service, map_task, zone_node
 from pilothouse.providers.ecs.raw import as_str
-from pilothouse.providers.ecs.rollback import RevisionRecord
-from pilothouse.providers.errors import InvalidInput
+from pilothouse.providers.ecs.revisions import definitions_diff
+from pilothouse.providers.ecs.rollback import RevisionRecord, rollback_target
+from pilothouse.providers.errors import InvalidInput, NotSupported
 from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Event, Node, Service, Task
+from pilothouse.providers.revisions import NoPreviousRevision, RevisionDiff
 
 # A one-shot command's rounds of reading again what is still missing: the first wait, doubled each round.
 RETRY_ROUND_S = 0.5
@@ -239,6 +241,15 @@ class EcsProvider(Provider):
     def plan_rollback(self, service: Service) -> MutationPlan:
         self.check(Action.ROLLBACK, service)
         return actions.plan_rollback(self._api, self.name, service, self._revisions)
+
+    def revisions_diff(self, service: Service) -> RevisionDiff:
+        """The revision a rollback would return to -> the current task definition."""
+        live = actions.live_service(self._api, service)
+        try:
+            target, _ = rollback_target(self._api, live, self._revisions, service.ref)
+        except NotSupported as error:
+            raise NoPreviousRevision(str(error)) from None
+        return definitions_diff(self._api, target, as_str(live.get("taskDefinition")))
 
     def inspect(self, target: InspectTarget) -> InspectResult:
         return inspect_object(self._api, target)

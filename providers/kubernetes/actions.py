@@ -107,6 +107,11 @@ def plan_rollback(request: Request, cluster: str, service: Service) -> MutationP
         owned = [r for r in revisions if owned_by(r, live, OWNER_KIND[kind])]
         current_revision = max((revision_of(r) for r in owned), default=-1)
         target_template = _revision_template(target)
+    # What the undo changes, field by field, with the revision numbers ("revision 7 -> 6: image, env").
+    from pilothouse.providers.kubernetes.revisions import template_diff
+
+    detail += "; " + template_diff(current_template, target_template, f"revision {current_revision}",
+                                   f"revision {revision_of(target)}").summary()
     return MutationPlan(
         action=Action.ROLLBACK, cluster=cluster, service_ref=service.ref, service_id=service.id,
         before=describe_revision(current_template, current_revision),

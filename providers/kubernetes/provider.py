@@ -51,8 +51,10 @@ from pilothouse.providers.kubernetes.objects import (
     _str,
     collection_path,
 )
+from pilothouse.providers.kubernetes.revisions import revisions_diff
 from pilothouse.providers.kubernetes.watch import Reflector, ReflectorHost
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service
+from pilothouse.providers.revisions import RevisionDiff
 
 
 class KubernetesProvider(Provider):
@@ -295,6 +297,9 @@ class KubernetesProvider(Provider):
 
     def apply(self, plan: MutationPlan) -> str:
         return actions.apply(self.connection.request, plan)
+
+    def revisions_diff(self, service: Service) -> RevisionDiff:
+        return revisions_diff(self.connection.request, service)
 
     def inspect(self, target: InspectTarget) -> InspectResult:
         return inspect_object(self.connection.request, target)

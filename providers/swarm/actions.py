@@ -8,13 +8,14 @@ the update is sent the way the docker CLI sends it.
 from __future__ import annotations
 
 import copy
-import json
 from typing import TYPE_CHECKING, Any
 
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import InvalidInput, NotSupported
 from pilothouse.providers.model import Service, ServiceMode
+from pilothouse.providers.revisions import compare
 from pilothouse.providers.swarm.raw import Raw, as_dict, as_int, as_list, as_str
+from pilothouse.providers.swarm.revisions import spec_fields
 from pilothouse.providers.swarm.spec import service_mode, spec_image
 
 if TYPE_CHECKING:
@@ -55,12 +56,8 @@ def plan_rollback(cluster: str, service: Service, live: Raw) -> MutationPlan:
     spec = as_dict(live.get("Spec"))
     version = as_int(as_dict(live.get("Version")).get("Index"))
     before, after = spec_image(spec), spec_image(previous)
-    changed = [
-        label
-        for label, key in (("task template", "TaskTemplate"), ("mode", "Mode"), ("ports", "EndpointSpec"),
-                           ("labels", "Labels"), ("update policy", "UpdateConfig"))
-        if json.dumps(spec.get(key), sort_keys=True) != json.dumps(previous.get(key), sort_keys=True)
-    ]
+    # Field by field, from the current spec back to the previous one ("spec version 41 -> previous spec: image").
+    changes = compare(spec_fields(spec), spec_fields(previous), f"spec version {version}", "previous spec")
     return MutationPlan(
         action=Action.ROLLBACK,
         cluster=cluster,
@@ -68,7 +65,7 @@ def plan_rollback(cluster: str, service: Service, live: Raw) -> MutationPlan:
         service_id=as_str(live.get("ID")),
         before=f"{before} (v{version})",
         after=after if after != before else f"{after} (previous spec)",
-        detail="changes: " + (", ".join(changed) if changed else "none"),
+        detail=changes.summary(),
         payload={"version": version, "spec": copy.deepcopy(dict(spec))},
     )
 

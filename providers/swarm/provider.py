@@ -27,6 +27,7 @@ from pilothouse.providers.completeness import Gaps, reason_of
 from pilothouse.providers.errors import CredentialsError, Forbidden, InvalidInput, ProviderError, Unreachable
 from pilothouse.providers.inspect import InspectResult, InspectTarget, TargetKind, plain, render
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, NodeStatus, Service
+from pilothouse.providers.revisions import RevisionDiff
 from pilothouse.providers.swarm import actions
 from pilothouse.providers.swarm.advice import SwarmAdvice
 from pilothouse.providers.swarm.client import Endpoint, new_client, resolve_endpoint
@@ -36,6 +37,7 @@ from pilothouse.providers.swarm.images import ImageHealthchecks
 from pilothouse.providers.swarm.logs import stream_logs
 from pilothouse.providers.swarm.mapping import learn_network_names, map_node, map_service, network_ids, select_tasks
 from pilothouse.providers.swarm.raw import Raw, as_dict, as_list, as_str
+from pilothouse.providers.swarm.revisions import previous_diff
 from pilothouse.providers.swarm.spec import container_spec
 
 if TYPE_CHECKING:
@@ -217,6 +219,9 @@ class SwarmProvider(Provider):
             raw = self._call(lambda client: client.inspect_service(target.service_id or target.service_ref))
             title = f"service {target.service_ref}"
         return render(title, plain(raw), "yaml")
+
+    def revisions_diff(self, service: Service) -> RevisionDiff:
+        return previous_diff(service.ref, self._inspect(service))
 
     def _inspect(self, service: Service) -> Raw:
         return as_dict(self._call(lambda client: client.inspect_service(service.id or service.name)))

@@ -38,7 +38,7 @@ def test_version_is_the_installed_metadata(capsys: pytest.CaptureFixture[str]) -
 
 
 @pytest.mark.parametrize("verb", ["status", "scale", "rollback", "rollout", "events", "logs", "doctor", "nodes",
-                                  "inspect", "completion", "config"])
+                                  "inspect", "diff", "completion", "config"])
 def test_every_verb_help_has_examples(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args([verb, "--help"])
@@ -87,8 +87,8 @@ def bash_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_bash_completes_verbs_and_options(completion_env: dict[str, str], bash_script: str) -> None:
     assert _bash_complete(completion_env, bash_script, "pilothouse", "") == [
-        "status", "scale", "doctor", "events", "rollout", "logs", "rollback", "nodes", "inspect", "completion",
-        "config"]
+        "status", "scale", "doctor", "events", "rollout", "logs", "rollback", "nodes", "inspect", "diff",
+        "completion", "config"]
     assert _bash_complete(completion_env, bash_script, "pilothouse", "ro") == ["rollout", "rollback"]
     assert set(_bash_complete(completion_env, bash_script, "pilothouse", "doctor", "--")) >= {
         "--json", "--cluster", "--fail-on", "--readonly", "--config"}

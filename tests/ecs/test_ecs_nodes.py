@@ -107,3 +107,39 @@ def test_inspect_json_masks_environment_of_service_task_and_instance(
     assert task["taskArn"] == task_arn and task["containerInstanceArn"] == instance
     node = json.loads(provider.inspect(InspectTarget(TargetKind.NODE, object_id=instance)).text)
     assert node["containerInstanceArn"] == instance and node["agentConnected"] is True
+
+
+def test_diff_between_two_task_definition_revisions(
+    admin: Any, ec2: Any, make_provider: ProviderFactory, write_config: Any, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pilothouse.console.cli import main
+    from pilothouse.providers.base import Action
+    from pilothouse.providers.revisions import NoPreviousRevision
+
+    admin.create_cluster(clusterName="alpha")
+    first = register(admin, "web", "registry.example.com/web:1",
+                     extra={"environment": [{"name": "API_KEY", "value": "first-secret"}]})
+    second = register(admin, "web", "registry.example.com/web:2", memory=32,
+                      extra={"environment": [{"name": "API_KEY", "value": "second-secret"},
+                                             {"name": "FLAG", "value": "1"}]})
+    admin.create_service(cluster="alpha", serviceName="web", taskDefinition=first, desiredCount=0)
+    provider = make_provider(clusters=["alpha"])
+    provider.connect()
+    web = provider.snapshot().service("alpha/web")
+    assert web is not None
+    with pytest.raises(NoPreviousRevision):
+        provider.revisions_diff(web)
+    assert main(["--config", write_config(), "diff", "aws/alpha/web"]) == 2
+    assert "no earlier revision of web is known for alpha/web" in capsys.readouterr().err
+    admin.update_service(cluster="alpha", service="web", taskDefinition=second)
+    web = provider.snapshot().service("alpha/web")
+    assert web is not None
+    found = provider.revisions_diff(web)
+    assert (found.from_label, found.to_label) == ("web:1", "web:2")
+    changes = {change.field: change for change in found.changes}
+    assert list(changes) == ["image", "env", "resources"]
+    assert (changes["env"].before, changes["env"].after) == ("API_KEY=(value)", "FLAG, API_KEY=(value changed)")
+    assert '"memory": 16' in changes["resources"].before and '"memory": 32' in changes["resources"].after
+    assert "secret" not in repr(found)
+    plan = provider.plan(Action.ROLLBACK, web)
+    assert plan.detail.startswith("task definition web:2 -> web:1: image, env, resources; from ")

@@ -83,3 +83,33 @@ def test_inspect_masks_a_secret_looking_env_on_the_real_swarm(
     node_cli = run_cli(capsys, "--config", config, "inspect", "swarm", "--node", worker)
     assert node_cli.code == 0, node_cli.err
     assert yaml.safe_load(node_cli.out)["Description"]["Hostname"] == worker
+
+
+def test_diff_between_two_real_revisions(
+    swarm: SwarmInfo, provider: SwarmProvider, services: Services, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name = services.create("--env", "DB_PASSWORD=first-secret", "--env", "MODE=a", "--replicas", "1")
+    config = str(write_config(tmp_path / "config.toml", swarm.manager))
+    never_updated = run_cli(capsys, "--config", config, "diff", f"swarm/{name}")
+    assert never_updated.code == 2 and "no previous spec" in never_updated.err
+    services.cli("service", "update", "--detach", "--no-resolve-image", "--image", "pilothouse-test/app:2",
+                 "--env-add", "DB_PASSWORD=second-secret", "--env-add", "NEW_FLAG=1", "--env-rm", "MODE",
+                 "--limit-memory", "64M", "--label-add", "team=core", name)
+    service = wait_until(lambda: provider.snapshot().service(name), 30, what=f"{name} listed")
+    found = provider.revisions_diff(service)
+    changes = {change.field: change for change in found.changes}
+    assert list(changes) == ["image", "env", "resources", "labels"]
+    assert (changes["image"].before, changes["image"].after) == ("pilothouse-test/app:1", "pilothouse-test/app:2")
+    assert changes["env"].before == "MODE, DB_PASSWORD=(value)"
+    assert changes["env"].after == "NEW_FLAG, DB_PASSWORD=(value changed)"
+    assert "67108864" in changes["resources"].after and '"team": "core"' in changes["labels"].after
+    assert found.from_label == "previous spec" and found.to_label.startswith("current spec (version ")
+    from pilothouse.providers.base import Action
+
+    plan = provider.plan(Action.ROLLBACK, service)
+    assert plan.detail.endswith("-> previous spec: image, env, resources, labels")
+    assert plan.detail.startswith("spec version ")
+    result = run_cli(capsys, "--config", config, "diff", f"swarm/{name}")
+    assert result.code == 0
+    assert "secret" not in result.out and "image:\n  - pilothouse-test/app:1\n  + pilothouse-test/app:2" in result.out
