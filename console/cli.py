@@ -1,4 +1,4 @@
-"""The `pilothouse` command: the console, and the headless verbs status / scale / rollback.
+"""The `pilothouse` command: the console, and the headless verbs status / scale / rollback / restart.
 
 Exit codes: 0 ok, 1 the cluster refused or failed (or the confirmation was declined, or a one-shot look
 stayed incomplete without --allow-partial), 2 bad input or bad config, 130 interrupted. Every foreseeable
@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from pilothouse import __version__
+from pilothouse.console.action_verbs import add_action_commands, run_action_command
 from pilothouse.console.look_verbs import add_look_commands, run_look_command
 from pilothouse.console.setup_verbs import add_examples, add_setup_commands, complete_words, run_setup_command
 from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
@@ -63,7 +64,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--config", metavar="PATH", default=default,
                         help="config file (default $XDG_CONFIG_HOME/pilothouse/config.toml; env PILOTHOUSE_CONFIG)")
     parser.add_argument("--readonly", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="refuse every mutation (scale, rollback)")
+                        help="refuse every mutation (scale, rollback, restart)")
     parser.add_argument("--demo", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="use the built-in simulated fleet")
     parser.add_argument("--demo-tasks", metavar="N", type=int, default=default,
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     _global_options(rollback, suppress=True)
     add_look_commands(commands, _global_options, _look_options)
+    add_action_commands(commands, _global_options)
     add_setup_commands(commands)
     add_examples(commands)
     return parser
@@ -242,7 +244,7 @@ def _confirm(question: str) -> bool:
 
 
 def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
-    """scale / rollback through the one mutation flow; this function only talks to the terminal."""
+    """scale / rollback / restart through the one mutation flow; this function only talks to the terminal."""
     from pilothouse.console.actions import Status
     from pilothouse.providers.base import Action, MutationPlan
 
@@ -656,6 +658,9 @@ def _run(argv: Sequence[str] | None) -> int:
         looked = run_look_command(fleet, args)
         if looked is not None:
             return looked
+        acted = run_action_command(fleet, args)
+        if acted is not None:
+            return acted
         return _mutate(fleet, args)
     finally:
         fleet.close()

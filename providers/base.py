@@ -32,11 +32,13 @@ class Action(StrEnum):
 
     SCALE = "scale"
     ROLLBACK = "rollback"
+    RESTART = "restart"  # new tasks from the unchanged spec (docker service update --force, kubectl rollout restart)
 
 
 class Capability(StrEnum):
     SCALE = "scale"
     ROLLBACK = "rollback"
+    RESTART = "restart"
     LOGS = "logs"
     WATCH = "watch"  # changes are pushed (Docker /events, Kubernetes watch), not only polled
 

@@ -114,7 +114,7 @@ class DemoProvider(Provider):
     }
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.SCALE, Capability.ROLLBACK, Capability.LOGS})
+        {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.LOGS})
 
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)
@@ -488,6 +488,14 @@ class DemoProvider(Provider):
         return MutationPlan(Action.ROLLBACK, self.name, service.ref, service.id,
                             before=current, after=target, payload={"target": target})
 
+    def plan_restart(self, service: Service) -> MutationPlan:
+        self.check(Action.RESTART, service)
+        definition = self._definition(service)
+        with self._lock:
+            current, _ = self._rollback_target(definition)
+        return MutationPlan(Action.RESTART, self.name, service.ref, service.id,
+                            before=current, after="every task replaced, same spec")
+
     def apply(self, plan: MutationPlan) -> str:
         with self._lock:
             index = next((i for i, _ in enumerate(self.services) if f"{self.name}-svc-{i:04d}" == plan.service_id),
@@ -504,6 +512,8 @@ class DemoProvider(Provider):
                     del definition.starts[slot]  # a slot scaled away and back is a new task
                 definition.desired = after
                 message = f"scaled {plan.service_ref} from {plan.before} to {plan.after}"
+            elif plan.action is Action.RESTART:
+                message = f"restarting {plan.service_ref} (every task is replaced from the same spec)"
             else:
                 target = str(plan.payload["target"])
                 definition.previous_image = plan.before

@@ -1,4 +1,4 @@
-"""Scale and rollback keys, shared by every screen that has a selected service.
+"""Scale, rollback and restart keys, shared by every screen that has a selected service.
 
 The flow is console.actions' one mutation flow, run in a thread worker: key -> (scale dialog) -> plan ->
 confirm screen showing before -> after (the worker waits for it) -> write-ahead audit -> execute -> a toast
@@ -25,7 +25,8 @@ from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.inspect import InspectTarget, TargetKind
 from pilothouse.providers.model import Service
 
-ACTION_OF_BINDING = {"scale": Action.SCALE, "scale_by": Action.SCALE, "rollback": Action.ROLLBACK}
+ACTION_OF_BINDING = {"scale": Action.SCALE, "scale_by": Action.SCALE, "rollback": Action.ROLLBACK,
+                     "restart": Action.RESTART}
 LOG_ACTIONS = ("logs", "logs_service")
 
 
@@ -36,6 +37,8 @@ class ServiceActionScreen(FleetScreenBase):
         Binding("minus", "scale_by(-1)", "-1", id="scale_down", key_display="-", tooltip="Scale down by one"),
         Binding("R", "rollback", "Rollback", id="rollback",
                 tooltip="Roll back to the previous version (confirm first)"),
+        Binding("X", "restart", "Restart", id="restart",
+                tooltip="Restart: replace every task from the same spec (confirm first)"),
     ]
 
     class MutationFinished(Message):
@@ -72,7 +75,7 @@ class ServiceActionScreen(FleetScreenBase):
     def update_offered_keys(self) -> None:
         """Refresh the footer only when what is offered changed: each refresh rebuilds the footer."""
         offered = (self.selected() is not None,
-                   *(self.refusal_for(action) is None for action in ("scale", "rollback", "logs")))
+                   *(self.refusal_for(action) is None for action in ("scale", "rollback", "restart", "logs")))
         if offered != self._offered:
             self._offered = offered
             self.refresh_bindings()
@@ -174,6 +177,11 @@ class ServiceActionScreen(FleetScreenBase):
         target = self.selected()
         if target is not None:
             self._run_flow(Action.ROLLBACK, target[0], target[1])
+
+    def action_restart(self) -> None:
+        target = self.selected()
+        if target is not None:
+            self._run_flow(Action.RESTART, target[0], target[1])
 
     def plan_scale(self, cluster: str, service: Service, replicas: int, *, force: bool) -> None:
         self._run_flow(Action.SCALE, cluster, service, force=force, replicas=replicas)

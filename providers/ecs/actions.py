@@ -1,4 +1,5 @@
-"""Scale and rollback for ECS services: plans read the live service, apply re-checks it and sends UpdateService.
+"""Scale, rollback and restart for ECS services: plans read the live service, apply re-checks it and sends
+UpdateService.
 
 A plan is computed before anything is sent (the console confirms and audits it); apply refuses with Conflict
 when the service changed since the plan, so a confirmation never covers a change nobody saw. A service
@@ -21,6 +22,9 @@ def refusal(action: Action, service: Service) -> str | None:
     controller = service.details.get("deployment controller", "ECS")
     if action is Action.ROLLBACK and controller not in ("", "ECS"):
         return f"{service.ref} is deployed by {controller}; roll it back there"
+    if action is Action.RESTART and controller not in ("", "ECS"):
+        # UpdateService's forceNewDeployment belongs to the ECS deployment controller.
+        return f"{service.ref} is deployed by {controller}; start a new deployment there"
     return None
 
 
@@ -61,6 +65,20 @@ def plan_rollback(
     )
 
 
+def plan_restart(api: AwsClients, cluster_name: str, service: Service) -> MutationPlan:
+    """UpdateService with forceNewDeployment: a new deployment of the same task definition, so every task
+    is replaced (per the deployment configuration) and a fresh image pull happens for mutable tags."""
+    live = live_service(api, service)
+    current = as_str(live.get("taskDefinition"))
+    return MutationPlan(
+        Action.RESTART, cluster_name, service.ref, as_str(live.get("serviceArn")),
+        before=f"{task_definition_label(current)}, {as_int(live.get('runningCount'))} tasks running",
+        after="every task replaced, same task definition",
+        detail="UpdateService forceNewDeployment=true (aws ecs update-service --force-new-deployment)",
+        payload={"cluster": as_str(live.get("clusterArn")), "from": current},
+    )
+
+
 def apply(api: AwsClients, plan: MutationPlan) -> str:
     """Send the plan if the service is still as planned; the message says what was done."""
     cluster = str(plan.payload.get("cluster") or plan.service_ref.split("/", 1)[0])
@@ -80,4 +98,11 @@ def apply(api: AwsClients, plan: MutationPlan) -> str:
                            f"not {plan.before}", "refresh and decide again")
         api.call("update_service", cluster=cluster, service=plan.service_id, taskDefinition=target)
         return f"rolled back {plan.service_ref} from {plan.before} to {plan.after}"
-    raise NotSupported(f"ECS provider cannot {plan.action}")  # pragma: no cover - Action has two members
+    if plan.action is Action.RESTART:
+        current = as_str(live.get("taskDefinition"))
+        if current != plan.payload.get("from"):
+            raise Conflict(f"{plan.service_ref} now runs {task_definition_label(current)}, not the task "
+                           "definition planned", "refresh and decide again")
+        api.call("update_service", cluster=cluster, service=plan.service_id, forceNewDeployment=True)
+        return f"restarting {plan.service_ref} (a new deployment replaces every task)"
+    raise NotSupported(f"ECS provider cannot {plan.action}")

@@ -60,7 +60,7 @@ class EcsProvider(Provider):
                                             "AWS_ENDPOINT_URL_LOGS / AWS_ENDPOINT_URL / AWS)"),
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.SCALE, Capability.ROLLBACK, Capability.LOGS})
+        {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.LOGS})
     ADVICE = EcsAdvice()
 
     def __init__(self, config: ClusterConfig) -> None:
@@ -253,6 +253,10 @@ class EcsProvider(Provider):
 
     def inspect(self, target: InspectTarget) -> InspectResult:
         return inspect_object(self._api, target)
+
+    def plan_restart(self, service: Service) -> MutationPlan:
+        self.check(Action.RESTART, service)
+        return actions.plan_restart(self._api, self.name, service)
 
     def apply(self, plan: MutationPlan) -> str:
         message = actions.apply(self._api, plan)

@@ -1,13 +1,14 @@
-"""Scale and rollback of a workload: refusals, plans (read-only) and their application.
+"""Scale, rollback and restart of a workload: refusals, plans (read-only) and their application.
 
 A plan reads the live object and says what would change; `apply` checks that the object has not changed
 since (the scale read, or the generation) before it sends the same patch kubectl sends: a merge patch of
-the scale subresource, or `kubectl rollout undo`'s patch. Auditing and confirming happen above the
-provider; these functions only talk to the API through one request function.
+the scale subresource, `kubectl rollout undo`'s patch, or `kubectl rollout restart`'s. Auditing and
+confirming happen above the provider; these functions only talk to the API through one request function.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pilothouse.providers.base import Action, MutationPlan
@@ -45,7 +46,22 @@ def refusal(action: Action, service: Service) -> str | None:
         service.rollout.state is RolloutState.PAUSED
     ):
         return f"{service.ref} is paused; resume it first (kubectl rollout resume) and try again"
+    if action is Action.RESTART and service.workload_kind == "deployment" and (
+        service.rollout.state is RolloutState.PAUSED
+    ):
+        # kubectl refuses the same: a paused Deployment would only record the annotation.
+        return f"{service.ref} is paused; a restart would wait for a resume (kubectl rollout resume first)"
     return None
+
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def restart_patch(now: datetime) -> dict[str, Any]:
+    """The strategic merge patch `kubectl rollout restart` sends: the pod template's restartedAt annotation,
+    RFC 3339 to the second (Go's time.RFC3339), which changes the template and so makes a new rollout."""
+    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
 
 
 def parse_id(service: Service) -> tuple[str, str, str]:
@@ -124,6 +140,35 @@ def plan_rollback(request: Request, cluster: str, service: Service) -> MutationP
     )
 
 
+def plan_restart(request: Request, cluster: str, service: Service) -> MutationPlan:
+    kind, namespace, name = parse_id(service)
+    live = request("GET", object_path(kind, namespace, name), doing=f"reading {service.ref}")
+    spec = _dict(live.get("spec"))
+    if kind == "deployment" and spec.get("paused") is True:
+        raise NotSupported(f"{service.ref} is paused; a restart would wait for a resume",
+                           "resume it first (kubectl rollout resume)")
+    template = _dict(spec.get("template"))
+    last = _str(_dict(_dict(template.get("metadata")).get("annotations")).get(RESTARTED_AT))
+    return MutationPlan(
+        action=Action.RESTART, cluster=cluster, service_ref=service.ref, service_id=service.id,
+        before=describe_revision(template, revision_of(live)) + (f", restarted {last}" if last else ""),
+        after="every pod replaced, same template",
+        detail=f"kubectl rollout restart: the {RESTARTED_AT} annotation on the pod template; pods replaced "
+               f"per the {kind}'s update strategy",
+        payload={"kind": kind, "namespace": namespace, "name": name,
+                 "generation": _int(meta_of(live).get("generation"))},
+    )
+
+
+def _unchanged_since_plan(request: Request, plan: MutationPlan, path: str) -> Any:
+    live = request("GET", path, doing=f"reading {plan.service_ref}")
+    generation = _int(meta_of(live).get("generation"))
+    if generation != _int(plan.payload.get("generation")):
+        raise Conflict(f"{plan.service_ref} changed since the plan (generation {plan.payload.get('generation')} "
+                       f"-> {generation})", "refresh and decide again")
+    return live
+
+
 def apply(request: Request, plan: MutationPlan) -> str:
     payload = plan.payload
     kind, namespace, name = _str(payload.get("kind")), _str(payload.get("namespace")), _str(payload.get("name"))
@@ -144,14 +189,18 @@ def apply(request: Request, plan: MutationPlan) -> str:
         return f"scaled {plan.service_ref} from {current} to {_int(payload.get('replicas'))} replicas"
     if plan.action is Action.ROLLBACK:
         path = object_path(kind, namespace, name)
-        live = request("GET", path, doing=f"reading {plan.service_ref}")
-        generation = _int(meta_of(live).get("generation"))
-        if generation != _int(payload.get("generation")):
-            raise Conflict(f"{plan.service_ref} changed since the plan (generation {payload.get('generation')} "
-                           f"-> {generation})", "refresh and decide again")
+        live = _unchanged_since_plan(request, plan, path)
         if kind == "deployment" and _dict(live.get("spec")).get("paused") is True:
             raise NotSupported(f"{plan.service_ref} was paused meanwhile", "resume it first")
         request("PATCH", path, body=payload.get("patch"), content_type=_str(payload.get("content_type")),
                 doing=f"rolling back {plan.service_ref}")
         return f"rolled back {plan.service_ref} to {plan.after}"
+    if plan.action is Action.RESTART:
+        path = object_path(kind, namespace, name)
+        live = _unchanged_since_plan(request, plan, path)
+        if kind == "deployment" and _dict(live.get("spec")).get("paused") is True:
+            raise NotSupported(f"{plan.service_ref} was paused meanwhile", "resume it first")
+        request("PATCH", path, body=restart_patch(datetime.now(UTC)),
+                content_type="application/strategic-merge-patch+json", doing=f"restarting {plan.service_ref}")
+        return f"restarting {plan.service_ref} (every pod is replaced from the same template)"
     raise NotSupported(f"{plan.action.value} is not a Kubernetes action")

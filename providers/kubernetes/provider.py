@@ -65,7 +65,7 @@ class KubernetesProvider(Provider):
         "namespaces": Option((list,), "namespaces to show (default: the whole cluster, else the context's namespace)"),
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.SCALE, Capability.ROLLBACK, Capability.WATCH, Capability.LOGS}
+        {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.WATCH, Capability.LOGS}
     )
     ADVICE = KubernetesAdvice()
 
@@ -294,6 +294,10 @@ class KubernetesProvider(Provider):
     def plan_rollback(self, service: Service) -> MutationPlan:
         self.check(Action.ROLLBACK, service)
         return actions.plan_rollback(self.connection.request, self.name, service)
+
+    def plan_restart(self, service: Service) -> MutationPlan:
+        self.check(Action.RESTART, service)
+        return actions.plan_restart(self.connection.request, self.name, service)
 
     def apply(self, plan: MutationPlan) -> str:
         return actions.apply(self.connection.request, plan)

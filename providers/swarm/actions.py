@@ -1,4 +1,4 @@
-"""Scale and rollback: a plan from the live spec (read just before), then the update that applies it.
+"""Scale, rollback and restart: a plan from the live spec (read just before), then the update that applies it.
 
 A plan carries the spec version it was made from, so the engine refuses the update ("update out of
 sequence") when the service changed in between. docker-py's update_service has no rollback parameter:
@@ -70,6 +70,29 @@ def plan_rollback(cluster: str, service: Service, live: Raw) -> MutationPlan:
     )
 
 
+def plan_restart(cluster: str, service: Service, live: Raw) -> MutationPlan:
+    """`docker service update --force`: the same spec with TaskTemplate.ForceUpdate one higher, so every task
+    is replaced (per the update policy) from an unchanged spec."""
+    spec = as_dict(live.get("Spec"))
+    version = as_int(as_dict(live.get("Version")).get("Index"))
+    force = as_int(as_dict(spec.get("TaskTemplate")).get("ForceUpdate")) or 0
+    policy = as_dict(spec.get("UpdateConfig"))
+    parallelism = as_int(policy.get("Parallelism"))
+    order = as_str(policy.get("Order")) or "stop-first"
+    pace = f"{parallelism} at a time" if parallelism else "all at once"
+    return MutationPlan(
+        action=Action.RESTART,
+        cluster=cluster,
+        service_ref=service.ref,
+        service_id=as_str(live.get("ID")),
+        before=f"{spec_image(spec)} (v{version})",
+        after="every task replaced, same spec",
+        detail=f"docker service update --force: ForceUpdate {force} -> {force + 1}; tasks replaced {pace}, "
+               f"{order}",
+        payload={"version": version, "spec": copy.deepcopy(dict(spec)), "force_update": force + 1},
+    )
+
+
 def update_request(plan: MutationPlan) -> tuple[dict[str, Any], dict[str, Any], str]:
     """(spec, query params, what it does in words) for the service update that applies `plan`."""
     version = plan.payload.get("version")
@@ -85,6 +108,11 @@ def update_request(plan: MutationPlan) -> tuple[dict[str, Any], dict[str, Any], 
         # docker-py's update_service has no rollback parameter; the CLI sends exactly this.
         params["rollback"] = "previous"
         done = f"rolling back {plan.service_ref} to {plan.after}"
+    elif plan.action is Action.RESTART:
+        template = dict(as_dict(spec.get("TaskTemplate")))
+        template["ForceUpdate"] = plan.payload.get("force_update")
+        spec["TaskTemplate"] = template
+        done = f"restarting {plan.service_ref} (every task is replaced from the same spec)"
     else:
         raise NotSupported(f"swarm provider cannot {plan.action.value}")
     return spec, params, done

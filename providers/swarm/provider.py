@@ -54,7 +54,8 @@ class SwarmProvider(Provider):
             "docker context, then the local socket",
         ),
     }
-    CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.WATCH, Capability.LOGS})
+    CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.WATCH,
+                              Capability.LOGS})
     MAX_REPLICAS = 2**31 - 1  # the API takes a uint64; this ceiling is what a swarm could ever run, and int32-safe
     ADVICE = SwarmAdvice()
 
@@ -235,6 +236,10 @@ class SwarmProvider(Provider):
     def plan_rollback(self, service: Service) -> MutationPlan:
         self.check(Action.ROLLBACK, service)
         return actions.plan_rollback(self.name, service, self._inspect(service))
+
+    def plan_restart(self, service: Service) -> MutationPlan:
+        self.check(Action.RESTART, service)
+        return actions.plan_restart(self.name, service, self._inspect(service))
 
     def apply(self, plan: MutationPlan) -> str:
         spec, params, done = actions.update_request(plan)

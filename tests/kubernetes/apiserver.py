@@ -261,6 +261,8 @@ class ApiState:
         self.list_pages: Counter[str] = Counter()  # list answers served, by resource
         self.request_log: list[tuple[float, str, str, int]] = []  # (time, verb, resource, status)
         self.methods: Counter[str] = Counter()  # every request by HTTP method, routed or not
+        # Every write as sent: (method, path without query, Content-Type, body), to compare with kubectl's.
+        self.writes: list[tuple[str, str, str, Any]] = []
         # Called with (method, path) as each request arrives, before it is served: a test can look at the
         # world at that moment (e.g. that the audit intent is already on disk when the PATCH arrives). A
         # returned HTTP status is answered instead of serving the request.
@@ -763,6 +765,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         content_type = self.headers.get("Content-Type", "")
         with self.state.cond:
+            self.state.writes.append((method, self.path.split("?", 1)[0], content_type, copy.deepcopy(body)))
             current = self._lookup(route)
             if current is None:
                 self._not_found(route)
