@@ -148,7 +148,7 @@ def _nodes(fleet: Fleet, args: argparse.Namespace) -> int:
 
 
 def _print_nodes(clusters: list[Cluster]) -> None:
-    from pilothouse.console import cli
+    from pilothouse.console.status_text import print_table
     from pilothouse.providers.nodes import ordered_nodes, resources_text, task_counts
 
     now = datetime.now(UTC)
@@ -169,7 +169,7 @@ def _print_nodes(clusters: list[Cluster]) -> None:
             rows.append([cluster.name, node.name, node.state_word, node.availability_word, node.role or "-",
                          node.version or "-", str(counts[node.id]), since, ", ".join(notes) or "-"])
     if rows:
-        cli._print_table(header, rows)
+        print_table(header, rows)
 
 
 def _age(moment: datetime, now: datetime) -> str:
