@@ -2,8 +2,8 @@
 # Install everything the test suite needs and run all of it, on a fresh Debian machine or a used one:
 #   apt packages (docker.io for the real test swarm, openssh-server for the ssh:// transport, zsh and fish for
 #   the completion scripts, the system python3 for install.sh), the Python package with its test extras, the
-#   three-node test swarm (tests/swarm/swarm.sh). moto and the Kubernetes API test server are started by
-#   the tests' own fixtures on loopback. Extra arguments go to pytest.
+#   three-node test swarm (tests/swarm/swarm.sh), a real kubectl from PyPI (tests/support/kubectl.py). moto
+#   and the Kubernetes API test server are started by the tests' own fixtures on loopback. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +31,10 @@ fi
 # Two steps: the big SDK set resolves in seconds when pinned first (kubernetes<37, see pyproject.toml).
 "$PYTHON" -m pip install -q --disable-pip-version-check "kubernetes>=29,<37" "boto3>=1.34" "docker[ssh]>=7" "textual>=0.80"
 "$PYTHON" -m pip install -q --disable-pip-version-check -e '.[test]'
+
+# A real kubectl v1.36 from PyPI (the Kubernetes oracle tests), fetched once into ~/.cache, outside any test's
+# timeout; without PyPI those tests skip, saying so.
+"$PYTHON" tests/support/kubectl.py
 
 cleanup() { bash tests/swarm/swarm.sh down >/dev/null 2>&1 || true; }
 if [[ "${PILOTHOUSE_KEEP_SWARM:-}" != 1 ]]; then trap cleanup EXIT; fi

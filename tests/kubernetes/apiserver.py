@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from api_discovery import discovery
+
 Obj = dict[str, Any]
 
 
@@ -460,6 +462,20 @@ def matches_labels(obj: Obj, selector: str) -> bool:
     return True
 
 
+def matches_fields(obj: Obj, selector: str) -> bool:
+    """Field selectors every resource supports: metadata.name and metadata.namespace (=, ==, !=)."""
+    meta = obj.get("metadata") or {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        negate = "!=" in term
+        field, _, value = term.replace("!=", "=", 1).replace("==", "=", 1).partition("=")
+        if field not in ("metadata.name", "metadata.namespace"):
+            raise PatchError(400, f'"{field}" is not a known field selector: only "metadata.name", '
+                                  '"metadata.namespace"')
+        if (meta.get(field.removeprefix("metadata."), "") == value) == negate:
+            return False
+    return True
+
+
 def scale_view(route: Route, obj: Obj) -> Obj:
     selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     return {
@@ -515,11 +531,21 @@ class Handler(BaseHTTPRequestHandler):
                 self._read_body()  # drained, so the connection stays usable
             self._status(injected, "InternalError", "Internal error occurred: injected by the test")
             return
-        if self.headers.get("Authorization") != f"Bearer {self.server.token}":
+        authorization = self.headers.get("Authorization")
+        anonymous = authorization is None and self.server.anonymous
+        if authorization != f"Bearer {self.server.token}" and not anonymous:
             self._status(401, "Unauthorized", "Unauthorized")
             return
         if url.path == "/version":
             self._send_json(200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0-pilothouse-test"})
+            return
+        document = discovery(url.path, dict(RESOURCES), SCALABLE, self.server.url.removeprefix("http://"))
+        if document is not None:
+            if method != "GET":
+                self._read_body()
+                self._status(405, "MethodNotAllowed", f"{method} is not supported on {url.path}")
+            else:
+                self._send_json(200, document)
             return
         route = parse_route(url.path)
         if route is None:
@@ -546,6 +572,7 @@ class Handler(BaseHTTPRequestHandler):
             )
             return
         try:
+            matches_fields({}, query.get("fieldSelector", ""))  # an unknown field is refused before serving
             if verb == "watch":
                 self._watch(route, query)
             elif verb == "list":
@@ -560,7 +587,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True  # its body, if any, is left unread
                 self._status(405, "MethodNotAllowed", f"{method} is not supported here")
         except PatchError as error:
-            reason = {409: "Conflict", 415: "UnsupportedMediaType", 404: "NotFound"}.get(error.code, "Invalid")
+            reason = {400: "BadRequest", 409: "Conflict", 415: "UnsupportedMediaType",
+                      404: "NotFound"}.get(error.code, "Invalid")
             self._status(error.code, reason, str(error))
 
     @staticmethod
@@ -576,7 +604,10 @@ class Handler(BaseHTTPRequestHandler):
         if route.namespace and key[0] != route.namespace:
             return False
         selector = query.get("labelSelector")
-        return not selector or matches_labels(obj, selector)
+        if selector and not matches_labels(obj, selector):
+            return False
+        fields = query.get("fieldSelector")
+        return not fields or matches_fields(obj, fields)
 
     def _list(self, route: Route, query: dict[str, str]) -> None:
         """A list, paged with limit/continue as the API server does.
@@ -816,10 +847,17 @@ class Handler(BaseHTTPRequestHandler):
         timeout = float(query.get("timeoutSeconds") or 1800)
         deadline = time.monotonic() + timeout
         since_raw = query.get("resourceVersion") or ""
+        # A watch-list (KEP-3157, kubectl's default since 1.35): the current objects as ADDED events, then a
+        # BOOKMARK marked initial-events-end, then changes. The API server's own validation of the request.
+        watch_list = query.get("sendInitialEvents", "").lower() == "true"
+        bookmarks = query.get("allowWatchBookmarks", "").lower() == "true"
+        if watch_list and (not bookmarks or query.get("resourceVersionMatch") != "NotOlderThan"):
+            raise PatchError(422, "sendInitialEvents requires allowWatchBookmarks=true and "
+                                  "resourceVersionMatch=NotOlderThan")
         with state.cond:
             drop_generation = state.drop_generation
             initial: list[Change] = []
-            if since_raw in ("", "0"):
+            if since_raw in ("", "0") or watch_list:
                 since = state.rv
                 initial = [Change(since, "ADDED", copy.deepcopy(obj))
                            for key, obj in sorted(state.objects[route.resource].items())
@@ -841,6 +879,12 @@ class Handler(BaseHTTPRequestHandler):
         self._start_chunked()
         for change in initial:
             self._write_chunk({"type": change.type, "object": change.obj})
+        if watch_list:
+            rtype = RESOURCES[route.resource]
+            self._write_chunk({"type": "BOOKMARK", "object": {
+                "kind": rtype.kind, "apiVersion": rtype.api_version,
+                "metadata": {"resourceVersion": str(since), "annotations": {"k8s.io/initial-events-end": "true"}},
+            }})
         while True:
             with state.cond:
                 while (position >= len(log) and state.drop_generation == drop_generation
@@ -897,10 +941,13 @@ class Handler(BaseHTTPRequestHandler):
 class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, token: str = "test-token") -> None:
+    def __init__(self, token: str = "test-token", *, anonymous: bool = False) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.state = ApiState()
         self.token = token
+        # Also serve requests that carry no credentials (kube-apiserver's --anonymous-auth with RBAC allowing
+        # it): kubectl sends no bearer token over plain http. A wrong token is still refused.
+        self.anonymous = anonymous
         self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="k8s-test-apiserver", daemon=True)
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +122,40 @@ def test_pod_log_endpoint_with_the_typed_client(apiserver: ApiServer, kubeconfig
             read_log(previous=True)
     finally:
         api_client.close()
+
+
+def _get(server: ApiServer, path: str, token: str | None) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_anonymous_requests_only_where_allowed_and_a_wrong_token_never() -> None:
+    closed, anonymous = ApiServer().start(), ApiServer(anonymous=True).start()
+    try:
+        assert _get(closed, "/api/v1/pods", None)[0] == 401
+        assert _get(anonymous, "/api/v1/pods", None)[0] == 200
+        assert _get(anonymous, "/api/v1/pods", "wrong")[0] == 401
+        assert _get(anonymous, "/api/v1/pods", anonymous.token)[0] == 200
+    finally:
+        closed.stop()
+        anonymous.stop()
+
+
+def test_field_selectors_and_watch_list_requests_are_validated(apiserver: ApiServer) -> None:
+    apiserver.state.put(deployment("web"))
+    apiserver.state.put(deployment("api"))
+    token = apiserver.token
+    code, body = _get(apiserver, "/apis/apps/v1/deployments?fieldSelector=metadata.name%3Dapi", token)
+    assert (code, [item["metadata"]["name"] for item in body["items"]]) == (200, ["api"])
+    code, body = _get(apiserver, "/apis/apps/v1/deployments?fieldSelector=metadata.name!%3Dapi", token)
+    assert [item["metadata"]["name"] for item in body["items"]] == ["web"]
+    code, body = _get(apiserver, "/apis/apps/v1/deployments?fieldSelector=spec.replicas%3D3", token)
+    assert (code, body["reason"]) == (400, "BadRequest")
+    # kube-apiserver refuses a watch-list that could not say where the initial events end.
+    code, body = _get(apiserver, "/apis/apps/v1/deployments?watch=true&sendInitialEvents=true", token)
+    assert (code, body["reason"]) == (422, "Invalid")
