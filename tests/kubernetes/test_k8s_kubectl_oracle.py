@@ -9,14 +9,25 @@ here because kubectl sends no bearer token over plain http; pilothouse still sen
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from apiserver import ApiServer
-from k8s_objects import deployment, node, pod, replicaset
-from k8s_support import write_config
+from k8s_objects import (
+    TS,
+    controller_revision,
+    daemonset,
+    deployment,
+    node,
+    pod,
+    replicaset,
+    stable_deployment_status,
+    statefulset,
+)
+from k8s_support import wait_until, write_config
 from kubectl import Kubectl, Unreachable, obtain
 
 from pilothouse.console.cli import main
@@ -59,6 +70,98 @@ def status_json(capsys: pytest.CaptureFixture[str], config: Path) -> Obj:
     cluster: Obj = json.loads(out)["clusters"][0]
     assert cluster["state"] == "connected", cluster["error"]
     return cluster
+
+
+def deployment_with_history(api: ApiServer, name: str, replicas: int, status: Obj) -> None:
+    """NAME rolling from :1.0 (revision 1) to :1.1 (revision 2), with the status a controller would write."""
+    dep = api.state.put(deployment(name, f"registry.local/{name}:1.1", replicas, revision=2, status=status))
+    api.state.put(replicaset(dep, f"registry.local/{name}:1.0", 1, "5f6b7c", 0))
+    api.state.put(replicaset(dep, f"registry.local/{name}:1.1", 2, "7d9f8c", replicas))
+
+
+def progressing(reason: str, message: str) -> Obj:
+    return {"type": "Progressing", "status": "False" if reason == "ProgressDeadlineExceeded" else "True",
+            "reason": reason, "message": message, "lastUpdateTime": TS, "lastTransitionTime": TS}
+
+
+def seed_rollouts(api: ApiServer) -> None:
+    """One workload per rollout state kubectl words differently."""
+    deployment_with_history(api, "done", 3, stable_deployment_status(3))
+    deployment_with_history(api, "terminating", 3, {
+        "observedGeneration": 1, "replicas": 4, "updatedReplicas": 3, "readyReplicas": 4, "availableReplicas": 4,
+        "conditions": [progressing("ReplicaSetUpdated", 'ReplicaSet "terminating-7d9f8c" is progressing.')]})
+    deployment_with_history(api, "unavailable", 3, {
+        "observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 2, "availableReplicas": 2,
+        "conditions": [progressing("ReplicaSetUpdated", 'ReplicaSet "unavailable-7d9f8c" is progressing.')]})
+    deployment_with_history(api, "stuck", 3, {
+        "observedGeneration": 1, "replicas": 4, "updatedReplicas": 1, "readyReplicas": 3, "availableReplicas": 3,
+        "conditions": [progressing("ProgressDeadlineExceeded",
+                                   'ReplicaSet "stuck-7d9f8c" has timed out progressing.')]})
+    sts = api.state.put(statefulset("db", replicas=3, partition=1, status={
+        "observedGeneration": 1, "replicas": 3, "readyReplicas": 3, "currentReplicas": 2, "updatedReplicas": 1,
+        "currentRevision": "db-6c8b9d", "updateRevision": "db-7f9a1e"}))
+    api.state.put(controller_revision(sts, 1, "registry.local/db:14", "6c8b9d"))
+    api.state.put(controller_revision(sts, 2, "registry.local/db:15", "7f9a1e"))
+    ds = api.state.put(daemonset("agent", status={
+        "observedGeneration": 1, "desiredNumberScheduled": 3, "currentNumberScheduled": 3,
+        "updatedNumberScheduled": 3, "numberAvailable": 2, "numberReady": 2}))
+    api.state.put(controller_revision(ds, 1, "registry.local/agent:2", "5d5d5d"))
+
+
+def test_rollout_status_messages_are_kubectls(apiserver: ApiServer, kubectl: Kubectl, kubeconfig: Path,
+                                              tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seed_rollouts(apiserver)
+    refs = {"done": "deploy/done", "terminating": "deploy/terminating", "unavailable": "deploy/unavailable",
+            "stuck": "deploy/stuck", "db": "statefulset/db", "agent": "daemonset/agent"}
+    said: dict[str, str] = {}
+    for name, ref in refs.items():
+        result = kubectl("rollout", "status", ref, "-n", "prod", "--watch=false", check=False)
+        # A rollout that failed is kubectl's error (exit 1); every other state is its status line.
+        assert result.returncode == (1 if name == "stuck" else 0), result.stderr
+        said[name] = result.stdout.strip() or result.stderr.strip().removeprefix("error: ")
+    # kubectl 1.36 read each through a watch-list: initial events, then the initial-events-end bookmark.
+    assert apiserver.state.count("watch", "deployments") == 4
+    assert apiserver.state.count("watch", "statefulsets") == apiserver.state.count("watch", "daemonsets") == 1
+
+    services = {s["name"]: s for s in status_json(capsys, write_config(tmp_path / "c.toml", kubeconfig))["services"]}
+    shown = {name: services[name]["rollout"]["message"] for name in refs}
+    # pilothouse adds the Progressing condition's message after kubectl's words for a failed rollout.
+    assert shown["stuck"] == f'{said["stuck"]}: ReplicaSet "stuck-7d9f8c" has timed out progressing.'
+    shown["stuck"] = said["stuck"]
+    assert shown == said
+    assert said == {
+        "done": 'deployment "done" successfully rolled out',
+        "terminating": 'Waiting for deployment "terminating" rollout to finish: 1 old replicas are pending '
+                       "termination...",
+        "unavailable": 'Waiting for deployment "unavailable" rollout to finish: 2 of 3 updated replicas are '
+                       "available...",
+        "stuck": 'deployment "stuck" exceeded its progress deadline',
+        "db": "Waiting for partitioned roll out to finish: 1 out of 2 new pods have been updated...",
+        "agent": 'Waiting for daemon set "agent" rollout to finish: 2 of 3 updated pods are available...',
+    }
+
+
+def test_rollout_status_follows_the_watch_after_the_bookmark(apiserver: ApiServer, kubectl: Kubectl) -> None:
+    """Without --watch=false kubectl waits on the watch-list's stream: changes after the bookmark reach it."""
+    deployment_with_history(apiserver, "web", 3, {
+        "observedGeneration": 1, "replicas": 3, "updatedReplicas": 1, "readyReplicas": 3, "availableReplicas": 3,
+        "conditions": [progressing("ReplicaSetUpdated", 'ReplicaSet "web-7d9f8c" is progressing.')]})
+    deployment_with_history(apiserver, "other", 1, stable_deployment_status(1))
+    with subprocess.Popen([str(kubectl.binary), "rollout", "status", "deploy/web", "-n", "prod", "--timeout=20s"],
+                          env=kubectl.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as waiting:
+        try:
+            wait_until(lambda: apiserver.state.count("watch", "deployments") == 1, timeout=20)
+            apiserver.state.update("deployments", "prod", "other", lambda d: d["spec"].__setitem__("replicas", 2))
+            apiserver.state.update("deployments", "prod", "web",
+                                   lambda d: d.__setitem__("status", stable_deployment_status(3)))
+            out, err = waiting.communicate(timeout=30)
+        finally:
+            waiting.kill()
+    assert waiting.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[-1] == 'deployment "web" successfully rolled out'
+    assert lines[0] == 'Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been updated...'
+    assert not any("other" in line for line in lines)  # the field selector kept the other Deployment out
 
 
 def test_kubectl_get_agrees_with_status_counts(apiserver: ApiServer, kubectl: Kubectl, kubeconfig: Path,
