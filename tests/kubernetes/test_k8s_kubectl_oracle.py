@@ -27,7 +27,7 @@ from k8s_objects import (
     stable_deployment_status,
     statefulset,
 )
-from k8s_support import wait_until, write_config
+from k8s_support import ProviderFactory, wait_until, write_config
 from kubectl import Kubectl, Unreachable, obtain
 
 from pilothouse.console.cli import main
@@ -186,3 +186,41 @@ def test_kubectl_get_agrees_with_status_counts(apiserver: ApiServer, kubectl: Ku
     # The short names resolved through discovery, and every object is in kubectl's table too.
     for ref in (*deployments, *pods):
         assert ref.split("/")[1] in table.stdout
+
+
+def test_kubectl_scale_is_seen_through_the_providers_watch(
+    apiserver: ApiServer, kubectl: Kubectl, make_provider: ProviderFactory
+) -> None:
+    deployment_with_history(apiserver, "web", 3, stable_deployment_status(3))
+    provider = make_provider()
+    provider.connect()
+    assert provider.snapshot().service("prod/web") is not None
+
+    result = kubectl("scale", "deploy/web", "-n", "prod", "--replicas=5")
+
+    assert result.stdout.strip() == "deployment.apps/web scaled"
+    assert apiserver.state.get("deployments", "prod", "web")["spec"]["replicas"] == 5
+    wait_until(lambda: (service := provider.snapshot().service("prod/web")) is not None and service.desired == 5)
+
+
+def test_rollout_undo_and_pilothouse_rollback_leave_the_same_template(
+    apiserver: ApiServer, kubectl: Kubectl, kubeconfig: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    twin = ApiServer(anonymous=True).start()
+    try:
+        for server in (apiserver, twin):
+            deployment_with_history(server, "web", 3, stable_deployment_status(3))
+
+        result = kubectl("rollout", "undo", "deploy/web", "-n", "prod")
+        assert result.stdout.strip() == "deployment.apps/web rolled back"
+        config = write_config(tmp_path / "c.toml", twin.write_kubeconfig(tmp_path / "twin-kubeconfig"))
+        code, _, err = pilothouse(capsys, "--config", str(config), "rollback", "k8s/prod/web", "--yes")
+        assert code == 0, err
+
+        by_kubectl = apiserver.state.get("deployments", "prod", "web")
+        by_pilothouse = twin.state.get("deployments", "prod", "web")
+        assert by_pilothouse["spec"]["template"] == by_kubectl["spec"]["template"]
+        assert by_kubectl["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.local/web:1.0"
+        assert by_pilothouse["metadata"]["annotations"] == by_kubectl["metadata"]["annotations"]
+    finally:
+        twin.stop()
