@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from pilothouse.console.cli import main
 pytestmark = pytest.mark.kubernetes
 
 Obj = dict[str, Any]
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 @pytest.fixture(scope="session")
@@ -203,24 +205,52 @@ def test_kubectl_scale_is_seen_through_the_providers_watch(
     wait_until(lambda: (service := provider.snapshot().service("prod/web")) is not None and service.desired == 5)
 
 
+@pytest.fixture
+def twin(apiserver: ApiServer) -> Iterator[ApiServer]:
+    """A second server holding the same web Deployment as `apiserver`: kubectl acts on one, pilothouse on this."""
+    server = ApiServer(anonymous=True).start()
+    for copy in (apiserver, server):
+        deployment_with_history(copy, "web", 3, stable_deployment_status(3))
+    yield server
+    server.stop()
+
+
+def pilothouse_on(server: ApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> None:
+    config = write_config(tmp_path / "twin.toml", server.write_kubeconfig(tmp_path / "twin-kubeconfig"))
+    code, _, err = pilothouse(capsys, "--config", str(config), *argv)
+    assert code == 0, err
+
+
 def test_rollout_undo_and_pilothouse_rollback_leave_the_same_template(
-    apiserver: ApiServer, kubectl: Kubectl, kubeconfig: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    apiserver: ApiServer, twin: ApiServer, kubectl: Kubectl, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    twin = ApiServer(anonymous=True).start()
-    try:
-        for server in (apiserver, twin):
-            deployment_with_history(server, "web", 3, stable_deployment_status(3))
+    result = kubectl("rollout", "undo", "deploy/web", "-n", "prod")
+    assert result.stdout.strip() == "deployment.apps/web rolled back"
+    pilothouse_on(twin, tmp_path, capsys, "rollback", "k8s/prod/web", "--yes")
 
-        result = kubectl("rollout", "undo", "deploy/web", "-n", "prod")
-        assert result.stdout.strip() == "deployment.apps/web rolled back"
-        config = write_config(tmp_path / "c.toml", twin.write_kubeconfig(tmp_path / "twin-kubeconfig"))
-        code, _, err = pilothouse(capsys, "--config", str(config), "rollback", "k8s/prod/web", "--yes")
-        assert code == 0, err
+    by_kubectl = apiserver.state.get("deployments", "prod", "web")
+    by_pilothouse = twin.state.get("deployments", "prod", "web")
+    assert by_pilothouse["spec"]["template"] == by_kubectl["spec"]["template"]
+    assert by_kubectl["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.local/web:1.0"
+    assert by_pilothouse["metadata"]["annotations"] == by_kubectl["metadata"]["annotations"]
 
-        by_kubectl = apiserver.state.get("deployments", "prod", "web")
-        by_pilothouse = twin.state.get("deployments", "prod", "web")
-        assert by_pilothouse["spec"]["template"] == by_kubectl["spec"]["template"]
-        assert by_kubectl["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.local/web:1.0"
-        assert by_pilothouse["metadata"]["annotations"] == by_kubectl["metadata"]["annotations"]
-    finally:
-        twin.stop()
+
+def test_rollout_restart_and_pilothouse_restart_send_the_same_patch(
+    apiserver: ApiServer, twin: ApiServer, kubectl: Kubectl, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = kubectl("rollout", "restart", "deploy/web", "-n", "prod")
+    assert result.stdout.strip() == "deployment.apps/web restarted"
+    pilothouse_on(twin, tmp_path, capsys, "restart", "k8s/prod/web", "--yes")
+
+    templates = [server.state.get("deployments", "prod", "web")["spec"]["template"] for server in (apiserver, twin)]
+    stamps = [template["metadata"]["annotations"].pop(RESTARTED_AT) for template in templates]
+    for stamp in stamps:  # each a time, the moment of its own restart
+        assert abs(datetime.now(UTC) - datetime.fromisoformat(stamp)) < timedelta(minutes=5)
+    assert templates[0] == templates[1]
+    # The request as sent: the same kind of patch with the same shape.
+    (_, kubectl_path, kubectl_type, kubectl_body), = apiserver.state.writes
+    (_, our_path, our_type, our_body), = twin.state.writes
+    assert (our_path, our_type.split(";")[0]) == (kubectl_path, kubectl_type.split(";")[0])
+    for body in (kubectl_body, our_body):
+        body["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT] = "TIME"
+    assert our_body == kubectl_body
