@@ -70,7 +70,9 @@ def _diff(fleet: Fleet, args: argparse.Namespace) -> int:
     cluster_name, ref = cli._split_target(args.target)
     service = cli._find_service(cli._snapshot_for(fleet, cluster_name), ref)
     found = fleet.providers[cluster_name].revisions_diff(service)
-    return cli._output(cli.EXIT_OK, lambda: print("\n".join(found.lines())))
+    from pilothouse.providers.text import display_text
+
+    return cli._output(cli.EXIT_OK, lambda: print("\n".join(display_text(line) for line in found.lines())))
 
 
 def inspect_target(cluster: Cluster, service_ref: str, task: str = "", node: str = "") -> InspectTarget:
@@ -150,13 +152,14 @@ def _nodes(fleet: Fleet, args: argparse.Namespace) -> int:
 def _print_nodes(clusters: list[Cluster]) -> None:
     from pilothouse.console.status_text import print_table
     from pilothouse.providers.nodes import ordered_nodes, resources_text, task_counts
+    from pilothouse.providers.text import display_text
 
     now = datetime.now(UTC)
     header = ["CLUSTER", "NODE", "STATE", "AVAILABILITY", "ROLE", "VERSION", "TASKS", "SINCE", "CONDITIONS"]
     rows: list[list[str]] = []
     for cluster in clusters:
         if not cluster.reachable:
-            print(f"{cluster.name}: {cluster.state.value}: {cluster.error}", file=sys.stderr)
+            print(display_text(f"{cluster.name}: {cluster.state.value}: {cluster.error}"), file=sys.stderr)
             continue
         counts = task_counts(cluster)
         for node in ordered_nodes(cluster.nodes):
@@ -166,8 +169,9 @@ def _print_nodes(clusters: list[Cluster]) -> None:
                 notes.append("agent disconnected")
             if resources_text(node):
                 notes.append(resources_text(node))
-            rows.append([cluster.name, node.name, node.state_word, node.availability_word, node.role or "-",
-                         node.version or "-", str(counts[node.id]), since, ", ".join(notes) or "-"])
+            rows.append([display_text(cell) for cell in (
+                cluster.name, node.name, node.state_word, node.availability_word, node.role or "-",
+                node.version or "-", str(counts[node.id]), since, ", ".join(notes) or "-")])
     if rows:
         print_table(header, rows)
 

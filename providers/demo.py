@@ -41,6 +41,7 @@ from pilothouse.providers.model import (
     UpdatePolicy,
     VolumeKind,
 )
+from pilothouse.providers.revisions import FieldChange, NoPreviousRevision, RevisionDiff
 
 ROLLOUT_SECONDS = 30.0
 NODE_DOWN_AT = 10.0
@@ -455,6 +456,15 @@ class DemoProvider(Provider):
         from pilothouse.providers.demo_inspect import demo_inspect
 
         return demo_inspect(self.snapshot(), target)
+
+    def revisions_diff(self, service: Service) -> RevisionDiff:
+        """The demo records images only: the previous one -> the current one."""
+        definition = self._definition(service)
+        with self._lock:
+            current, target = self._rollback_target(definition)
+        if not target:
+            raise NoPreviousRevision(f"{service.ref} has no previous revision in the demo")
+        return RevisionDiff("previous", "current", (FieldChange("image", target, current),))
 
     def _definition(self, service: Service) -> _ServiceDef:
         for index, definition in enumerate(self.services):

@@ -14,11 +14,14 @@ from textual.widgets import Static
 
 from pilothouse.console.key_display import key_display
 from pilothouse.console.screens.search import SearchableView
+from pilothouse.providers.base import Provider
 from pilothouse.providers.errors import ProviderError
-from pilothouse.providers.inspect import InspectResult, InspectTarget
+from pilothouse.providers.inspect import InspectResult, InspectTarget, TargetKind
+from pilothouse.providers.model import Service
+from pilothouse.providers.text import display_text
 from pilothouse.widgets.filter_bar import FilterBar
 from pilothouse.widgets.footer import KeyFooter
-from pilothouse.widgets.log_view import LogView, clean
+from pilothouse.widgets.log_view import LogView
 
 MAX_LINES = 200_000
 
@@ -70,13 +73,20 @@ class InspectScreen(SearchableView):
 
         def read() -> None:
             try:
-                self.post_message(self.Loaded(provider.inspect(self.target)))
+                self.post_message(self.Loaded(self.load(provider)))
             except ProviderError as error:
                 self.post_message(self.Loaded(None, str(error)))
             except Exception as error:  # an unforeseen failure is said on the screen, not raised in the app
                 self.post_message(self.Loaded(None, f"inspect failed: {error!r}"))
 
         self.run_worker(read, thread=True, exit_on_error=False, group="inspect", name=f"inspect {self.label}")
+
+    def load(self, provider: Provider) -> InspectResult:
+        """On the worker thread: the text to show."""
+        return provider.inspect(self.target)
+
+    def describe_format(self, result: InspectResult) -> str:
+        return f"{result.format.upper()}, secrets masked"
 
     def on_inspect_screen_loaded(self, message: Loaded) -> None:
         self.result, self.error = message.result, message.error
@@ -90,15 +100,15 @@ class InspectScreen(SearchableView):
     def _status(self) -> None:
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append("Inspect ", style="bold")
-        title.append(clean(self.result.title if self.result else self.label), style="bold")
-        title.append(f" · {clean(self.cluster_name)}", style="dim")
+        title.append(display_text(self.result.title if self.result else self.label), style="bold")
+        title.append(f" · {display_text(self.cluster_name)}", style="dim")
         if self.result is not None:
-            title.append(f" · {self.result.format.upper()}, secrets masked", style="dim")
+            title.append(f" · {self.describe_format(self.result)}", style="dim")
         self.query_one("#inspect-title", Static).update(title)
         status = Text(no_wrap=True, overflow="ellipsis")
         status.append(self.search_status())
         if self.error:
-            status.append(clean(self.error), style="bold red")
+            status.append(display_text(self.error), style="bold red")
         elif self.result is None:
             status.append("reading…", style="yellow")
         else:
@@ -111,3 +121,19 @@ class InspectScreen(SearchableView):
     def action_back(self) -> None:
         if not self.close_search():
             self.app.pop_screen()
+
+
+class DiffScreen(InspectScreen):
+    """What changed from the previous revision to the current one, field by field (env values never shown)."""
+
+    def __init__(self, cluster: str, service: Service) -> None:
+        super().__init__(cluster, InspectTarget(TargetKind.SERVICE, service.id, service.ref), service.ref)
+        self.service = service
+
+    def load(self, provider: Provider) -> InspectResult:
+        found = provider.revisions_diff(self.service)
+        return InspectResult(f"what changed in {self.service.ref}: {found.summary()}", "diff",
+                             "\n".join(found.lines()))
+
+    def describe_format(self, result: InspectResult) -> str:
+        return "env values never shown"

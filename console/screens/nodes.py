@@ -30,7 +30,7 @@ from pilothouse.providers.nodes import (
     resources_text,
     task_counts,
 )
-from pilothouse.providers.text import display_text as clean  # the one rule for cluster text
+from pilothouse.providers.text import display_text
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
 from pilothouse.widgets.render import TASK_STATE_STYLES, age
@@ -44,12 +44,12 @@ COLUMNS = (
 
 def state_text(node: Node) -> Text:
     style = {NodeStatus.READY: "green", NodeStatus.DOWN: "bold red"}.get(node.status, "yellow")
-    return Text(clean(node.state_word), style=style, no_wrap=True)
+    return Text(display_text(node.state_word), style=style, no_wrap=True)
 
 
 def availability_text(node: Node) -> Text:
     style = "" if node.availability is Availability.ACTIVE else "yellow"
-    return Text(clean(node.availability_word), style=style, no_wrap=True)
+    return Text(display_text(node.availability_word), style=style, no_wrap=True)
 
 
 def notes(node: Node) -> str:
@@ -61,14 +61,14 @@ def notes(node: Node) -> str:
         parts.append(resources_text(node))
     if node.message:
         parts.append(node.message)
-    return clean(" · ".join(parts))
+    return display_text(" · ".join(parts))
 
 
 def node_cells(node: Node, tasks: int, position: int, now: datetime) -> list[Cell]:
     return [
-        Cell(Text(clean(node.name), no_wrap=True, overflow="ellipsis"), position),
+        Cell(Text(display_text(node.name), no_wrap=True, overflow="ellipsis"), position),
         Cell(state_text(node), node.status.value), Cell(availability_text(node), node.availability_word),
-        cell(clean(node.role) or "-"), cell(clean(node.version) or "-"), cell(str(tasks), tasks),
+        cell(display_text(node.role) or "-"), cell(display_text(node.version) or "-"), cell(str(tasks), tasks),
         cell(age(node.since, now) if node.since else "-", node.since.timestamp() if node.since else 0.0),
         cell(notes(node) or "-"),
     ]
@@ -79,11 +79,11 @@ def cluster_title(prefix: str, cluster: Cluster) -> Text:
     if cluster.demo:
         title.append(" DEMO ", style="bold reverse yellow")
         title.append(" ")
-    title.append(f"{prefix} · {clean(cluster.name)} ({cluster.kind.value})", style="bold")
+    title.append(f"{prefix} · {display_text(cluster.name)} ({cluster.kind.value})", style="bold")
     if not cluster.reachable:
         title.append(f" · {cluster.state.value}", style="bold red")
         if cluster.error:
-            title.append(f": {clean(cluster.error)} (last known nodes)", style="red")
+            title.append(f": {display_text(cluster.error)} (last known nodes)", style="red")
     return title
 
 
@@ -202,26 +202,27 @@ def node_detail(cluster: Cluster, node_id: str, now: datetime) -> Group:
     found = find_node(cluster, node_id)
     title = cluster_title("Node", cluster)
     if found is None:
-        return Group(title, Text(f"node {clean(node_id)} is no longer listed by {clean(cluster.name)}",
+        return Group(title, Text(f"node {display_text(node_id)} is no longer listed by {display_text(cluster.name)}",
                                  style="yellow"))
     node = found
-    title.append(f" · {clean(node.name)}", style="bold")
+    title.append(f" · {display_text(node.name)}", style="bold")
     facts = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
     facts.add_column("field", style="bold cyan", no_wrap=True, width=13)
     facts.add_column("value", overflow="fold")
     since = Text(f"{node.since:%Y-%m-%d %H:%M:%S %Z}  ({age(node.since, now)} ago)") if node.since else Text("-")
     for label, value in (
         ("state", state_text(node)), ("availability", availability_text(node)),
-        ("since", since), ("role", Text(clean(node.role) or "-")), ("version", Text(clean(node.version) or "-")),
-        ("zone", Text(clean(node.zone) or "-")), ("addresses", Text(clean(", ".join(node.addresses)) or "-")),
-        ("conditions", Text(clean(", ".join(node.conditions)) or "none",
+        ("since", since), ("role", Text(display_text(node.role) or "-")),
+        ("version", Text(display_text(node.version) or "-")), ("zone", Text(display_text(node.zone) or "-")),
+        ("addresses", Text(display_text(", ".join(node.addresses)) or "-")),
+        ("conditions", Text(display_text(", ".join(node.conditions)) or "none",
                             style="bold red" if node.conditions else "dim")),
         ("agent", Text("-" if node.agent_connected is None else
                        ("connected" if node.agent_connected else "disconnected"),
                        style="bold red" if node.agent_connected is False else "")),
         ("resources", Text(resources_text(node) or "-")),
-        ("message", Text(clean(node.message) or "-")),
-        ("id", Text(clean(node.id), style="dim")),
+        ("message", Text(display_text(node.message) or "-")),
+        ("id", Text(display_text(node.id), style="dim")),
     ):
         if label == "agent" and node.agent_connected is None:
             continue
@@ -239,8 +240,8 @@ def node_detail(cluster: Cluster, node_id: str, now: datetime) -> Group:
     parts.append(_section("Events", len(events)))
     if events:
         for event in events[:50]:
-            parts.append(Text.assemble((f"{event.time:%H:%M:%S} ", "dim"), (f"{clean(event.kind):<8} ", "cyan"),
-                                       clean(event.message)))
+            parts.append(Text.assemble((f"{event.time:%H:%M:%S} ", "dim"), (f"{display_text(event.kind):<8} ", "cyan"),
+                                       display_text(event.message)))
     else:
         parts.append(Text("none", style="dim"))
     return Group(*parts)
@@ -253,8 +254,8 @@ def _tasks_table(placed: list[Placed], now: datetime, stopped: bool = False) -> 
     for item in placed[:200]:
         task = item.task
         moment = (task.stopped or task.started) if stopped else task.started
-        state = Text(clean(task.raw_state or task.state.value), style=TASK_STATE_STYLES.get(task.state, ""))
-        table.add_row(clean(item.service.ref), clean(task.id[:40]), state,
+        state = Text(display_text(task.raw_state or task.state.value), style=TASK_STATE_STYLES.get(task.state, ""))
+        table.add_row(display_text(item.service.ref), display_text(task.id[:40]), state,
                       f"{age(moment, now)}{' ago' if stopped and moment else ''}",
-                      Text(clean(task.error), style="red") if task.error else Text(""))
+                      Text(display_text(task.error), style="red") if task.error else Text(""))
     return table

@@ -214,6 +214,8 @@ class ServiceScreen(ServiceActionScreen):
                 tooltip="The service's spec as its orchestrator gives it (YAML, JSON for ECS), secrets masked"),
         Binding("Y", "inspect(True)", "Inspect task", id="inspect_task", show=False,
                 tooltip="The highlighted task's own object (a Kubernetes pod, a Swarm task, an ECS task)"),
+        Binding("D", "what_changed", "What changed", id="what_changed", show=False,
+                tooltip="What changed from the previous revision to the current one, field by field"),
         Binding("w", "follow_rollout", "Follow rollout", id="follow_rollout",
                 tooltip="Follow the rollout: progress and task transitions until it completes, fails or rolls back"),
     ]
@@ -389,6 +391,13 @@ class ServiceScreen(ServiceActionScreen):
         panel.write_line(display_text(f"{stamp}rollout {outcome.value}"))
         self.notify(f"{follower.ref}: rollout {outcome.value}", title="Rollout",
                     severity="information" if outcome is Outcome.COMPLETED else "error", markup=False)
+
+    def action_what_changed(self) -> None:
+        from pilothouse.console.screens.inspect import DiffScreen
+
+        target = self.selected()
+        if target is not None:
+            self.app.push_screen(DiffScreen(*target))
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -67,3 +67,18 @@ async def test_inspect_a_task_and_an_ecs_node(tmp_path: Path) -> None:
         assert app.screen.result.format == "json"
         node = next(node for node in cluster_of(app, "demo-ecs").nodes if node.id == node_id)
         assert json.loads(app.screen.result.text)["name"] == node.name
+
+
+async def test_what_changed_from_the_service_screen(tmp_path: Path) -> None:
+    from pilothouse.console.screens.inspect import DiffScreen
+
+    async with running_app(tmp_path, size=WIDE) as (app, pilot):
+        await open_service(app, pilot, "demo-k8s", "prod/api")  # rolling 1.4.2 -> 1.5.0
+        await pilot.press("D")
+        await wait_until(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.result is not None,
+                         what="the diff read")
+        assert isinstance(app.screen, DiffScreen) and app.screen.result is not None
+        lines = list(app.screen.view.lines)
+        assert lines[:2] == ["previous -> current", "image:"]
+        assert lines[2].endswith("api:1.4.2") and lines[3].endswith("api:1.5.0")
+        assert "what changed in prod/api: previous -> current: image" in screen_text(app)
