@@ -63,7 +63,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--config", metavar="PATH", default=default,
                         help="config file (default $XDG_CONFIG_HOME/pilothouse/config.toml; env PILOTHOUSE_CONFIG)")
     parser.add_argument("--readonly", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="refuse every mutation (scale, rollback, restart)")
+                        help="refuse every mutation (scale, rollback, restart, pause, resume)")
     parser.add_argument("--demo", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="use the built-in simulated fleet")
     parser.add_argument("--demo-tasks", metavar="N", type=int, default=default,
@@ -232,7 +232,7 @@ def _confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
+def _mutate(fleet: Fleet, args: argparse.Namespace, action_name: str = "") -> int:
     """scale / rollback / restart through the one mutation flow; this function only talks to the terminal."""
     from pilothouse.console.actions import Status
     from pilothouse.providers.base import Action, MutationPlan
@@ -252,8 +252,8 @@ def _mutate(fleet: Fleet, args: argparse.Namespace) -> int:
         _say(plan.describe(), flush=True)
         return bool(args.yes) or _confirm(f"{plan.action.value} {cluster_name}/{plan.service_ref}?")
 
-    outcome = actions.run(Action(args.command), cluster_name, locate, confirm, force=bool(getattr(args, "force",
-                          False)), service_ref=ref, **params)
+    outcome = actions.run(Action(action_name or args.command), cluster_name, locate, confirm,
+                          force=bool(getattr(args, "force", False)), service_ref=ref, **params)
     if outcome.error is not None and outcome.status is not Status.DONE:
         if outcome.audit_warning:  # still one line: the refusal (or failure), and why it is not audited
             _say(f"pilothouse: error: {outcome.error} (not in the audit log: {outcome.audit_warning})", err=True)
@@ -558,6 +558,9 @@ def _run(argv: Sequence[str] | None) -> int:
             return _doctor(fleet, config, args)
         if args.command == "events":
             return _events(fleet, args)
+        acted = run_action_command(fleet, args)
+        if acted is not None:
+            return acted
         if args.command == "rollout":
             return _rollout(fleet, args)
         if args.command == "logs":
@@ -565,9 +568,6 @@ def _run(argv: Sequence[str] | None) -> int:
         looked = run_look_command(fleet, args)
         if looked is not None:
             return looked
-        acted = run_action_command(fleet, args)
-        if acted is not None:
-            return acted
         return _mutate(fleet, args)
     finally:
         fleet.close()

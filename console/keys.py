@@ -57,6 +57,8 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "scale_down": "minus",
     "rollback": "R",
     "restart": "X",
+    "pause": "P",
+    "resume": "U",
     # dialogs: console/screens/scale.py, confirm.py, help.py, task_detail.py, events.py
     "scale_cancel": "escape",
     "confirm_yes": "y",
@@ -70,7 +72,7 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
 }
 
 _EVERYWHERE = ("quit", "help", "command_palette", "command_line")
-_SERVICE_ACTIONS = ("scale", "scale_up", "scale_down", "rollback", "restart")
+_SERVICE_ACTIONS = ("scale", "scale_up", "scale_down", "rollback", "restart", "pause", "resume")
 
 # Screen -> the binding ids live on it at once: its own, the inherited ones and the app's. Two of them
 # on one key means one of the two can never be pressed there.

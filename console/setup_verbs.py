@@ -27,7 +27,9 @@ EXAMPLES = {
   pilothouse rollback prod-eks/shop/web --yes""",
     "rollout": """examples:
   pilothouse rollout prod-eks/shop/web                          where the rollout stands now
-  pilothouse rollout prod-swarm/shop_web --watch --timeout 600  exit 0 completed, 1 failed or rolled back""",
+  pilothouse rollout prod-swarm/shop_web --watch --timeout 600  exit 0 completed, 1 failed or rolled back
+  pilothouse rollout prod-eks/shop/web --pause                   kubectl rollout pause (Deployments)
+  pilothouse rollout prod-swarm/shop_web --resume --yes         carry on an update the engine paused""",
     "events": """examples:
   pilothouse events --since 30m
   pilothouse events --service prod-swarm/shop_web --kind warning

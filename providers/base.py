@@ -33,12 +33,16 @@ class Action(StrEnum):
     SCALE = "scale"
     ROLLBACK = "rollback"
     RESTART = "restart"  # new tasks from the unchanged spec (docker service update --force, kubectl rollout restart)
+    PAUSE = "pause"  # stop a rollout where it is (kubectl rollout pause)
+    RESUME = "resume"  # carry a paused rollout on (kubectl rollout resume; a Swarm update paused on failure)
 
 
 class Capability(StrEnum):
     SCALE = "scale"
     ROLLBACK = "rollback"
     RESTART = "restart"
+    PAUSE = "pause"
+    RESUME = "resume"
     LOGS = "logs"
     WATCH = "watch"  # changes are pushed (Docker /events, Kubernetes watch), not only polled
 

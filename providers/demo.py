@@ -78,6 +78,8 @@ class _ServiceDef:
     rolling_to: str = ""  # the api service's update in progress
     failing_task: bool = False
     rolled_back_at: float | None = None
+    paused_at: float | None = None  # the rollout was paused then (scenario seconds); None: not paused
+    paused_for: float = 0.0  # seconds the rollout spent paused before its last resume
     containers: tuple[ContainerSpec, ...] = ()
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
     # slot -> when (scenario seconds) its task last started, set by a scale up or a rollback.
@@ -115,7 +117,8 @@ class DemoProvider(Provider):
     }
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.LOGS})
+        {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE, Capability.RESUME,
+         Capability.LOGS})
 
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)
@@ -349,7 +352,8 @@ class DemoProvider(Provider):
             tasks.append(task)
         running = sum(1 for task in tasks if task.state is TaskState.RUNNING
                       and task.desired_state is TaskState.RUNNING)
-        image = definition.rolling_to if rollout.state is RolloutState.UPDATING and updated else current_image
+        moving = rollout.state in (RolloutState.UPDATING, RolloutState.PAUSED)
+        image = definition.rolling_to if moving and updated else current_image
         return Service(
             id=service_id, name=definition.name, ref=ref, namespace=definition.namespace,
             workload_kind=definition.workload_kind, image=image,
@@ -389,6 +393,8 @@ class DemoProvider(Provider):
             return (Rollout(state=state, updated=definition.desired, total=definition.desired, message=message),
                     definition.image, 0)
         total = definition.desired
+        paused = definition.paused_at is not None
+        t = (definition.paused_at if definition.paused_at is not None else t) - definition.paused_for
         fraction = min(1.0, max(0.0, t / ROLLOUT_SECONDS))
         updated = int(total * fraction)
         old_tag = definition.image.rsplit(":", 1)[-1]
@@ -397,8 +403,10 @@ class DemoProvider(Provider):
             return (Rollout(state=RolloutState.STABLE, updated=total, total=total, started=self._at(0),
                             finished=self._at(ROLLOUT_SECONDS), message="update completed",
                             from_version=old_tag, to_version=new_tag), definition.rolling_to, total)
-        return (Rollout(state=RolloutState.UPDATING, updated=updated, total=total, started=self._at(0),
-                        message=f"updating {definition.name}: {old_tag} -> {new_tag}",
+        return (Rollout(state=RolloutState.PAUSED if paused else RolloutState.UPDATING, updated=updated,
+                        total=total, started=self._at(0),
+                        message=f"{'paused by operator' if paused else 'updating'} {definition.name}: {old_tag} -> "
+                                f"{new_tag}",
                         from_version=old_tag, to_version=new_tag), definition.image, updated)
 
     def _events_at(self, t: float) -> tuple[Event, ...]:
@@ -498,6 +506,33 @@ class DemoProvider(Provider):
         return MutationPlan(Action.ROLLBACK, self.name, service.ref, service.id,
                             before=current, after=target, payload={"target": target})
 
+    def refusal(self, action: Action, service: Service) -> str | None:
+        if action in (Action.PAUSE, Action.RESUME):
+            # The simulated orchestrators answer as the real providers do.
+            if self.flavor == "ecs":
+                return "ECS deployments cannot be paused or resumed: a deployment runs to the end, or its circuit " \
+                       "breaker rolls it back; roll back or restart instead"
+            if self.flavor == "swarm" and action is Action.PAUSE:
+                return "Swarm cannot pause an update on request; it pauses one by itself when a task fails"
+            paused = service.rollout.state is RolloutState.PAUSED
+            if action is Action.PAUSE and service.rollout.state is not RolloutState.UPDATING:
+                return f"{service.ref} has no rollout in progress to pause"
+            if action is Action.RESUME and not paused:
+                return f"{service.ref} is not paused: nothing to resume"
+        return super().refusal(action, service)
+
+    def plan_pause(self, service: Service) -> MutationPlan:
+        self.check(Action.PAUSE, service)
+        return MutationPlan(Action.PAUSE, self.name, service.ref, service.id,
+                            before=f"rolling out, {service.rollout.updated}/{service.rollout.total} updated",
+                            after="paused where it is")
+
+    def plan_resume(self, service: Service) -> MutationPlan:
+        self.check(Action.RESUME, service)
+        return MutationPlan(Action.RESUME, self.name, service.ref, service.id,
+                            before=f"paused at {service.rollout.updated}/{service.rollout.total} updated",
+                            after="rolling out again")
+
     def plan_restart(self, service: Service) -> MutationPlan:
         self.check(Action.RESTART, service)
         definition = self._definition(service)
@@ -524,6 +559,14 @@ class DemoProvider(Provider):
                 message = f"scaled {plan.service_ref} from {plan.before} to {plan.after}"
             elif plan.action is Action.RESTART:
                 message = f"restarting {plan.service_ref} (every task is replaced from the same spec)"
+            elif plan.action is Action.PAUSE:
+                definition.paused_at = t
+                message = f"paused the rollout of {plan.service_ref}"
+            elif plan.action is Action.RESUME:
+                if definition.paused_at is not None:
+                    definition.paused_for += t - definition.paused_at
+                definition.paused_at = None
+                message = f"resumed the rollout of {plan.service_ref}"
             else:
                 target = str(plan.payload["target"])
                 definition.previous_image = plan.before

@@ -16,7 +16,8 @@ from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.text import display_text
 
 INLINE_UP_TO = 36
-WHAT_CHANGES = {Action.SCALE: "replicas", Action.ROLLBACK: "version", Action.RESTART: "running"}
+WHAT_CHANGES = {Action.SCALE: "replicas", Action.ROLLBACK: "version", Action.RESTART: "running",
+                Action.PAUSE: "rollout", Action.RESUME: "rollout"}
 
 
 def plan_text(plan: MutationPlan) -> Text:

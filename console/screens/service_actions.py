@@ -26,7 +26,7 @@ from pilothouse.providers.inspect import InspectTarget, TargetKind
 from pilothouse.providers.model import Service
 
 ACTION_OF_BINDING = {"scale": Action.SCALE, "scale_by": Action.SCALE, "rollback": Action.ROLLBACK,
-                     "restart": Action.RESTART}
+                     "restart": Action.RESTART, "pause": Action.PAUSE, "resume": Action.RESUME}
 LOG_ACTIONS = ("logs", "logs_service")
 
 
@@ -39,6 +39,8 @@ class ServiceActionScreen(FleetScreenBase):
                 tooltip="Roll back to the previous version (confirm first)"),
         Binding("X", "restart", "Restart", id="restart",
                 tooltip="Restart: replace every task from the same spec (confirm first)"),
+        Binding("P", "pause", "Pause", id="pause", tooltip="Pause the rollout where it is (confirm first)"),
+        Binding("U", "resume", "Resume", id="resume", tooltip="Resume the paused rollout (confirm first)"),
     ]
 
     class MutationFinished(Message):
@@ -75,7 +77,8 @@ class ServiceActionScreen(FleetScreenBase):
     def update_offered_keys(self) -> None:
         """Refresh the footer only when what is offered changed: each refresh rebuilds the footer."""
         offered = (self.selected() is not None,
-                   *(self.refusal_for(action) is None for action in ("scale", "rollback", "restart", "logs")))
+                   *(self.refusal_for(action) is None
+                     for action in ("scale", "rollback", "restart", "pause", "resume", "logs")))
         if offered != self._offered:
             self._offered = offered
             self.refresh_bindings()
@@ -182,6 +185,16 @@ class ServiceActionScreen(FleetScreenBase):
         target = self.selected()
         if target is not None:
             self._run_flow(Action.RESTART, target[0], target[1])
+
+    def action_pause(self) -> None:
+        target = self.selected()
+        if target is not None:
+            self._run_flow(Action.PAUSE, target[0], target[1])
+
+    def action_resume(self) -> None:
+        target = self.selected()
+        if target is not None:
+            self._run_flow(Action.RESUME, target[0], target[1])
 
     def plan_scale(self, cluster: str, service: Service, replicas: int, *, force: bool) -> None:
         self._run_flow(Action.SCALE, cluster, service, force=force, replicas=replicas)

@@ -22,6 +22,9 @@ def refusal(action: Action, service: Service) -> str | None:
     controller = service.details.get("deployment controller", "ECS")
     if action is Action.ROLLBACK and controller not in ("", "ECS"):
         return f"{service.ref} is deployed by {controller}; roll it back there"
+    if action in (Action.PAUSE, Action.RESUME):
+        return ("ECS deployments cannot be paused or resumed: a deployment runs to the end, or its circuit "
+                "breaker rolls it back; roll back or restart instead")
     if action is Action.RESTART and controller not in ("", "ECS"):
         # UpdateService's forceNewDeployment belongs to the ECS deployment controller.
         return f"{service.ref} is deployed by {controller}; start a new deployment there"

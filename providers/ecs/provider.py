@@ -232,7 +232,8 @@ class EcsProvider(Provider):
     # -- mutations --------------------------------------------------------------------------------
 
     def refusal(self, action: Action, service: Service) -> str | None:
-        return super().refusal(action, service) or actions.refusal(action, service)
+        # ECS's own reasons first: "cannot pause" says why ECS has no pause, not only that the provider lacks it.
+        return actions.refusal(action, service) or super().refusal(action, service)
 
     def plan_scale(self, service: Service, replicas: int) -> MutationPlan:
         self.check(Action.SCALE, service)

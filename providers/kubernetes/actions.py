@@ -51,7 +51,29 @@ def refusal(action: Action, service: Service) -> str | None:
     ):
         # kubectl refuses the same: a paused Deployment would only record the annotation.
         return f"{service.ref} is paused; a restart would wait for a resume (kubectl rollout resume first)"
+    if action in (Action.PAUSE, Action.RESUME):
+        return pause_refusal(action, service)
     return None
+
+
+def pause_refusal(action: Action, service: Service) -> str | None:
+    if service.workload_kind != "deployment":
+        kind = {"statefulset": "a StatefulSet", "daemonset": "a DaemonSet"}.get(service.workload_kind,
+                                                                             service.workload_kind)
+        return (f"{service.ref} is {kind}: only a Deployment's rollout can be paused and resumed "
+                "(kubectl rollout pause/resume)")
+    paused = service.rollout.state is RolloutState.PAUSED
+    if action is Action.PAUSE and paused:
+        return f"{service.ref} is already paused"
+    if action is Action.RESUME and not paused:
+        return f"{service.ref} is not paused: nothing to resume"
+    return None
+
+
+def pause_patch(pause: bool) -> dict[str, Any]:
+    """kubectl rollout pause/resume's strategic merge patch: `paused` is omitted when false in the typed object,
+    so the two-way diff kubectl sends on resume deletes the field (null)."""
+    return {"spec": {"paused": True if pause else None}}
 
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -160,6 +182,29 @@ def plan_restart(request: Request, cluster: str, service: Service) -> MutationPl
     )
 
 
+def plan_pause(request: Request, cluster: str, service: Service, *, pause: bool) -> MutationPlan:
+    action = Action.PAUSE if pause else Action.RESUME
+    kind, namespace, name = parse_id(service)
+    if kind != "deployment":
+        raise NotSupported(pause_refusal(action, service) or f"{service.ref} is not a Deployment")
+    live = request("GET", object_path(kind, namespace, name), doing=f"reading {service.ref}")
+    paused = _dict(live.get("spec")).get("paused") is True
+    if paused == pause:  # the live object decides, whatever the cached model said
+        raise NotSupported(f"{service.ref} is already paused" if pause else f"{service.ref} is not paused",
+                           "refresh: someone else changed it")
+    status = _dict(live.get("status"))
+    progress = f"{_int(status.get('updatedReplicas'))}/{_int(_dict(live.get('spec')).get('replicas'))} updated"
+    revision = describe_revision(_dict(live.get("spec")).get("template"), revision_of(live))
+    return MutationPlan(
+        action=action, cluster=cluster, service_ref=service.ref, service_id=service.id,
+        before=f"rolling out {revision}, {progress}" if pause else f"paused at {progress}",
+        after="paused where it is" if pause else "rolling out again",
+        detail=("kubectl rollout pause: spec.paused = true; no new pods are rolled until resumed" if pause else
+                "kubectl rollout resume: spec.paused removed; the rollout carries on"),
+        payload={"kind": kind, "namespace": namespace, "name": name, "pause": pause},
+    )
+
+
 def _unchanged_since_plan(request: Request, plan: MutationPlan, path: str) -> Any:
     live = request("GET", path, doing=f"reading {plan.service_ref}")
     generation = _int(meta_of(live).get("generation"))
@@ -195,6 +240,12 @@ def apply(request: Request, plan: MutationPlan) -> str:
         request("PATCH", path, body=payload.get("patch"), content_type=_str(payload.get("content_type")),
                 doing=f"rolling back {plan.service_ref}")
         return f"rolled back {plan.service_ref} to {plan.after}"
+    if plan.action in (Action.PAUSE, Action.RESUME):
+        pause = plan.action is Action.PAUSE
+        request("PATCH", object_path(kind, namespace, name), body=pause_patch(pause),
+                content_type="application/strategic-merge-patch+json",
+                doing=f"{'pausing' if pause else 'resuming'} {plan.service_ref}")
+        return f"{'paused' if pause else 'resumed'} the rollout of {plan.service_ref}"
     if plan.action is Action.RESTART:
         path = object_path(kind, namespace, name)
         live = _unchanged_since_plan(request, plan, path)

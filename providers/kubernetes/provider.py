@@ -65,7 +65,8 @@ class KubernetesProvider(Provider):
         "namespaces": Option((list,), "namespaces to show (default: the whole cluster, else the context's namespace)"),
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.WATCH, Capability.LOGS}
+        {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE, Capability.RESUME,
+         Capability.WATCH, Capability.LOGS}
     )
     ADVICE = KubernetesAdvice()
 
@@ -298,6 +299,14 @@ class KubernetesProvider(Provider):
     def plan_restart(self, service: Service) -> MutationPlan:
         self.check(Action.RESTART, service)
         return actions.plan_restart(self.connection.request, self.name, service)
+
+    def plan_pause(self, service: Service) -> MutationPlan:
+        self.check(Action.PAUSE, service)
+        return actions.plan_pause(self.connection.request, self.name, service, pause=True)
+
+    def plan_resume(self, service: Service) -> MutationPlan:
+        self.check(Action.RESUME, service)
+        return actions.plan_pause(self.connection.request, self.name, service, pause=False)
 
     def apply(self, plan: MutationPlan) -> str:
         return actions.apply(self.connection.request, plan)

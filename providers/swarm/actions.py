@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import InvalidInput, NotSupported
-from pilothouse.providers.model import Service, ServiceMode
+from pilothouse.providers.model import RolloutState, Service, ServiceMode
 from pilothouse.providers.revisions import compare
 from pilothouse.providers.swarm.raw import Raw, as_dict, as_int, as_list, as_str
 from pilothouse.providers.swarm.revisions import spec_fields
@@ -25,7 +25,37 @@ if TYPE_CHECKING:
 def job_refusal(action: Action, service: Service) -> str | None:
     if action is Action.SCALE and service.workload_kind.endswith("job"):
         return f"{service.ref} is a swarm job; jobs run to completion and cannot be scaled"
+    if action is Action.PAUSE:
+        # The engine has no pause request: an update pauses itself on failure (update failure action pause).
+        return ("Swarm cannot pause an update on request; it pauses one by itself when a task fails and the "
+                "update's failure action is pause (docker service update --update-failure-action pause)")
+    if action is Action.RESUME and service.rollout.state is not RolloutState.PAUSED:
+        return f"{service.ref} has no paused update to resume"
     return None
+
+
+def plan_resume(cluster: str, service: Service, live: Raw) -> MutationPlan:
+    """A paused update resumes when the service is updated again with its spec unchanged: the manager resets
+    UpdateStatus on every update and the updater carries on (what a bare `docker service update NAME` does)."""
+    status = as_dict(live.get("UpdateStatus"))
+    state = as_str(status.get("State"))
+    if state not in ("paused", "rollback_paused"):
+        raise NotSupported(f"{service.ref} has no paused update to resume (update state: {state or 'none'})",
+                           "refresh: it may have been resumed already")
+    spec = as_dict(live.get("Spec"))
+    version = as_int(as_dict(live.get("Version")).get("Index"))
+    message = as_str(status.get("Message"))
+    return MutationPlan(
+        action=Action.RESUME,
+        cluster=cluster,
+        service_ref=service.ref,
+        service_id=as_str(live.get("ID")),
+        before=f"update {state.replace('_', ' ')} at {spec_image(spec)} (v{version})",
+        after="update carries on, same spec",
+        detail="docker service update (spec unchanged): the update restarts where it stopped"
+               + (f"; it paused because: {message}" if message else ""),
+        payload={"version": version, "spec": copy.deepcopy(dict(spec))},
+    )
 
 
 def plan_scale(cluster: str, service: Service, live: Raw, replicas: int) -> MutationPlan:
@@ -113,6 +143,8 @@ def update_request(plan: MutationPlan) -> tuple[dict[str, Any], dict[str, Any], 
         template["ForceUpdate"] = plan.payload.get("force_update")
         spec["TaskTemplate"] = template
         done = f"restarting {plan.service_ref} (every task is replaced from the same spec)"
+    elif plan.action is Action.RESUME:
+        done = f"resumed the update of {plan.service_ref}"
     else:
         raise NotSupported(f"swarm provider cannot {plan.action.value}")
     return spec, params, done

@@ -54,8 +54,9 @@ class SwarmProvider(Provider):
             "docker context, then the local socket",
         ),
     }
-    CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.WATCH,
-                              Capability.LOGS})
+    # PAUSE is offered to say why not: the engine pauses an update by itself only.
+    CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE,
+                              Capability.RESUME, Capability.WATCH, Capability.LOGS})
     MAX_REPLICAS = 2**31 - 1  # the API takes a uint64; this ceiling is what a swarm could ever run, and int32-safe
     ADVICE = SwarmAdvice()
 
@@ -240,6 +241,10 @@ class SwarmProvider(Provider):
     def plan_restart(self, service: Service) -> MutationPlan:
         self.check(Action.RESTART, service)
         return actions.plan_restart(self.name, service, self._inspect(service))
+
+    def plan_resume(self, service: Service) -> MutationPlan:
+        self.check(Action.RESUME, service)
+        return actions.plan_resume(self.name, service, self._inspect(service))
 
     def apply(self, plan: MutationPlan) -> str:
         spec, params, done = actions.update_request(plan)

@@ -125,3 +125,21 @@ def test_cli_restart_readonly_bad_input_then_done(
     assert "restarting aws/shop/web" in out
     assert _mutating(proxy) == {"UpdateService": 1}
     assert [line["result"] for line in _audit() if line["action"] == "restart"][-2:] == ["pending", "ok"]
+
+
+def test_pause_and_resume_not_offered_with_the_reason(
+    web: dict[str, str], proxy: CountingProxy, write_config: Any, make_provider: ProviderFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pilothouse.console.cli import main
+
+    provider = make_provider()
+    provider.connect()
+    for action in (Action.PAUSE, Action.RESUME):
+        reason = provider.refusal(action, _service(provider))
+        assert reason is not None and "ECS deployments cannot be paused or resumed" in reason
+    proxy.reset()
+    code = main(["--config", write_config(), "rollout", "aws/shop/web", "--pause", "--yes"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "cannot be paused" in err and err.count("\n") == 1
+    assert _mutating(proxy) == {}

@@ -66,3 +66,39 @@ async def test_readonly_hides_and_refuses_restart(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: len(audit_lines(tmp_path)) == 1, what="the refusal audited")
         [line] = audit_lines(tmp_path)
         assert line["action"] == "restart" and line["result"].startswith("refused")
+
+
+async def test_pause_then_resume_a_rollout(tmp_path: Path) -> None:
+    from ui_support import find_service
+
+    async with running_app(tmp_path) as (app, pilot):
+        service = await select_service(app, pilot, "demo-k8s", "prod/api")
+        assert service.rollout.state.value == "updating"
+        await wait_until(pilot, lambda: footer_keys(app).get("pause") == "P", what="P Pause in the footer")
+        assert "resume" not in footer_keys(app)
+        await pilot.press("P")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="pause confirmation")
+        assert "Pause demo-k8s/prod/api" in screen_text(app) and "paused where it is" in screen_text(app)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: find_service(app, "demo-k8s", "prod/api").rollout.state.value == "paused",
+                         what="the rollout paused")
+        await wait_until(pilot, lambda: footer_keys(app).get("resume") == "U", what="U Resume in the footer")
+        assert "pause" not in footer_keys(app)
+        await pilot.press("U")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="resume confirmation")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: find_service(app, "demo-k8s", "prod/api").rollout.state.value
+                         in ("updating", "stable"), what="the rollout carries on")
+        await wait_until(pilot, lambda: len(audit_lines(tmp_path)) == 4, what="both audited")
+        assert [line["action"] for line in audit_lines(tmp_path)] == ["pause", "pause", "resume", "resume"]
+
+
+async def test_pause_on_ecs_says_why_not(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot):
+        await select_service(app, pilot, "demo-ecs", "api")
+        await wait_until(pilot, lambda: "filter" in footer_keys(app), what="the footer")
+        assert "pause" not in footer_keys(app)
+        await pilot.press("P")
+        await wait_until(pilot, lambda: any("cannot be paused" in m for m in notifications(app)),
+                         what="the reason")
+        assert isinstance(app.screen, FleetScreen)
