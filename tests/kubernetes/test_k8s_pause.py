@@ -11,26 +11,19 @@ from typing import Any
 import pytest
 from apiserver import ApiServer
 from k8s_objects import daemonset, deployment, statefulset
-from k8s_support import wait_until, write_config
+from k8s_support import patches, wait_until, write_config
+from k8s_support import service_of as service
 
 from pilothouse.console.audit import default_audit_path
 from pilothouse.console.cli import main
 from pilothouse.providers.base import Action
 from pilothouse.providers.errors import NotSupported
 from pilothouse.providers.kubernetes import KubernetesProvider
-from pilothouse.providers.model import RolloutState, Service
+from pilothouse.providers.model import RolloutState
 
 pytestmark = pytest.mark.kubernetes
 
 
-def service(provider: KubernetesProvider, ref: str) -> Service:
-    found = provider.snapshot().service(ref)
-    assert found is not None, ref
-    return found
-
-
-def patches(api: ApiServer) -> list[tuple[str, str, str, Any]]:
-    return [write for write in api.state.writes if write[0] == "PATCH"]
 
 
 def test_pause_then_resume(apiserver: ApiServer, provider: KubernetesProvider) -> None:

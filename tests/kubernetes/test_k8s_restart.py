@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from apiserver import ApiServer
 from k8s_objects import daemonset, deployment, statefulset
-from k8s_support import wait_until, write_config
+from k8s_support import patches, wait_until, write_config
+from k8s_support import service_of as service
 
 from pilothouse.console.audit import default_audit_path
 from pilothouse.console.cli import main
@@ -21,7 +22,6 @@ from pilothouse.providers.base import Action
 from pilothouse.providers.errors import Conflict, NotSupported
 from pilothouse.providers.kubernetes import KubernetesProvider
 from pilothouse.providers.kubernetes.actions import RESTARTED_AT
-from pilothouse.providers.model import Service
 
 pytestmark = pytest.mark.kubernetes
 
@@ -30,14 +30,6 @@ Obj = dict[str, Any]
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$")
 
 
-def service(provider: KubernetesProvider, ref: str) -> Service:
-    found = provider.snapshot().service(ref)
-    assert found is not None, ref
-    return found
-
-
-def patches(api: ApiServer) -> list[tuple[str, str, str, Any]]:
-    return [write for write in api.state.writes if write[0] == "PATCH"]
 
 
 @pytest.mark.parametrize(("build", "resource"), [(deployment, "deployments"), (statefulset, "statefulsets"),
