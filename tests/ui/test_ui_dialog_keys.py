@@ -94,12 +94,12 @@ async def test_scale_dialog_hint_default(tmp_path: Path) -> None:
 
 
 async def test_task_detail_hint_names_remapped_keys(tmp_path: Path) -> None:
-    configure = keymap(tmp_path, 'task_detail_close = "x"\nlogs = "g"')
+    configure = keymap(tmp_path, 'task_detail_close = "x"\nlogs = "v"')
     async with running_app(tmp_path, size=SMALL, configure=configure) as (app, pilot):
         screen = await open_service(app, pilot, "demo-swarm", "shop_payments")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, TaskDetailScreen), what="the task detail")
-        assert str(app.screen.query_one("#task-detail-hint", Static).render()) == "x: close · g: logs of this task"
+        assert str(app.screen.query_one("#task-detail-hint", Static).render()) == "x: close · v: logs of this task"
         await pilot.press("x")
         await wait_until(pilot, lambda: app.screen is screen, what="closed on x")
 
