@@ -41,6 +41,7 @@ from pilothouse.providers.attention import Attention, AttentionAssessor
 from pilothouse.providers.base import LoginCommand
 from pilothouse.providers.doctor import Finding, assess_attention, examine
 from pilothouse.providers.model import Cluster
+from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.text import display_text
 from pilothouse.widgets.diff_table import DiffTable
 
@@ -294,7 +295,9 @@ class PilothouseApp(App[int]):
         title = "pilothouse keys · this screen's first" if current else "pilothouse keys"
         if readonly:
             title += f" · read-only: {', '.join(readonly)}"
-        self.push_screen(HelpScreen(sections, title))
+        kinds = dict.fromkeys(cluster.kind for cluster in self.state.ordered())
+        glossary = [vocabulary_for(kind).glossary(kind) for kind in kinds]
+        self.push_screen(HelpScreen(sections, title, glossary))
 
 
 def run_console(fleet: Fleet, config: AppConfig) -> int:

@@ -35,6 +35,7 @@ def print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attenti
     from datetime import UTC, datetime
 
     from pilothouse.providers.attention import NOTHING
+    from pilothouse.providers.registry import vocabulary_for
 
     now = datetime.now(UTC)
     for cluster in clusters:
@@ -42,11 +43,12 @@ def print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attenti
         state = cluster.state.value + (f": {t(cluster.error)}" if cluster.error else "")
         if cluster.forbidden:
             state += f"; forbidden: {t(', '.join(cluster.forbidden))}"
+        words = vocabulary_for(cluster.kind)
         down = sum(1 for node in cluster.nodes if node.status.value != "ready")
         scope = f"; {t(cluster.scope)}" if cluster.scope else ""
         partial = " PARTIAL" if cluster.reachable and not cluster.complete else ""
-        say(f"{t(cluster.name)} ({cluster.kind.value}{label}){partial} {state}; {len(cluster.nodes)} nodes, "
-             f"{down} not ready{scope}")
+        say(f"{t(cluster.name)} ({cluster.kind.value}{label}){partial} {state}; "
+            f"{words.node_count(len(cluster.nodes))}, {down} not ready{scope}")
         for gap in cluster.missing:
             say(f"  missing: {gap.describe(now, t)}")
     listed = [(cluster, service, attention.get(cluster.name, {}).get(service.id, NOTHING))

@@ -56,6 +56,7 @@ from pilothouse.providers.model import (
     Task,
     TaskState,
 )
+from pilothouse.providers.registry import vocabulary_for
 
 RECENT_S = 300.0
 CRASH_LOOP_RESTARTS = 3
@@ -137,24 +138,19 @@ class Words:
         return f"{number} {self.task if number == 1 else self.tasks}"
 
 
-WORDS = {
-    ClusterKind.KUBERNETES: Words("pod", "pods", "node", "ready"),
-    ClusterKind.SWARM: Words("task", "tasks", "node", "running"),
-    ClusterKind.ECS: Words("task", "tasks", "container instance", "running"),
-}
+def words_of(kind: ClusterKind) -> Words:
+    """The orchestrator's words, from its provider's vocabulary (a plugin's kind included)."""
+    vocabulary = vocabulary_for(kind)
+    return Words(vocabulary.task, vocabulary.tasks, vocabulary.node, vocabulary.running)
 
 
 def node_down_word(kind: ClusterKind, node: Node) -> str:
-    """A node that is down, as its orchestrator says it."""
-    if kind is ClusterKind.KUBERNETES:
-        return "NotReady"
-    if kind is ClusterKind.SWARM:
-        return "Down"
-    return f"down ({node.message})" if node.message else "down"
+    """A node that is down, as its orchestrator says it (NotReady, Down, ECS's agent disconnected)."""
+    return vocabulary_for(kind).node_condition(node)
 
 
 def drain_word(kind: ClusterKind) -> str:
-    return {ClusterKind.ECS: "DRAINING", ClusterKind.SWARM: "Drain"}.get(kind, "draining")
+    return vocabulary_for(kind).drain
 
 
 def tasks_unknown(cluster: Cluster) -> bool:
@@ -209,7 +205,7 @@ class AttentionAssessor:
         down = frozenset(node.id for node in cluster.nodes if node.status is NodeStatus.DOWN)
         draining = frozenset(node.id for node in cluster.nodes
                              if node.status is not NodeStatus.DOWN and node.availability is Availability.DRAIN)
-        words = WORDS[cluster.kind]
+        words = words_of(cluster.kind)
         result: dict[str, Attention] = {}
         history: dict[str, _History] = {}
         for service in cluster.services:

@@ -21,6 +21,7 @@ from pilothouse.providers.errors import InvalidInput, NotSupported
 from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import Cluster, ClusterKind, Service, ServiceMode
 from pilothouse.providers.revisions import RevisionDiff
+from pilothouse.providers.vocabulary import GENERIC, Vocabulary
 
 
 class Action(StrEnum):
@@ -119,6 +120,9 @@ class Provider(ABC):
     MAX_REPLICAS: ClassVar[int] = 2**31 - 1
     # What the doctor's findings mean under this orchestrator and the commands that mend them.
     ADVICE: ClassVar[DoctorAdvice] = DoctorAdvice()
+    # The orchestrator's own words for its things (pod, container instance, NotReady, DaemonSet...): the
+    # console shows every cluster of this kind in them (registry.vocabulary_for).
+    VOCABULARY: ClassVar[Vocabulary] = GENERIC
 
     def __init__(self, config: ClusterConfig) -> None:
         self.config = config
@@ -126,6 +130,11 @@ class Provider(ABC):
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def words(self) -> Vocabulary:
+        """This cluster's words (a provider imitating another orchestrator, the demo, answers with its)."""
+        return self.VOCABULARY
 
     @abstractmethod
     def connect(self) -> None:
@@ -163,9 +172,9 @@ class Provider(ABC):
     def refusal(self, action: Action, service: Service) -> str | None:
         """Why `action` cannot apply to `service`, or None. Pure: no I/O, safe on the UI thread."""
         if action.value not in {capability.value for capability in self.CAPABILITIES}:
-            return f"{self.kind.value} provider cannot {action.value}"
+            return f"the {self.words.name(self.kind)} provider cannot {action.value}"
         if action is Action.SCALE and service.mode is ServiceMode.GLOBAL:
-            return f"{service.ref} runs one task per node ({service.workload_kind} in global mode); it cannot be scaled"
+            return self.words.scale_refusal(service)
         if action is Action.ROLLBACK and service.rollback_refusal:
             return service.rollback_refusal
         return None
@@ -183,11 +192,11 @@ class Provider(ABC):
             if not isinstance(replicas, int) or isinstance(replicas, bool):
                 raise InvalidInput(f"replicas must be a whole number, not {replicas!r}")
             if not 0 <= replicas <= self.MAX_REPLICAS:
-                raise InvalidInput(f"{replicas} replicas is outside what {self.kind.value} accepts "
+                raise InvalidInput(f"{replicas} replicas is outside what {self.words.name(self.kind)} accepts "
                                    f"(0 to {self.MAX_REPLICAS}); --force does not lift this limit")
         planner: Callable[..., MutationPlan] | None = getattr(self, f"plan_{action.value}", None)
         if planner is None:
-            raise NotSupported(f"{self.kind.value} provider cannot {action.value}")
+            raise NotSupported(f"the {self.words.name(self.kind)} provider cannot {action.value}")
         return planner(service, **params)
 
     @abstractmethod
@@ -216,4 +225,4 @@ class Provider(ABC):
         self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,
         stop: ThreadEvent | None = None,
     ) -> Iterator[LogLine]:
-        raise NotSupported(f"{self.kind.value} provider cannot show logs yet")
+        raise NotSupported(f"the {self.words.name(self.kind)} provider cannot show logs yet")

@@ -41,7 +41,9 @@ from pilothouse.providers.model import (
     UpdatePolicy,
     VolumeKind,
 )
+from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.revisions import FieldChange, NoPreviousRevision, RevisionDiff
+from pilothouse.providers.vocabulary import Vocabulary
 
 ROLLOUT_SECONDS = 30.0
 NODE_DOWN_AT = 10.0
@@ -120,6 +122,10 @@ class DemoProvider(Provider):
         {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE, Capability.RESUME,
          Capability.LOGS})
 
+    @property
+    def words(self) -> Vocabulary:
+        return self._words
+
     def __init__(self, config: ClusterConfig) -> None:
         super().__init__(config)
         flavor = str(config.options.get("flavor", "swarm"))
@@ -127,6 +133,8 @@ class DemoProvider(Provider):
             raise InvalidInput(f"demo flavor {flavor!r} is unknown", "use swarm, kubernetes or ecs")
         self.flavor = flavor
         self.kind = ClusterKind(flavor)
+        # It speaks the language of the orchestrator it imitates (refusals included).
+        self._words = vocabulary_for(self.kind)
         tasks = int(config.options.get("tasks", DEFAULT_TASKS_PER_CLUSTER))
         if not 0 <= tasks <= MAX_DEMO_TASKS:
             raise InvalidInput(f"demo tasks must be 0..{MAX_DEMO_TASKS}, not {tasks}")

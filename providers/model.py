@@ -6,16 +6,58 @@ Dataclasses use slots: a 50k-task fleet holds 50k Task objects.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 
-class ClusterKind(StrEnum):
-    SWARM = "swarm"
-    KUBERNETES = "kubernetes"
-    ECS = "ecs"
+class _KindType(type):
+    def __iter__(cls) -> Iterator[ClusterKind]:
+        """The built-in kinds (as iterating the enum it replaced gave); plugins bring more."""
+        return iter(BUILTIN_KINDS)
+
+
+class ClusterKind(str, metaclass=_KindType):
+    """Which orchestrator a cluster runs: an open identifier, not a closed list.
+
+    A provider brings its kind (a plugin's is as good as a built-in's); what differs per orchestrator (words,
+    doctor advice, capabilities) is looked up by kind through the provider registry, never branched on here
+    or above providers/. The built-ins keep constants. Instances are interned, so `is` compares like `==`.
+    """
+
+    __slots__ = ()
+    _interned: ClassVar[dict[str, ClusterKind]] = {}
+    SWARM: ClassVar[ClusterKind]
+    KUBERNETES: ClassVar[ClusterKind]
+    ECS: ClassVar[ClusterKind]
+
+    def __new__(cls, value: object) -> ClusterKind:
+        text = str(value).strip().lower()
+        if not _KIND_RE.fullmatch(text):
+            raise ValueError(f"a cluster kind is a short lower-case identifier (letters, digits, '-', '_'), "
+                             f"not {str(value)[:40]!r}")
+        known = cls._interned.get(text)
+        if known is None:
+            known = cls._interned[text] = super().__new__(cls, text)
+        return known
+
+    @property
+    def value(self) -> str:
+        """The identifier itself (kept from when kinds were an enum: `kind.value` reads as before)."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"ClusterKind({self.value!r})"
+
+
+_KIND_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+ClusterKind.SWARM = ClusterKind("swarm")
+ClusterKind.KUBERNETES = ClusterKind("kubernetes")
+ClusterKind.ECS = ClusterKind("ecs")
+BUILTIN_KINDS = (ClusterKind.SWARM, ClusterKind.KUBERNETES, ClusterKind.ECS)
 
 
 class ConnectionState(StrEnum):

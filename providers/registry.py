@@ -11,6 +11,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pilothouse.providers.advice import DoctorAdvice
 from pilothouse.providers.base import ClusterConfig, Provider
 from pilothouse.providers.errors import ProviderUnavailable
+from pilothouse.providers.vocabulary import GENERIC, Vocabulary
 
 GROUP = "pilothouse.providers"
 
@@ -56,3 +57,14 @@ def advice_for(kind: str) -> DoctorAdvice:
         return provider_class(str(kind)).ADVICE
     except ProviderUnavailable:
         return DoctorAdvice()
+
+
+@cache
+def vocabulary_for(kind: str) -> Vocabulary:
+    """The words of the orchestrator a cluster's kind names: those of the provider registered under that name
+    (the built-ins and a plugin alike; a demo cluster has the kind it imitates). Loading a provider class
+    imports no SDK (providers import theirs inside methods). A kind no provider answers to gets plain words."""
+    try:
+        return provider_class(str(kind)).VOCABULARY
+    except ProviderUnavailable:
+        return GENERIC

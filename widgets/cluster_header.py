@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from pilothouse.providers.attention import Attention, Level
 from pilothouse.providers.model import Cluster, ConnectionState, NodeStatus
+from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.text import display_text
 from pilothouse.widgets.render import connection_text
 
@@ -39,11 +40,14 @@ def cluster_lines(cluster: Cluster, login_hint: str = "", readonly: bool = False
         text.append(" (stale)", style="bold red")
     elif cluster.reachable and not cluster.complete:
         text.append(" PARTIAL", style="bold yellow")
-    text.append(f" · {len(cluster.nodes)} nodes", style="dim")
-    down = sum(1 for node in cluster.nodes if node.status is not NodeStatus.READY)
-    if down:
-        text.append(f" ({down} down)", style="bold red")
-    text.append(f" {len(cluster.services)} services", style="dim")
+    words = vocabulary_for(cluster.kind)
+    text.append(f" · {words.node_count(len(cluster.nodes))}", style="dim")
+    down = sum(1 for node in cluster.nodes if node.status is NodeStatus.DOWN)
+    unknown = sum(1 for node in cluster.nodes if node.status is NodeStatus.UNKNOWN)
+    troubles = [f"{count} {word}" for count, word in ((down, words.node_down), (unknown, words.node_unknown)) if count]
+    if troubles:
+        text.append(f" ({', '.join(troubles)})", style="bold red")
+    text.append(f" {words.service_count(len(cluster.services))}", style="dim")
     if cluster.last_sync is not None:
         text.append(f" · synced {cluster.last_sync:%H:%M:%S}", style="dim")
     notes = Text(overflow="fold")

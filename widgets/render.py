@@ -17,6 +17,7 @@ from pilothouse.providers.model import (
     ConnectionState,
     Health,
     HealthCounts,
+    Node,
     NodeStatus,
     Rollout,
     RolloutState,
@@ -25,6 +26,7 @@ from pilothouse.providers.model import (
 )
 from pilothouse.providers.secrets import may_hold_secret, shown_value
 from pilothouse.providers.text import display_text, is_clean
+from pilothouse.providers.vocabulary import Vocabulary
 
 ROLLOUT_STYLES: dict[RolloutState, str] = {
     RolloutState.STABLE: "green",
@@ -135,11 +137,13 @@ def connection_text(state: ConnectionState) -> Text:
     return Text(state.value, style=CONNECTION_STYLES.get(state, ""))
 
 
-def node_status_text(status: NodeStatus, availability: str) -> Text:
-    style = {"ready": "green", "down": "bold red"}.get(status.value, "yellow")
-    text = Text(status.value, style=style, no_wrap=True)
-    if availability != "active":
-        text.append(f" {availability}", style="yellow")
+def node_state_text(node: Node, words: Vocabulary) -> Text:
+    """`Ready`, `NotReady`, `Ready,SchedulingDisabled`, `ACTIVE DRAINING`: in the orchestrator's words."""
+    style = {NodeStatus.READY: "green", NodeStatus.DOWN: "bold red"}.get(node.status, "yellow")
+    text = Text(words.node_condition(node), style=style, no_wrap=True)
+    extra = words.availability(node.availability)
+    if extra:
+        text.append(f"{words.state_separator}{extra}", style="yellow")
     return text
 
 

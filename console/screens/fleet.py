@@ -18,7 +18,8 @@ from pilothouse.console.key_display import key_display
 from pilothouse.console.screens.navigate import open_doctor, open_events, open_nodes, open_placement, open_service
 from pilothouse.console.screens.service_actions import ServiceActionScreen
 from pilothouse.providers.attention import NOTHING, TASK_KINDS, Attention, Level, tasks_unknown
-from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service, ServiceMode
+from pilothouse.providers.model import Cluster, ConnectionState, Service, ServiceMode
+from pilothouse.providers.registry import vocabulary_for
 from pilothouse.widgets.cluster_header import LEVEL_STYLES, ClusterHeader, attention_summary
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.filter_bar import FilterBar
@@ -161,7 +162,7 @@ def unjudged(cluster: Cluster) -> str:
     if cluster.state is ConnectionState.UNREACHABLE:
         return "unreachable"
     if tasks_unknown(cluster):
-        word = "pods" if cluster.kind is ClusterKind.KUBERNETES else "tasks"
+        word = vocabulary_for(cluster.kind).tasks
         forbidden = any(kind.split(" ", 1)[0] in TASK_KINDS for kind in cluster.forbidden)
         return f"{word} forbidden" if forbidden else f"{word} unknown"
     return ""

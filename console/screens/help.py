@@ -22,10 +22,13 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "close", "Close", show=False),
     ]
 
-    def __init__(self, sections: list[tuple[str, list[Binding]]], title: str = "pilothouse keys") -> None:
+    def __init__(self, sections: list[tuple[str, list[Binding]]], title: str = "pilothouse keys",
+                 glossary: Iterable[str] = ()) -> None:
         super().__init__(id="help")
         self.sections = sections
         self.title_text = title
+        # How each orchestrator of the fleet is worded (its provider's vocabulary), one line each.
+        self.glossary = list(glossary)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box", classes="dialog"):
@@ -49,6 +52,9 @@ class HelpScreen(ModalScreen[None]):
                 table.add_row(binding.key_display or keys, binding.tooltip or binding.description)
             if table.row_count:
                 parts += [Text(""), Text(section, style="bold underline"), table]
+        if self.glossary:
+            parts += [Text(""), Text("Words", style="bold underline")]
+            parts += [Text(line, style="dim") for line in self.glossary]
         parts += [Text(""), Text("mouse is optional: click a row to select it, again to open it; "
                                  "click a column header to sort", style="dim")]
         return Group(*parts)

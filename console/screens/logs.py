@@ -36,7 +36,7 @@ def log_refusal(provider: Provider) -> str | None:
     """Why this provider cannot show logs, or None."""
     if Capability.LOGS in provider.CAPABILITIES:
         return None
-    return f"the {provider.kind.value} provider of {provider.name} cannot show logs"
+    return f"the {provider.words.name(provider.kind)} provider of {provider.name} cannot show logs"
 
 
 def format_line(line: LogLine, with_source: bool) -> str:

@@ -16,6 +16,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 
 from pilothouse.console.screens.base import ConsoleHost
 from pilothouse.console.screens.navigate import open_doctor, open_events, open_nodes, open_placement, open_service
+from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.text import display_text
 
 HELP_STYLE = "dim"
@@ -40,10 +41,12 @@ class FleetCommands(Provider):
             if command:
                 yield (f"log in {cluster.name}", partial(log_in, self.app, cluster.name),
                        f"run {command.describe()} with the console suspended")
+            words = vocabulary_for(cluster.kind)
             yield (f"placement {cluster.name}", partial(open_placement, self.app, cluster.name),
-                   f"nodes x services of {cluster.kind.value} cluster {cluster.name}")
+                   f"{words.nodes} x {words.services} of {words.name(cluster.kind)} cluster {cluster.name}")
             yield (f"nodes {cluster.name}", partial(open_nodes, self.app, cluster.name),
-                   f"nodes of {cluster.kind.value} cluster {cluster.name}: state, tasks, conditions")
+                   f"{words.nodes} of {words.name(cluster.kind)} cluster {cluster.name}: state, {words.tasks}, "
+                   "conditions")
             yield (f"doctor {cluster.name}", partial(open_doctor, self.app, cluster.name),
                    f"doctor findings of {cluster.name}")
             for service in cluster.services:

@@ -28,10 +28,11 @@ from pilothouse.providers.model import (
     TaskState,
 )
 from pilothouse.providers.nodes import ordered_nodes
+from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.text import display_text
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
-from pilothouse.widgets.render import node_status_text
+from pilothouse.widgets.render import node_state_text
 
 NODE_WIDTH = 16
 STATE_WIDTH = 10
@@ -158,7 +159,8 @@ class PlacementScreen(FleetScreenBase):
         self._pages = max(1, -(-len(every) // per_page))
         self.page = min(self.page, self._pages - 1)
         services = every[self.page * per_page:(self.page + 1) * per_page]
-        columns = [Column("node", "NODE", NODE_WIDTH), Column("state", "STATE", STATE_WIDTH)]
+        words = vocabulary_for(cluster.kind)
+        columns = [Column("node", words.node.upper(), NODE_WIDTH), Column("state", "STATE", STATE_WIDTH)]
         columns += [Column(service.id, short_name(service), SERVICE_WIDTH) for service in services]
         table = self.query_one(DiffTable)
         table.set_columns(columns)
@@ -167,8 +169,7 @@ class PlacementScreen(FleetScreenBase):
         nodes: list[Node] = ordered_nodes(cluster.nodes)
         known = {node.id for node in nodes}
         for position, node in enumerate(nodes):
-            rows.append((node.id, self._row(position, node.name, node_status_text(node.status,
-                                                                                  node.availability.value),
+            rows.append((node.id, self._row(position, node.name, node_state_text(node, words),
                                             grid.get(node.id, {}), services)))
         # Tasks on nodes the snapshot does not list (pending, or a node just removed) still count.
         for position, node_id in enumerate(sorted(set(grid) - known), start=len(nodes)):
@@ -192,10 +193,11 @@ class PlacementScreen(FleetScreenBase):
         if cluster.demo:
             title.append(" DEMO ", style="bold reverse yellow")
             title.append(" ")
-        title.append(display_text(f"Placement · {cluster.name} ({cluster.kind.value}) · {len(cluster.nodes)} nodes"),
-                     style="bold")
+        words = vocabulary_for(cluster.kind)
+        title.append(display_text(f"Placement · {cluster.name} ({words.name(cluster.kind)}) · "
+                                  f"{words.node_count(len(cluster.nodes))}"), style="bold")
         if self._pages > 1:
-            title.append(f" · services {first + 1}-{first + len(services)} of {total} ([ ] to page)",
+            title.append(f" · {words.services} {first + 1}-{first + len(services)} of {total} ([ ] to page)",
                          style="dim")
         lines = [title]
         if not cluster.reachable:

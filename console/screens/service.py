@@ -21,7 +21,9 @@ from pilothouse.console.screens.service_actions import ServiceActionScreen
 from pilothouse.console.screens.task_detail import TaskDetailScreen
 from pilothouse.providers.attention import NOTHING, Attention
 from pilothouse.providers.model import Cluster, Event, Service, Task
+from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.text import display_text
+from pilothouse.providers.vocabulary import DESIRED, GENERIC, RESTARTS, SLOT, Vocabulary
 from pilothouse.widgets.cluster_header import LEVEL_STYLES
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
@@ -58,8 +60,8 @@ SCROLLBAR = 2
 
 
 def _fit(values: Iterable[str], label: str, most: int) -> int:
-    """The width the longest value needs: at least the label's, at most `most`."""
-    return min(most, max([len(label), *(len(value) for value in values)]))
+    """The width the longest value needs: at least the label's, at most `most` (or the label's, if longer)."""
+    return min(max(most, len(label)), max([len(label), *(len(value) for value in values)]))
 
 
 def task_node(task: Task) -> str:
@@ -71,25 +73,55 @@ def error_line(task: Task) -> str:
     return " ".join(task.error.split())
 
 
-def task_columns(width: int, tasks: Sequence[Task] = ()) -> tuple[Column, ...]:
+def _extra_columns(words: Vocabulary, tasks: Sequence[Task]) -> tuple[Column, ...]:
+    """The columns this orchestrator's operators look for: SLOT (Swarm), RESTARTS (Kubernetes), DESIRED (ECS)."""
+    make = {
+        SLOT: lambda: Column(SLOT, words.slot_label.upper(), _fit((str(t.slot) for t in tasks if t.slot), "SLOT", 4)),
+        RESTARTS: lambda: Column(RESTARTS, words.restarts_label.upper(), len(words.restarts_label)),
+        DESIRED: lambda: Column(DESIRED, words.desired_column,
+                                _fit((t.desired_state.value for t in tasks), words.desired_column, 8)),
+    }
+    return tuple(make[extra]() for extra in words.task_extras if extra in make)
+
+
+def task_columns(width: int, tasks: Sequence[Task] = (), words: Vocabulary = GENERIC) -> tuple[Column, ...]:
     """Node, state and version as wide as their values need (up to a cap); the task as wide as its ids when
-    the error keeps enough; the error, the last column, takes every cell left on the screen."""
+    the error keeps enough; the error, the last column, takes every cell left on the screen. Headed in the
+    orchestrator's words, with its own extra columns (SLOT, RESTARTS, DESIRED) when the screen has room for
+    them beside a readable task and error: on a narrow screen they go first, then the long state header."""
+    extras = _extra_columns(words, tasks)
+    for keep_extras, state_label in ((True, words.state_column), (False, words.state_column), (False, "STATE")):
+        columns = _task_columns(width, tasks, words, extras if keep_extras else (), state_label)
+        if _fits(columns, width):
+            break
+    return columns
+
+
+def _fits(columns: Sequence[Column], width: int) -> bool:
+    used = sum(column.width or 0 for column in columns) + CELL_PADDING * len(columns) + SCROLLBAR
+    return used <= width and (columns[0].width or 0) >= TASK_WIDTH and (columns[-1].width or 0) >= MIN_ERROR
+
+
+def _task_columns(width: int, tasks: Sequence[Task], words: Vocabulary, extras: tuple[Column, ...],
+                  state_label: str) -> tuple[Column, ...]:
     wide = int(width >= WIDE)
     if tasks:
-        node = _fit((task_node(task) for task in tasks), "NODE", NODE_WIDTH[wide])
-        state = _fit((task_state_text(task).plain for task in tasks), "STATE", STATE_WIDTH[wide])
+        node = _fit((task_node(task) for task in tasks), words.node_column, NODE_WIDTH[wide])
+        state = _fit((task_state_text(task).plain for task in tasks), state_label, STATE_WIDTH[wide])
         version = _fit((task.version or "-" for task in tasks), "VERSION", VERSION_WIDTH)
     else:
-        node, state, version = NODE_WIDTH[wide], STATE_WIDTH[0], VERSION_WIDTH
-    middle = (Column("node", "NODE", node), Column("state", "STATE", state), HEALTH_COLUMN,
-              Column("version", "VERSION", version), AGE_COLUMN)
+        node, state, version = NODE_WIDTH[wide], max(STATE_WIDTH[0], len(state_label)), VERSION_WIDTH
+    middle = (*extras, Column("node", words.node_column, node),
+              Column("state", state_label, state), HEALTH_COLUMN, Column("version", "VERSION", version), AGE_COLUMN)
     # The cells the task and error columns share.
     room = width - sum(column.width or 0 for column in middle) - CELL_PADDING * (len(middle) + 2) - SCROLLBAR
-    task = TASK_WIDTH
+    task_label = words.task.upper()
+    task = max(TASK_WIDTH, len(task_label))
     if tasks:
         error_needs = min(ERROR_FIRST, max(MIN_ERROR, *(len(error_line(task)) for task in tasks)))
-        task = min(_fit((task.id for task in tasks), "TASK", room), max(TASK_WIDTH, room - error_needs))
-    return (Column("task", "TASK", task), *middle, Column("error", "ERROR", max(MIN_ERROR, room - task)))
+        task = min(_fit((task.id for task in tasks), task_label, room), max(task, room - error_needs))
+    return (Column("task", task_label, task), *middle,
+            Column("error", words.error_column, max(MIN_ERROR, room - task)))
 
 
 # As many as the events panel shows (max-height 7 in app.tcss: a border line, the title, five events).
@@ -106,18 +138,29 @@ def elapsed(service: Service, now: datetime) -> str:
     return age(rollout.started, end)
 
 
-def task_row(task: Task, now: datetime, id_width: int = TASK_WIDTH) -> tuple[str, list[Cell]]:
+def task_row(task: Task, now: datetime, id_width: int = TASK_WIDTH,
+             columns: Sequence[Column] = ()) -> tuple[str, list[Cell]]:
+    """The task's cells in the order of `columns` (task_columns'); the generic columns when none are given."""
     short_id = task.id if len(task.id) <= id_width else "…" + task.id[-(id_width - 1):]
     slot = f"{task.slot}" if task.slot is not None else ""
-    return task.id, [
-        Cell(Text(short_id, no_wrap=True), (task.slot or 0, task.id)),
-        cell(task_node(task)),
-        Cell(task_state_text(task), (STATE_ORDER.get(task.state.value, 9), slot)),
-        Cell(task_health_text(task.health), task.health.value),
-        cell(task.version or "-"),
-        Cell(Text(age(task.started, now), no_wrap=True), task.started.timestamp() if task.started else 0.0),
-        cell(Text(error_line(task), style="red", no_wrap=True, overflow="ellipsis")),
-    ]
+    cells = {
+        "task": Cell(Text(short_id, no_wrap=True), (task.slot or 0, task.id)),
+        SLOT: Cell(Text(slot or "-", no_wrap=True, style="" if slot else "dim"), task.slot or 0),
+        RESTARTS: Cell(Text(str(task.restarts), style="yellow" if task.restarts else "", no_wrap=True),
+                       task.restarts),
+        DESIRED: cell(task.desired_state.value),
+        "node": cell(task_node(task)),
+        "state": Cell(task_state_text(task), (STATE_ORDER.get(task.state.value, 9), slot)),
+        "health": Cell(task_health_text(task.health), task.health.value),
+        "version": cell(task.version or "-"),
+        "age": Cell(Text(age(task.started, now), no_wrap=True), task.started.timestamp() if task.started else 0.0),
+        "error": cell(Text(error_line(task), style="red", no_wrap=True, overflow="ellipsis")),
+    }
+    keys = [column.key for column in columns] or list(GENERIC_KEYS)
+    return task.id, [cells[key] for key in keys]
+
+
+GENERIC_KEYS = ("task", "node", "state", "health", "version", "age", "error")
 
 
 def summary(cluster: Cluster, service: Service, now: datetime, attention: Attention = NOTHING) -> Text:
@@ -237,7 +280,9 @@ class ServiceScreen(ServiceActionScreen):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="service-summary")
-        yield DiffTable(task_columns(self.app.size.width), id="task-table")
+        cluster = self.state.get(self.cluster_name)
+        words = vocabulary_for(cluster.kind) if cluster else GENERIC
+        yield DiffTable(task_columns(self.app.size.width, words=words), id="task-table")
         yield Static("", id="service-events")
         yield Log(max_lines=FOLLOW_LINES, id="rollout-follow")
         yield KeyFooter()
@@ -280,10 +325,10 @@ class ServiceScreen(ServiceActionScreen):
         summary_widget.update(summary(cluster, service, now, self.state.attention_of(self.cluster_name, service.id)))
         table = self.query_one(DiffTable)
         keep = table.cursor_key
-        columns = task_columns(self.app.size.width, service.tasks)
+        columns = task_columns(self.app.size.width, service.tasks, vocabulary_for(cluster.kind))
         relaid = table.set_columns(columns)
         id_width = columns[0].width or TASK_WIDTH
-        table.sync(task_row(task, now, id_width) for task in service.tasks)
+        table.sync(task_row(task, now, id_width, columns) for task in service.tasks)
         if relaid and keep is not None:
             # New columns empty the table: the operator's row stays highlighted all the same.
             table.move_to_key(keep)
@@ -306,8 +351,9 @@ class ServiceScreen(ServiceActionScreen):
             return
         cluster = self.state.get(self.cluster_name)
         now = (cluster.last_sync if cluster else None) or datetime.now(UTC)
-        detail = TaskDetailScreen(f"Task of {self.cluster_name}/{service.ref}", task, now,
-                                  logs_refusal=self.refusal_for("logs"))
+        words = vocabulary_for(cluster.kind) if cluster else GENERIC
+        detail = TaskDetailScreen(f"{words.task.capitalize()} of {self.cluster_name}/{service.ref}", task, now,
+                                  logs_refusal=self.refusal_for("logs"), words=words)
         self.app.push_screen(detail, self._detail_closed)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -19,6 +19,7 @@ from textual.widgets import Static
 from pilothouse.console.key_display import key_display
 from pilothouse.providers.model import Task
 from pilothouse.providers.text import display_text
+from pilothouse.providers.vocabulary import GENERIC, SLOT, Vocabulary
 from pilothouse.widgets.render import HEALTH_STYLES, TASK_STATE_STYLES, age
 
 if TYPE_CHECKING:
@@ -36,8 +37,10 @@ def when(moment: datetime | None, now: datetime) -> Text:
     return text
 
 
-def task_fields(task: Task, now: datetime) -> list[tuple[str, Text]]:
-    """(label, value) for every field of the task, in the order an operator reads them."""
+def task_fields(task: Task, now: datetime, words: Vocabulary = GENERIC) -> list[tuple[str, Text]]:
+    """(label, value) for every field of the task, in the order an operator reads them, labelled in the
+    orchestrator's words (pod, container instance, lastStatus, desiredStatus...); a slot only where the
+    orchestrator has slots."""
     dash = Text("-", style="dim")
     node = Text(display_text(task.node_name or task.node_id or "-"))
     if task.node_name and task.node_id and task.node_id != task.node_name:
@@ -46,33 +49,36 @@ def task_fields(task: Task, now: datetime) -> list[tuple[str, Text]]:
     raw = Text(display_text(task.raw_state)) if task.raw_state else dash
     exit_code = Text(str(task.exit_code), style="bold red" if task.exit_code else "") \
         if task.exit_code is not None else dash
-    return [
-        ("task", Text(display_text(task.id), style="bold")),
-        ("slot", Text(str(task.slot)) if task.slot is not None else dash),
-        ("node", node),
+    fields = [(words.task, Text(display_text(task.id), style="bold"))]
+    if SLOT in words.task_extras or task.slot is not None:
+        fields.append((words.slot_label, Text(str(task.slot)) if task.slot is not None else dash))
+    fields += [
+        (words.node, node),
         ("state", state),
-        ("raw state", raw),
-        ("desired state", Text(task.desired_state.value)),
+        (words.state_label, raw),
+        (words.desired_label, Text(task.desired_state.value)),
         ("health", Text(task.health.value, style=HEALTH_STYLES.get(task.health, ""))),
         ("version", Text(display_text(task.version)) if task.version else dash),
         ("started", when(task.started, now)),
         ("stopped", when(task.stopped, now)),
         ("exit code", exit_code),
-        ("restarts", Text(str(task.restarts), style="yellow" if task.restarts else "")),
+        (words.restarts_label, Text(str(task.restarts), style="yellow" if task.restarts else "")),
         ("address", Text(display_text(task.address)) if task.address else dash),
     ]
+    return fields
 
 
-def task_detail(title: str, task: Task, now: datetime, gone: bool = False) -> Group:
+def task_detail(title: str, task: Task, now: datetime, gone: bool = False, words: Vocabulary = GENERIC) -> Group:
+    fields = task_fields(task, now, words)
     table = Table(show_header=False, box=None, expand=True, padding=(0, 1), pad_edge=False)
-    table.add_column("field", style="bold cyan", no_wrap=True, width=13)
+    table.add_column("field", style="bold cyan", no_wrap=True, width=max(13, *(len(label) for label, _ in fields)))
     table.add_column("value", ratio=1, overflow="fold")
-    for label, value in task_fields(task, now):
+    for label, value in fields:
         table.add_row(label, value)
     parts: list[RenderableType] = [Text(display_text(title), style="bold")]
     if gone:
-        parts.append(Text("this task is no longer in the latest snapshot: as last seen", style="bold yellow"))
-    parts += [Text(""), table, Text(""), Text("error", style="bold cyan")]
+        parts.append(Text(f"this {words.task} is no longer in the latest snapshot: as last seen", style="bold yellow"))
+    parts += [Text(""), table, Text(""), Text(words.error_label, style="bold cyan")]
     # Wrapped, never cut: this is the one place the whole failure reason can be read.
     parts.append(Text(display_text(task.error, multiline=True), style="red", overflow="fold") if task.error
                  else Text("none", style="dim"))
@@ -88,8 +94,10 @@ class TaskDetailScreen(ModalScreen[str | None]):
         Binding("l", "logs", "Task logs", id=LOGS, tooltip="Logs of this task, followed live"),
     ]
 
-    def __init__(self, title: str, task: Task, now: datetime, logs_refusal: str | None = None) -> None:
+    def __init__(self, title: str, task: Task, now: datetime, logs_refusal: str | None = None,
+                 words: Vocabulary = GENERIC) -> None:
         super().__init__(id="task-detail")
+        self.words = words
         self.title_text = title
         self.shown_task = task
         self.now = now
@@ -98,13 +106,14 @@ class TaskDetailScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="task-detail-box", classes="dialog"):
-            yield Static(task_detail(self.title_text, self.shown_task, self.now), id="task-detail-body")
+            yield Static(task_detail(self.title_text, self.shown_task, self.now, words=self.words),
+                         id="task-detail-body")
             yield Static(self._hint(), id="task-detail-hint", classes="dim")
 
     def _hint(self) -> Text:
         """The keys as the config's keymap sets them (this dialog has no footer)."""
         close = key_display(self.app, self.BINDINGS, "task_detail_close")
-        return Text(f"{close}: close · {key_display(self.app, self.BINDINGS, LOGS)}: logs of this task")
+        return Text(f"{close}: close · {key_display(self.app, self.BINDINGS, LOGS)}: logs of this {self.words.task}")
 
     def host(self) -> ConsoleHost:
         return cast("ConsoleHost", self.app)
@@ -118,7 +127,7 @@ class TaskDetailScreen(ModalScreen[str | None]):
         else:
             self.shown_task, self.now, self.gone = task, now, False
         self.query_one("#task-detail-body", Static).update(task_detail(self.title_text, self.shown_task, self.now,
-                                                                       self.gone))
+                                                                       self.gone, self.words))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -40,6 +40,7 @@ from pilothouse.providers.ecs.mapping import map_container_instance, map_service
 from pilothouse.providers.ecs.raw import as_str
 from pilothouse.providers.ecs.revisions import definitions_diff
 from pilothouse.providers.ecs.rollback import RevisionRecord, rollback_target
+from pilothouse.providers.ecs.vocabulary import ECS_WORDS
 from pilothouse.providers.errors import InvalidInput, NotSupported
 from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Event, Node, Service, Task
@@ -51,6 +52,7 @@ RETRY_ROUND_S = 0.5
 
 class EcsProvider(Provider):
     kind = ClusterKind.ECS
+    VOCABULARY = ECS_WORDS
     OPTIONS: ClassVar[Mapping[str, Option]] = {
         "region": Option((str,), "AWS region (default: AWS_REGION or the profile's region)"),
         "profile": Option((str,), "AWS profile, SSO profiles included (default: AWS_PROFILE or default)"),

@@ -52,6 +52,7 @@ from pilothouse.providers.kubernetes.objects import (
     collection_path,
 )
 from pilothouse.providers.kubernetes.revisions import revisions_diff
+from pilothouse.providers.kubernetes.vocabulary import KUBERNETES_WORDS
 from pilothouse.providers.kubernetes.watch import Reflector, ReflectorHost
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service
 from pilothouse.providers.revisions import RevisionDiff
@@ -59,6 +60,7 @@ from pilothouse.providers.revisions import RevisionDiff
 
 class KubernetesProvider(Provider):
     kind = ClusterKind.KUBERNETES
+    VOCABULARY = KUBERNETES_WORDS
     OPTIONS: ClassVar[Mapping[str, Option]] = {
         "kubeconfig": Option((str,), "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"),
         "context": Option((str,), "context to use (default: the kubeconfig's current context)"),

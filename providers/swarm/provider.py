@@ -39,6 +39,7 @@ from pilothouse.providers.swarm.mapping import learn_network_names, map_node, ma
 from pilothouse.providers.swarm.raw import Raw, as_dict, as_list, as_str
 from pilothouse.providers.swarm.revisions import previous_diff
 from pilothouse.providers.swarm.spec import container_spec
+from pilothouse.providers.swarm.vocabulary import SWARM_WORDS
 
 if TYPE_CHECKING:
     from docker.api.client import APIClient
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 class SwarmProvider(Provider):
     kind = ClusterKind.SWARM
+    VOCABULARY = SWARM_WORDS
     OPTIONS: ClassVar[Mapping[str, Option]] = {
         "docker_host": Option(
             (str,),

@@ -135,7 +135,7 @@ async def test_placement_grid(tmp_path: Path) -> None:
         grid = app.screen.query_one(DiffTable)
         await wait_until(pilot, lambda: grid.row_count >= len(cluster.nodes), what="one row per node")
         states = {grid.row_cells(node.id)[1].plain() for node in cluster.nodes}
-        assert "down" in states  # the demo's third node is down at this moment
+        assert "Down" in states  # the demo's third node is down at this moment, in Swarm's word
         api = find_service(app, "demo-swarm", "shop_api")
         assert grid.table_columns[2].key == api.id  # the selected service comes first
         counted = 0

@@ -64,7 +64,7 @@ async def test_enter_shows_every_field_and_the_full_error_at_80x24(tmp_path: Pat
         text = squashed(screen_text(app))
         assert task.error in text  # whole, wrapped if need be
         for label, value in (("task", task.id), ("node", task.node_name), ("state", task.state.value),
-                             ("raw state", task.raw_state), ("desired state", task.desired_state.value),
+                             ("current state", task.raw_state), ("desired state", task.desired_state.value),
                              ("health", task.health.value), ("version", task.version),
                              ("exit code", str(task.exit_code)), ("restarts", str(task.restarts))):
             assert f"{label} {value}" in text, label
@@ -151,9 +151,11 @@ async def test_error_column_takes_the_rest_of_the_width(tmp_path: Path, size: tu
         error = table.ordered_columns[-1]
         assert str(error.key.value) == "error"
         if size == WIDE:
-            # Short node names leave their room to the error: most of a long error reads in the table.
-            assert error.width >= 50
-            assert "task: non-zero exit (137): dockerexec: unhealthy" in screen_text(app)
+            # Short node names leave their room to the error: most of a long error reads in the table, beside
+            # Swarm's own SLOT and CURRENT STATE columns.
+            assert error.width >= 40
+            assert [str(column.label) for column in table.ordered_columns][1:4] == ["SLOT", "NODE", "CURRENT STATE"]
+            assert "task: non-zero exit (137): dockerexec" in screen_text(app)
 
 
 # -- recent events ------------------------------------------------------------------------------
