@@ -1,4 +1,5 @@
-"""Raw AWS values: tolerant accessors (a missing or odd field is "" / 0 / None, never an exception) and ARN names.
+"""Raw AWS values: the shared tolerant accessors (providers/raw.py: a missing or odd field is "" / 0 / None,
+never an exception), AWS times and ARN names.
 
 Everything ECS returns passes through these before it reaches the model, so a surprising answer degrades a
 cell instead of failing a refresh.
@@ -6,11 +7,13 @@ cell instead of failing a refresh.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-Raw = Mapping[str, Any]
+from pilothouse.providers.raw import Raw, as_dict, as_int, as_list, as_str, dicts, opt_int, strings
+
+__all__ = ["Raw", "as_dict", "as_int", "as_list", "as_str", "as_time", "cluster_name_of", "dicts", "opt_int",
+           "short_id", "strings", "task_definition_family", "task_definition_label"]
 
 
 def short_id(arn: str) -> str:
@@ -35,18 +38,6 @@ def task_definition_family(arn: str | None) -> str:
     return task_definition_label(arn).rsplit(":", 1)[0]
 
 
-def as_str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def as_int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def opt_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def as_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         if not value.tzinfo:
@@ -57,19 +48,4 @@ def as_time(value: Any) -> datetime | None:
             return value
     return None
 
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def dicts(value: Any) -> list[Raw]:
-    return [item for item in as_list(value) if isinstance(item, Mapping)]
-
-
-def as_dict(value: Any) -> Raw:
-    return value if isinstance(value, Mapping) else {}
-
-
-def strings(value: Any) -> tuple[str, ...]:
-    return tuple(str(item) for item in as_list(value) if isinstance(item, str | int | float))
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pilothouse.providers import raw
+
 Obj = dict[str, Any]
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -53,29 +55,12 @@ def collection_path(kind: Kind, namespace: str = "") -> str:
 # -- small pure helpers ------------------------------------------------------------------------------
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _int(value: Any, default: int = 0) -> int:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            return default
-    return default
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else "" if value is None else str(value)
+# The shared accessors (providers/raw.py), under the names this package has always used. Kubernetes reads
+# counts written as strings (parse_int) and converts scalars in string fields (to_str).
+_dict = raw.as_object
+_list = raw.as_list
+_int = raw.parse_int
+_str = raw.to_str
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -14,7 +14,7 @@ from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import InvalidInput, NotSupported
 from pilothouse.providers.model import RolloutState, Service, ServiceMode
 from pilothouse.providers.revisions import compare
-from pilothouse.providers.swarm.raw import Raw, as_dict, as_int, as_list, as_str
+from pilothouse.providers.swarm.raw import Raw, as_dict, as_list, as_str, opt_int
 from pilothouse.providers.swarm.revisions import spec_fields
 from pilothouse.providers.swarm.spec import service_mode, spec_image
 
@@ -64,7 +64,7 @@ def plan_scale(cluster: str, service: Service, live: Raw, replicas: int) -> Muta
     if mode is ServiceMode.GLOBAL or workload_kind != "service":
         # The cached model may be stale: the live spec decides.
         raise NotSupported(f"{service.ref} runs in {workload_kind} {mode.value} mode; it cannot be scaled")
-    version = as_int(as_dict(live.get("Version")).get("Index"))
+    version = opt_int(as_dict(live.get("Version")).get("Index"))
     return MutationPlan(
         action=Action.SCALE,
         cluster=cluster,
@@ -84,7 +84,7 @@ def plan_rollback(cluster: str, service: Service, live: Raw) -> MutationPlan:
             "nothing to roll back to", f"{service.ref} has no previous spec (it was never updated)"
         )
     spec = as_dict(live.get("Spec"))
-    version = as_int(as_dict(live.get("Version")).get("Index"))
+    version = opt_int(as_dict(live.get("Version")).get("Index"))
     before, after = spec_image(spec), spec_image(previous)
     # Field by field, from the current spec back to the previous one ("spec version 41 -> previous spec: image").
     changes = compare(spec_fields(spec), spec_fields(previous), f"spec version {version}", "previous spec")

@@ -20,7 +20,7 @@ from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.model import Event
 from pilothouse.providers.swarm.client import Endpoint, new_client
 from pilothouse.providers.swarm.errors import translate_error
-from pilothouse.providers.swarm.raw import Raw, as_dict, as_int, as_labels, as_str
+from pilothouse.providers.swarm.raw import Raw, as_dict, as_labels, as_str, opt_int
 
 if TYPE_CHECKING:
     from docker.api.client import APIClient
@@ -60,8 +60,8 @@ def map_event(event: Raw, cluster: str) -> Event | None:
     actor = as_dict(event.get("Actor"))
     attributes = as_labels(actor.get("Attributes"))
     name = attributes.get("name") or as_str(actor.get("ID"))[:12]
-    nano = as_int(event.get("timeNano"))
-    seconds = as_int(event.get("time"))
+    nano = opt_int(event.get("timeNano"))
+    seconds = opt_int(event.get("time"))
     stamp = nano / 1e9 if nano else float(seconds or 0)
     try:
         when = datetime.fromtimestamp(stamp, UTC)

@@ -20,7 +20,7 @@ from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
 from pilothouse.providers.swarm.client import ApiCall
 from pilothouse.providers.swarm.errors import translate_error
 from pilothouse.providers.swarm.mapping import map_node
-from pilothouse.providers.swarm.raw import Raw, as_dict, as_int, as_list, as_str, parse_time
+from pilothouse.providers.swarm.raw import Raw, as_dict, as_list, as_str, opt_int, parse_time
 
 if TYPE_CHECKING:
     from docker.api.client import APIClient
@@ -172,7 +172,7 @@ def _log_labels(call: ApiCall, service_id: str) -> tuple[dict[str, int | None], 
         lambda client: client.tasks(filters={"service": service_id})))]
     raw_nodes = as_list(call(lambda client: client.nodes()))
     nodes = [map_node(as_dict(node)) for node in raw_nodes]
-    slots = {as_str(task.get("ID")): as_int(task.get("Slot")) for task in raw_tasks}
+    slots = {as_str(task.get("ID")): opt_int(task.get("Slot")) for task in raw_tasks}
     return slots, {node.id: node.name for node in nodes}, raw_tasks
 
 

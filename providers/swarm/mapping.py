@@ -25,7 +25,7 @@ from pilothouse.providers.model import (
     TaskState,
     VolumeKind,
 )
-from pilothouse.providers.swarm.raw import Raw, as_dict, as_int, as_labels, as_list, as_str, parse_time
+from pilothouse.providers.swarm.raw import Raw, as_dict, as_labels, as_list, as_str, opt_int, parse_time
 from pilothouse.providers.swarm.rollout import map_rollout, map_update_policy
 from pilothouse.providers.swarm.spec import (
     container_spec,
@@ -152,14 +152,14 @@ def map_task(
     container_status = as_dict(status.get("ContainerStatus"))
     # An exit code means something only once the container has ended.
     ended = state in (TaskState.FAILED, TaskState.COMPLETE, TaskState.STOPPED)
-    exit_code = as_int(container_status.get("ExitCode")) if ended else None
+    exit_code = opt_int(container_status.get("ExitCode")) if ended else None
     if not error and state is TaskState.FAILED:
         error = as_str(status.get("Message"))
     image = as_str(as_dict(as_dict(task.get("Spec")).get("ContainerSpec")).get("Image"))
     return Task(
         id=as_str(task.get("ID")),
         service_id=as_str(task.get("ServiceID")),
-        slot=as_int(task.get("Slot")),
+        slot=opt_int(task.get("Slot")),
         node_id=node_id,
         node_name=node_names.get(node_id, node_id[:12]),
         state=state,
@@ -179,8 +179,8 @@ def map_task(
 
 
 def _port_text(port: Raw) -> str:
-    target = as_int(port.get("TargetPort"))
-    published = as_int(port.get("PublishedPort"))
+    target = opt_int(port.get("TargetPort"))
+    published = opt_int(port.get("PublishedPort"))
     protocol = as_str(port.get("Protocol")) or "tcp"
     text = f"{published}:{target}/{protocol}" if published else f"{target}/{protocol}"
     return text + " (host)" if port.get("PublishMode") == "host" else text
@@ -268,7 +268,7 @@ def map_container_spec(name: str, container: Raw, resources: Raw, healthcheck: b
         # Swarm secrets are files, not env vars: their names, and the variables that point at their files.
         secret_env=tuple(secret for secret in secrets if secret) + file_refs,
         healthcheck=healthcheck,
-        memory_limit_bytes=as_int(as_dict(as_dict(resources).get("Limits")).get("MemoryBytes")) or None,
+        memory_limit_bytes=opt_int(as_dict(as_dict(resources).get("Limits")).get("MemoryBytes")) or None,
         mounts=tuple(map_mount(as_dict(mount)) for mount in as_list(container.get("Mounts"))),
         # Published ports belong to the service's endpoint (Service.ports), not to the container.
     )
@@ -293,10 +293,10 @@ def map_service(
     status = as_dict(service.get("ServiceStatus"))
     current = [task for task in tasks if task.get("DesiredState") == "running"]
     running_counted = sum(1 for task in current if as_dict(task.get("Status")).get("State") == "running")
-    desired = as_int(status.get("DesiredTasks"))
+    desired = opt_int(status.get("DesiredTasks"))
     if desired is None:
         desired = spec_replicas if spec_replicas is not None else len(current)
-    running = as_int(status.get("RunningTasks"))
+    running = opt_int(status.get("RunningTasks"))
     if running is None:
         running = running_counted
     spec_check = healthcheck_of(container)
@@ -338,7 +338,7 @@ def map_service(
         namespace=labels.get(STACK_LABEL, ""),
         workload_kind=workload_kind,
         image=display_image(container.get("Image")),
-        version=str(as_int(as_dict(service.get("Version")).get("Index")) or ""),
+        version=str(opt_int(as_dict(service.get("Version")).get("Index")) or ""),
         mode=mode,
         desired=desired,
         running=running,

@@ -1,16 +1,18 @@
-"""Raw accessors for the engine's JSON: missing or null fields and odd types read as empty, never raise.
+"""The engine's JSON: its times and durations; the accessors are the shared ones (providers/raw.py).
 
-Swarm's accessors return "" for a non-string (they never convert), unlike the Kubernetes provider's.
+Swarm reads strings strictly (as_str: "" for a non-string) and counts as optional (opt_int: an absent
+Replicas is None, not 0).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-Raw = Mapping[str, Any]
+from pilothouse.providers.raw import Raw, as_dict, as_labels, as_list, as_str, opt_int
+
+__all__ = ["Raw", "as_dict", "as_labels", "as_list", "as_str", "nanoseconds_to_s", "opt_int", "parse_time"]
 
 _TIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
 
@@ -33,33 +35,6 @@ def parse_time(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def as_dict(value: Any) -> Raw:
-    return value if isinstance(value, Mapping) else {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []
-
-
-def as_str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
 def nanoseconds_to_s(nanoseconds: Any) -> float | None:
-    value = as_int(nanoseconds)
+    value = opt_int(nanoseconds)
     return None if value is None else value / 1e9
-
-
-def as_labels(value: Any) -> dict[str, str]:
-    return {str(key): str(val) for key, val in as_dict(value).items() if val is not None}
-

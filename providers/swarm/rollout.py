@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pilothouse.providers.model import Rollout, RolloutState, UpdatePolicy
-from pilothouse.providers.swarm.raw import Raw, as_dict, as_int, as_str, nanoseconds_to_s, parse_time
+from pilothouse.providers.swarm.raw import Raw, as_dict, as_str, nanoseconds_to_s, opt_int, parse_time
 from pilothouse.providers.swarm.spec import spec_fingerprint, spec_image, task_template
 
 
@@ -14,7 +14,7 @@ def map_update_policy(update: Any, rollback: Any = None) -> UpdatePolicy:
     """Missing UpdateConfig means the engine's defaults (what `docker service inspect --pretty` shows)."""
     config = as_dict(update)
     return UpdatePolicy(
-        parallelism=as_int(config.get("Parallelism")) if "Parallelism" in config else 1,
+        parallelism=opt_int(config.get("Parallelism")) if "Parallelism" in config else 1,
         delay_s=nanoseconds_to_s(config.get("Delay")) or 0.0,
         failure_action=as_str(config.get("FailureAction")) or "pause",
         monitor_s=nanoseconds_to_s(config.get("Monitor")) if config.get("Monitor") is not None else 5.0,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pilothouse.providers.model import ServiceMode
-from pilothouse.providers.swarm.raw import Raw, as_dict, as_int, as_list, as_str
+from pilothouse.providers.swarm.raw import Raw, as_dict, as_list, as_str, opt_int
 
 
 def display_image(image: Any) -> str:
@@ -68,8 +68,8 @@ def service_mode(spec: Raw) -> tuple[ServiceMode, str, int | None]:
         return ServiceMode.GLOBAL, "global-job", None
     if "ReplicatedJob" in mode:
         job = as_dict(mode.get("ReplicatedJob"))
-        return ServiceMode.REPLICATED, "replicated-job", as_int(job.get("MaxConcurrent"))
-    return ServiceMode.REPLICATED, "service", as_int(as_dict(mode.get("Replicated")).get("Replicas"))
+        return ServiceMode.REPLICATED, "replicated-job", opt_int(job.get("MaxConcurrent"))
+    return ServiceMode.REPLICATED, "service", opt_int(as_dict(mode.get("Replicated")).get("Replicas"))
 
 
 def image_healthcheck(image: Raw) -> bool:
