@@ -68,6 +68,8 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="use the built-in simulated fleet")
     parser.add_argument("--demo-tasks", metavar="N", type=int, default=default,
                         help="total tasks in the demo fleet (0-50000; implies --demo)")
+    parser.add_argument("--utc", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="show times in UTC (default: the local zone, TZ honoured; JSON is ISO 8601 either way)")
 
 
 def _look_timeout(text: str) -> float:
@@ -400,6 +402,8 @@ def _events(fleet: Fleet, args: argparse.Namespace) -> int:
 
 
 def _print_events(events: list[Event], *, json_output: bool) -> None:
+    from pilothouse.widgets.clock import stamp
+
     if json_output:
         json.dump({"events": [{"time": e.time.isoformat(), "cluster": e.cluster, "object": e.object, "kind": e.kind,
                                "service": e.service_ref, "message": e.message} for e in events]},
@@ -407,7 +411,7 @@ def _print_events(events: list[Event], *, json_output: bool) -> None:
         sys.stdout.write("\n")
     else:
         for e in events:
-            _say(f"{e.time:%Y-%m-%d %H:%M:%S}  {_t(e.cluster):<14} {_t(e.kind):<8} {_t(e.object)}: {_t(e.message)}")
+            _say(f"{stamp(e.time)}  {_t(e.cluster):<14} {_t(e.kind):<8} {_t(e.object)}: {_t(e.message)}")
 
 
 def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
@@ -460,6 +464,8 @@ def _rollout(fleet: Fleet, args: argparse.Namespace) -> int:
 def _logs(fleet: Fleet, args: argparse.Namespace) -> int:
     import threading
 
+    from pilothouse.widgets.clock import clock_zoned
+
     cluster_name, ref = _split_target(args.target)
     if not 0 <= args.tail <= 100_000:
         raise UsageError(f"--tail must be between 0 and 100000, not {_number_text(args.tail)}")
@@ -468,9 +474,9 @@ def _logs(fleet: Fleet, args: argparse.Namespace) -> int:
     try:
         for line in fleet.providers[cluster_name].logs(service, task_id=args.task, tail=args.tail,
                                                         follow=args.follow, stop=stop):
-            stamp = f"{line.time:%H:%M:%S} " if line.time else ""
+            when = f"{clock_zoned(line.time)} " if line.time else ""
             # The application's own output, asked for: not masked, but no escape sequence or control either.
-            print(clean_text(f"{stamp}{line.source} | {line.text}"), flush=args.follow)
+            print(clean_text(f"{when}{line.source} | {line.text}"), flush=args.follow)
     except KeyboardInterrupt:
         # Ctrl-C is how a follow ends.
         stop.set()
@@ -541,7 +547,9 @@ def _run(argv: Sequence[str] | None) -> int:
     if args.demo_tasks is not None and not 0 <= args.demo_tasks <= 50_000:
         raise UsageError(f"--demo-tasks must be between 0 and 50000, not {_number_text(args.demo_tasks)}")
     from pilothouse.console.logsetup import setup_logging
+    from pilothouse.widgets.clock import use_utc
 
+    use_utc(args.utc)
     setup_logging()
     config = _load(args, for_console=args.command is None)
     from pilothouse.console.fleet import Fleet

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,21 @@ import pytest
 
 # tests/support holds helpers shared by the test dirs (waiting, http_count_proxy); test dirs are not packages.
 sys.path.insert(0, str(Path(__file__).parent / "support"))
+
+# Times are shown in the local zone: the suite's expected texts are written for UTC, whatever the machine's zone
+# (tests of the zone itself set TZ on purpose). Children inherit it.
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+
+@pytest.fixture(autouse=True)
+def local_times() -> Iterator[None]:
+    """Each test starts showing local times (UTC above) and leaves it so, whatever it set (--utc, TZ)."""
+    from pilothouse.widgets.clock import use_utc
+
+    yield
+    os.environ["TZ"] = "UTC"
+    use_utc(False)
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from pilothouse.providers.attention import Attention, Level
 from pilothouse.providers.model import Cluster, ConnectionState, NodeStatus
 from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.text import display_text
+from pilothouse.widgets.clock import clock_zoned
 from pilothouse.widgets.render import connection_text
 
 
@@ -49,7 +50,7 @@ def cluster_lines(cluster: Cluster, login_hint: str = "", readonly: bool = False
         text.append(f" ({', '.join(troubles)})", style="bold red")
     text.append(f" {words.service_count(len(cluster.services))}", style="dim")
     if cluster.last_sync is not None:
-        text.append(f" · synced {cluster.last_sync:%H:%M:%S}", style="dim")
+        text.append(f" · synced {clock_zoned(cluster.last_sync)}", style="dim")
     notes = Text(overflow="fold")
     now = datetime.now(UTC)
     missing = "; ".join(gap.describe(now, display_text) for gap in cluster.missing)

@@ -25,6 +25,8 @@ from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.timeline import merge
 from pilothouse.providers.model import Cluster, Event
 from pilothouse.providers.text import display_text
+from pilothouse.widgets.clock import shown, zone_name
+from pilothouse.widgets.clock import stamp as clock_stamp
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.filter_bar import FilterBar
 from pilothouse.widgets.footer import KeyFooter
@@ -54,7 +56,8 @@ def object_width(wide: bool, one_cluster: bool = False) -> int:
 def events_columns(width: int, one_cluster: bool = False) -> tuple[Column, ...]:
     """Every cluster: TIME CLUSTER KIND OBJECT MESSAGE; one cluster (`c`): no CLUSTER, it says nothing there."""
     wide = width >= WIDE_FROM
-    fixed = [Column("time", "TIME", TIME_WIDTH[wide])]
+    # The zone is said once, in the header: the cells have no room to repeat it.
+    fixed = [Column("time", f"TIME {zone_name()}", TIME_WIDTH[wide])]
     if not one_cluster:
         fixed.append(Column("cluster", "CLUSTER", CLUSTER_WIDTH[wide]))
     fixed += [Column("kind", "KIND", KIND_WIDTH[wide]), Column("object", "OBJECT", object_width(wide, one_cluster))]
@@ -80,7 +83,8 @@ def object_text(name: str, width: int) -> Text:
 
 def event_cells(event: Event, sequence: int, wide: bool, one_cluster: bool = False) -> list[Cell]:
     time = aware(event.time)
-    stamp = f"{time:%m-%d %H:%M:%S}" if wide else f"{time:%H:%M:%S}"
+    local = shown(time)
+    stamp = f"{local:%m-%d %H:%M:%S}" if wide else f"{local:%H:%M:%S}"
     style = KIND_STYLES.get(event.kind, "cyan")
     cells = [Cell(Text(stamp, style="dim", no_wrap=True), (timestamp(event), sequence))]
     if not one_cluster:
@@ -99,7 +103,7 @@ def event_detail(event: Event) -> Group:
     table = Table(show_header=False, box=None, expand=True, padding=(0, 1), pad_edge=False)
     table.add_column("field", style="bold cyan", no_wrap=True, width=8)
     table.add_column("value", ratio=1, overflow="fold")
-    table.add_row("time", Text(f"{time:%Y-%m-%d %H:%M:%S} {time.tzname() or ''}".rstrip()))
+    table.add_row("time", Text(clock_stamp(time)))
     table.add_row("cluster", Text(display_text(event.cluster or "-")))
     table.add_row("kind", Text(display_text(event.kind), style=KIND_STYLES.get(event.kind, "cyan")))
     table.add_row("object", Text(display_text(event.object or "-"), style="bold"))

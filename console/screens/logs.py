@@ -25,6 +25,7 @@ from pilothouse.providers.base import Capability, LogLine, Provider
 from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.model import Service
 from pilothouse.providers.text import display_text
+from pilothouse.widgets.clock import clock
 from pilothouse.widgets.filter_bar import FilterBar
 from pilothouse.widgets.footer import KeyFooter
 from pilothouse.widgets.log_view import LogView
@@ -40,7 +41,7 @@ def log_refusal(provider: Provider) -> str | None:
 
 
 def format_line(line: LogLine, with_source: bool) -> str:
-    stamp = f"{line.time:%H:%M:%S} " if line.time else ""
+    stamp = f"{clock(line.time)} " if line.time else ""
     source = f"{line.source} | " if with_source and line.source else ""
     return f"{stamp}{source}{line.text.rstrip()}" or " "
 

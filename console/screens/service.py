@@ -24,6 +24,7 @@ from pilothouse.providers.model import Cluster, Event, Service, Task
 from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.text import display_text
 from pilothouse.providers.vocabulary import DESIRED, GENERIC, RESTARTS, SLOT, Vocabulary
+from pilothouse.widgets.clock import clock, zone_name
 from pilothouse.widgets.cluster_header import LEVEL_STYLES
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
@@ -226,11 +227,11 @@ def summary(cluster: Cluster, service: Service, now: datetime, attention: Attent
 def events_text(events: list[Event]) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("Recent events", style="bold")
-    text.append(" newest first", style="dim")
+    text.append(f" newest first, times {zone_name()}", style="dim")
     if not events:
         text.append("\n  none", style="dim")
     for event in events:
-        text.append(f"\n{event.time:%H:%M:%S} ", style="dim")
+        text.append(f"\n{clock(event.time)} ", style="dim")
         text.append(display_text(f"{event.kind:<8} "), style="yellow" if event.kind == "warning" else "cyan")
         text.append(display_text(f"{event.object}: {event.message}"))
     return text
@@ -420,7 +421,7 @@ class ServiceScreen(ServiceActionScreen):
         if follower is None:
             return
         lines, outcome = follower.observe(service)
-        stamp = f"{cluster.last_sync:%H:%M:%S} " if cluster.last_sync else ""
+        stamp = f"{clock(cluster.last_sync)} " if cluster.last_sync else ""
         panel = self.query_one("#rollout-follow", Log)
         # The follower quotes cluster text (rollout messages, task errors): display text, like the CLI's.
         panel.write_lines([stamp + display_text(line) for line in lines])

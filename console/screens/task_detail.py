@@ -20,6 +20,7 @@ from pilothouse.console.key_display import key_display
 from pilothouse.providers.model import Task
 from pilothouse.providers.text import display_text
 from pilothouse.providers.vocabulary import GENERIC, SLOT, Vocabulary
+from pilothouse.widgets.clock import stamp
 from pilothouse.widgets.render import HEALTH_STYLES, TASK_STATE_STYLES, age
 
 if TYPE_CHECKING:
@@ -29,10 +30,10 @@ LOGS = "logs"
 
 
 def when(moment: datetime | None, now: datetime) -> Text:
-    """`2026-11-27 09:00:00 UTC (3h ago)`; `-` when unknown."""
+    """`2026-11-27 10:00:00 CET (3h ago)`, in the operator's zone (UTC with --utc); `-` when unknown."""
     if moment is None:
         return Text("-", style="dim")
-    text = Text(f"{moment:%Y-%m-%d %H:%M:%S} {moment.tzname() or ''}".rstrip())
+    text = Text(stamp(moment))
     text.append(f"  ({age(moment, now)} ago)", style="dim")
     return text
 
