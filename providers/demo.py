@@ -418,17 +418,18 @@ class DemoProvider(Provider):
                         from_version=old_tag, to_version=new_tag), definition.image, updated)
 
     def _events_at(self, t: float) -> tuple[Event, ...]:
-        events = [Event(self._at(0), self.name, f"service {self._api_ref()}", "update",
-                        "rolling update started", service_ref=self._api_ref())]
+        # In the words of the orchestrator imitated: "deployment prod/api", "container instance ...", NotReady.
+        words, api = self._words, f"{self._workload_kind()} {self._api_ref()}"
+        events = [Event(self._at(0), self.name, api, "update", "rolling update started", service_ref=self._api_ref())]
         if t >= ROLLOUT_SECONDS:
-            events.append(Event(self._at(ROLLOUT_SECONDS), self.name, f"service {self._api_ref()}", "update",
+            events.append(Event(self._at(ROLLOUT_SECONDS), self.name, api, "update",
                                 "rolling update completed", service_ref=self._api_ref()))
         if t >= NODE_DOWN_AT and len(self.nodes) >= 3:
-            events.append(Event(self._at(NODE_DOWN_AT), self.name, f"node {self.nodes[2].name}", "state",
-                                "node down: tasks rescheduled"))
+            events.append(Event(self._at(NODE_DOWN_AT), self.name, f"{words.node} {self.nodes[2].name}", "state",
+                                f"{words.node} {words.node_down}: {words.tasks} rescheduled"))
         if t >= NODE_BACK_AT and len(self.nodes) >= 3:
-            events.append(Event(self._at(NODE_BACK_AT), self.name, f"node {self.nodes[2].name}", "state",
-                                "node ready"))
+            events.append(Event(self._at(NODE_BACK_AT), self.name, f"{words.node} {self.nodes[2].name}", "state",
+                                f"{words.node} {words.node_ready}"))
         events.extend(self._audit_events)
         return tuple(sorted(events, key=lambda event: event.time))
 
