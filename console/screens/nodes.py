@@ -30,16 +30,26 @@ from pilothouse.providers.nodes import (
     resources_text,
     task_counts,
 )
+from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.text import display_text
+from pilothouse.providers.vocabulary import GENERIC, Vocabulary
+from pilothouse.widgets.clock import clock, stamp
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
 from pilothouse.widgets.render import TASK_STATE_STYLES, age
 
-COLUMNS = (
-    Column("node", "NODE", 24), Column("state", "STATE", 10), Column("availability", "AVAILABILITY", 12),
-    Column("role", "ROLE", 14), Column("version", "VERSION", 10), Column("tasks", "TASKS", 6),
-    Column("since", "DOWN FOR", 9), Column("conditions", "CONDITIONS"),
-)
+
+def node_columns(words: Vocabulary = GENERIC) -> tuple[Column, ...]:
+    """Headed in the orchestrator's words: NODE/INSTANCE, PODS/TASKS."""
+    return (
+        Column("node", words.node_column, 24), Column("state", "STATE", 10), Column("availability", "AVAILABILITY", 12),
+        Column("role", "ROLE", 14), Column("version", "VERSION", 10),
+        Column("tasks", words.tasks.upper(), max(6, len(words.tasks))),
+        Column("since", "DOWN FOR", 9), Column("conditions", "CONDITIONS"),
+    )
+
+
+COLUMNS = node_columns()
 
 
 def state_text(node: Node) -> Text:
@@ -104,7 +114,8 @@ class NodesScreen(FleetScreenBase):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="nodes-title")
-        yield DiffTable(COLUMNS, id="nodes-table")
+        cluster = self.state.get(self.cluster_name)
+        yield DiffTable(node_columns(vocabulary_for(cluster.kind) if cluster else GENERIC), id="nodes-table")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -122,8 +133,11 @@ class NodesScreen(FleetScreenBase):
         self.query_one(DiffTable).sync(
             (node.id, node_cells(node, counts[node.id], position, now)) for position, node in enumerate(nodes))
         down = sum(1 for node in nodes if node.status is not NodeStatus.READY)
-        title = cluster_title("Nodes", cluster)
-        title.append(f" · {len(nodes)} nodes, {down} not ready", style="dim" if not down else "yellow")
+        words = vocabulary_for(cluster.kind)
+        self.query_one(DiffTable).set_columns(node_columns(words))
+        title = cluster_title(words.nodes.capitalize(), cluster)
+        title.append(f" · {words.node_count(len(nodes))}, {down} not ready",
+                     style="dim" if not down else "yellow")
         self.query_one("#nodes-title", Static).update(title)
 
     def action_back(self) -> None:
@@ -200,16 +214,18 @@ def _section(title: str, count: int) -> Text:
 
 def node_detail(cluster: Cluster, node_id: str, now: datetime) -> Group:
     found = find_node(cluster, node_id)
-    title = cluster_title("Node", cluster)
+    words = vocabulary_for(cluster.kind)
+    title = cluster_title(words.node.capitalize(), cluster)
     if found is None:
-        return Group(title, Text(f"node {display_text(node_id)} is no longer listed by {display_text(cluster.name)}",
+        return Group(title, Text(f"{words.node} {display_text(node_id)} is no longer listed by "
+                                 f"{display_text(cluster.name)}",
                                  style="yellow"))
     node = found
     title.append(f" · {display_text(node.name)}", style="bold")
     facts = Table(show_header=False, box=None, padding=(0, 1), pad_edge=False)
     facts.add_column("field", style="bold cyan", no_wrap=True, width=13)
     facts.add_column("value", overflow="fold")
-    since = Text(f"{node.since:%Y-%m-%d %H:%M:%S %Z}  ({age(node.since, now)} ago)") if node.since else Text("-")
+    since = Text(f"{stamp(node.since)}  ({age(node.since, now)} ago)") if node.since else Text("-")
     for label, value in (
         ("state", state_text(node)), ("availability", availability_text(node)),
         ("since", since), ("role", Text(display_text(node.role) or "-")),
@@ -231,26 +247,28 @@ def node_detail(cluster: Cluster, node_id: str, now: datetime) -> Group:
         facts.add_row(label, value)
     parts: list[Text | Table] = [title, facts]
     placed = node_tasks(cluster, node)
-    parts.append(_section("Tasks on this node", len(placed)))
-    parts.append(_tasks_table(placed, now) if placed else Text("none", style="dim"))
+    parts.append(_section(f"{words.tasks.capitalize()} on this {words.node}", len(placed)))
+    parts.append(_tasks_table(placed, now, words) if placed else Text("none", style="dim"))
     lost = lost_tasks(cluster, node)
-    parts.append(_section("Tasks lost or rescheduled from it", len(lost)))
-    parts.append(_tasks_table(lost, now, stopped=True) if lost else Text("none seen", style="dim"))
+    parts.append(_section(f"{words.tasks.capitalize()} lost or rescheduled from it", len(lost)))
+    parts.append(_tasks_table(lost, now, words, stopped=True) if lost else Text("none seen", style="dim"))
     events = node_events(cluster, node)
     parts.append(_section("Events", len(events)))
     if events:
         for event in events[:50]:
-            parts.append(Text.assemble((f"{event.time:%H:%M:%S} ", "dim"), (f"{display_text(event.kind):<8} ", "cyan"),
+            parts.append(Text.assemble((f"{clock(event.time)} ", "dim"), (f"{display_text(event.kind):<8} ", "cyan"),
                                        display_text(event.message)))
     else:
         parts.append(Text("none", style="dim"))
     return Group(*parts)
 
 
-def _tasks_table(placed: list[Placed], now: datetime, stopped: bool = False) -> Table:
+def _tasks_table(placed: list[Placed], now: datetime, words: Vocabulary = GENERIC, stopped: bool = False) -> Table:
     table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
-    for header in ("SERVICE", "TASK", "STATE", "AGE" if not stopped else "WHEN", "ERROR"):
-        table.add_column(header, no_wrap=header != "ERROR", overflow="fold" if header == "ERROR" else "ellipsis")
+    error = words.error_column
+    for header in (words.service.upper(), words.task.upper(), words.state_column, "AGE" if not stopped else "WHEN",
+                   error):
+        table.add_column(header, no_wrap=header != error, overflow="fold" if header == error else "ellipsis")
     for item in placed[:200]:
         task = item.task
         moment = (task.stopped or task.started) if stopped else task.started

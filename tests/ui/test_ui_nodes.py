@@ -35,11 +35,12 @@ async def test_nodes_list_is_troubled_first_in_kubernetes_words_and_opens_a_node
         table.move_to_key(cluster.nodes[0].id)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, NodeScreen), what="the node screen")
-        await wait_until(pilot, lambda: f"Tasks on this node ({placed})" in screen_text(app), what="its tasks")
+        await wait_until(pilot, lambda: f"Pods on this node ({placed})" in screen_text(app), what="its pods")
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, NodesScreen), what="back to the list")
         await pilot.press("c")
-        await wait_until(pilot, lambda: "Nodes · demo-ecs (ecs)" in screen_text(app), what="the next cluster")
+        await wait_until(pilot, lambda: "Container instances · demo-ecs (ecs)" in screen_text(app),
+                         what="the next cluster, in ECS words")
 
 
 async def test_a_down_node_opens_from_placement_with_the_tasks_it_lost(tmp_path: Path) -> None:

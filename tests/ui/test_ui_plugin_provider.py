@@ -77,6 +77,14 @@ async def test_every_screen_speaks_the_plugins_words(tmp_path: Path) -> None:
             await pilot.press("escape")
             await pilot.press("escape")
 
+            # Nodes: its clients, in its words.
+            await select_service(app, pilot, CLUSTER, "default/web")
+            await pilot.press("n")
+            await wait_until(pilot, lambda: "Clients · nomad-lab" in screen_text(app), what="the clients screen")
+            text = screen_text(app)
+            assert "3 clients, 1 not ready" in text and "ALLOCATIONS" in text and "CLIENT " in text
+            await pilot.press("escape")
+
             # Doctor: the plugin's jobs are judged too (generic advice: it brought none).
             await pilot.press("d")
             await wait_until(pilot, lambda: isinstance(app.screen, DoctorScreen), what="doctor")
