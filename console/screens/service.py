@@ -24,7 +24,7 @@ from pilothouse.providers.model import Cluster, Event, Service, Task
 from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.text import display_text
 from pilothouse.providers.vocabulary import DESIRED, GENERIC, RESTARTS, SLOT, Vocabulary
-from pilothouse.widgets.clock import clock, zone_name
+from pilothouse.widgets.clock import clock, clock_zoned, zone_name
 from pilothouse.widgets.cluster_header import LEVEL_STYLES
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
@@ -186,7 +186,7 @@ def summary(cluster: Cluster, service: Service, now: datetime, attention: Attent
     text.append("\nreplicas ")
     text.append_text(replicas_text(service.running, service.desired, service.mode.value == "global"))
     if service.stale and service.observed is not None:
-        text.append(f" (stale: as read at {service.observed:%H:%M:%S})", style="bold yellow")
+        text.append(f" (stale: as read at {clock_zoned(service.observed)})", style="bold yellow")
     text.append("  health ")
     if service.tasks_known:
         text.append_text(health_text(service.health))

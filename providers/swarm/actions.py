@@ -104,10 +104,10 @@ def plan_restart(cluster: str, service: Service, live: Raw) -> MutationPlan:
     """`docker service update --force`: the same spec with TaskTemplate.ForceUpdate one higher, so every task
     is replaced (per the update policy) from an unchanged spec."""
     spec = as_dict(live.get("Spec"))
-    version = as_int(as_dict(live.get("Version")).get("Index"))
-    force = as_int(as_dict(spec.get("TaskTemplate")).get("ForceUpdate")) or 0
+    version = opt_int(as_dict(live.get("Version")).get("Index"))
+    force = opt_int(as_dict(spec.get("TaskTemplate")).get("ForceUpdate")) or 0
     policy = as_dict(spec.get("UpdateConfig"))
-    parallelism = as_int(policy.get("Parallelism"))
+    parallelism = opt_int(policy.get("Parallelism"))
     order = as_str(policy.get("Order")) or "stop-first"
     pace = f"{parallelism} at a time" if parallelism else "all at once"
     return MutationPlan(
