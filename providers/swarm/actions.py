@@ -43,7 +43,7 @@ def plan_resume(cluster: str, service: Service, live: Raw) -> MutationPlan:
         raise NotSupported(f"{service.ref} has no paused update to resume (update state: {state or 'none'})",
                            "refresh: it may have been resumed already")
     spec = as_dict(live.get("Spec"))
-    version = as_int(as_dict(live.get("Version")).get("Index"))
+    version = opt_int(as_dict(live.get("Version")).get("Index"))
     message = as_str(status.get("Message"))
     return MutationPlan(
         action=Action.RESUME,

@@ -12,7 +12,10 @@ from typing import Any
 
 from pilothouse.providers.raw import Raw, as_dict, as_labels, as_list, as_str, opt_int
 
-__all__ = ["Raw", "as_dict", "as_labels", "as_list", "as_str", "nanoseconds_to_s", "opt_int", "parse_time"]
+# The name Swarm code used before the shared set: the same meaning (None when absent), kept for code in flight.
+as_int = opt_int
+
+__all__ = ["Raw", "as_dict", "as_int", "as_labels", "as_list", "as_str", "nanoseconds_to_s", "opt_int", "parse_time"]
 
 _TIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
 
