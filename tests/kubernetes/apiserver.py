@@ -6,15 +6,19 @@ append-only change log per resource, which is what list (resourceVersion), watch
 below the compaction point) and get/patch need. It runs no controllers: tests write status themselves
 through `put()`, the way a controller would.
 
-Served: /version; list (cluster-wide and namespaced, labelSelector equality), watch (JSON lines over a
-chunked response, honouring timeoutSeconds), get, patch (json-patch, merge-patch, a practical subset of
-strategic-merge-patch), the scale subresource (get/patch/put), and the pod log subresource with
-kubelet's semantics (tailLines, sinceTime, timestamps, container, previous; follow=true streams appended
-lines over a chunked response). Test controls: compact() (410 for older watches), forbid(resource) (403),
-grant_only_namespaces(...) (a namespaced
-Role: 403 at cluster scope), paged lists (limit/continue; expire_continue_tokens for 410 Expired),
-drop_watches(), fail_for(seconds) / fail_next(n) (500s), add_log()/end_log(), request counts by verb and
-by HTTP method (POST and DELETE are counted and refused, so a test can prove nothing mutating was sent).
+Served: /version; discovery (api_discovery.py); list (cluster-wide and namespaced, labelSelector equality,
+fieldSelector on metadata.name/namespace; a Table when asked, api_tables.py), watch (JSON lines over a chunked
+response, honouring timeoutSeconds; the watch-list with its initial-events-end bookmark), get, patch
+(json-patch, merge-patch, a practical subset of strategic-merge-patch), the scale subresource (get/patch/put),
+and the pod log subresource with kubelet's semantics (tailLines, sinceTime, timestamps, container, previous;
+follow=true streams appended lines over a chunked response).
+
+A real kubectl v1.36 is its oracle (test_k8s_kubectl_oracle.py): where they disagree, this server is wrong.
+ApiServer(anonymous=True) also serves requests without credentials, as kubectl sends no token over plain http.
+Test controls: compact() (410 for older watches), forbid(resource) (403), grant_only_namespaces(...) (a
+namespaced Role: 403 at cluster scope), paged lists (limit/continue; expire_continue_tokens for 410 Expired),
+drop_watches(), fail_for(seconds) / fail_next(n) (500s), add_log()/end_log(), request counts by verb and by
+HTTP method (POST and DELETE are counted and refused, so a test can prove nothing mutating was sent).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from api_discovery import discovery
+from api_tables import table, wants_table
 
 Obj = dict[str, Any]
 
@@ -651,6 +656,9 @@ class Handler(BaseHTTPRequestHandler):
             metadata["remainingItemCount"] = remaining
         with self.state.cond:
             self.state.list_pages[route.resource] += 1
+        if self._wants_table():
+            self._send_json(200, table(route.resource, items, metadata))
+            return
         self._send_json(200, {
             "kind": f"{rtype.kind}List", "apiVersion": rtype.api_version, "metadata": metadata, "items": items,
         })
@@ -668,8 +676,13 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(200, scale_view(route, obj))
         elif route.subresource:
             self._status(404, "NotFound", f"no subresource {route.subresource}")
+        elif self._wants_table():
+            self._send_json(200, table(route.resource, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}))
         else:
             self._send_json(200, obj)
+
+    def _wants_table(self) -> bool:
+        return wants_table(self.headers.get("Accept") or "")
 
     def _log(self, route: Route, query: dict[str, str]) -> None:
         """GET pods/NAME/log, answering as kubelet does (pkg/kubelet/kubelet_pods.go validateContainerLogStatus)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_tables import human_duration
 from apiserver import ApiServer
 from k8s_objects import deployment, pod
 from kubernetes import client, config, watch
@@ -159,3 +160,12 @@ def test_field_selectors_and_watch_list_requests_are_validated(apiserver: ApiSer
     # kube-apiserver refuses a watch-list that could not say where the initial events end.
     code, body = _get(apiserver, "/apis/apps/v1/deployments?watch=true&sendInitialEvents=true", token)
     assert (code, body["reason"]) == (422, "Invalid")
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (45, "45s"), (119, "119s"), (200, "3m20s"), (300, "5m"), (600, "10m"), (5 * 3600, "5h"),
+    (5 * 3600 + 7 * 60, "5h7m"), (30 * 3600, "30h"), (3 * 86400 + 4 * 3600, "3d4h"), (30 * 86400, "30d"),
+    ((2 * 365 + 214) * 86400, "2y214d"), (9 * 365 * 86400, "9y"),
+])
+def test_table_ages_are_kubectls_human_durations(seconds: int, text: str) -> None:
+    assert human_duration(seconds) == text

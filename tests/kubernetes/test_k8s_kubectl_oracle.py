@@ -9,6 +9,7 @@ here because kubectl sends no bearer token over plain http; pilothouse still sen
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -166,28 +167,50 @@ def test_rollout_status_follows_the_watch_after_the_bookmark(apiserver: ApiServe
     assert not any("other" in line for line in lines)  # the field selector kept the other Deployment out
 
 
-def test_kubectl_get_agrees_with_status_counts(apiserver: ApiServer, kubectl: Kubectl, kubeconfig: Path,
-                                               tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def kubectl_table(text: str) -> list[dict[str, str]]:
+    """kubectl's printed table (columns split on runs of 2+ spaces), one dict per row, by column header."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = re.split(r"\s{2,}", lines[0].strip())
+    return [dict(zip(header, re.split(r"\s{2,}", line.strip()), strict=True)) for line in lines[1:]]
+
+
+def test_kubectl_get_agrees_with_status(apiserver: ApiServer, kubectl: Kubectl, kubeconfig: Path,
+                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     state = apiserver.state
     for namespace, name, replicas in (("prod", "web", 3), ("prod", "api", 2), ("staging", "web", 1)):
         dep = state.put(deployment(name, f"registry.local/{name}:1", replicas, ns=namespace))
         rs = state.put(replicaset(dep, f"registry.local/{name}:1", 1, "abc123", replicas))
         for index in range(replicas):
-            state.put(pod(rs, f"{name}-abc123-{index}", app=name, version_label=("pod-template-hash", "abc123")))
+            crashing = (namespace, name, index) == ("prod", "api", 1)
+            state.put(pod(rs, f"{name}-abc123-{index}", app=name, version_label=("pod-template-hash", "abc123"),
+                          node=f"node-{index + 1}", ready=not crashing, restarts=4 if crashing else 0,
+                          waiting=("CrashLoopBackOff", "back-off 5m0s restarting failed container") if crashing
+                          else None))
+    state.update("deployments", "prod", "api", lambda d: d["status"].update(readyReplicas=1, availableReplicas=1))
     state.put(node("node-1"))
 
-    table = kubectl("get", "deploy,po", "-A")
-    listed = json.loads(kubectl("get", "deploy,po", "-A", "-o", "json").stdout)["items"]
+    # Server-side printing, as kube-apiserver answers kubectl get (the Table it asks for).
+    def wide(kind: str) -> dict[str, dict[str, str]]:
+        rows = kubectl_table(kubectl("get", kind, "-A", "-o", "wide").stdout)
+        return {f"{row['NAMESPACE']}/{row['NAME']}": row for row in rows}
+
+    deployments, pods = wide("deploy"), wide("po")
+    both = kubectl("get", "deploy,po", "-A").stdout  # short names resolved through discovery
+    headers = [" ".join(line.split()) for line in both.splitlines() if line.startswith("NAMESPACE")]
+    assert headers == ["NAMESPACE NAME READY UP-TO-DATE AVAILABLE AGE", "NAMESPACE NAME READY STATUS RESTARTS AGE"]
 
     cluster = status_json(capsys, write_config(tmp_path / "c.toml", kubeconfig))
-    deployments = {f"{i['metadata']['namespace']}/{i['metadata']['name']}" for i in listed if i["kind"] == "Deployment"}
-    pods = {f"{i['metadata']['namespace']}/{i['metadata']['name']}" for i in listed if i["kind"] == "Pod"}
-    assert deployments == {s["ref"] for s in cluster["services"] if s["kind"] == "deployment"}
-    assert pods == {t["id"] for s in cluster["services"] for t in s["tasks"]}
+    services = {s["ref"]: s for s in cluster["services"] if s["kind"] == "deployment"}
+    tasks = {t["id"]: t for s in cluster["services"] for t in s["tasks"]}
     assert (len(deployments), len(pods)) == (3, 6)
-    # The short names resolved through discovery, and every object is in kubectl's table too.
-    for ref in (*deployments, *pods):
-        assert ref.split("/")[1] in table.stdout
+    assert set(deployments) == set(services) and set(pods) == set(tasks)
+    for ref, row in deployments.items():
+        assert row["READY"] == f"{services[ref]['running']}/{services[ref]['desired']}"
+        assert row["IMAGES"] == services[ref]["image"]
+    for ref, row in pods.items():
+        assert (row["NODE"], int(row["RESTARTS"].split()[0])) == (tasks[ref]["node"], tasks[ref]["restarts"])
+    assert pods["prod/api-abc123-1"]["STATUS"] == "CrashLoopBackOff" and pods["prod/api-abc123-1"]["READY"] == "0/1"
+    assert deployments["prod/api"]["READY"] == "1/2"
 
 
 def test_kubectl_scale_is_seen_through_the_providers_watch(
