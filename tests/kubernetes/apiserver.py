@@ -636,24 +636,19 @@ class Handler(BaseHTTPRequestHandler):
                 rv = start_rv
             else:
                 after_key, rv = None, self.state.rv
-            items, keys = [], []
-            for key, obj in sorted(self.state.objects[route.resource].items()):
-                if after_key is not None and key <= after_key:
-                    continue
-                if self._in_scope(route, key, obj, query):
-                    item = copy.deepcopy(obj)
-                    # Items of a typed list carry no kind/apiVersion on the wire.
-                    item.pop("kind", None)
-                    item.pop("apiVersion", None)
-                    items.append(item)
-                    keys.append(key)
+            matching = [(key, obj) for key, obj in sorted(self.state.objects[route.resource].items())
+                        if (after_key is None or key > after_key) and self._in_scope(route, key, obj, query)]
+            page = matching[:limit] if limit else matching
+            # Only this page is copied: kubectl pages by 500, and copying the rest for every page is quadratic.
+            items = [copy.deepcopy(obj) for _, obj in page]
+        for item in items:  # items of a typed list carry no kind/apiVersion on the wire
+            item.pop("kind", None)
+            item.pop("apiVersion", None)
         metadata: Obj = {"resourceVersion": str(rv)}
-        if limit and len(items) > limit:
-            remaining = len(items) - limit
-            items = items[:limit]
-            last = keys[limit - 1]
+        if limit and len(matching) > limit:
+            last = page[-1][0]
             metadata["continue"] = base64.urlsafe_b64encode(json.dumps([rv, list(last)]).encode()).decode()
-            metadata["remainingItemCount"] = remaining
+            metadata["remainingItemCount"] = len(matching) - limit
         with self.state.cond:
             self.state.list_pages[route.resource] += 1
         if self._wants_table():
