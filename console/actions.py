@@ -24,7 +24,7 @@ from typing import Any
 from pilothouse.console.audit import PENDING, AuditLog, AuditUnavailable, new_attempt, os_reason
 from pilothouse.providers.base import Action, MutationPlan, Provider
 from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported, ProviderError
-from pilothouse.providers.model import Service
+from pilothouse.providers.model import Node, Service
 
 log = logging.getLogger("pilothouse.actions")
 MAX_REPLICAS_WITHOUT_FORCE = 10_000
@@ -185,7 +185,12 @@ class ActionLayer:
 
     # -- the flow (blocks: call from a thread worker) -------------------------------------------
 
-    def run(self, action: Action, cluster: str, locate: Callable[[], Service], confirm: Confirm, *,
+    def node_refusal(self, cluster: str, action: Action, node: Node) -> str | None:
+        if self.readonly_for(cluster):
+            return f"{action.value} refused: {self.readonly_why(cluster)}"
+        return self.provider(cluster).node_refusal(action, node)
+
+    def run(self, action: Action, cluster: str, locate: Callable[[], Service | Node], confirm: Confirm, *,
             force: bool = False, service_ref: str = "", **params: Any) -> Outcome:
         """Plan, confirm, write the intent, execute, write the outcome. Never raises a ProviderError: the
         Outcome says what happened (KeyboardInterrupt at the confirmation is audited, then re-raised)."""
@@ -198,18 +203,23 @@ class ActionLayer:
         except InvalidInput as error:
             return attempt.refused(error)
         try:
-            service = locate()
-        except NotFound as error:  # no such service: a typo, nothing was attempted
+            target = locate()
+        except NotFound as error:  # no such service or node: a typo, nothing was attempted
             return Outcome(Status.REFUSED, str(error), error=error)
         except ProviderError as error:
             return attempt.failed(error)
-        attempt.service_ref, attempt.before = service.ref, _before_text(action, service)
         provider = self.provider(cluster)
-        reason = self.refusal(cluster, action, service)
+        if isinstance(target, Node):  # a node action: the audit line's "service" is the node's name
+            attempt.service_ref = target.name
+            reason = self.node_refusal(cluster, action, target)
+        else:
+            attempt.service_ref, attempt.before = target.ref, _before_text(action, target)
+            reason = self.refusal(cluster, action, target)
         if reason:
             return attempt.refused(NotSupported(reason))
         try:
-            plan = provider.plan(action, service, **params)
+            plan = (provider.plan_node(action, target) if isinstance(target, Node)
+                    else provider.plan(action, target, **params))
         except (InvalidInput, NotSupported) as error:
             return attempt.refused(error)
         except ProviderError as error:  # the cluster could not be read or refused: an attempt that failed

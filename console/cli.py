@@ -28,7 +28,7 @@ from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
 from pilothouse.providers.text import clean_text, display_text
 
 if TYPE_CHECKING:
-
+    from pilothouse.console.actions import Outcome
     from pilothouse.console.config import AppConfig
     from pilothouse.console.fleet import Fleet
     from pilothouse.providers.doctor import Finding
@@ -236,7 +236,6 @@ def _confirm(question: str) -> bool:
 
 def _mutate(fleet: Fleet, args: argparse.Namespace, action_name: str = "") -> int:
     """scale / rollback / restart through the one mutation flow; this function only talks to the terminal."""
-    from pilothouse.console.actions import Status
     from pilothouse.providers.base import Action, MutationPlan
 
     cluster_name, ref = _split_target(args.target)
@@ -256,6 +255,13 @@ def _mutate(fleet: Fleet, args: argparse.Namespace, action_name: str = "") -> in
 
     outcome = actions.run(Action(action_name or args.command), cluster_name, locate, confirm,
                           force=bool(getattr(args, "force", False)), service_ref=ref, **params)
+    return _report(outcome)
+
+
+def _report(outcome: Outcome) -> int:
+    """A mutation's outcome on the terminal: its exit code."""
+    from pilothouse.console.actions import Status
+
     if outcome.error is not None and outcome.status is not Status.DONE:
         if outcome.audit_warning:  # still one line: the refusal (or failure), and why it is not audited
             _say(f"pilothouse: error: {outcome.error} (not in the audit log: {outcome.audit_warning})", err=True)

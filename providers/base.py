@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pilothouse.providers.advice import DoctorAdvice
 from pilothouse.providers.errors import InvalidInput, NotSupported
 from pilothouse.providers.inspect import InspectResult, InspectTarget
-from pilothouse.providers.model import Cluster, ClusterKind, Service, ServiceMode
+from pilothouse.providers.model import Cluster, ClusterKind, Node, Service, ServiceMode
 from pilothouse.providers.revisions import RevisionDiff
 from pilothouse.providers.vocabulary import GENERIC, Vocabulary
 
@@ -36,6 +36,13 @@ class Action(StrEnum):
     RESTART = "restart"  # new tasks from the unchanged spec (docker service update --force, kubectl rollout restart)
     PAUSE = "pause"  # stop a rollout where it is (kubectl rollout pause)
     RESUME = "resume"  # carry a paused rollout on (kubectl rollout resume; a Swarm update paused on failure)
+    # Node actions: their target is a Node (MutationPlan.service_ref is then the node's name).
+    CORDON = "cordon"  # no new tasks on the node (Swarm availability pause, Kubernetes unschedulable)
+    UNCORDON = "uncordon"  # back in rotation (Swarm active, Kubernetes schedulable, ECS ACTIVE)
+    DRAIN = "drain"  # move its tasks off (Swarm drain, Kubernetes cordon + evictions, ECS DRAINING)
+
+
+NODE_ACTIONS = frozenset({Action.CORDON, Action.UNCORDON, Action.DRAIN})
 
 
 class Capability(StrEnum):
@@ -44,6 +51,9 @@ class Capability(StrEnum):
     RESTART = "restart"
     PAUSE = "pause"
     RESUME = "resume"
+    CORDON = "cordon"
+    UNCORDON = "uncordon"
+    DRAIN = "drain"
     LOGS = "logs"
     WATCH = "watch"  # changes are pushed (Docker /events, Kubernetes watch), not only polled
 
@@ -178,6 +188,24 @@ class Provider(ABC):
         if action is Action.ROLLBACK and service.rollback_refusal:
             return service.rollback_refusal
         return None
+
+    def node_refusal(self, action: Action, node: Node) -> str | None:
+        """Why `action` cannot apply to `node`, or None. Pure, like refusal()."""
+        if action not in NODE_ACTIONS:
+            return f"{action.value} is not a node action"
+        if action.value not in {capability.value for capability in self.CAPABILITIES}:
+            return f"{self.kind.value} provider cannot {action.value} a node"
+        return None
+
+    def plan_node(self, action: Action, node: Node) -> MutationPlan:
+        """Plan a node action: calls `plan_<action>(node)`. Sends nothing mutating."""
+        reason = self.node_refusal(action, node)
+        if reason:
+            raise NotSupported(reason)
+        planner: Callable[[Node], MutationPlan] | None = getattr(self, f"plan_{action.value}", None)
+        if planner is None:
+            raise NotSupported(f"{self.kind.value} provider cannot {action.value} a node")
+        return planner(node)
 
     def check(self, action: Action, service: Service) -> None:
         reason = self.refusal(action, service)

@@ -22,13 +22,22 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pilothouse.providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
+from pilothouse.providers.base import (
+    NODE_ACTIONS,
+    Action,
+    Capability,
+    ClusterConfig,
+    LogLine,
+    MutationPlan,
+    Option,
+    Provider,
+)
 from pilothouse.providers.completeness import Gaps, reason_of
 from pilothouse.providers.errors import CredentialsError, Forbidden, InvalidInput, ProviderError, Unreachable
 from pilothouse.providers.inspect import InspectResult, InspectTarget, TargetKind, plain, render
-from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, NodeStatus, Service
+from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Node, NodeStatus, Service
 from pilothouse.providers.revisions import RevisionDiff
-from pilothouse.providers.swarm import actions
+from pilothouse.providers.swarm import actions, node_actions
 from pilothouse.providers.swarm.advice import SwarmAdvice
 from pilothouse.providers.swarm.client import Endpoint, new_client, resolve_endpoint
 from pilothouse.providers.swarm.errors import NOT_A_MANAGER, NotSwarmManager, translate_error
@@ -58,7 +67,8 @@ class SwarmProvider(Provider):
     }
     # PAUSE is offered to say why not: the engine pauses an update by itself only.
     CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE,
-                              Capability.RESUME, Capability.WATCH, Capability.LOGS})
+                              Capability.RESUME, Capability.CORDON, Capability.UNCORDON, Capability.DRAIN,
+                              Capability.WATCH, Capability.LOGS})
     MAX_REPLICAS = 2**31 - 1  # the API takes a uint64; this ceiling is what a swarm could ever run, and int32-safe
     ADVICE = SwarmAdvice()
 
@@ -248,7 +258,22 @@ class SwarmProvider(Provider):
         self.check(Action.RESUME, service)
         return actions.plan_resume(self.name, service, self._inspect(service))
 
+    def _node_plan(self, action: Action, node: Node) -> MutationPlan:
+        live = self._call(lambda client: client.inspect_node(node.id or node.name))
+        return node_actions.plan_availability(self.name, action, node, as_dict(live))
+
+    def plan_cordon(self, node: Node) -> MutationPlan:
+        return self._node_plan(Action.CORDON, node)
+
+    def plan_uncordon(self, node: Node) -> MutationPlan:
+        return self._node_plan(Action.UNCORDON, node)
+
+    def plan_drain(self, node: Node) -> MutationPlan:
+        return self._node_plan(Action.DRAIN, node)
+
     def apply(self, plan: MutationPlan) -> str:
+        if plan.action in NODE_ACTIONS:
+            return str(self._call(lambda client: node_actions.update_node(client, plan)))
         spec, params, done = actions.update_request(plan)
         result = self._call(lambda client: actions.send_update(client, plan.service_id, spec, params))
         return actions.outcome(done, result)
