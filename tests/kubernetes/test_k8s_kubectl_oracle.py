@@ -88,7 +88,11 @@ def progressing(reason: str, message: str) -> Obj:
 
 
 def seed_rollouts(api: ApiServer) -> None:
-    """One workload per rollout state kubectl words differently."""
+    """One workload per rollout state kubectl words differently.
+
+    Left out on purpose: a paused Deployment, where kubectl reports the counts ("successfully rolled out") and
+    pilothouse says it is paused (its PAUSED state, which also refuses a rollback as kubectl does).
+    """
     deployment_with_history(api, "done", 3, stable_deployment_status(3))
     deployment_with_history(api, "terminating", 3, {
         "observedGeneration": 1, "replicas": 4, "updatedReplicas": 3, "readyReplicas": 4, "availableReplicas": 4,
@@ -105,6 +109,18 @@ def seed_rollouts(api: ApiServer) -> None:
         "currentRevision": "db-6c8b9d", "updateRevision": "db-7f9a1e"}))
     api.state.put(controller_revision(sts, 1, "registry.local/db:14", "6c8b9d"))
     api.state.put(controller_revision(sts, 2, "registry.local/db:15", "7f9a1e"))
+    deployment_with_history(api, "observing", 3, stable_deployment_status(3))
+    api.state.update("deployments", "prod", "observing", lambda d: d["metadata"].__setitem__("generation", 2))
+    api.state.put(statefulset("cache", replicas=3, partition=0, status={
+        "observedGeneration": 1, "replicas": 3, "readyReplicas": 1, "currentReplicas": 3, "updatedReplicas": 3,
+        "currentRevision": "cache-1a2b3c", "updateRevision": "cache-1a2b3c"}))
+    on_delete = statefulset("queue", replicas=3, status={
+        "observedGeneration": 1, "replicas": 3, "readyReplicas": 3, "currentRevision": "queue-1",
+        "updateRevision": "queue-2"})
+    on_delete["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    api.state.put(on_delete)
+    api.state.put(daemonset("logs", status={
+        "observedGeneration": 1, "desiredNumberScheduled": 3, "updatedNumberScheduled": 1, "numberAvailable": 3}))
     ds = api.state.put(daemonset("agent", status={
         "observedGeneration": 1, "desiredNumberScheduled": 3, "currentNumberScheduled": 3,
         "updatedNumberScheduled": 3, "numberAvailable": 2, "numberReady": 2}))
@@ -115,16 +131,17 @@ def test_rollout_status_messages_are_kubectls(apiserver: ApiServer, kubectl: Kub
                                               tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seed_rollouts(apiserver)
     refs = {"done": "deploy/done", "terminating": "deploy/terminating", "unavailable": "deploy/unavailable",
-            "stuck": "deploy/stuck", "db": "statefulset/db", "agent": "daemonset/agent"}
+            "stuck": "deploy/stuck", "observing": "deploy/observing", "db": "statefulset/db", "cache": "sts/cache",
+            "queue": "sts/queue", "agent": "daemonset/agent", "logs": "ds/logs"}
     said: dict[str, str] = {}
     for name, ref in refs.items():
         result = kubectl("rollout", "status", ref, "-n", "prod", "--watch=false", check=False)
-        # A rollout that failed is kubectl's error (exit 1); every other state is its status line.
-        assert result.returncode == (1 if name == "stuck" else 0), result.stderr
+        # A failed rollout, or one kubectl cannot follow (OnDelete), is its error (exit 1); else its status line.
+        assert result.returncode == (1 if name in ("stuck", "queue") else 0), result.stderr
         said[name] = result.stdout.strip() or result.stderr.strip().removeprefix("error: ")
     # kubectl 1.36 read each through a watch-list: initial events, then the initial-events-end bookmark.
-    assert apiserver.state.count("watch", "deployments") == 4
-    assert apiserver.state.count("watch", "statefulsets") == apiserver.state.count("watch", "daemonsets") == 1
+    assert apiserver.state.count("watch", "deployments") == 5
+    assert apiserver.state.count("watch", "statefulsets") == 3 and apiserver.state.count("watch", "daemonsets") == 2
 
     services = {s["name"]: s for s in status_json(capsys, write_config(tmp_path / "c.toml", kubeconfig))["services"]}
     shown = {name: services[name]["rollout"]["message"] for name in refs}
@@ -139,7 +156,11 @@ def test_rollout_status_messages_are_kubectls(apiserver: ApiServer, kubectl: Kub
         "unavailable": 'Waiting for deployment "unavailable" rollout to finish: 2 of 3 updated replicas are '
                        "available...",
         "stuck": 'deployment "stuck" exceeded its progress deadline',
+        "observing": "Waiting for deployment spec update to be observed...",
         "db": "Waiting for partitioned roll out to finish: 1 out of 2 new pods have been updated...",
+        "cache": "Waiting for 2 pods to be ready...",
+        "queue": "rollout status is only available for RollingUpdate strategy type",
+        "logs": 'Waiting for daemon set "logs" rollout to finish: 1 out of 3 new pods have been updated...',
         "agent": 'Waiting for daemon set "agent" rollout to finish: 2 of 3 updated pods are available...',
     }
 
