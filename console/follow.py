@@ -41,12 +41,12 @@ class RolloutFollower:
             return [f"{shown(self.ref)}: service not found"], Outcome.GONE
         lines: list[str] = []
         rollout = service.rollout
-        progress = (rollout.state.value, rollout.updated, rollout.total, rollout.message)
+        progress = (rollout.state.value, rollout.counts, rollout.message)
         if progress != self._progress:
             # Cluster text, each field cleaned on its own (the CLI and the service screen print these lines).
             message = f": {shown(rollout.message)}" if rollout.message else ""
             versions = f" ({shown(rollout.from_version)} -> {shown(rollout.to_version)})" if rollout.to_version else ""
-            counts = f"{rollout.updated}/{rollout.total}"
+            counts = rollout.counts
             lines.append(f"{shown(self.ref)}: {rollout.state.value} {counts}{versions}{message}")
             self._progress = progress
         lines.extend(self._task_lines(service))

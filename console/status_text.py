@@ -74,7 +74,7 @@ def print_status(clusters: list[Cluster], attention: dict[str, dict[str, Attenti
     for cluster, service, found in listed:
         rollout = service.rollout
         progress = rollout.state.value if rollout.state.value == "stable" else (
-            f"{rollout.state.value} {rollout.updated}/{rollout.total} {rollout.message}".rstrip())
+            f"{rollout.state.value} {rollout.counts} {rollout.message}".rstrip())
         rows.append([cluster.name, service.ref, found.level.value if found.needed else "-",
                      running_text(service, now), health_text(service), service.image or "-", progress])
     print_table(header, rows)

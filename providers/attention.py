@@ -354,10 +354,10 @@ def _rollout_reasons(service: Service) -> Iterable[Reason]:
     elif rollout.state is RolloutState.PAUSED:
         failed = "fail" in rollout.message.lower()
         yield Reason(Level.CRITICAL if failed else Level.WARNING, "rollout", "rollout paused",
-                     f"rollout paused at {rollout.updated}/{rollout.total}{detail}")
+                     f"rollout paused at {rollout.counts}{detail}")
     elif rollout.state is RolloutState.ROLLING_BACK:
         yield Reason(Level.WARNING, "rollout", "rolling back",
-                     f"rolling back ({rollout.updated}/{rollout.total}){detail}")
+                     f"rolling back ({rollout.counts}){detail}")
 
 
 def _crash_reason(kind: ClusterKind, words: Words, tasks: _Tasks, now: datetime, history: _History,

@@ -187,6 +187,9 @@ class Rollout:
     message: str = ""
     from_version: str = ""
     to_version: str = ""
+    # False when progress is counted from tasks that could not be read (Swarm): `updated` is then unknown,
+    # never shown or exported as 0.
+    updated_known: bool = True
 
     @property
     def active(self) -> bool:
@@ -194,9 +197,14 @@ class Rollout:
 
     @property
     def fraction(self) -> float:
-        if self.total <= 0:
-            return 1.0
+        if self.total <= 0 or not self.updated_known:
+            return 1.0 if self.total <= 0 else 0.0
         return min(1.0, max(0.0, self.updated / self.total))
+
+    @property
+    def counts(self) -> str:
+        """`2/4`, or `?/4` when the tasks that say how far it is could not be read."""
+        return f"{self.updated if self.updated_known else '?'}/{self.total}"
 
 
 @dataclass(slots=True)

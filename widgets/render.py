@@ -101,8 +101,9 @@ def rollout_text(rollout: Rollout, bar_width: int = 8) -> Text:
     style = ROLLOUT_STYLES.get(rollout.state, "")
     text = Text(no_wrap=True, overflow="ellipsis")
     if rollout.active or rollout.state in (RolloutState.PAUSED, RolloutState.FAILED):
-        text.append(progress_bar(rollout.fraction, bar_width), style=style)
-        text.append(f" {rollout.updated}/{rollout.total} ")
+        bar = progress_bar(rollout.fraction, bar_width) if rollout.updated_known else "?" * bar_width
+        text.append(bar, style=style)
+        text.append(f" {rollout.counts} ")
     text.append(rollout.state.value.replace("_", " "), style=style)
     return text
 

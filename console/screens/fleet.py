@@ -105,7 +105,7 @@ def row_look(position: int, cluster: Cluster, service: Service, rollout_width: i
     return (position, cluster.state is ConnectionState.UNREACHABLE, service.stale, service.tasks_known,
             service.namespace, service.ref, service.image,
             service.running, service.desired, service.mode, health.healthy, health.unhealthy, health.starting,
-            findings, rollout.state, rollout.updated, rollout.total, rollout_width, service.workload_kind,
+            findings, rollout.state, rollout.counts, rollout_width, service.workload_kind,
             attention.level, tuple(reason.short for reason in attention.reasons), attn_width)
 
 

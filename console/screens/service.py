@@ -198,7 +198,8 @@ def summary(cluster: Cluster, service: Service, now: datetime, attention: Attent
     style = ROLLOUT_STYLES.get(rollout.state, "")
     text.append("\nrollout ")
     text.append(rollout.state.value.replace("_", " "), style=style)
-    text.append(f"  {progress_bar(rollout.fraction, 16)} {rollout.updated}/{rollout.total} updated", style=style)
+    bar = progress_bar(rollout.fraction, 16) if rollout.updated_known else "?" * 16
+    text.append(f"  {bar} {rollout.counts} updated", style=style)
     took = elapsed(service, now)
     if took:
         text.append(f"  {'took' if rollout.finished else 'elapsed'} {took}", style="dim")

@@ -185,6 +185,8 @@ class SwarmProvider(Provider):
         for service in mapped:
             # Counts come from the services list itself (ServiceStatus); only the tasks may be unknown or old.
             service.observed, service.stale, service.tasks_known = observed, tasks_stale, raw_tasks is not None
+            # Progress is counted from the tasks: without them it is unknown, not 0 of N.
+            service.rollout.updated_known = raw_tasks is not None
         mapped.sort(key=lambda service: (service.namespace, service.name))
         missing = self._gaps.end()
         return Cluster(

@@ -43,7 +43,8 @@ def test_no_secret_value_in_output_log_or_audit_after_a_cli_session(
     state = isolated_home / "state" / "pilothouse"
     files = [path for path in state.rglob("*") if path.is_file()]
     # The demo's mutations are audited to their own file, never the real audit log.
-    assert any(path.name == "demo-audit.jsonl" for path in files) and any(path.name == "pilothouse.log" for path in files)
-    assert not any(path.name == "audit.jsonl" for path in files)
+    names = {path.name for path in files}
+    assert {"demo-audit.jsonl", "pilothouse.log"} <= names
+    assert "audit.jsonl" not in names
     for path in files:
         assert DEMO_SECRET not in path.read_text(errors="replace"), path

@@ -66,6 +66,7 @@ def test_tasks_failing_while_services_answer_are_unknown_not_zero(
     # The service list's own counts stand; the tasks are unknown, not an empty list with zero health.
     assert (service["running"], service["desired"]) == (2, 2)
     assert service["tasks_known"] is False and service["tasks"] is None and service["health"] is None
+    assert service["rollout"]["updated"] is None  # progress is counted from tasks: unknown, not 0 of 2
     assert service["attention"]["level"] == "none"  # not critical because its tasks could not be read
     assert len(cluster["nodes"]) == 3  # /nodes answered
     assert "pilothouse: incomplete: swarm: Swarm tasks:" in result.err
