@@ -31,7 +31,7 @@ _FINAL = {RolloutState.FAILED: Outcome.FAILED, RolloutState.ROLLED_BACK: Outcome
 class RolloutFollower:
     ref: str
     seen_active: bool = False
-    _progress: tuple[str, int, int, str] | None = None
+    _progress: tuple[str, str, str] | None = None
     _tasks: dict[str, tuple[TaskState, str]] = field(default_factory=dict)
     _first: bool = True
 
