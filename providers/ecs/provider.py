@@ -29,7 +29,7 @@ from pilothouse.providers.base import (
     Option,
     Provider,
 )
-from pilothouse.providers.ecs import actions
+from pilothouse.providers.ecs import actions, node_actions
 from pilothouse.providers.ecs.advice import EcsAdvice
 from pilothouse.providers.ecs.client import AwsClients
 from pilothouse.providers.ecs.events import EVENTS_PER_CLUSTER, service_events
@@ -62,7 +62,8 @@ class EcsProvider(Provider):
                                             "AWS_ENDPOINT_URL_LOGS / AWS_ENDPOINT_URL / AWS)"),
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.LOGS})
+        {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.UNCORDON, Capability.DRAIN,
+         Capability.LOGS})
     ADVICE = EcsAdvice()
 
     def __init__(self, config: ClusterConfig) -> None:
@@ -261,7 +262,20 @@ class EcsProvider(Provider):
         self.check(Action.RESTART, service)
         return actions.plan_restart(self._api, self.name, service)
 
+    def node_refusal(self, action: Action, node: Node) -> str | None:
+        if action is Action.CORDON:
+            return node_actions.CORDON_REFUSAL
+        return super().node_refusal(action, node)
+
+    def plan_drain(self, node: Node) -> MutationPlan:
+        return node_actions.plan_state(self._api, self.name, Action.DRAIN, node)
+
+    def plan_uncordon(self, node: Node) -> MutationPlan:
+        return node_actions.plan_state(self._api, self.name, Action.UNCORDON, node)
+
     def apply(self, plan: MutationPlan) -> str:
+        if plan.action in (Action.DRAIN, Action.UNCORDON):
+            return node_actions.apply_state(self._api, plan)
         message = actions.apply(self._api, plan)
         with self._lock:
             self._fetch.tasks_due = True

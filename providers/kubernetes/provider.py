@@ -32,7 +32,7 @@ from pilothouse.providers.base import (
 )
 from pilothouse.providers.errors import InvalidInput, Unreachable
 from pilothouse.providers.inspect import InspectResult, InspectTarget
-from pilothouse.providers.kubernetes import actions
+from pilothouse.providers.kubernetes import actions, node_actions
 from pilothouse.providers.kubernetes.advice import KubernetesAdvice
 from pilothouse.providers.kubernetes.client import Connection
 from pilothouse.providers.kubernetes.follow import LogReader, NewPodScout
@@ -54,7 +54,7 @@ from pilothouse.providers.kubernetes.objects import (
 from pilothouse.providers.kubernetes.revisions import revisions_diff
 from pilothouse.providers.kubernetes.vocabulary import KUBERNETES_WORDS
 from pilothouse.providers.kubernetes.watch import Reflector, ReflectorHost
-from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Service
+from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Node, Service
 from pilothouse.providers.revisions import RevisionDiff
 
 
@@ -68,7 +68,7 @@ class KubernetesProvider(Provider):
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE, Capability.RESUME,
-         Capability.WATCH, Capability.LOGS}
+         Capability.CORDON, Capability.UNCORDON, Capability.WATCH, Capability.LOGS}
     )
     ADVICE = KubernetesAdvice()
 
@@ -310,7 +310,22 @@ class KubernetesProvider(Provider):
         self.check(Action.RESUME, service)
         return actions.plan_pause(self.connection.request, self.name, service, pause=False)
 
+    def plan_cordon(self, node: Node) -> MutationPlan:
+        return node_actions.plan_cordon(self.connection.request, self.name, node, cordon=True)
+
+    def plan_uncordon(self, node: Node) -> MutationPlan:
+        return node_actions.plan_cordon(self.connection.request, self.name, node, cordon=False)
+
+    def node_refusal(self, action: Action, node: Node) -> str | None:
+        if action is Action.DRAIN:
+            # Eviction with PodDisruptionBudgets is not built yet: say what does it today.
+            return (f"drain is not built for Kubernetes yet; run: kubectl drain {node.name} --ignore-daemonsets "
+                    "--delete-emptydir-data")
+        return super().node_refusal(action, node)
+
     def apply(self, plan: MutationPlan) -> str:
+        if plan.action in (Action.CORDON, Action.UNCORDON):
+            return node_actions.apply_cordon(self.connection.request, plan)
         return actions.apply(self.connection.request, plan)
 
     def revisions_diff(self, service: Service) -> RevisionDiff:
