@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 from pilothouse import __version__
 from pilothouse.console.action_verbs import add_action_commands, run_action_command
 from pilothouse.console.look_verbs import add_look_commands, run_look_command
+from pilothouse.console.network_verbs import add_networks_command
 from pilothouse.console.setup_verbs import add_examples, add_setup_commands, complete_words, run_setup_command
 from pilothouse.console.status_text import say, t
 from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(rollback, suppress=True)
     add_look_commands(commands, _global_options, _look_options)
     add_action_commands(commands, _global_options)
+    add_networks_command(commands, _look_options, _global_options)
     add_setup_commands(commands)
     add_examples(commands)
     return parser
@@ -498,6 +500,17 @@ def _service_or_none(cluster: Cluster, ref: str) -> Service | None:
     return cluster.service(ref)
 
 
+def _networks(fleet: Fleet, args: argparse.Namespace) -> int:
+    from pilothouse.console.network_verbs import print_networks
+
+    clusters = _selected_snapshots(fleet, args)
+    code = EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
+    code = _completeness_code(code, clusters, args)
+    code = _output(code, lambda: print_networks(clusters, json_output=args.json, print_table=_print_table))
+    _report_partial(clusters, args)
+    return code
+
+
 def _status(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
     from pilothouse.console.export import fleet_dict
     from pilothouse.console.fleet import BrokenProvider
@@ -582,6 +595,8 @@ def _run(argv: Sequence[str] | None) -> int:
         looked = run_look_command(fleet, args)
         if looked is not None:
             return looked
+        if args.command == "networks":
+            return _networks(fleet, args)
         return _mutate(fleet, args)
     finally:
         fleet.close()

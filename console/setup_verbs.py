@@ -41,6 +41,9 @@ EXAMPLES = {
   pilothouse doctor
   pilothouse doctor --cluster prod-eks --json
   pilothouse doctor --fail-on high               a CI gate: exit 1 on an unsilenced high finding""",
+    "networks": """examples:
+  pilothouse networks                            every cluster's networks, Services and target groups
+  pilothouse networks --cluster prod-eks --json | jq '.clusters[].networks[] | select(.endpoints.ready == 0)'""",
     "completion": """examples:
   eval "$(pilothouse completion bash)"          in ~/.bashrc
   eval "$(pilothouse completion zsh)"           in ~/.zshrc

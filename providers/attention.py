@@ -31,7 +31,13 @@ Rules (thresholds are the module constants named in brackets):
    Drain, ECS DRAINING) -> warning.
 8. A task that failed within [RECENT_S] with an error (a stop time is needed: unknown is not recent) ->
    warning, its error quoted (ECS: its stoppedReason).
-9. High-severity doctor findings -> warning, never more: a pitfall is not an outage.
+9. Reachability, from the orchestrator's own endpoint or target counts per front (a Kubernetes Service's
+   EndpointSlices, an ECS target group's DescribeTargetHealth): none of them ready -> critical ("0 of 2
+   endpoints ready (Service prod/web)"); some not ready -> warning, but not during an active rollout (it
+   replaces them on purpose); unhealthy targets with their reasons -> warning ("2 targets unhealthy:
+   Target.ResponseCodeMismatch (target group web)"). A front with no endpoints at all says nothing (a
+   scaled-to-zero workload, or one the Service does not reach: the Networks screen shows it).
+10. High-severity doctor findings -> warning, never more: a pitfall is not an outage.
 
 Unknown is unknown: when the cluster could not read the service's tasks (their kind is forbidden), rules 2-4
 and 6-8 say nothing for it; the cluster header says what is missing. Rules 1 and 5 read the service object.
@@ -338,12 +344,30 @@ def _assess_service(kind: ClusterKind, words: Words, service: Service, now: date
             stopped = _stopped_reason(kind, words, tasks.failed, now)
             if stopped is not None:
                 reasons.append(stopped)
+    reasons.extend(_reachability_reasons(service))
     if high_findings:
         rules = ", ".join(dict.fromkeys(high_findings))
         count = len(high_findings)
         reasons.append(Reason(Level.WARNING, "doctor", f"doctor: {rules}",
                               f"doctor: {count} high-severity finding{'s' if count != 1 else ''} ({rules})"))
     return reasons
+
+
+def _reachability_reasons(service: Service) -> Iterable[Reason]:
+    for front in service.reachability:
+        if front.total <= 0 or front.ready >= front.total:
+            continue
+        why = f": {_quote(', '.join(front.reasons))}" if front.reasons else ""
+        if front.ready == 0:
+            yield Reason(Level.CRITICAL, "unreachable", f"0/{front.total} {front.word} ready",
+                         f"0 of {front.total} {front.word} ready ({front.via}){why}")
+        elif not service.rollout.active:
+            unready = front.unready
+            if front.word == "targets":
+                text = f"{unready} target{'s' if unready != 1 else ''} unhealthy{why} ({front.via})"
+            else:
+                text = f"{front.ready} of {front.total} {front.word} ready ({front.via}){why}"
+            yield Reason(Level.WARNING, "unreachable", f"{front.ready}/{front.total} {front.word} ready", text)
 
 
 def _rollout_reasons(service: Service) -> Iterable[Reason]:

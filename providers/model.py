@@ -335,6 +335,43 @@ class Task:
     restarted: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Reachability:
+    """How traffic reaches a service through one front (a Kubernetes Service's endpoints, an ECS target
+    group's targets): counts the orchestrator itself reports, never guessed from tasks."""
+
+    via: str  # "Service prod/web", "target group web-tg"
+    ready: int
+    total: int
+    word: str = "endpoints"  # endpoints (Kubernetes), targets (ECS)
+    # Why targets are unhealthy, as the orchestrator words it ("Target.ResponseCodeMismatch"), distinct.
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def unready(self) -> int:
+        return max(0, self.total - self.ready)
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """A virtual network or a front that routes to services: a Swarm overlay network, a Kubernetes Service,
+    an ECS awsvpc network or target group. Each field is empty where the orchestrator has no such thing."""
+
+    name: str
+    kind: str  # "overlay", "ClusterIP", "LoadBalancer", "awsvpc", "target group" (the orchestrator's word)
+    driver: str = ""
+    scope: str = ""  # swarm/local, a namespace, a VPC
+    subnets: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()  # refs of the services attached or selected
+    # Ready and total endpoints (or targets); None where the orchestrator has none to count.
+    ready: int | None = None
+    total: int | None = None
+    ports: tuple[str, ...] = ()
+    vips: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # "selects no pods", "ingress", "2 NetworkPolicies in namespace prod"
+    id: str = ""
+
+
 @dataclass(slots=True)
 class Service:
     id: str
@@ -374,6 +411,8 @@ class Service:
     tasks_known: bool = True
     # The data is from an earlier refresh (this one could not read it); `observed` says how old.
     stale: bool = False
+    # Endpoint or target counts per front routing to it; () = none known (not "unreachable").
+    reachability: tuple[Reachability, ...] = ()
 
 
 @dataclass(slots=True)
@@ -434,6 +473,10 @@ class Cluster:
     demo: bool = False
     # Where it is: "unix:///var/run/docker.sock", "context prod-eks", "eu-west-1".
     endpoint: str = ""
+    # Networks and fronts (see Network); () when none, or not read (then a gap in `missing`).
+    networks: tuple[Network, ...] = ()
+    # Kubernetes NetworkPolicies per namespace; None where the orchestrator has none or they were not read.
+    network_policies: dict[str, int] | None = None
 
     @property
     def reachable(self) -> bool:

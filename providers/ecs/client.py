@@ -54,6 +54,7 @@ class AwsClients:
         self.identity = AwsIdentity(profile=profile or os.environ.get("AWS_PROFILE", "") or "default")
         self.ecs: Any = None
         self.history: Any = None
+        self.elbv2: Any = None
         self._session: Any = None
         self._config: Any = None
         self._logs: dict[str, Any] = {}
@@ -89,6 +90,8 @@ class AwsClients:
             self.ecs = session.client("ecs", endpoint_url=self.endpoint_url or None, config=self._config)
             if self.deadline is not None:
                 self._bound_by_deadline(self.ecs)
+            # Load balancers' target health (networks.py); an explicit endpoint_url (moto, a proxy) serves it too.
+            self.elbv2 = session.client("elbv2", endpoint_url=self.endpoint_url or None, config=self._config)
             # Rollback history is a best effort: one attempt, no retries on the APIs that may not exist.
             self.history = session.client(
                 "ecs", endpoint_url=self.endpoint_url or None,
@@ -142,11 +145,11 @@ class AwsClients:
         with self._logs_lock:
             logs_clients = list(self._logs.values())
             self._logs.clear()
-        for client in (self.ecs, self.history, *logs_clients):
+        for client in (self.ecs, self.history, self.elbv2, *logs_clients):
             if client is not None:
                 with contextlib.suppress(Exception):
                     client.close()
-        self.ecs = self.history = None
+        self.ecs = self.history = self.elbv2 = None
 
     def call(self, operation: str, client: Any = None, **kwargs: Any) -> dict[str, Any]:
         """One ECS API call (boto3 method name), its errors translated."""

@@ -3,7 +3,8 @@
 API economy, per refresh and per ECS cluster (N services, M tasks, C container instances):
 ceil(N/100) ListServices + ceil(N/10) DescribeServices, and on task refreshes (every TASKS_EVERY-th refresh,
 the last tasks are kept in between) ceil(M/100) ListTasks + ceil(M/100) DescribeTasks + 2*ceil(C/100)
-for container instances. M counts the tasks described: those listed as RUNNING plus those that vanished from
+for container instances + G DescribeTargetHealth (one per target group the services' load balancers name).
+M counts the tasks described: those listed as RUNNING plus those that vanished from
 that list since the last look (they are described once more, to show why they stopped, then remembered
 for STOPPED_RETENTION_S). Task definitions are immutable: described once per ARN and cached. ListClusters
 runs at connect and, when `clusters` is unset, every CLUSTER_RELIST_S.
@@ -50,10 +51,11 @@ def chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-def api_budget(services: int, tasks: int, instances: int) -> int:
-    """The most calls one full refresh of one ECS cluster may make (the issue's formula)."""
+def api_budget(services: int, tasks: int, instances: int, target_groups: int = 0) -> int:
+    """The most calls one full refresh of one ECS cluster may make (the issue's formula, plus one
+    DescribeTargetHealth per target group on the task tier)."""
     return (math.ceil(services / LIST_PAGE) + math.ceil(services / DESCRIBE_SERVICES_MAX)
-            + 2 * math.ceil(tasks / LIST_PAGE) + 2 * math.ceil(instances / LIST_PAGE))
+            + 2 * math.ceil(tasks / LIST_PAGE) + 2 * math.ceil(instances / LIST_PAGE) + target_groups)
 
 
 @dataclass(slots=True)
@@ -67,6 +69,8 @@ class EcsClusterState:
     tasks: dict[str, Raw] = field(default_factory=dict)  # listed RUNNING, by task ARN
     stopped: dict[str, tuple[float, Raw]] = field(default_factory=dict)  # by task ARN: (seen at, raw)
     instances: list[Raw] = field(default_factory=list)
+    # DescribeTargetHealth answers by target group ARN; None until read (then unknown, not zero).
+    target_health: dict[str, list[Raw]] | None = None
     problem: str = ""
     # When each part ("services", "tasks", "container instances") was last read whole; absent: never.
     observed: dict[str, datetime] = field(default_factory=dict)
@@ -85,7 +89,11 @@ PARTS: dict[str, tuple[str, ...]] = {
     "services": ("ListServices", "DescribeServices"),
     "tasks": ("ListTasks", "DescribeTasks"),
     "container instances": ("ListContainerInstances", "DescribeContainerInstances"),
+    "target health": ("DescribeTargetHealth",),
 }
+SLOW_PARTS = ("tasks", "container instances", "target health")
+# The model's part each one feeds (Missing.part).
+MODEL_PART = {"container instances": "nodes", "target health": "networks"}
 MAX_THROTTLE_COOLDOWN_S = 60.0
 DEFINITIONS_KEY = ("definitions", "task definitions")
 
@@ -207,10 +215,9 @@ class EcsFetcher:
         tasks_complete = True
         for state in list(self.clusters.values()):
             state.problem = ""
-            parts = ["services", *(["tasks", "container instances"] if tasks_due else [])]
+            parts = ["services", *(SLOW_PARTS if tasks_due else [])]
             # A part still missing from the last refresh is read again now, due or not.
-            parts += [part for part in ("tasks", "container instances")
-                      if part not in parts and self._gap_open(state, part)]
+            parts += [part for part in SLOW_PARTS if part not in parts and self._gap_open(state, part)]
             for part in parts:
                 if not self._read_part(state, part, outcome, one_shot=one_shot) and part != "services":
                     tasks_complete = False
@@ -252,7 +259,7 @@ class EcsFetcher:
         """Read one part of one ECS cluster; on failure note the gap. True when it was read whole."""
         refresh: Callable[[EcsClusterState], None] = {
             "services": self._refresh_services, "tasks": self._refresh_tasks,
-            "container instances": self._refresh_instances}[part]
+            "container instances": self._refresh_instances, "target health": self._refresh_target_health}[part]
         key = (state.arn, part)
         waiting = 0.0 if one_shot else self.cooldown.remaining(PARTS[part])
         try:
@@ -293,7 +300,7 @@ class EcsFetcher:
         if waiting > 0:
             reason += f"; next try in {math.ceil(waiting)}s"
         self.gaps.note((state.arn, part), f"ECS cluster {state.name} {part} ({operation})", reason,
-                       part="nodes" if part == "container instances" else part,
+                       part=MODEL_PART.get(part, part),
                        shown_from=state.observed.get(part))
 
     def _read_task_definitions(self, outcome: RefreshOutcome) -> None:
@@ -363,6 +370,17 @@ class EcsFetcher:
             return dicts(answer.get("containerInstances"))
 
         state.instances = self.parallel(describe, chunks(arns, DESCRIBE_INSTANCES_MAX))
+
+    def _refresh_target_health(self, state: EcsClusterState) -> None:
+        """One DescribeTargetHealth per target group the services name (none without load balancers)."""
+        from pilothouse.providers.ecs.networks import target_group_arns
+
+        def describe(batch: list[str]) -> list[Raw]:
+            answer = self.api.call("describe_target_health", client=self.api.elbv2, TargetGroupArn=batch[0])
+            return [{"arn": batch[0], "targets": dicts(answer.get("TargetHealthDescriptions"))}]
+
+        found = self.parallel(describe, [[arn] for arn in target_group_arns(state.services)])
+        state.target_health = {as_str(item.get("arn")): list(item.get("targets") or []) for item in found}
 
     def _describe_new_task_definitions(self) -> None:
         wanted: set[str] = set()

@@ -37,13 +37,14 @@ from pilothouse.providers.ecs.fetch import EcsFetcher
 from pilothouse.providers.ecs.inspect import inspect as inspect_object
 from pilothouse.providers.ecs.logs import LogReader
 from pilothouse.providers.ecs.mapping import map_container_instance, map_service, map_task, zone_node
+from pilothouse.providers.ecs.networks import build_networks
 from pilothouse.providers.ecs.raw import as_str
 from pilothouse.providers.ecs.revisions import definitions_diff
 from pilothouse.providers.ecs.rollback import RevisionRecord, rollback_target
 from pilothouse.providers.ecs.vocabulary import ECS_WORDS
 from pilothouse.providers.errors import InvalidInput, NotSupported
 from pilothouse.providers.inspect import InspectResult, InspectTarget
-from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Event, Node, Service, Task
+from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Event, Network, Node, Service, Task
 from pilothouse.providers.revisions import NoPreviousRevision, RevisionDiff
 
 # A one-shot command's rounds of reading again what is still missing: the first wait, doubled each round.
@@ -164,6 +165,7 @@ class EcsProvider(Provider):
     def _build(self) -> Cluster:
         nodes: dict[str, Node] = {}
         services: list[Service] = []
+        networks: list[Network] = []
         events: list[Event] = []
         wall_now, mono_now = datetime.now(UTC), time.monotonic()
         for state in self._fetch.clusters.values():
@@ -197,11 +199,14 @@ class EcsProvider(Provider):
                         for part in ("services", "tasks"))
             tasks_known = "tasks" in state.observed
             observed = state.observed.get("services")
+            state_networks, reach = build_networks(state.name, state.services, state.target_health)
+            networks += state_networks
             for raw_service in state.services:
                 service = map_service(raw_service, state.name,
                                       self._fetch.task_definitions.get(as_str(raw_service.get("taskDefinition"))),
                                       by_service.get(as_str(raw_service.get("serviceArn")), []))
                 service.observed, service.stale, service.tasks_known = observed, stale, tasks_known
+                service.reachability = tuple(reach.get(service.id, ()))
                 services.append(service)
                 events += service_events(raw_service, self.name, service.ref)
                 events += state.deployment_events.get(service.id, ())
@@ -212,7 +217,7 @@ class EcsProvider(Provider):
             name=self.name, kind=ClusterKind.ECS, state=ConnectionState.CONNECTED,
             last_sync=datetime.now(UTC), nodes=tuple(nodes.values()),
             services=tuple(sorted(services, key=lambda s: s.ref)), events=tuple(events[-EVENTS_PER_CLUSTER:]),
-            endpoint=endpoint,
+            endpoint=endpoint, networks=tuple(sorted(networks, key=lambda n: (n.kind, n.name))),
         )
 
     # -- logs -------------------------------------------------------------------------------------

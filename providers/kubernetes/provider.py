@@ -40,7 +40,10 @@ from pilothouse.providers.kubernetes.gaps import gap_of, mark_services
 from pilothouse.providers.kubernetes.inspect import inspect as inspect_object
 from pilothouse.providers.kubernetes.logs import log_target, pod_log_streams
 from pilothouse.providers.kubernetes.mapping import build_cluster
+from pilothouse.providers.kubernetes.networks import build_networks
 from pilothouse.providers.kubernetes.objects import (
+    ENDPOINT_SLICES,
+    NETWORK_POLICIES,
     PODS,
     WATCHED_KINDS,
     Kind,
@@ -208,6 +211,11 @@ class KubernetesProvider(Provider):
         cluster.forbidden = tuple(r.label for r in reflectors if r.forbidden)
         cluster.missing = tuple(gap for gap in map(gap_of, reflectors) if gap is not None)
         mark_services(cluster.services, reflectors, datetime.now(UTC))
+        # Endpoint counts only from a complete read of their kind: unknown is not zero.
+        unread = {r.kind.resource for r in reflectors if not r.synced or r.forbidden}
+        cluster.networks, cluster.network_policies = build_networks(
+            objects, cluster.services, slices_known=ENDPOINT_SLICES.resource not in unread,
+            policies_known=NETWORK_POLICIES.resource not in unread)
         cluster.scope = self._scope(reflectors)
         # Failing, unsynced and forbidden kinds are in cluster.missing (and forbidden), not repeated in the error.
         cluster.state = ConnectionState.DEGRADED if cluster.missing else ConnectionState.CONNECTED

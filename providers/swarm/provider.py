@@ -1,9 +1,10 @@
 """SwarmProvider: one swarm manager's API, mapped into the unified model; it wires the modules beside it.
 
-A refresh is exactly three list calls whatever the fleet size (services with status, tasks, nodes); network
-names come from the tasks' own attachments and a cache, so the networks list is called only when an unknown
-network id shows up, and an image is inspected (images.py) only when a service's spec says nothing about
-health. Connection: client.py; errors: errors.py; the timeline and watch: events.py; logs: logs.py;
+A refresh is exactly three list calls whatever the fleet size (services with status, tasks, nodes), plus the
+networks list on a slower tier: when the last one is older than `networks_refresh_s`, or an unknown network
+id shows up (the first refresh therefore makes four). Network names also come free with the tasks' own
+attachments. An image is inspected (images.py) only when a service's spec says nothing about health.
+Networks: networks.py. Connection: client.py; errors: errors.py; the timeline and watch: events.py; logs: logs.py;
 scale and rollback: actions.py.
 
 The services list is the snapshot: if it fails, the cluster is unreachable. A failing tasks or nodes list
@@ -45,6 +46,7 @@ from pilothouse.providers.swarm.events import EventBuffer, EventWatch
 from pilothouse.providers.swarm.images import ImageHealthchecks
 from pilothouse.providers.swarm.logs import stream_logs
 from pilothouse.providers.swarm.mapping import learn_network_names, map_node, map_service, network_ids, select_tasks
+from pilothouse.providers.swarm.networks import build_networks, names_of
 from pilothouse.providers.swarm.raw import Raw, as_dict, as_list, as_str
 from pilothouse.providers.swarm.revisions import previous_diff
 from pilothouse.providers.swarm.spec import container_spec
@@ -84,6 +86,9 @@ class SwarmProvider(Provider):
         self._gaps = Gaps()
         self._earlier: dict[str, tuple[datetime, list[Any]]] = {}  # "tasks"/"nodes": the last good list
         self._deadline: float | None = None
+        # The networks list changes rarely (networks.py): read again after this long, or for an unknown id.
+        self.networks_refresh_s = 60.0
+        self._networks_read: float | None = None  # time.monotonic() of the last good /networks list
 
     def one_shot(self, deadline: float) -> None:
         self._deadline = deadline
@@ -164,13 +169,7 @@ class SwarmProvider(Provider):
         raw_tasks, tasks_stale = self._read_list("tasks", lambda client: client.tasks())
         raw_nodes, _ = self._read_list("nodes", lambda client: client.nodes())
         learn_network_names(raw_tasks or [], self._network_names)
-        wanted = {net for service in services for net in network_ids(as_dict(as_dict(service).get("Spec")))}
-        if wanted - self._network_names.keys():
-            # A fourth call only when a network id is new to us (a service on a network with no task yet).
-            for network in as_list(self._call(lambda client: client.networks())):
-                network_id = as_str(as_dict(network).get("Id"))
-                if network_id:
-                    self._network_names[network_id] = as_str(as_dict(network).get("Name")) or network_id[:12]
+        raw_networks = self._read_networks(services)
         nodes = tuple(map_node(as_dict(node)) for node in raw_nodes or [] if isinstance(node, Mapping))
         node_names = {node.id: node.name for node in nodes}
         down = frozenset(node.id for node in nodes if node.status is NodeStatus.DOWN)
@@ -199,7 +198,21 @@ class SwarmProvider(Provider):
             events=self._events.events(),
             endpoint=self.endpoint,
             missing=missing,
+            networks=build_networks(raw_networks or [], services),
         )
+
+    def _read_networks(self, services: list[Any]) -> list[Any] | None:
+        """The last /networks list, read again when due or when a service names a network id new to us."""
+        wanted = {net for service in services for net in network_ids(as_dict(as_dict(service).get("Spec")))}
+        read = self._networks_read
+        due = read is None or time.monotonic() - read >= self.networks_refresh_s
+        if due or wanted - self._network_names.keys():
+            items, stale = self._read_list("networks", lambda client: client.networks())
+            if items is not None and not stale:
+                self._networks_read = time.monotonic()
+                self._network_names.update(names_of(items))
+        earlier = self._earlier.get("networks")
+        return earlier[1] if earlier else None
 
     # -- watch ------------------------------------------------------------------------------------------
 

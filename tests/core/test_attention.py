@@ -269,3 +269,27 @@ def test_vanished_services_are_forgotten() -> None:
     assert assessor.assess(gone, NOW + timedelta(seconds=5)) == {}
     back = assessor.assess(cluster(short), NOW + timedelta(seconds=400))["s1"]
     assert back.texts() == ["1/2 pods ready"]  # a new clock, not 400 s of shortfall
+
+
+def test_reachability_endpoints_and_unhealthy_targets() -> None:
+    """Rule 9: none ready is critical, some not ready a warning (not during a rollout), with ELB's reasons."""
+    from pilothouse.providers.model import Reachability
+
+    def with_fronts(*fronts: Reachability, rollout: Rollout | None = None) -> Cluster:
+        svc = service([task(1), task(2)], rollout=rollout)
+        svc.reachability = fronts
+        return cluster(svc)
+
+    assert one(with_fronts(Reachability("Service shop/api", 0, 2))) == (
+        Level.CRITICAL, ["0 of 2 endpoints ready (Service shop/api)"])
+    assert one(with_fronts(Reachability("Service shop/api", 1, 2))) == (
+        Level.WARNING, ["1 of 2 endpoints ready (Service shop/api)"])
+    targets = Reachability("target group api-tg", 1, 3, "targets", ("Target.ResponseCodeMismatch",))
+    assert one(with_fronts(targets)) == (
+        Level.WARNING, ["2 targets unhealthy: Target.ResponseCodeMismatch (target group api-tg)"])
+    assert one(with_fronts(Reachability("target group api-tg", 0, 2, "targets", ("Target.Timeout",)))) == (
+        Level.CRITICAL, ["0 of 2 targets ready (target group api-tg): Target.Timeout"])
+    # A rollout replaces endpoints on purpose; a front with nothing behind it says nothing here.
+    updating = Rollout(state=RolloutState.UPDATING, updated=1, total=2, started=NOW)
+    assert one(with_fronts(Reachability("Service shop/api", 1, 2), rollout=updating))[1] == []
+    assert one(with_fronts(Reachability("Service shop/api", 0, 0))) == (Level.NONE, [])

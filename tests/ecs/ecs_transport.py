@@ -1,6 +1,6 @@
 """A small HTTP proxy in front of moto: the provider's real transport, observed and shaped like AWS.
 
-- counts every ECS call by its X-Amz-Target action;
+- counts every ECS call by its X-Amz-Target action, and elbv2's by the query protocol's Action;
 - pages ListServices/ListTasks/ListContainerInstances/ListClusters as AWS does (moto answers in one page),
   so the provider's nextToken loop and the API-budget formula are exercised for real;
 - enforces AWS's batch limits (DescribeServices 10, DescribeTasks/DescribeContainerInstances 100);
@@ -14,6 +14,7 @@ import http.client
 import json
 import math
 import threading
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -125,6 +126,9 @@ class CountingProxy:
         raw_body = environ["wsgi.input"].read(length) if length else b""
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         action = target.rsplit(".", 1)[-1] if target else ""
+        if not action and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            # The query protocol (elbv2: DescribeTargetHealth) names its action in the form body.
+            action = urllib.parse.parse_qs(raw_body.decode()).get("Action", [""])[0]
         try:
             body = json.loads(raw_body) if raw_body else {}
         except ValueError:

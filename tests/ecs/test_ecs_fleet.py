@@ -26,8 +26,10 @@ from pilothouse.providers.model import (
 pytestmark = pytest.mark.ecs
 
 
-def budget(clusters: int, services: int, tasks: int, instances: int, *, with_tasks: bool) -> dict[str, int]:
-    """The issue's formula, per ECS cluster, summed over the clusters; written out independently here."""
+def budget(clusters: int, services: int, tasks: int, instances: int, *, with_tasks: bool,
+           target_groups: int = 0) -> dict[str, int]:
+    """The issue's formula, per ECS cluster, summed over the clusters; written out independently here.
+    Target health is read on the task tier, one DescribeTargetHealth per target group."""
     counts = {
         "ListServices": math.ceil(services / 100) * clusters,
         "DescribeServices": math.ceil(services / 10) * clusters,
@@ -39,6 +41,8 @@ def budget(clusters: int, services: int, tasks: int, instances: int, *, with_tas
             "ListContainerInstances": math.ceil(instances / 100) * clusters,
             "DescribeContainerInstances": math.ceil(instances / 100) * clusters,
         }
+        if target_groups:
+            counts["DescribeTargetHealth"] = target_groups * clusters
     return counts
 
 

@@ -136,3 +136,5 @@ def test_memory_limits_and_log_streams() -> None:
 def test_budget_formula() -> None:
     assert api_budget(205, 150, 3) == 3 + 21 + 2 + 2 + 2
     assert api_budget(0, 0, 0) == 0
+    # One DescribeTargetHealth per target group the services' load balancers name.
+    assert api_budget(205, 150, 3, 4) == 3 + 21 + 2 + 2 + 2 + 4

@@ -27,6 +27,9 @@ NAMES: dict[str, tuple[str, list[str], list[str]]] = {
     "nodes": ("node", ["no"], []),
     "persistentvolumeclaims": ("persistentvolumeclaim", ["pvc"], []),
     "namespaces": ("namespace", ["ns"], []),
+    "services": ("service", ["svc"], ["all"]),
+    "endpointslices": ("endpointslice", [], []),
+    "networkpolicies": ("networkpolicy", ["netpol"], []),
 }
 
 

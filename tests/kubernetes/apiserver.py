@@ -68,7 +68,12 @@ RESOURCES: dict[str, ResourceType] = {
     "nodes": ResourceType("/api/v1", "v1", "Node", False),
     "persistentvolumeclaims": ResourceType("/api/v1", "v1", "PersistentVolumeClaim", True),
     "namespaces": ResourceType("/api/v1", "v1", "Namespace", False),
+    "services": ResourceType("/api/v1", "v1", "Service", True),
+    "endpointslices": ResourceType("/apis/discovery.k8s.io/v1", "discovery.k8s.io/v1", "EndpointSlice", True),
+    "networkpolicies": ResourceType("/apis/networking.k8s.io/v1", "networking.k8s.io/v1", "NetworkPolicy", True),
 }
+# Every group version served, for routing (longest first).
+PREFIXES = tuple(sorted({rt.prefix for rt in RESOURCES.values()}, key=len, reverse=True))
 KIND_TO_RESOURCE = {rt.kind: name for name, rt in RESOURCES.items()}
 SCALABLE = {"deployments", "statefulsets", "replicasets"}
 
@@ -439,9 +444,9 @@ class Route:
 
 
 def parse_route(path: str) -> Route | None:
-    for prefix in ("/api/v1/", "/apis/apps/v1/"):
-        if path.startswith(prefix):
-            parts = [p for p in path[len(prefix):].split("/") if p]
+    for prefix in PREFIXES:
+        if path.startswith(prefix + "/"):
+            parts = [p for p in path[len(prefix) + 1:].split("/") if p]
             break
     else:
         return None

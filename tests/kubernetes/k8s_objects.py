@@ -258,3 +258,33 @@ def persistent_volume_claim(name: str, *modes: str, ns: str = NS, bound: bool = 
         claim["spec"]["volumeName"] = f"pvc-{name}"
         claim["status"] = {"phase": "Bound", "accessModes": list(modes), "capacity": {"storage": "1Gi"}}
     return claim
+
+
+def service(name: str, selector: dict[str, str] | None, *, ns: str = NS, service_type: str = "ClusterIP",
+            cluster_ip: str = "10.96.0.10", port: int = 80, target_port: int = 8080) -> Obj:
+    spec: Obj = {"type": service_type, "clusterIP": cluster_ip, "clusterIPs": [cluster_ip],
+                 "ports": [{"name": "http", "port": port, "targetPort": target_port, "protocol": "TCP"}]}
+    if selector is not None:
+        spec["selector"] = selector
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns, "creationTimestamp": TS}, "spec": spec}
+
+
+def endpoint_slice(service_name: str, *endpoints: tuple[str, str, bool | None], ns: str = NS,
+                   suffix: str = "abcde") -> Obj:
+    """An EndpointSlice of a Service; each endpoint is (pod name, address, ready), ready None = unset."""
+    items = []
+    for pod_name, address, ready in endpoints:
+        conditions: Obj = {} if ready is None else {"ready": ready, "serving": ready, "terminating": False}
+        items.append({"addresses": [address], "conditions": conditions, "nodeName": "node-1",
+                      "targetRef": {"kind": "Pod", "namespace": ns, "name": pod_name}})
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": {"name": f"{service_name}-{suffix}", "namespace": ns, "creationTimestamp": TS,
+                         "labels": {"kubernetes.io/service-name": service_name}},
+            "endpoints": items, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+
+
+def network_policy(name: str, *, ns: str = NS) -> Obj:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": ns, "creationTimestamp": TS},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
