@@ -31,6 +31,7 @@ from pilothouse.console.screens.fleet import FleetScreen
 from pilothouse.console.screens.help import HelpScreen
 from pilothouse.console.screens.inspect import InspectScreen
 from pilothouse.console.screens.logs import LogScreen
+from pilothouse.console.screens.networks import NetworksScreen
 from pilothouse.console.screens.nodes import NodesScreen
 from pilothouse.console.screens.palette import FleetCommands
 from pilothouse.console.screens.placement import PlacementScreen
@@ -100,7 +101,7 @@ class PilothouseApp(App[int]):
         Binding("ctrl+p", "command_palette", "Commands", id="command_palette", priority=True, show=False,
                 tooltip="Command palette: jump to a service or a cluster's placement"),
         Binding("colon", "command_line", "Command", id="command_line", key_display=":", show=False,
-                tooltip="Command line, as in k9s: :nodes, :events, :doctor, :cluster NAME, :ns NAME, :q"),
+                tooltip="Command line, as in k9s: :nodes, :networks, :events, :doctor, :cluster NAME, :ns NAME, :q"),
     ]
 
     def __init__(self, fleet: Fleet, config: AppConfig, *, refresh: bool = True) -> None:
@@ -280,7 +281,8 @@ class PilothouseApp(App[int]):
         # (title, screen class): the current screen's sections come first, then every key everywhere.
         screens: list[tuple[str, type[Screen[None]]]] = [
             ("Fleet", FleetScreen), mutations, ("Service", ServiceScreen), ("Placement", PlacementScreen),
-            ("Nodes", NodesScreen), ("Inspect", InspectScreen), ("Doctor", DoctorScreen), ("Events", EventsScreen),
+            ("Nodes", NodesScreen), ("Networks", NetworksScreen), ("Inspect", InspectScreen), ("Doctor", DoctorScreen),
+            ("Events", EventsScreen),
             ("Logs", LogScreen),
         ]
         current = [entry for entry in screens if type(self.screen) is entry[1]

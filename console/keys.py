@@ -25,6 +25,7 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "drill_down": "enter",
     "placement": "p",
     "nodes": "n",
+    "networks": "N",
     "node_detail": "enter",
     "inspect": "y",
     "inspect_task": "Y",
@@ -78,13 +79,15 @@ _SERVICE_ACTIONS = ("scale", "scale_up", "scale_down", "rollback", "restart", "p
 # on one key means one of the two can never be pressed there.
 LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
     "fleet": (*_EVERYWHERE, *_SERVICE_ACTIONS, "drill_down", "placement", "filter", "logs", "doctor", "events",
-              "sort", "sort_reverse", "problems_first", "attention_only", "refresh", "back", "nodes", "inspect"),
+              "sort", "sort_reverse", "problems_first", "attention_only", "refresh", "back", "nodes", "inspect",
+              "networks"),
     "service": (*_EVERYWHERE, *_SERVICE_ACTIONS, "back", "placement", "logs", "logs_service", "follow_rollout",
                 "task_detail", "inspect", "inspect_task", "what_changed"),
     "placement": (*_EVERYWHERE, "back", "next_cluster", "services_prev", "services_next", "node_detail"),
     "nodes": (*_EVERYWHERE, "back", "node_detail", "next_cluster", "inspect"),
     "node": (*_EVERYWHERE, "back", "inspect"),
     "inspect": (*_EVERYWHERE, "back", "search", "search_next", "search_prev"),
+    "networks": (*_EVERYWHERE, "back", "next_cluster"),
     "doctor": (*_EVERYWHERE, "back", "drill_down", "filter", "next_cluster"),
     "events": (*_EVERYWHERE, "back", "filter", "next_cluster", "event_detail"),
     "logs": (*_EVERYWHERE, "back", "follow_logs", "wrap_logs", "search", "search_next", "search_prev"),
@@ -101,7 +104,7 @@ LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
 # DiffTable's bindings).
 TABLE_KEYS: Final = ("up", "down", "left", "right", "pageup", "pagedown", "home", "end", "ctrl+home", "ctrl+end",
                      "j", "k", "g", "G")
-_MAIN_SCREENS = ("fleet", "service", "placement", "doctor", "events", "logs", "nodes", "node", "inspect")
+_MAIN_SCREENS = ("fleet", "service", "placement", "doctor", "events", "logs", "nodes", "node", "inspect", "networks")
 
 
 # Textual's own priority keys: a binding given one of them would never fire.

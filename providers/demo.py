@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pilothouse.providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
+from pilothouse.providers.demo_networks import demo_networks
 from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported
 from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import (
@@ -282,6 +283,8 @@ class DemoProvider(Provider):
         return Cluster(
             name=self.name, kind=self.kind, state=ConnectionState.CONNECTED, last_sync=self._at(t),
             nodes=nodes, services=services, events=events, demo=True, endpoint="simulated",
+            networks=demo_networks(self.flavor, services),
+            network_policies={"prod": 2} if self.flavor == "kubernetes" else None,
         )
 
     def _down_node(self, t: float) -> Node | None:

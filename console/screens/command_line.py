@@ -1,6 +1,7 @@
-"""The `:` command line, as k9s users expect it: `:events`, `:doctor [NAME]`, `:nodes [NAME]`, `:cluster NAME`,
-`:ns NAME`, `:q`. Tab completes (commands, then cluster or namespace names), the line under the field lists what
-fits what is typed, and an unknown command or name is one line there, the field kept to mend it.
+"""The `:` command line, as k9s users expect it: `:events`, `:doctor [NAME]`, `:nodes [NAME]`,
+`:networks [NAME]`, `:cluster NAME`, `:ns NAME`, `:q`. Tab completes (commands, then cluster or namespace
+names), the line under the field lists what fits what is typed, and an unknown command or name is one line
+there, the field kept to mend it.
 
 Commands are a table (COMMANDS): a screen that wants one registers a Command; nothing else changes.
 """
@@ -20,7 +21,7 @@ from textual.suggester import Suggester
 from textual.widgets import Input, Static
 
 from pilothouse.console.screens.base import ConsoleHost
-from pilothouse.console.screens.navigate import open_doctor, open_events, open_nodes, open_placement
+from pilothouse.console.screens.navigate import open_doctor, open_events, open_networks, open_nodes, open_placement
 from pilothouse.providers.text import display_text
 
 Choices = Callable[[ConsoleHost], Iterable[str]]
@@ -115,6 +116,12 @@ def _nodes(app: App[Any], name: str) -> None:
         open_nodes(app, cluster)
 
 
+def _networks(app: App[Any], name: str) -> None:
+    cluster = name or current_cluster(app)
+    if cluster is not None:
+        open_networks(app, cluster)
+
+
 def _placement(app: App[Any], name: str) -> None:
     cluster = name or current_cluster(app)
     if cluster is not None:
@@ -128,6 +135,8 @@ def _quit(app: App[Any], _: str) -> None:
 _CLUSTER = Argument("NAME", "cluster", cluster_names)
 for _command in (
     Command("nodes", "the nodes of a cluster, troubled first", _nodes, _CLUSTER, aliases=("no", "node")),
+    Command("networks", "a cluster's networks: Services, overlay networks, target groups; endpoints ready",
+            _networks, _CLUSTER, aliases=("net", "svc")),
     Command("placement", "which nodes run which services", _placement, _CLUSTER, aliases=("pl",)),
     Command("events", "one timeline of every cluster and the console's actions", lambda app, _: open_events(app),
             aliases=("ev", "event")),

@@ -15,7 +15,14 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from pilothouse.console.key_display import key_display
-from pilothouse.console.screens.navigate import open_doctor, open_events, open_nodes, open_placement, open_service
+from pilothouse.console.screens.navigate import (
+    open_doctor,
+    open_events,
+    open_networks,
+    open_nodes,
+    open_placement,
+    open_service,
+)
 from pilothouse.console.screens.service_actions import ServiceActionScreen
 from pilothouse.providers.attention import NOTHING, TASK_KINDS, Attention, Level, tasks_unknown
 from pilothouse.providers.model import Cluster, ConnectionState, Service, ServiceMode
@@ -181,6 +188,8 @@ class FleetScreen(ServiceActionScreen):
                 tooltip="Nodes of the selected service's cluster: state, availability, tasks, conditions"),
         Binding("y", "inspect", "Inspect", id="inspect", show=False,
                 tooltip="The selected service's spec as its orchestrator gives it, secrets masked"),
+        Binding("N", "networks", "Networks", id="networks", show=False,
+                tooltip="Networks of the selected service's cluster: Services, overlay networks, target groups"),
         Binding("slash", "filter", "Filter", id="filter", key_display="/",
                 tooltip="Filter rows (words that must all appear)"),
         Binding("l", "logs", "Logs", id="logs", tooltip="Logs of the service's tasks, followed live"),
@@ -389,6 +398,13 @@ class FleetScreen(ServiceActionScreen):
         target = self.selected()
         if target is not None:
             open_service(self.app, target[0], target[1].id)
+
+    def action_networks(self) -> None:
+        target = self.selected()
+        if target is not None:
+            open_networks(self.app, target[0])
+        elif self.state.clusters:
+            open_networks(self.app, next(iter(self.state.clusters)))
 
     def action_nodes(self) -> None:
         target = self.selected()

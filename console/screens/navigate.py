@@ -29,6 +29,12 @@ def open_nodes(app: App[Any], cluster: str) -> None:
     app.push_screen(NodesScreen(cluster))
 
 
+def open_networks(app: App[Any], cluster: str) -> None:
+    from pilothouse.console.screens.networks import NetworksScreen
+
+    app.push_screen(NetworksScreen(cluster))
+
+
 def open_node(app: App[Any], cluster: str, node_id: str) -> None:
     from pilothouse.console.screens.nodes import NodeScreen
 

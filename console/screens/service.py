@@ -28,6 +28,7 @@ from pilothouse.widgets.clock import clock, clock_zoned, zone_name
 from pilothouse.widgets.cluster_header import LEVEL_STYLES
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
+from pilothouse.widgets.log_view import clean
 from pilothouse.widgets.render import (
     ROLLOUT_STYLES,
     age,
@@ -217,11 +218,37 @@ def summary(cluster: Cluster, service: Service, now: datetime, attention: Attent
         facts.append("networks " + " ".join(service.networks))
     if facts:
         text.append("\n" + display_text(" · ".join(facts)), style="dim")
+    text.append_text(networks_text(cluster, service))
     for container in service.containers:
         env = [f"{display_text(name)}={masked_env(name, value)}" for name, value in sorted(container.env.items())]
         env += [f"{display_text(name)}=(secret)" for name in container.secret_env]
         if env:
             text.append(f"\nenv {display_text(container.name)}: " + " ".join(env), style="dim")
+    return text
+
+
+def networks_text(cluster: Cluster, service: Service) -> Text:
+    """The section on networks: each network or front the service is on, with ready/total endpoints where
+    the orchestrator counts them (not-ready in red or yellow); nothing when it is on none."""
+    text = Text()
+    mine = [network for network in cluster.networks if service.ref in network.services]
+    if not mine:
+        return text
+    text.append("\nnetworks ", style="bold")
+    for index, network in enumerate(mine):
+        if index:
+            text.append(" · ")
+        text.append(clean(network.name))
+        text.append(f" ({clean(network.kind)}", style="dim")
+        if network.subnets:
+            text.append(f" {clean(', '.join(network.subnets))}", style="dim")
+        text.append(")", style="dim")
+        front = next((r for r in service.reachability if r.via.endswith(" " + network.name)), None)
+        if front is not None:
+            style = "bold red" if front.ready == 0 and front.total else "yellow" if front.unready else "green"
+            text.append(f" {front.ready}/{front.total} {front.word} ready", style=style)
+            if front.reasons:
+                text.append(f" {clean(', '.join(front.reasons))}", style=style)
     return text
 
 

@@ -111,13 +111,15 @@ def build_networks(
             found = pod_owner.get(_key(pod))
             if found is not None:
                 selected.setdefault(found.ref, found)
-        notes = ["selector " + ",".join(f"{k}={v}" for k, v in sorted(selector.items()))] if selector else []
+        notes: list[str] = []
         if service_type == "ExternalName":
             notes.append(f"external name {_str(spec.get('externalName'))}")
         elif not selector:
             notes.append("no selector: endpoints are managed by hand")
         elif not matching_pods and not selected:
             notes.append("selects no pods")
+        if selector:
+            notes.append("selector " + ",".join(f"{k}={v}" for k, v in sorted(selector.items())))
         if policies is not None and policies.get(namespace):
             count = policies[namespace]
             notes.append(f"{count} NetworkPolic{'y' if count == 1 else 'ies'} in namespace {namespace}")
@@ -127,7 +129,7 @@ def build_networks(
             endpoints = _endpoints(slices_by_service.get((namespace, name), []))
             ready, total = sum(endpoints.values()), len(endpoints)
             if total and not ready:
-                notes.append(f"0 of {total} endpoints ready")
+                notes.insert(0, f"0 of {total} endpoints ready")
             for service in selected.values():
                 own = {key: up for key, up in endpoints.items()
                        if key.startswith("pod:") and pod_owner.get((namespace, key[4:])) is service}

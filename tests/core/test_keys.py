@@ -40,6 +40,7 @@ from pilothouse.console.screens.fleet import FleetScreen
 from pilothouse.console.screens.help import HelpScreen
 from pilothouse.console.screens.inspect import InspectScreen
 from pilothouse.console.screens.logs import LogScreen
+from pilothouse.console.screens.networks import NetworksScreen
 from pilothouse.console.screens.nodes import NodeScreen, NodesScreen
 from pilothouse.console.screens.placement import PlacementScreen
 from pilothouse.console.screens.scale import ScaleDialog
@@ -51,7 +52,7 @@ SCREENS: dict[str, type[Screen[Any]]] = {
     "events": EventsScreen, "logs": LogScreen, "scale dialog": ScaleDialog, "confirmation": ConfirmScreen,
     "help": HelpScreen, "task detail": TaskDetailScreen, "event detail": EventDetailScreen,
     "nodes": NodesScreen, "node": NodeScreen, "command line": CommandLineScreen,
-    "inspect": InspectScreen,
+    "inspect": InspectScreen, "networks": NetworksScreen,
 }
 
 
