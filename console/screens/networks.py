@@ -22,8 +22,8 @@ from pilothouse.widgets.log_view import clean
 
 COLUMNS = (
     Column("name", "NETWORK", 24), Column("kind", "KIND", 12), Column("endpoints", "ENDPOINTS", 9),
-    Column("services", "SERVICES", 20), Column("subnets", "SUBNETS", 16), Column("driver", "DRIVER", 7),
-    Column("ports", "PORTS/VIPS", 20), Column("notes", "NOTES"),
+    Column("services", "SERVICES", 20), Column("notes", "NOTES", 28), Column("subnets", "SUBNETS", 16),
+    Column("driver", "DRIVER", 7), Column("ports", "PORTS/VIPS"),
 )
 
 
@@ -49,9 +49,9 @@ def network_cells(network: Network, position: int) -> list[Cell]:
         Cell(Text(clean(network.name), no_wrap=True, overflow="ellipsis"), position),
         cell(clean(network.kind) or "-"),
         Cell(endpoints_text(network), (trouble(network), network.ready or 0)),
-        cell(clean(", ".join(network.services)) or "-"), cell(clean(", ".join(network.subnets)) or "-"),
-        cell(clean(network.driver) or "-"), cell(clean(", ".join((*network.ports, *network.vips))) or "-"),
-        cell(clean(" · ".join(network.notes)) or "-"),
+        cell(clean(", ".join(network.services)) or "-"), cell(clean(" · ".join(network.notes)) or "-"),
+        cell(clean(", ".join(network.subnets)) or "-"), cell(clean(network.driver) or "-"),
+        cell(clean(", ".join((*network.ports, *network.vips))) or "-"),
     ]
 
 

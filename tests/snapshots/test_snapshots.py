@@ -30,7 +30,7 @@ def test_screen(snap_compare: SnapCompare, tmp_path: Path, screen: str, size: st
 
 
 def test_every_main_screen_is_pictured() -> None:
-    assert set(SCENES) == {"fleet", "placement", "nodes", "service", "doctor", "events", "help"}
+    assert set(SCENES) == {"fleet", "placement", "nodes", "networks", "service", "doctor", "events", "help"}
 
 
 def picture(tmp_path: Path, screen: str, size: str, *keys: str) -> str:

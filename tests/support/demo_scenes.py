@@ -129,6 +129,13 @@ async def nodes(pilot: Pilot[Any]) -> None:
     await open_from_fleet(pilot, "demo-k8s", "prod/api", "n", NodesScreen, "next_cluster")
 
 
+async def networks(pilot: Pilot[Any]) -> None:
+    """demo-k8s's Services: the one selecting nothing and the one with an endpoint not ready first."""
+    from pilothouse.console.screens.networks import NetworksScreen
+
+    await open_from_fleet(pilot, "demo-k8s", "prod/api", "N", NetworksScreen, "next_cluster")
+
+
 async def help_screen(pilot: Pilot[Any]) -> None:
     app = await fleet_loaded(pilot)
     await pilot.press("question_mark")
@@ -173,6 +180,7 @@ SCENES: dict[str, Scene] = {
     "fleet": fleet,
     "placement": placement,
     "nodes": nodes,
+    "networks": networks,
     "service": service,
     "doctor": doctor,
     "events": events,

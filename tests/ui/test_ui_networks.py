@@ -37,7 +37,7 @@ async def test_networks_screen_lists_services_with_unready_endpoints_first(tmp_p
         assert table.row_cells(payments.id)[2].plain() == f"{payments.ready}/{payments.total}"
         text = screen_text(app)
         assert "Networks · demo-k8s (kubernetes)" in text and "NetworkPolicies: prod 2" in text
-        assert "selects no pods" in table.row_cells("service/prod/legacy")[7].plain()
+        assert "selects no pods" in table.row_cells("service/prod/legacy")[4].plain()
         await pilot.press("c")
         await wait_until(pilot, lambda: "Networks · demo-ecs (ecs)" in screen_text(app), what="the next cluster")
         ecs = cluster_of(app, "demo-ecs")
