@@ -57,8 +57,10 @@ def endpoints_text(network: Network) -> str:
 
 
 def plain(text: str) -> str:
-    """Cluster text made safe for a terminal line: no control sequences, no line breaks."""
-    return "".join(char if char.isprintable() else "?" for char in text)
+    """Cluster text as a terminal line shows it: the one rule (providers/text.py), cleaned and masked."""
+    from pilothouse.providers.text import display_text
+
+    return display_text(text)
 
 
 def network_rows(cluster: Cluster) -> list[list[str]]:

@@ -16,9 +16,9 @@ from textual.widgets import Static
 from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.screens.nodes import cluster_title
 from pilothouse.providers.model import Cluster, Network
+from pilothouse.providers.text import display_text as clean  # the one rule for cluster text
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
-from pilothouse.widgets.log_view import clean
 
 COLUMNS = (
     Column("name", "NETWORK", 24), Column("kind", "KIND", 12), Column("endpoints", "ENDPOINTS", 9),

@@ -28,7 +28,6 @@ from pilothouse.widgets.clock import clock, clock_zoned, zone_name
 from pilothouse.widgets.cluster_header import LEVEL_STYLES
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
-from pilothouse.widgets.log_view import clean
 from pilothouse.widgets.render import (
     ROLLOUT_STYLES,
     age,
@@ -238,17 +237,17 @@ def networks_text(cluster: Cluster, service: Service) -> Text:
     for index, network in enumerate(mine):
         if index:
             text.append(" · ")
-        text.append(clean(network.name))
-        text.append(f" ({clean(network.kind)}", style="dim")
+        text.append(display_text(network.name))
+        text.append(f" ({display_text(network.kind)}", style="dim")
         if network.subnets:
-            text.append(f" {clean(', '.join(network.subnets))}", style="dim")
+            text.append(f" {display_text(', '.join(network.subnets))}", style="dim")
         text.append(")", style="dim")
         front = next((r for r in service.reachability if r.via.endswith(" " + network.name)), None)
         if front is not None:
             style = "bold red" if front.ready == 0 and front.total else "yellow" if front.unready else "green"
             text.append(f" {front.ready}/{front.total} {front.word} ready", style=style)
             if front.reasons:
-                text.append(f" {clean(', '.join(front.reasons))}", style=style)
+                text.append(f" {display_text(', '.join(front.reasons))}", style=style)
     return text
 
 
