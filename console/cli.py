@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 from pilothouse import __version__
 from pilothouse.console.action_verbs import add_action_commands, run_action_command
 from pilothouse.console.look_verbs import add_look_commands, run_look_command
-from pilothouse.console.network_verbs import add_networks_command
+from pilothouse.console.network_verbs import add_networks_command, run_networks
 from pilothouse.console.setup_verbs import add_examples, add_setup_commands, complete_words, run_setup_command
 from pilothouse.console.status_text import say, t
 from pilothouse.providers.errors import InvalidInput, NotFound, ProviderError
@@ -500,17 +500,6 @@ def _service_or_none(cluster: Cluster, ref: str) -> Service | None:
     return cluster.service(ref)
 
 
-def _networks(fleet: Fleet, args: argparse.Namespace) -> int:
-    from pilothouse.console.network_verbs import print_networks
-
-    clusters = _selected_snapshots(fleet, args)
-    code = EXIT_OK if all(cluster.reachable for cluster in clusters) else EXIT_FAILED
-    code = _completeness_code(code, clusters, args)
-    code = _output(code, lambda: print_networks(clusters, json_output=args.json, print_table=_print_table))
-    _report_partial(clusters, args)
-    return code
-
-
 def _status(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
     from pilothouse.console.export import fleet_dict
     from pilothouse.console.fleet import BrokenProvider
@@ -596,7 +585,7 @@ def _run(argv: Sequence[str] | None) -> int:
         if looked is not None:
             return looked
         if args.command == "networks":
-            return _networks(fleet, args)
+            return run_networks(fleet, args)
         return _mutate(fleet, args)
     finally:
         fleet.close()

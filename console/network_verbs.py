@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pilothouse.console.fleet import Fleet
     from pilothouse.providers.model import Cluster, Network
 
 
@@ -27,6 +28,19 @@ def add_networks_command(commands: Any, look_options: Callable[[argparse.Argumen
     networks.add_argument("--cluster", metavar="NAME", action="append", help="only this cluster (repeatable)")
     look_options(networks)
     global_options(networks, suppress=True)
+
+
+def run_networks(fleet: Fleet, args: argparse.Namespace) -> int:
+    """The verb: one look at the selected clusters, exit 1 when one is unreachable or the look incomplete."""
+    from pilothouse.console import cli
+    from pilothouse.console.status_text import print_table
+
+    clusters = cli._selected_snapshots(fleet, args)
+    code = cli.EXIT_OK if all(cluster.reachable for cluster in clusters) else cli.EXIT_FAILED
+    code = cli._completeness_code(code, clusters, args)
+    code = cli._output(code, lambda: print_networks(clusters, json_output=args.json, print_table=print_table))
+    cli._report_partial(clusters, args)
+    return code
 
 
 def network_dict(network: Network) -> dict[str, Any]:
