@@ -33,8 +33,11 @@ LOG_ACTIONS = ("logs", "logs_service")
 class ServiceActionScreen(FleetScreenBase):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "scale", "Scale", id="scale", tooltip="Scale: type a replica count, then confirm"),
-        Binding("plus", "scale_by(1)", "+1", id="scale_up", key_display="+", tooltip="Scale up by one"),
-        Binding("minus", "scale_by(-1)", "-1", id="scale_down", key_display="-", tooltip="Scale down by one"),
+        # +/- stay out of the footer (help lists them): with them an 80-column footer lost Quit.
+        Binding("plus", "scale_by(1)", "+1", id="scale_up", key_display="+", tooltip="Scale up by one",
+                show=False),
+        Binding("minus", "scale_by(-1)", "-1", id="scale_down", key_display="-", tooltip="Scale down by one",
+                show=False),
         Binding("R", "rollback", "Rollback", id="rollback",
                 tooltip="Roll back to the previous version (confirm first)"),
         Binding("X", "restart", "Restart", id="restart",

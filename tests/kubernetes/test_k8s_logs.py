@@ -305,7 +305,7 @@ def test_logs_cli_verb(apiserver: ApiServer, kubeconfig: Path, web: Service, tmp
     config = str(write_config(tmp_path / "config.toml", kubeconfig))
     assert main(["--config", config, "logs", "k8s/prod/web", "--tail", "5", "--task", RUNNING]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        f"10:00:00 {RUNNING}/app@node-1 | running line {i}" for i in range(6, 11)]
+        f"10:00:00 UTC {RUNNING}/app@node-1 | running line {i}" for i in range(6, 11)]
 
     assert main(["--config", config, "logs", "k8s/prod/web", "--tail", "5"]) == 0
     out = capsys.readouterr().out
