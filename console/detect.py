@@ -85,14 +85,16 @@ def docker_context() -> tuple[str, str]:
 
 def _docker(probe: bool) -> list[ClusterConfig]:
     host = os.environ.get("DOCKER_HOST", "")
-    name = "docker"
+    name, context = "docker", ""
     if not host:
         context, host = docker_context()
         if context:
             name = f"docker-{context}"
     if host and not host.startswith("unix://"):
-        # Remote engines are not probed at startup; the provider reports what it finds.
-        return [ClusterConfig(name=_safe_name(name), provider="swarm", options={"docker_host": host})]
+        # Remote engines are not probed at startup; the provider reports what it finds. A context is named, not
+        # copied as a host: its TLS material (contexts/tls/...) comes with it, as with the docker CLI.
+        options = {"docker_context": context} if context else {"docker_host": host}
+        return [ClusterConfig(name=_safe_name(name), provider="swarm", options=options)]
     path = host.removeprefix("unix://") or "/var/run/docker.sock"
     if probe and Path(path).exists() and _unix_swarm_manager(path):
         return [ClusterConfig(name="local-swarm", provider="swarm", options={"docker_host": f"unix://{path}"})]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pilothouse.providers.errors import CredentialsError, ProviderError
+from pilothouse.providers.errors import CredentialsError, InvalidInput, ProviderError
 from pilothouse.providers.swarm.errors import paramiko_available, translate_error
 
 if TYPE_CHECKING:
@@ -31,10 +31,13 @@ class Endpoint:
     tls: Any = None  # docker.tls.TLSConfig
 
 
-def resolve_endpoint(option: str | None, environ: Mapping[str, str]) -> Endpoint:
-    """docker_host option, else DOCKER_HOST, else the current docker context, else the local socket."""
+def resolve_endpoint(option: str | None, environ: Mapping[str, str], context_name: str | None = None) -> Endpoint:
+    """docker_host option, else a docker_context option, else DOCKER_HOST, else the current docker context, else
+    the local socket. A context brings its own TLS material (contexts/tls/...), as with the docker CLI."""
     from docker.utils import kwargs_from_env
 
+    if context_name and not option:
+        return _named_context(context_name)
     if option or environ.get("DOCKER_HOST"):
         env = dict(environ)
         if option:
@@ -56,6 +59,19 @@ def resolve_endpoint(option: str | None, environ: Mapping[str, str]) -> Endpoint
     if context is not None and context.name != "default" and context.Host:
         return Endpoint(str(context.Host), f"context {context.name}", context.TLSConfig or None)
     return Endpoint(DEFAULT_LOCAL_SOCKET, "local socket")
+
+
+def _named_context(name: str) -> Endpoint:
+    from docker.context import ContextAPI
+
+    try:
+        context = ContextAPI.get_context(name)
+    except Exception as error:  # a broken meta.json or TLS file
+        raise InvalidInput(f"docker context {name!r} cannot be read ({error})",
+                           "check it with: docker context inspect " + name) from None
+    if context is None or not context.Host:
+        raise InvalidInput(f"docker context {name!r} does not exist", "list them with: docker context ls")
+    return Endpoint(str(context.Host), f"context {name}", context.TLSConfig or None)
 
 
 @functools.cache

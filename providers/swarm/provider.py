@@ -66,6 +66,11 @@ class SwarmProvider(Provider):
             "DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) or ssh://user@host; default DOCKER_HOST, the current "
             "docker context, then the local socket",
         ),
+        "docker_context": Option(
+            (str,),
+            "name of a docker context (docker context ls) whose engine is a swarm manager; its TLS material is "
+            "used as the docker CLI uses it; docker_host wins when both are set",
+        ),
     }
     # PAUSE is offered to say why not: the engine pauses an update by itself only.
     CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE,
@@ -101,7 +106,9 @@ class SwarmProvider(Provider):
 
     def connect(self) -> None:
         option = self.config.options.get("docker_host")
-        endpoint = resolve_endpoint(option if isinstance(option, str) else None, os.environ)
+        context = self.config.options.get("docker_context")
+        endpoint = resolve_endpoint(option if isinstance(option, str) else None, os.environ,
+                                    context if isinstance(context, str) else None)
         client = new_client(endpoint)
         try:
             info = client.info()
@@ -220,7 +227,8 @@ class SwarmProvider(Provider):
         """Open `/events` (service and node) now, so a change right after this returns is not missed."""
         if self._watch.running:
             return True
-        endpoint = self._endpoint or resolve_endpoint(self.config.options.get("docker_host"), os.environ)
+        endpoint = self._endpoint or resolve_endpoint(self.config.options.get("docker_host"), os.environ,
+                                                      self.config.options.get("docker_context"))
         version = self._client.api_version if self._client is not None else "auto"
         self._watch.start(endpoint, version, self._seeded_until, on_change)
         return True

@@ -105,19 +105,20 @@ def test_docker_context_env(home: Path, monkeypatch: pytest.MonkeyPatch) -> None
     _docker_context(home, "staging", "ssh://ops@staging-1")
     monkeypatch.setenv("DOCKER_CONTEXT", "prod")
     assert _only("swarm") == [ClusterConfig(name="docker-prod", provider="swarm",
-                                            options={"docker_host": "ssh://ops@manager-1"})]
+                                            options={"docker_context": "prod"})]
 
 
 def test_current_docker_context_from_config_json(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCKER_HOST")
     _docker_context(home, "staging", "tcp://10.0.0.5:2376")
     (home / ".docker" / "config.json").write_text(json.dumps({"auths": {}, "currentContext": "staging"}))
+    # The context is named, not copied as a host: its TLS material comes with it (contexts/tls/...).
     assert _only("swarm") == [ClusterConfig(name="docker-staging", provider="swarm",
-                                            options={"docker_host": "tcp://10.0.0.5:2376"})]
+                                            options={"docker_context": "staging"})]
     # DOCKER_CONTEXT wins over `docker context use`; DOCKER_HOST over both, as in the docker CLI.
     _docker_context(home, "prod", "ssh://ops@manager-1")
     monkeypatch.setenv("DOCKER_CONTEXT", "prod")
-    assert _only("swarm")[0].options == {"docker_host": "ssh://ops@manager-1"}
+    assert _only("swarm")[0].options == {"docker_context": "prod"}
     monkeypatch.setenv("DOCKER_HOST", "ssh://ops@elsewhere")
     assert _only("swarm")[0].options == {"docker_host": "ssh://ops@elsewhere"}
 

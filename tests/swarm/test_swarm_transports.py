@@ -6,7 +6,9 @@ private sshd, both on loopback, stand in front of its unix socket (tests/swarm/t
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +100,40 @@ def test_tls_connects_and_snapshots(how: str, tls_engine: TlsForwarder, tls_env:
     assert f":{tls_engine.port}" in cluster.endpoint
     # It went through the TLS endpoint, with a verified client certificate, not some other way.
     assert tls_engine.forwarded_connections > forwarded
+
+
+def test_a_tls_docker_context_brings_its_certificates(tls_engine: TlsForwarder, tls_material: TlsMaterial,
+                                                      services: Services, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`docker context create --docker host=tcp://...,ca=...,cert=...,key=...`: the docker CLI's layout, read by
+    name (the detected config names the context), with its certificates and nothing from the environment."""
+    name = services.create("--replicas", "0")
+    config_dir = tmp_path / "docker"
+    digest = hashlib.sha256(b"tls-prod").hexdigest()
+    meta = config_dir / "contexts" / "meta" / digest
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps({"Name": "tls-prod", "Metadata": {}, "Endpoints": {
+        "docker": {"Host": tls_engine.url, "SkipTLSVerify": False}}}))
+    certificates = config_dir / "contexts" / "tls" / digest / "docker"
+    certificates.mkdir(parents=True)
+    for pem in ("ca.pem", "cert.pem", "key.pem"):
+        shutil.copy(tls_material.client_dir / pem, certificates / pem)
+    (config_dir / "config.json").write_text("{}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    for variable in ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT"):
+        monkeypatch.delenv(variable, raising=False)
+    provider = SwarmProvider(ClusterConfig(name="ctx", provider="swarm", options={"docker_context": "tls-prod"}))
+    forwarded = tls_engine.forwarded_connections
+    try:
+        provider.connect()
+        cluster = provider.snapshot()
+    finally:
+        provider.close()
+    assert cluster.state is ConnectionState.CONNECTED and cluster.service(name) is not None
+    assert tls_engine.forwarded_connections > forwarded  # through the TLS endpoint, client certificate verified
+    missing = SwarmProvider(ClusterConfig(name="ctx", provider="swarm", options={"docker_context": "nope"}))
+    error = connect_error(missing)
+    assert "docker context 'nope' does not exist" in str(error) and "\n" not in str(error)
 
 
 def test_tls_server_not_signed_by_our_ca(tls_engine: TlsForwarder, tls_material: TlsMaterial,
