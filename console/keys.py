@@ -60,6 +60,10 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "restart": "X",
     "pause": "P",
     "resume": "U",
+    # console/screens/node_actions.py (the nodes list and the node screen)
+    "cordon": "C",
+    "uncordon": "U",
+    "drain": "D",
     # dialogs: console/screens/scale.py, confirm.py, help.py, task_detail.py, events.py
     "scale_cancel": "escape",
     "confirm_yes": "y",
@@ -70,6 +74,7 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "event_detail_close": "escape",
     # console/screens/command_line.py
     "command_line_close": "escape",
+    "typed_confirm_cancel": "escape",
 }
 
 _EVERYWHERE = ("quit", "help", "command_palette", "command_line")
@@ -84,8 +89,8 @@ LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
     "service": (*_EVERYWHERE, *_SERVICE_ACTIONS, "back", "placement", "logs", "logs_service", "follow_rollout",
                 "task_detail", "inspect", "inspect_task", "what_changed"),
     "placement": (*_EVERYWHERE, "back", "next_cluster", "services_prev", "services_next", "node_detail"),
-    "nodes": (*_EVERYWHERE, "back", "node_detail", "next_cluster", "inspect"),
-    "node": (*_EVERYWHERE, "back", "inspect"),
+    "nodes": (*_EVERYWHERE, "back", "node_detail", "next_cluster", "inspect", "cordon", "uncordon", "drain"),
+    "node": (*_EVERYWHERE, "back", "inspect", "cordon", "uncordon", "drain"),
     "inspect": (*_EVERYWHERE, "back", "search", "search_next", "search_prev"),
     "networks": (*_EVERYWHERE, "back", "next_cluster"),
     "doctor": (*_EVERYWHERE, "back", "drill_down", "filter", "next_cluster"),
@@ -93,6 +98,7 @@ LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
     "logs": (*_EVERYWHERE, "back", "follow_logs", "wrap_logs", "search", "search_next", "search_prev"),
     "scale dialog": (*_EVERYWHERE, "scale_cancel"),
     "confirmation": (*_EVERYWHERE, "confirm_yes", "confirm_no", "confirm_cancel"),
+    "typed confirmation": (*_EVERYWHERE, "typed_confirm_cancel"),
     "help": (*_EVERYWHERE, "help_close"),
     "task detail": (*_EVERYWHERE, "task_detail_close", "logs"),
     "event detail": (*_EVERYWHERE, "event_detail_close"),
@@ -151,6 +157,9 @@ DIALOGS: Final[tuple[Dialog, ...]] = (
     Dialog("the command line", ("command_line_close",),
            {**{key: "edits the command" for key in INPUT_KEYS}, "enter": "runs the command",
             "tab": "completes the command"}, typed_into="the command line"),
+    Dialog("the typed confirmation (drain)", ("typed_confirm_cancel",),
+           {**{key: "edits the typed name" for key in INPUT_KEYS}, "enter": "confirms when the name matches"},
+           typed_into="the node's name"),
 )
 
 _NAME_REPLACEMENTS = {"solidus": "slash", "reverse_solidus": "backslash", "commercial_at": "at",

@@ -18,11 +18,21 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from pilothouse.providers.base import Action, Capability, ClusterConfig, LogLine, MutationPlan, Option, Provider
+from pilothouse.providers.base import (
+    NODE_ACTIONS,
+    Action,
+    Capability,
+    ClusterConfig,
+    LogLine,
+    MutationPlan,
+    Option,
+    Provider,
+)
 from pilothouse.providers.demo_networks import demo_networks
 from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported
 from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import (
+    Availability,
     Cluster,
     ClusterKind,
     ConnectionState,
@@ -121,7 +131,7 @@ class DemoProvider(Provider):
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE, Capability.RESUME,
-         Capability.LOGS})
+         Capability.CORDON, Capability.UNCORDON, Capability.DRAIN, Capability.LOGS})
 
     @property
     def words(self) -> Vocabulary:
@@ -553,7 +563,34 @@ class DemoProvider(Provider):
         return MutationPlan(Action.RESTART, self.name, service.ref, service.id,
                             before=current, after="every task replaced, same spec")
 
+    def _plan_node(self, action: Action, node: Node) -> MutationPlan:
+        wanted = {Action.CORDON: Availability.PAUSE, Action.UNCORDON: Availability.ACTIVE,
+                  Action.DRAIN: Availability.DRAIN}[action]
+        current = next((known for known in self.nodes if known.id == node.id), None)
+        if current is None:
+            raise NotFound(f"node {node.name} not found in {self.name}")
+        if current.availability is wanted:
+            raise NotSupported(f"node {node.name} is already {wanted.value}", "nothing to change")
+        return MutationPlan(action, self.name, node.name, node.id, before=f"availability {current.availability.value}",
+                            after=f"availability {wanted.value}", payload={"availability": wanted.value})
+
+    def plan_cordon(self, node: Node) -> MutationPlan:
+        return self._plan_node(Action.CORDON, node)
+
+    def plan_uncordon(self, node: Node) -> MutationPlan:
+        return self._plan_node(Action.UNCORDON, node)
+
+    def plan_drain(self, node: Node) -> MutationPlan:
+        return self._plan_node(Action.DRAIN, node)
+
     def apply(self, plan: MutationPlan) -> str:
+        if plan.action in NODE_ACTIONS:
+            with self._lock:
+                wanted = Availability(str(plan.payload["availability"]))
+                # Replaced, not changed in place: snapshots already handed out keep what they showed.
+                self.nodes = [replace(node, availability=wanted, raw_availability=wanted.value)
+                              if node.id == plan.service_id else node for node in self.nodes]
+            return f"node {plan.service_ref}: {plan.before} -> {plan.after}"
         with self._lock:
             index = next((i for i, _ in enumerate(self.services) if f"{self.name}-svc-{i:04d}" == plan.service_id),
                          None)

@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.screens.navigate import open_inspect
+from pilothouse.console.screens.node_actions import NodeActionScreen
 from pilothouse.providers.inspect import InspectTarget, TargetKind
 from pilothouse.providers.model import Availability, Cluster, Node, NodeStatus
 from pilothouse.providers.nodes import (
@@ -97,7 +98,7 @@ def cluster_title(prefix: str, cluster: Cluster) -> Text:
     return title
 
 
-class NodesScreen(FleetScreenBase):
+class NodesScreen(NodeActionScreen):
     """One cluster's nodes; `c` goes to the next cluster, enter opens a node."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -140,6 +141,12 @@ class NodesScreen(FleetScreenBase):
                      style="dim" if not down else "yellow")
         self.query_one("#nodes-title", Static).update(title)
 
+    def selected_node(self) -> tuple[str, Node] | None:
+        cluster = self.state.get(self.cluster_name)
+        node_id = self.query_one(DiffTable).cursor_key
+        node = find_node(cluster, node_id) if cluster is not None and node_id is not None else None
+        return (self.cluster_name, node) if node is not None else None
+
     def action_back(self) -> None:
         self.app.pop_screen()
 
@@ -163,7 +170,7 @@ class NodesScreen(FleetScreenBase):
         self.fleet_changed()
 
 
-class NodeScreen(FleetScreenBase):
+class NodeScreen(NodeActionScreen):
     """One node: what it is, the tasks on it, the tasks it lost (stopped there, or stranded while it is down)
     and its events; kept current as snapshots arrive."""
 
@@ -193,6 +200,11 @@ class NodeScreen(FleetScreenBase):
             return
         self._drawn = cluster
         self.query_one("#node-body", Static).update(node_detail(cluster, self.node_id, datetime.now(UTC)))
+
+    def selected_node(self) -> tuple[str, Node] | None:
+        cluster = self.state.get(self.cluster_name)
+        node = find_node(cluster, self.node_id) if cluster is not None else None
+        return (self.cluster_name, node) if node is not None else None
 
     def action_inspect(self) -> None:
         inspect_node(self, self.cluster_name, self.node_id)

@@ -41,6 +41,7 @@ from pilothouse.console.screens.help import HelpScreen
 from pilothouse.console.screens.inspect import InspectScreen
 from pilothouse.console.screens.logs import LogScreen
 from pilothouse.console.screens.networks import NetworksScreen
+from pilothouse.console.screens.node_actions import TypedConfirmScreen
 from pilothouse.console.screens.nodes import NodeScreen, NodesScreen
 from pilothouse.console.screens.placement import PlacementScreen
 from pilothouse.console.screens.scale import ScaleDialog
@@ -52,7 +53,7 @@ SCREENS: dict[str, type[Screen[Any]]] = {
     "events": EventsScreen, "logs": LogScreen, "scale dialog": ScaleDialog, "confirmation": ConfirmScreen,
     "help": HelpScreen, "task detail": TaskDetailScreen, "event detail": EventDetailScreen,
     "nodes": NodesScreen, "node": NodeScreen, "command line": CommandLineScreen,
-    "inspect": InspectScreen, "networks": NetworksScreen,
+    "inspect": InspectScreen, "networks": NetworksScreen, "typed confirmation": TypedConfirmScreen,
 }
 
 
