@@ -57,6 +57,19 @@ class OverLimit(InvalidInput):
         self.replicas = replicas
 
 
+class AutoscalerOwns(InvalidInput):
+    """A manual scale of a service whose replicas an autoscaler owns, without force: it would be undone."""
+
+    def __init__(self, service: Service) -> None:
+        autoscaler = service.autoscaler
+        assert autoscaler is not None
+        super().__init__(f"scale refused: {autoscaler.describe()} owns the replicas of {service.ref} and would "
+                         "undo a manual scale",
+                         "change its bounds instead (pilothouse autoscale, or the scale dialog), or force the scale "
+                         "(--force)")
+        self.autoscaler = autoscaler
+
+
 class Status(StrEnum):
     DONE = "done"            # sent and applied
     UNCHANGED = "unchanged"  # the plan changes nothing: nothing confirmed, nothing sent, nothing audited
@@ -182,6 +195,21 @@ class ActionLayer:
             if not isinstance(replicas, int) or isinstance(replicas, bool):
                 raise InvalidInput(f"replicas must be a whole number, not {replicas!r}")
             self.check_replicas(replicas, force=force, maximum=self.max_replicas(cluster))
+        if action is Action.AUTOSCALE_BOUNDS:
+            self.check_bounds(params.get("minimum"), params.get("maximum"), ceiling=self.max_replicas(cluster))
+
+    @staticmethod
+    def check_bounds(minimum: Any, maximum: Any, *, ceiling: int = DEFAULT_MAX_REPLICAS) -> tuple[int, int]:
+        """An autoscaler's new min and max: whole numbers, min <= max, within what the orchestrator accepts."""
+        for name, value in (("--min", minimum), ("--max", maximum)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InvalidInput(f"{name} must be a whole number, not {value!r}")
+            if not 0 <= value <= ceiling:
+                raise InvalidInput(f"{name} {value} is outside what the orchestrator accepts (0 to {ceiling})")
+        assert isinstance(minimum, int) and isinstance(maximum, int)
+        if minimum > maximum:
+            raise InvalidInput(f"--min {minimum} is more than --max {maximum}", "the minimum cannot exceed the maximum")
+        return minimum, maximum
 
     # -- the flow (blocks: call from a thread worker) -------------------------------------------
 
@@ -217,6 +245,9 @@ class ActionLayer:
             reason = self.refusal(cluster, action, target)
         if reason:
             return attempt.refused(NotSupported(reason))
+        if action is Action.SCALE and isinstance(target, Service) and target.autoscaler is not None and not force:
+            # Sent, it would be undone by the autoscaler minutes later: the classic incident mistake.
+            return attempt.refused(AutoscalerOwns(target))
         try:
             plan = (provider.plan_node(action, target) if isinstance(target, Node)
                     else provider.plan(action, target, **params))
@@ -224,11 +255,12 @@ class ActionLayer:
             return attempt.refused(error)
         except ProviderError as error:  # the cluster could not be read or refused: an attempt that failed
             return attempt.failed(error)
-        if changes_nothing(plan) and action is Action.SCALE:
+        if changes_nothing(plan) and action in (Action.SCALE, Action.AUTOSCALE_BOUNDS):
             # Not audited: nothing was asked of the cluster, and an idempotent `scale --yes` in a deploy loop
             # would otherwise fill the audit log with "7 -> 7" lines that read as if something was sent.
-            return Outcome(Status.UNCHANGED, f"{cluster}/{plan.service_ref} already has {plan.after} replicas; "
-                           "nothing sent", plan=plan)
+            what = f"{plan.after} replicas" if action is Action.SCALE else f"autoscaler bounds {plan.after}"
+            return Outcome(Status.UNCHANGED, f"{cluster}/{plan.service_ref} already has {what}; nothing sent",
+                           plan=plan)
         attempt.plan = plan
         try:
             confirmed = confirm(plan)
@@ -326,10 +358,23 @@ class _Attempt:
         return Outcome(status, message, plan=self.plan, error=error, audit_warning=warning, sent=True)
 
 
+def bounds_text(minimum: int, maximum: int) -> str:
+    return f"min {minimum}, max {maximum}"
+
+
 def _param_text(params: Mapping[str, Any]) -> str:
     replicas = params.get("replicas")
-    return str(replicas) if isinstance(replicas, int) else ""
+    if isinstance(replicas, int):
+        return str(replicas)
+    minimum, maximum = params.get("minimum"), params.get("maximum")
+    if isinstance(minimum, int) and isinstance(maximum, int):
+        return bounds_text(minimum, maximum)
+    return ""
 
 
 def _before_text(action: Action, service: Service) -> str:
-    return str(service.desired) if action is Action.SCALE else ""
+    if action is Action.SCALE:
+        return str(service.desired)
+    if action is Action.AUTOSCALE_BOUNDS and service.autoscaler is not None:
+        return service.autoscaler.bounds()
+    return ""

@@ -118,8 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("target", metavar="CLUSTER/SERVICE")
     scale.add_argument("replicas", metavar="N")
     scale.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    scale.add_argument("--force", action="store_true", help=f"allow more than {10_000} replicas")
+    scale.add_argument("--force", action="store_true",
+                       help=f"allow more than {10_000} replicas, or scale a service an autoscaler owns")
     _global_options(scale, suppress=True)
+
+    autoscale = commands.add_parser("autoscale", help="change the min/max of the autoscaler that owns a service")
+    autoscale.add_argument("target", metavar="CLUSTER/SERVICE")
+    autoscale.add_argument("--min", metavar="N", required=True, dest="minimum", help="the fewest replicas")
+    autoscale.add_argument("--max", metavar="M", required=True, dest="maximum", help="the most replicas")
+    autoscale.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    _global_options(autoscale, suppress=True)
 
     doctor = commands.add_parser("doctor", help="check live services for the classic container pitfalls")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
@@ -247,6 +255,11 @@ def _mutate(fleet: Fleet, args: argparse.Namespace, action_name: str = "") -> in
         # Parse before contacting anything: bad input must send nothing (and is not an attempt).
         params["replicas"] = actions.parse_replicas(args.replicas, force=args.force,
                                                     maximum=actions.max_replicas(cluster_name))
+    command = Action.AUTOSCALE_BOUNDS if args.command == "autoscale" else Action(action_name or args.command)
+    if command is Action.AUTOSCALE_BOUNDS:
+        ceiling = actions.max_replicas(cluster_name)
+        params["minimum"], params["maximum"] = actions.check_bounds(
+            _bound(args.minimum, "--min"), _bound(args.maximum, "--max"), ceiling=ceiling)
 
     def locate() -> Service:
         return _find_service(_snapshot_for(fleet, cluster_name), ref)
@@ -255,7 +268,7 @@ def _mutate(fleet: Fleet, args: argparse.Namespace, action_name: str = "") -> in
         _say(plan.describe(), flush=True)
         return bool(args.yes) or _confirm(f"{plan.action.value} {cluster_name}/{plan.service_ref}?")
 
-    outcome = actions.run(Action(action_name or args.command), cluster_name, locate, confirm,
+    outcome = actions.run(command, cluster_name, locate, confirm,
                           force=bool(getattr(args, "force", False)), service_ref=ref, **params)
     return _report(outcome)
 
@@ -279,6 +292,13 @@ def _report(outcome: Outcome) -> int:
         # Not 0: a deploy script must not read "nothing was done" as success.
         return EXIT_FAILED
     raise AssertionError(f"unhandled outcome {outcome.status}")
+
+
+def _bound(text: str, option: str) -> int:
+    """An autoscaler bound as typed: ASCII digits only (as replicas), else one line and exit 2."""
+    if not text.strip().isascii() or not text.strip().isdigit() or len(text.strip()) > 12:
+        raise UsageError(f"{option} must be a whole number of replicas, not {text[:40]!r}")
+    return int(text.strip())
 
 
 def _selected_snapshots(fleet: Fleet, args: argparse.Namespace) -> list[Cluster]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pilothouse.providers.attention import NOTHING, Attention
-from pilothouse.providers.model import Cluster, Missing, Node, Service, Task
+from pilothouse.providers.model import Autoscaler, Cluster, Missing, Node, Service, Task
 
 
 def _time(value: datetime | None) -> str | None:
@@ -64,7 +64,16 @@ def service_dict(service: Service, attention: Attention = NOTHING) -> dict[str, 
         "tasks": [task_dict(task) for task in service.tasks] if known else None,
         "tasks_known": known, "observed": _time(service.observed), "stale": service.stale,
         "attention": attention_dict(attention),
+        "autoscaler": autoscaler_dict(service.autoscaler),
     }
+
+
+def autoscaler_dict(autoscaler: Autoscaler | None) -> dict[str, Any] | None:
+    if autoscaler is None:
+        return None
+    return {"kind": autoscaler.kind, "name": autoscaler.name, "min": autoscaler.min, "max": autoscaler.max,
+            "current": autoscaler.current, "desired": autoscaler.desired, "metrics": autoscaler.metrics,
+            "conditions": list(autoscaler.conditions)}
 
 
 def cluster_dict(cluster: Cluster, attention: dict[str, Attention] | None = None) -> dict[str, Any]:

@@ -22,6 +22,9 @@ EXAMPLES = {
   pilothouse scale prod-swarm/shop_web 5         Swarm: NAME
   pilothouse scale prod-eks/shop/web 3 --yes     Kubernetes: NAMESPACE/NAME, no question asked
   pilothouse scale ecs-eu/prod/web 0             ECS: ECSCLUSTER/SERVICE""",
+    "autoscale": """examples:
+  pilothouse autoscale prod-eks/shop/web --min 3 --max 12     Kubernetes: patches the HPA's min/maxReplicas
+  pilothouse autoscale ecs-eu/prod/web --min 2 --max 8 --yes  ECS: registers the scalable target's new bounds""",
     "rollback": """examples:
   pilothouse rollback prod-swarm/shop_web         shows image before -> after, asks, then rolls back
   pilothouse rollback prod-eks/shop/web --yes""",

@@ -40,6 +40,8 @@ class Action(StrEnum):
     CORDON = "cordon"  # no new tasks on the node (Swarm availability pause, Kubernetes unschedulable)
     UNCORDON = "uncordon"  # back in rotation (Swarm active, Kubernetes schedulable, ECS ACTIVE)
     DRAIN = "drain"  # move its tasks off (Swarm drain, Kubernetes cordon + evictions, ECS DRAINING)
+    # The min/max of the autoscaler that owns a service's replicas (params: minimum, maximum).
+    AUTOSCALE_BOUNDS = "autoscale_bounds"
 
 
 NODE_ACTIONS = frozenset({Action.CORDON, Action.UNCORDON, Action.DRAIN})
@@ -54,6 +56,7 @@ class Capability(StrEnum):
     CORDON = "cordon"
     UNCORDON = "uncordon"
     DRAIN = "drain"
+    AUTOSCALE_BOUNDS = "autoscale_bounds"
     LOGS = "logs"
     WATCH = "watch"  # changes are pushed (Docker /events, Kubernetes watch), not only polled
 
@@ -187,6 +190,8 @@ class Provider(ABC):
             return self.words.scale_refusal(service)
         if action is Action.ROLLBACK and service.rollback_refusal:
             return service.rollback_refusal
+        if action is Action.AUTOSCALE_BOUNDS and service.autoscaler is None:
+            return f"no autoscaler owns the replicas of {service.ref}; scale it instead"
         return None
 
     def node_refusal(self, action: Action, node: Node) -> str | None:
@@ -222,6 +227,11 @@ class Provider(ABC):
             if not 0 <= replicas <= self.MAX_REPLICAS:
                 raise InvalidInput(f"{replicas} replicas is outside what {self.words.name(self.kind)} accepts "
                                    f"(0 to {self.MAX_REPLICAS}); --force does not lift this limit")
+        if action is Action.AUTOSCALE_BOUNDS:
+            for key in ("minimum", "maximum"):
+                value = params.get(key)
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= self.MAX_REPLICAS:
+                    raise InvalidInput(f"{key} must be a whole number from 0 to {self.MAX_REPLICAS}, not {value!r}")
         planner: Callable[..., MutationPlan] | None = getattr(self, f"plan_{action.value}", None)
         if planner is None:
             raise NotSupported(f"the {self.words.name(self.kind)} provider cannot {action.value}")

@@ -32,6 +32,7 @@ from pilothouse.providers.demo_networks import demo_networks
 from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported
 from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import (
+    Autoscaler,
     Availability,
     Cluster,
     ClusterKind,
@@ -97,6 +98,8 @@ class _ServiceDef:
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
     # slot -> when (scenario seconds) its task last started, set by a scale up or a rollback.
     starts: dict[int, float] = field(default_factory=dict)
+    # (min, max) of the autoscaler that owns the replicas (Kubernetes and ECS flavors); None: none.
+    autoscale: tuple[int, int] | None = None
 
 
 def _ref(flavor: str, namespace: str, name: str) -> str:
@@ -131,7 +134,8 @@ class DemoProvider(Provider):
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE, Capability.RESUME,
-         Capability.CORDON, Capability.UNCORDON, Capability.DRAIN, Capability.LOGS})
+         Capability.CORDON, Capability.UNCORDON, Capability.DRAIN, Capability.LOGS,
+         Capability.AUTOSCALE_BOUNDS})
 
     @property
     def words(self) -> Vocabulary:
@@ -242,6 +246,9 @@ class DemoProvider(Provider):
         api.revision = 7
         web = defs[1]
         web.previous_image = web.image.rsplit(":", 1)[0] + ":2.6.3"
+        if self.flavor != "swarm":  # Swarm has no autoscaler
+            search = defs[5]
+            search.autoscale = (search.desired, search.desired * 3)
         auth = defs[7]
         auth.previous_image = auth.image.rsplit(":", 1)[0] + ":5.1.4"
         # One service that cannot be scaled: a Swarm global service, a DaemonSet; ECS has no such thing.
@@ -387,7 +394,18 @@ class DemoProvider(Provider):
             tasks=tuple(tasks), created=self._at(-86400),
             details=self._details(definition),
             rollback_refusal="" if self._rollback_target(definition)[1] else f"{ref} has nothing to roll back to",
+            autoscaler=self._autoscaler(definition, desired),
         )
+
+    def _autoscaler(self, definition: _ServiceDef, desired: int) -> Autoscaler | None:
+        if definition.autoscale is None:
+            return None
+        minimum, maximum = definition.autoscale
+        if self.flavor == "kubernetes":
+            return Autoscaler("HorizontalPodAutoscaler", definition.name, minimum, maximum, desired, desired,
+                              "cpu 41%/70%")
+        return Autoscaler("Application Auto Scaling", f"service/{definition.namespace}/{definition.name}", minimum,
+                          maximum, desired, desired, "ECSServiceAverageCPUUtilization 60 (target tracking)")
 
     def _version(self, definition: _ServiceDef) -> str:
         if self.flavor == "ecs":
@@ -508,6 +526,17 @@ class DemoProvider(Provider):
         return MutationPlan(Action.SCALE, self.name, service.ref, service.id,
                             before=str(definition.desired), after=str(replicas))
 
+    def plan_autoscale_bounds(self, service: Service, minimum: int, maximum: int) -> MutationPlan:
+        self.check(Action.AUTOSCALE_BOUNDS, service)
+        definition = self._definition(service)
+        if definition.autoscale is None:
+            raise NotSupported(f"no autoscaler owns the replicas of {service.ref}")
+        before_min, before_max = definition.autoscale
+        return MutationPlan(Action.AUTOSCALE_BOUNDS, self.name, service.ref, service.id,
+                            before=f"min {before_min}, max {before_max}", after=f"min {minimum}, max {maximum}",
+                            detail=f"min {before_min} -> {minimum}, max {before_max} -> {maximum}",
+                            payload={"min": minimum, "max": maximum})
+
     def _rollback_target(self, definition: _ServiceDef) -> tuple[str, str]:
         """(current image, image a rollback returns to); "" when there is nothing to roll back to."""
         rolling = bool(definition.rolling_to) and self.now() < ROLLOUT_SECONDS
@@ -616,6 +645,12 @@ class DemoProvider(Provider):
                     definition.paused_for += t - definition.paused_at
                 definition.paused_at = None
                 message = f"resumed the rollout of {plan.service_ref}"
+            elif plan.action is Action.AUTOSCALE_BOUNDS:
+                minimum, maximum = int(plan.payload["min"]), int(plan.payload["max"])
+                definition.autoscale = (minimum, maximum)
+                # As an autoscaler does: the replica count moves into the new bounds.
+                definition.desired = min(max(definition.desired, minimum), maximum)
+                message = f"autoscaler of {plan.service_ref} now has min {minimum}, max {maximum}"
             else:
                 target = str(plan.payload["target"])
                 definition.previous_image = plan.before

@@ -372,6 +372,29 @@ class Network:
     id: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Autoscaler:
+    """What owns a service's replica count when it is not the operator: a Kubernetes HorizontalPodAutoscaler,
+    an ECS Application Auto Scaling scalable target. A manual scale is undone by it minutes later."""
+
+    kind: str  # the orchestrator's word: "HorizontalPodAutoscaler", "Application Auto Scaling"
+    name: str  # the HPA's name; the scalable target's resource id ("service/CLUSTER/SERVICE")
+    min: int
+    max: int
+    current: int | None = None  # None: the autoscaler does not say
+    desired: int | None = None
+    metrics: str = ""  # "cpu 45%/70%", "ECSServiceAverageCPUUtilization 50 (target tracking)"
+    # Noteworthy conditions as the orchestrator words them: "ScalingLimited: TooManyReplicas (...)".
+    conditions: tuple[str, ...] = ()
+
+    def bounds(self) -> str:
+        return f"min {self.min}, max {self.max}"
+
+    def describe(self) -> str:
+        """"HorizontalPodAutoscaler web (min 2, max 10)"."""
+        return f"{self.kind} {self.name} ({self.bounds()})"
+
+
 @dataclass(slots=True)
 class Service:
     id: str
@@ -413,6 +436,8 @@ class Service:
     stale: bool = False
     # Endpoint or target counts per front routing to it; () = none known (not "unreachable").
     reachability: tuple[Reachability, ...] = ()
+    # What owns the replica count; None: the operator does (or the orchestrator has no autoscaler).
+    autoscaler: Autoscaler | None = None
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ strings, never parsed as markup, with escape sequences, controls and secret-look
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 from rich.console import OverflowMethod
@@ -126,11 +127,19 @@ def health_text(counts: HealthCounts) -> Text:
     return text
 
 
-def replicas_text(running: int, desired: int, global_mode: bool) -> Text:
+def autoscaled_mark() -> str:
+    """The mark beside the replicas of a service an autoscaler owns: a symbol, or a word under NO_COLOR
+    (a terminal without colour may lack the glyph's font too)."""
+    return "auto" if os.environ.get("NO_COLOR") else "⇅"
+
+
+def replicas_text(running: int, desired: int, global_mode: bool, autoscaled: bool = False) -> Text:
     style = "green" if running >= desired else ("yellow" if running else "bold red")
     text = Text(f"{running}/{desired}", style=style, no_wrap=True)
     if global_mode:
         text.append(" g", style="dim")
+    if autoscaled:
+        text.append(f" {autoscaled_mark()}", style="cyan")
     return text
 
 

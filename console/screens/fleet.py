@@ -113,7 +113,7 @@ def row_look(position: int, cluster: Cluster, service: Service, rollout_width: i
             service.namespace, service.ref, service.image,
             service.running, service.desired, service.mode, health.healthy, health.unhealthy, health.starting,
             findings, rollout.state, rollout.counts, rollout_width, service.workload_kind,
-            attention.level, tuple(reason.short for reason in attention.reasons), attn_width)
+            attention.level, tuple(reason.short for reason in attention.reasons), attn_width, service.autoscaler)
 
 
 def service_label(service: Service) -> str:
@@ -143,7 +143,8 @@ def service_row(position: int, cluster: Cluster, service: Service, rollout_width
         cell(service.namespace or "-"),
         cell(service_label(service), style="bold"),
         cell(image_tag(service.image)),
-        Cell(replicas_text(service.running, service.desired, service.mode is ServiceMode.GLOBAL),
+        Cell(replicas_text(service.running, service.desired, service.mode is ServiceMode.GLOBAL,
+                           service.autoscaler is not None),
              (service.running, service.desired)),
         Cell(health_text(health), (-health.unhealthy, -health.starting, -health.healthy)) if service.tasks_known
         else Cell(Text("? unknown", style="bold yellow", no_wrap=True, overflow="ellipsis"), (1, 0, 0)),
@@ -156,6 +157,7 @@ def service_row(position: int, cluster: Cluster, service: Service, rollout_width
     haystack = " ".join((cluster.name, service.namespace, service.ref, service.image, rollout.state.value,
                          service.workload_kind, service.mode.value, "stale" if stale else "",
                          "" if service.tasks_known else "unknown",
+                         "autoscaled" if service.autoscaler is not None else "",
                          attention.level.value if attention.needed else "",
                          *(reason.short for reason in attention.reasons))).lower()
     return FleetRow(row_key(cluster.name, service.id), cluster.name, service.id, cells, haystack, attention.level,

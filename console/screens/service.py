@@ -184,7 +184,8 @@ def summary(cluster: Cluster, service: Service, now: datetime, attention: Attent
     if service.version:
         text.append(display_text(f"  ({service.version})"), style="dim")
     text.append("\nreplicas ")
-    text.append_text(replicas_text(service.running, service.desired, service.mode.value == "global"))
+    text.append_text(replicas_text(service.running, service.desired, service.mode.value == "global",
+                                   service.autoscaler is not None))
     if service.stale and service.observed is not None:
         text.append(f" (stale: as read at {clock_zoned(service.observed)})", style="bold yellow")
     text.append("  health ")
@@ -194,6 +195,7 @@ def summary(cluster: Cluster, service: Service, now: datetime, attention: Attent
         text.append("? tasks unknown (they could not be read)", style="bold yellow")
     if service.pending:
         text.append(f"  pending {service.pending}", style="yellow")
+    autoscaler_lines(text, service)
     rollout = service.rollout
     style = ROLLOUT_STYLES.get(rollout.state, "")
     text.append("\nrollout ")
@@ -249,6 +251,23 @@ def networks_text(cluster: Cluster, service: Service) -> Text:
             if front.reasons:
                 text.append(f" {display_text(', '.join(front.reasons))}", style=style)
     return text
+
+
+def autoscaler_lines(text: Text, service: Service) -> None:
+    """Who owns the replica count: the autoscaler, its bounds, what it wants now, and why it cannot."""
+    autoscaler = service.autoscaler
+    if autoscaler is None:
+        return
+    text.append("\nautoscaler ")
+    text.append(display_text(autoscaler.describe()), style="cyan")
+    now = [f"{label} {value}" for label, value in (("current", autoscaler.current), ("desired", autoscaler.desired))
+           if value is not None]
+    if now:
+        text.append("  " + " ".join(now))
+    if autoscaler.metrics:
+        text.append(display_text(f"  {autoscaler.metrics}"), style="dim")
+    for condition in autoscaler.conditions:
+        text.append("\n  " + display_text(condition), style="yellow")
 
 
 def events_text(events: list[Event]) -> Text:

@@ -19,7 +19,7 @@ from pilothouse.console.actions import Outcome, Status
 from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.screens.confirm import ConfirmScreen
 from pilothouse.console.screens.navigate import open_inspect
-from pilothouse.console.screens.scale import ScaleDialog, ScaleRequest
+from pilothouse.console.screens.scale import BoundsRequest, ScaleDialog, ScaleRequest
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.inspect import InspectTarget, TargetKind
@@ -161,12 +161,23 @@ class ServiceActionScreen(FleetScreenBase):
             return
         cluster, service = target
 
-        def chosen(request: ScaleRequest | None) -> None:
-            if request is not None:
+        def chosen(request: ScaleRequest | BoundsRequest | None) -> None:
+            if isinstance(request, BoundsRequest):
+                self._run_flow(Action.AUTOSCALE_BOUNDS, cluster, service, minimum=request.minimum,
+                               maximum=request.maximum)
+            elif request is not None:
                 self.plan_scale(cluster, service, request.replicas, force=request.force)
 
-        maximum = self.host().actions.max_replicas(cluster)
-        self.app.push_screen(ScaleDialog(f"{cluster}/{service.ref}", service.desired, maximum), chosen)
+        actions = self.host().actions
+        maximum = actions.max_replicas(cluster)
+        bounds_refusal = None
+        if service.autoscaler is not None:
+            try:
+                bounds_refusal = actions.refusal(cluster, Action.AUTOSCALE_BOUNDS, service)
+            except ProviderError as error:
+                bounds_refusal = str(error)
+        self.app.push_screen(ScaleDialog(f"{cluster}/{service.ref}", service.desired, maximum, service.autoscaler,
+                                         bounds_refusal), chosen)
 
     def action_scale_by(self, delta: int) -> None:
         target = self.selected()

@@ -55,6 +55,7 @@ class AwsClients:
         self.ecs: Any = None
         self.history: Any = None
         self.elbv2: Any = None
+        self.autoscaling: Any = None  # Application Auto Scaling, at the same endpoint as ECS
         self._session: Any = None
         self._config: Any = None
         self._logs: dict[str, Any] = {}
@@ -88,8 +89,11 @@ class AwsClients:
                 else {"mode": "standard"})
             self._config = Config(retries=retries, **timeouts)
             self.ecs = session.client("ecs", endpoint_url=self.endpoint_url or None, config=self._config)
+            self.autoscaling = session.client("application-autoscaling", endpoint_url=self.endpoint_url or None,
+                                              config=self._config)
             if self.deadline is not None:
                 self._bound_by_deadline(self.ecs)
+                self._bound_by_deadline(self.autoscaling)
             # Load balancers' target health (networks.py); an explicit endpoint_url (moto, a proxy) serves it too.
             self.elbv2 = session.client("elbv2", endpoint_url=self.endpoint_url or None, config=self._config)
             # Rollback history is a best effort: one attempt, no retries on the APIs that may not exist.
@@ -112,7 +116,8 @@ class AwsClients:
         if self.ecs is not None:
             with contextlib.suppress(Exception):
                 self.ecs.close()
-            self.ecs = None
+                self.autoscaling.close()
+            self.ecs = self.autoscaling = None
             self.connect()
 
     def _bound_by_deadline(self, client: Any) -> None:
@@ -130,8 +135,9 @@ class AwsClients:
             delay = random.random() * min(MAX_BACKOFF_S, 2.0 ** (attempts - 1))
             return max(0.0, min(delay, self.deadline - time.monotonic()))
 
-        client.meta.events.register_first("before-send.ecs", before_send)
-        client.meta.events.register_first("needs-retry.ecs", needs_retry)
+        service = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register_first(f"before-send.{service}", before_send)
+        client.meta.events.register_first(f"needs-retry.{service}", needs_retry)
 
     def forget_logs_clients(self) -> None:
         """After a login: the logs clients are built again from the new session when needed.
@@ -145,11 +151,11 @@ class AwsClients:
         with self._logs_lock:
             logs_clients = list(self._logs.values())
             self._logs.clear()
-        for client in (self.ecs, self.history, self.elbv2, *logs_clients):
+        for client in (self.ecs, self.history, self.elbv2, self.autoscaling, *logs_clients):
             if client is not None:
                 with contextlib.suppress(Exception):
                     client.close()
-        self.ecs = self.history = self.elbv2 = None
+        self.ecs = self.history = self.elbv2 = self.autoscaling = None
 
     def call(self, operation: str, client: Any = None, **kwargs: Any) -> dict[str, Any]:
         """One ECS API call (boto3 method name), its errors translated."""

@@ -3,11 +3,13 @@
 API economy, per refresh and per ECS cluster (N services, M tasks, C container instances):
 ceil(N/100) ListServices + ceil(N/10) DescribeServices, and on task refreshes (every TASKS_EVERY-th refresh,
 the last tasks are kept in between) ceil(M/100) ListTasks + ceil(M/100) DescribeTasks + 2*ceil(C/100)
-for container instances + G DescribeTargetHealth (one per target group the services' load balancers name).
-M counts the tasks described: those listed as RUNNING plus those that vanished from
-that list since the last look (they are described once more, to show why they stopped, then remembered
-for STOPPED_RETENTION_S). Task definitions are immutable: described once per ARN and cached. ListClusters
-runs at connect and, when `clusters` is unset, every CLUSTER_RELIST_S.
+for container instances + G DescribeTargetHealth (one per target group the services' load balancers
+name), plus, per provider on those task refreshes, ceil(T/50) DescribeScalableTargets and
+(when T > 0) ceil(P/50) DescribeScalingPolicies for the T scalable targets and P policies of Application Auto
+Scaling's ecs namespace (autoscaling.py). M counts the tasks described: those listed as RUNNING plus those
+that vanished from that list since the last look (they are described once more, to show why they stopped,
+then remembered for STOPPED_RETENTION_S). Task definitions are immutable: described once per ARN and cached.
+ListClusters runs at connect and, when `clusters` is unset, every CLUSTER_RELIST_S.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pilothouse.providers.completeness import Gaps, reason_of
+from pilothouse.providers.ecs.autoscaling import autoscaling_budget, read_targets
 from pilothouse.providers.ecs.client import DESCRIBE_WORKERS, LIST_PAGE, AwsClients
 from pilothouse.providers.ecs.events import observe_deployments
 from pilothouse.providers.ecs.raw import Raw, as_dict, as_str, cluster_name_of, dicts, task_definition_label
@@ -56,6 +59,12 @@ def api_budget(services: int, tasks: int, instances: int, target_groups: int = 0
     DescribeTargetHealth per target group on the task tier)."""
     return (math.ceil(services / LIST_PAGE) + math.ceil(services / DESCRIBE_SERVICES_MAX)
             + 2 * math.ceil(tasks / LIST_PAGE) + 2 * math.ceil(instances / LIST_PAGE) + target_groups)
+
+
+def provider_budget(per_cluster: Sequence[tuple[int, int, int]], targets: int, policies: int) -> int:
+    """The most calls one full refresh of a provider may make: each ECS cluster's api_budget, plus the
+    autoscaling listings made once for all of them."""
+    return sum(api_budget(*counts) for counts in per_cluster) + autoscaling_budget(targets, policies)
 
 
 @dataclass(slots=True)
@@ -96,6 +105,7 @@ SLOW_PARTS = ("tasks", "container instances", "target health")
 MODEL_PART = {"container instances": "nodes", "target health": "networks"}
 MAX_THROTTLE_COOLDOWN_S = 60.0
 DEFINITIONS_KEY = ("definitions", "task definitions")
+AUTOSCALING_KEY = ("autoscaling", "scalable targets")
 
 
 class ApiCooldown:
@@ -142,6 +152,10 @@ class EcsFetcher:
         self.clusters: dict[str, EcsClusterState] = {}
         self.missing_clusters: list[str] = []
         self.task_definitions: dict[str, Raw] = {}
+        # Application Auto Scaling, by resource id (service/CLUSTER/SERVICE): read on the slow tier.
+        self.scalable_targets: dict[str, Raw] = {}
+        self.scaling_policies: dict[str, list[Raw]] = {}
+        self._autoscaling_read: datetime | None = None
         self.tasks_due = True
         self._undescribable: set[str] = set()
         self._listed_at = 0.0
@@ -222,6 +236,8 @@ class EcsFetcher:
                 if not self._read_part(state, part, outcome, one_shot=one_shot) and part != "services":
                     tasks_complete = False
         self._read_task_definitions(outcome)
+        if tasks_due or self.gaps.is_open(AUTOSCALING_KEY):
+            self._read_autoscaling(outcome)
         for name in self.missing_clusters:
             self.gaps.note(("cluster", name), f"ECS cluster {name}", "not found",
                            part="services")
@@ -235,7 +251,8 @@ class EcsFetcher:
         # A denied or refused call stays so: only throttled and failing ones are worth another round.
         keys = [key for key in self.gaps.open_keys()
                 if isinstance(key, tuple) and key[1] in PARTS and key not in self._final]
-        if not keys:
+        autoscaling = self.gaps.is_open(AUTOSCALING_KEY) and AUTOSCALING_KEY not in self._final
+        if not keys and not autoscaling:
             return False
         outcome = RefreshOutcome()
         for arn, part in keys:
@@ -244,6 +261,8 @@ class EcsFetcher:
                 self._read_part(state, part, outcome, one_shot=True)
         if self.gaps.is_open(DEFINITIONS_KEY):
             self._read_task_definitions(outcome)
+        if autoscaling:
+            self._read_autoscaling(outcome)
         return True
 
     def missing(self) -> tuple[Missing, ...]:
@@ -318,6 +337,30 @@ class EcsFetcher:
                            reason_of(error, "AWS", "access denied"), part="containers")
             return
         self.gaps.close(key)
+
+    def _read_autoscaling(self, outcome: RefreshOutcome) -> None:
+        """Which services Application Auto Scaling owns; a gap (earlier answer kept) when it cannot be read.
+        Unreachable is a gap too: its own endpoint (AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING) may be down
+        while ECS answers."""
+        try:
+            self.scalable_targets, self.scaling_policies = read_targets(self.api)
+        except CredentialsError:
+            raise
+        except ProviderError as error:
+            if isinstance(error, Throttled):
+                outcome.throttled = True
+            elif isinstance(error, Forbidden):
+                outcome.forbidden.append("Application Auto Scaling")
+            if isinstance(error, Forbidden | InvalidInput):
+                self._final.add(AUTOSCALING_KEY)  # denied or refused: another round within a look won't help
+            operation = error.operation or "DescribeScalableTargets"
+            self.gaps.note(AUTOSCALING_KEY, f"Application Auto Scaling targets ({operation})",
+                           reason_of(error, "AWS", "access denied"), part="autoscalers",
+                           shown_from=self._autoscaling_read)
+            return
+        self._autoscaling_read = datetime.now(UTC)
+        self._final.discard(AUTOSCALING_KEY)
+        self.gaps.close(AUTOSCALING_KEY)
 
     def _refresh_services(self, state: EcsClusterState) -> None:
         arns = self.api.pages("list_services", "serviceArns", cluster=state.arn)

@@ -29,7 +29,7 @@ from pilothouse.providers.base import (
     Option,
     Provider,
 )
-from pilothouse.providers.ecs import actions, node_actions
+from pilothouse.providers.ecs import actions, autoscaling, node_actions
 from pilothouse.providers.ecs.advice import EcsAdvice
 from pilothouse.providers.ecs.client import AwsClients
 from pilothouse.providers.ecs.events import EVENTS_PER_CLUSTER, service_events
@@ -64,7 +64,8 @@ class EcsProvider(Provider):
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.UNCORDON, Capability.DRAIN,
-         Capability.LOGS})
+         Capability.LOGS,
+         Capability.AUTOSCALE_BOUNDS})
     ADVICE = EcsAdvice()
 
     def __init__(self, config: ClusterConfig) -> None:
@@ -201,15 +202,18 @@ class EcsProvider(Provider):
             observed = state.observed.get("services")
             state_networks, reach = build_networks(state.name, state.services, state.target_health)
             networks += state_networks
+            mapped: list[Service] = []
             for raw_service in state.services:
                 service = map_service(raw_service, state.name,
                                       self._fetch.task_definitions.get(as_str(raw_service.get("taskDefinition"))),
                                       by_service.get(as_str(raw_service.get("serviceArn")), []))
                 service.observed, service.stale, service.tasks_known = observed, stale, tasks_known
                 service.reachability = tuple(reach.get(service.id, ()))
-                services.append(service)
+                mapped.append(service)
                 events += service_events(raw_service, self.name, service.ref)
                 events += state.deployment_events.get(service.id, ())
+            autoscaling.attach(mapped, state.name, self._fetch.scalable_targets, self._fetch.scaling_policies)
+            services += mapped
         events.sort(key=lambda e: e.time)
         region = self._api.identity.region or "?"
         endpoint = f"{region} ({self.endpoint_url})" if self.endpoint_url else region
@@ -278,9 +282,20 @@ class EcsProvider(Provider):
     def plan_uncordon(self, node: Node) -> MutationPlan:
         return node_actions.plan_state(self._api, self.name, Action.UNCORDON, node)
 
+    def plan_autoscale_bounds(self, service: Service, minimum: int, maximum: int) -> MutationPlan:
+        self.check(Action.AUTOSCALE_BOUNDS, service)
+        if not self._api.connected:
+            self.connect()
+        return autoscaling.plan_bounds(self._api, self.name, service, minimum, maximum)
+
     def apply(self, plan: MutationPlan) -> str:
         if plan.action in (Action.DRAIN, Action.UNCORDON):
             return node_actions.apply_state(self._api, plan)
+        if plan.action is Action.AUTOSCALE_BOUNDS:
+            message = autoscaling.apply_bounds(self._api, plan)
+            with self._lock:
+                self._fetch.tasks_due = True  # the slow tier reads the targets again next refresh
+            return message
         message = actions.apply(self._api, plan)
         with self._lock:
             self._fetch.tasks_due = True

@@ -17,7 +17,8 @@ from pilothouse.providers.model import Missing, Service
 # The part of the model each kind feeds.
 PARTS = {"deployments": "services", "statefulsets": "services", "daemonsets": "services",
          "replicasets": "rollouts", "controllerrevisions": "rollouts", "pods": "tasks", "events": "events",
-         "nodes": "nodes", "services": "networks", "endpointslices": "networks", "networkpolicies": "networks"}
+         "nodes": "nodes", "services": "networks", "endpointslices": "networks", "networkpolicies": "networks",
+         "horizontalpodautoscalers": "autoscalers"}
 # What a workload's rollout is read from, by the workload's kind.
 ROLLOUT_KINDS = {"deployment": "replicasets", "statefulset": "controllerrevisions",
                  "daemonset": "controllerrevisions"}

@@ -21,11 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from pilothouse.providers.errors import ProviderError
+from pilothouse.providers.kubernetes.autoscalers import attach as attach_autoscalers
 from pilothouse.providers.kubernetes.objects import (
     CONTROLLER_REVISION_HASH,
     CONTROLLER_REVISIONS,
     EPOCH,
     EVENTS,
+    HORIZONTAL_POD_AUTOSCALERS,
     NODES,
     OWNER_KIND,
     PERSISTENT_VOLUME_CLAIMS,
@@ -515,6 +517,7 @@ def build_cluster(
         for task in service.tasks:
             ref_of_object[(namespace, "Pod", task.id.split("/", 1)[1])] = ref
 
+    attach_autoscalers(services, objects.get(HORIZONTAL_POD_AUTOSCALERS.resource, []))
     events: list[Event] = []
     for item in objects.get(EVENTS.resource, []):
         involved = _dict(item.get("involvedObject"))

@@ -40,6 +40,8 @@ EVENTS = Kind("events", "/api/v1")
 NODES = Kind("nodes", "/api/v1", namespaced=False)
 # For the doctor: a claim's access modes (ReadWriteOnce on several replicas) are on the claim, not the pod.
 PERSISTENT_VOLUME_CLAIMS = Kind("persistentvolumeclaims", "/api/v1")
+# What owns a workload's replica count (a manual scale is undone by it).
+HORIZONTAL_POD_AUTOSCALERS = Kind("horizontalpodautoscalers", "/apis/autoscaling/v2")
 # Networking: Services and the EndpointSlices that say which of their endpoints are ready, and how many
 # NetworkPolicies each namespace has (networks.py).
 SERVICES = Kind("services", "/api/v1")
@@ -47,7 +49,7 @@ ENDPOINT_SLICES = Kind("endpointslices", "/apis/discovery.k8s.io/v1")
 NETWORK_POLICIES = Kind("networkpolicies", "/apis/networking.k8s.io/v1")
 NETWORK_KINDS = (SERVICES, ENDPOINT_SLICES, NETWORK_POLICIES)
 WATCHED_KINDS = (DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, CONTROLLER_REVISIONS, PODS, EVENTS, NODES,
-                 PERSISTENT_VOLUME_CLAIMS, *NETWORK_KINDS)
+                 PERSISTENT_VOLUME_CLAIMS, *NETWORK_KINDS, HORIZONTAL_POD_AUTOSCALERS)
 WORKLOAD_KINDS = {"deployment": DEPLOYMENTS, "statefulset": STATEFULSETS, "daemonset": DAEMONSETS}
 OWNER_KIND = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
 

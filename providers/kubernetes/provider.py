@@ -32,7 +32,7 @@ from pilothouse.providers.base import (
 )
 from pilothouse.providers.errors import InvalidInput, Unreachable
 from pilothouse.providers.inspect import InspectResult, InspectTarget
-from pilothouse.providers.kubernetes import actions, node_actions
+from pilothouse.providers.kubernetes import actions, autoscalers, node_actions
 from pilothouse.providers.kubernetes.advice import KubernetesAdvice
 from pilothouse.providers.kubernetes.client import Connection
 from pilothouse.providers.kubernetes.follow import LogReader, NewPodScout
@@ -71,7 +71,8 @@ class KubernetesProvider(Provider):
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE, Capability.RESUME,
-         Capability.CORDON, Capability.UNCORDON, Capability.WATCH, Capability.LOGS}
+         Capability.CORDON, Capability.UNCORDON, Capability.WATCH, Capability.LOGS,
+         Capability.AUTOSCALE_BOUNDS}
     )
     ADVICE = KubernetesAdvice()
 
@@ -331,9 +332,15 @@ class KubernetesProvider(Provider):
                     "--delete-emptydir-data")
         return super().node_refusal(action, node)
 
+    def plan_autoscale_bounds(self, service: Service, minimum: int, maximum: int) -> MutationPlan:
+        self.check(Action.AUTOSCALE_BOUNDS, service)
+        return autoscalers.plan_bounds(self.connection.request, self.name, service, minimum, maximum)
+
     def apply(self, plan: MutationPlan) -> str:
         if plan.action in (Action.CORDON, Action.UNCORDON):
             return node_actions.apply_cordon(self.connection.request, plan)
+        if plan.action is Action.AUTOSCALE_BOUNDS:
+            return autoscalers.apply_bounds(self.connection.request, plan)
         return actions.apply(self.connection.request, plan)
 
     def revisions_diff(self, service: Service) -> RevisionDiff:

@@ -331,6 +331,8 @@ def map_service(
     restart = as_str(as_dict(template.get("RestartPolicy")).get("Condition"))
     if restart:
         details["restart"] = restart
+    # Said once, on the service screen: nothing but `docker service scale` changes a Swarm service's replicas.
+    details["autoscaler"] = "none (Docker Swarm has no autoscaler)"
     return Service(
         id=as_str(service.get("ID")),
         name=name,

@@ -242,6 +242,8 @@ class SwarmProvider(Provider):
     # -- mutations --------------------------------------------------------------------------------------
 
     def refusal(self, action: Action, service: Service) -> str | None:
+        if action is Action.AUTOSCALE_BOUNDS:
+            return f"Docker Swarm has no autoscaler: the replicas of {service.ref} are what you scale them to"
         return actions.job_refusal(action, service) or super().refusal(action, service)
 
     def inspect(self, target: InspectTarget) -> InspectResult:

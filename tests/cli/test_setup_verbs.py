@@ -87,8 +87,8 @@ def bash_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_bash_completes_verbs_and_options(completion_env: dict[str, str], bash_script: str) -> None:
     assert _bash_complete(completion_env, bash_script, "pilothouse", "") == [
-        "status", "scale", "doctor", "events", "rollout", "logs", "rollback", "nodes", "inspect", "diff", "restart",
-        "node", "networks", "completion", "config"]
+        "status", "scale", "autoscale", "doctor", "events", "rollout", "logs", "rollback", "nodes", "inspect", "diff",
+        "restart", "node", "networks", "completion", "config"]
     assert _bash_complete(completion_env, bash_script, "pilothouse", "ro") == ["rollout", "rollback"]
     assert set(_bash_complete(completion_env, bash_script, "pilothouse", "doctor", "--")) >= {
         "--json", "--cluster", "--fail-on", "--readonly", "--config"}

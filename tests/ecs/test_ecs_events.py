@@ -16,7 +16,7 @@ from pilothouse.providers.model import Event, TaskState
 pytestmark = pytest.mark.ecs
 
 READS = {"ListClusters", "ListServices", "DescribeServices", "ListTasks", "DescribeTasks", "ListContainerInstances",
-         "DescribeContainerInstances", "DescribeTaskDefinition"}
+         "DescribeContainerInstances", "DescribeTaskDefinition", "DescribeScalableTargets", "DescribeScalingPolicies"}
 
 
 @pytest.fixture

@@ -40,6 +40,9 @@ def budget(clusters: int, services: int, tasks: int, instances: int, *, with_tas
             "DescribeTasks": math.ceil(tasks / 100) * clusters,
             "ListContainerInstances": math.ceil(instances / 100) * clusters,
             "DescribeContainerInstances": math.ceil(instances / 100) * clusters,
+            # Once per provider, not per cluster: one page of Application Auto Scaling targets (none here, so
+            # no policies are asked for).
+            "DescribeScalableTargets": 1,
         }
         if target_groups:
             counts["DescribeTargetHealth"] = target_groups * clusters
@@ -207,6 +210,8 @@ def test_endpoint_from_botocore_environment(
 ) -> None:
     admin.create_cluster(clusterName="solo")
     monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", proxy.url)
+    # Application Auto Scaling has its own endpoint variable, as every AWS service.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING", proxy.url)
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     provider = make_provider(endpoint_url=None, region=None)  # both left to botocore
     provider.connect()

@@ -71,6 +71,8 @@ RESOURCES: dict[str, ResourceType] = {
     "services": ResourceType("/api/v1", "v1", "Service", True),
     "endpointslices": ResourceType("/apis/discovery.k8s.io/v1", "discovery.k8s.io/v1", "EndpointSlice", True),
     "networkpolicies": ResourceType("/apis/networking.k8s.io/v1", "networking.k8s.io/v1", "NetworkPolicy", True),
+    "horizontalpodautoscalers": ResourceType("/apis/autoscaling/v2", "autoscaling/v2", "HorizontalPodAutoscaler",
+                                             True, True),
 }
 # Every group version served, for routing (longest first).
 PREFIXES = tuple(sorted({rt.prefix for rt in RESOURCES.values()}, key=len, reverse=True))

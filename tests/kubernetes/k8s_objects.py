@@ -288,3 +288,31 @@ def network_policy(name: str, *, ns: str = NS) -> Obj:
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": name, "namespace": ns, "creationTimestamp": TS},
             "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+
+
+def hpa(target: str, minimum: int = 2, maximum: int = 10, *, name: str = "", ns: str = NS, current: int = 3,
+        desired: int = 3, cpu: int = 45, limited: str = "") -> Obj:
+    """An autoscaling/v2 HorizontalPodAutoscaler on the Deployment `target`, targeting 70% CPU."""
+    conditions: list[Obj] = [
+        {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "lastTransitionTime": TS},
+        {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "lastTransitionTime": TS},
+        {"type": "ScalingLimited", "status": "True" if limited else "False", "reason": limited or "DesiredWithinRange",
+         "message": "the desired replica count is more than the maximum replica count" if limited else "",
+         "lastTransitionTime": TS},
+    ]
+    return {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name or target, "namespace": ns, "creationTimestamp": TS},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+            "minReplicas": minimum, "maxReplicas": maximum,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+        },
+        "status": {
+            "currentReplicas": current, "desiredReplicas": desired,
+            "currentMetrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "current": {"averageUtilization": cpu, "averageValue": "45m"}}}],
+            "conditions": conditions,
+        },
+    }

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from apiserver import ApiServer
 from waiting import wait_until as wait_until
 
+from pilothouse.console.audit import default_audit_path
+from pilothouse.console.cli import main
 from pilothouse.providers.kubernetes import KubernetesProvider
 from pilothouse.providers.model import Service
 
@@ -35,3 +39,15 @@ def service_of(provider: KubernetesProvider, ref: str) -> Service:
 def patches(api: ApiServer) -> list[tuple[str, str, str, Any]]:
     """The PATCH requests the test server received: (method, path, Content-Type, body)."""
     return [write for write in api.state.writes if write[0] == "PATCH"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """The CLI in-process: (exit code, stdout, stderr)."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def audit_lines() -> list[dict[str, Any]]:
+    path = default_audit_path()
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

@@ -11,25 +11,11 @@ from typing import Any
 import pytest
 from apiserver import ApiServer
 from k8s_objects import daemonset, deployment, event, node, pod, replicaset
-from k8s_support import ProviderFactory, wait_until, write_config
-
-from pilothouse.console.audit import default_audit_path
-from pilothouse.console.cli import main
+from k8s_support import ProviderFactory, audit_lines, run, wait_until, write_config
 
 pytestmark = pytest.mark.kubernetes
 
 Obj = dict[str, Any]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def audit_lines() -> list[Obj]:
-    path = default_audit_path()
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def seed(api: ApiServer) -> None:

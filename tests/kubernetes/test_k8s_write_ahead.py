@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from apiserver import ApiServer
-from k8s_support import write_config
-from test_k8s_cli import run, seed
+from k8s_support import run, write_config
+from test_k8s_cli import seed
 from toasts import toasts as shown
 
 from pilothouse.console.app import PilothouseApp
