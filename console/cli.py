@@ -4,6 +4,10 @@ Exit codes: 0 ok, 1 the cluster refused or failed (or the confirmation was decli
 stayed incomplete without --allow-partial), 2 bad input or bad config, 130 interrupted. Every foreseeable
 error is one line on stderr, never a traceback. Heavy imports (Textual, SDKs) happen only when a verb needs
 them, so `--help` stays fast.
+
+Over 600 lines on purpose: the argument parser of every verb stays here as one table (help, completion and
+the global options read it whole); the verbs' bodies move out as they grow (look_verbs, action_verbs,
+network_verbs, setup_verbs).
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ One DemoProvider serves one cluster (flavor swarm, kubernetes or ecs). The scena
 - t = 60 s: the node comes back;
 - always: `payments` has one task failing its health check.
 `frozen_at` pins the clock (tests, screenshots). Scale and rollback change the simulated state.
+
+Over 600 lines on purpose: one clock ties the simulated tasks, rollouts, logs, events and mutations together,
+and splitting it would scatter that one timeline over modules that all read the same private state.
 """
 
 from __future__ import annotations
