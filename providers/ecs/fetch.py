@@ -115,26 +115,34 @@ class ApiCooldown:
         self.base_s = max(base_s, 0.05)
         self._until: dict[str, float] = {}
         self._streak: dict[str, int] = {}
+        self._wait: dict[str, float] = {}
 
     def throttled(self, operation: str) -> None:
         streak = self._streak.get(operation, 0) + 1
         self._streak[operation] = streak
         wait = min(MAX_THROTTLE_COOLDOWN_S, self.base_s * float(2 ** min(streak, 10)))
         self._until[operation] = time.monotonic() + wait
+        self._wait[operation] = wait
 
     def answered(self, operations: Sequence[str]) -> None:
         for operation in operations:
             self._streak.pop(operation, None)
             self._until.pop(operation, None)
+            self._wait.pop(operation, None)
 
     def remaining(self, operations: Sequence[str] | None = None) -> float:
         now = time.monotonic()
         names = self._until if operations is None else operations
         return max([0.0, *(self._until.get(name, 0.0) - now for name in names)])
 
+    def longest(self) -> float:
+        """The longest cool-down set for a call still throttled (its whole length, not what is left of it)."""
+        return max([0.0, *self._wait.values()])
+
     def clear(self) -> None:
         self._until.clear()
         self._streak.clear()
+        self._wait.clear()
 
 
 class EcsFetcher:

@@ -116,6 +116,10 @@ class EcsProvider(Provider):
 
     # -- snapshot -------------------------------------------------------------------------------
 
+    def cooldown_length(self) -> float:
+        """How long the longest current cool-down was set for (it doubles while a call stays throttled)."""
+        return self._fetch.cooldown.longest()
+
     def cooldown_remaining(self) -> float:
         """The longest cool-down of a throttled ECS call (0 when none is throttled)."""
         return self._fetch.cooldown.remaining()

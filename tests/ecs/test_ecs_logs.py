@@ -154,7 +154,7 @@ def test_logs_cli_prints_the_tail_and_refuses_clearly(
     assert main(["--config", config, "logs", "aws/shop/web", "--tail", "5"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert [line.split(" | ", 1)[1] for line in out] == ["second 1", "first 2", "second 2", "first 3", "second 3"]
-    assert out[0].split(" ", 1)[1].startswith(f"{web['second'][:12]}/app | ")
+    assert out[0].split(" ", 2)[2].startswith(f"{web['second'][:12]}/app | ")
 
     assert main(["--config", config, "logs", "aws/shop/web", "--tail", "2", "--task", web["first"]]) == 0
     assert [line.split(" | ", 1)[1] for line in capsys.readouterr().out.splitlines()] == ["first 2", "first 3"]

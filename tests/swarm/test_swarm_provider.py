@@ -145,7 +145,7 @@ def test_rollback_restores_the_previous_image(provider: SwarmProvider, services:
     plan = provider.plan_rollback(service)
     assert plan.before == f"pilothouse-test/app:2 (v{service.version})"
     assert plan.after == "pilothouse-test/app:1"
-    assert "task template" in plan.detail
+    assert "previous spec: image" in plan.detail  # what changed, named field by field
     assert provider.apply(plan) == f"rolling back {name} to pilothouse-test/app:1"
 
     def rolled_back() -> Service | None:
