@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from pilothouse.providers.advice import DoctorAdvice
 from pilothouse.providers.errors import InvalidInput, NotSupported
+from pilothouse.providers.exec import ExecStreams
 from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import Cluster, ClusterKind, Node, Service, ServiceMode
 from pilothouse.providers.revisions import RevisionDiff
@@ -42,6 +43,9 @@ class Action(StrEnum):
     DRAIN = "drain"  # move its tasks off (Swarm drain, Kubernetes cordon + evictions, ECS DRAINING)
     # The min/max of the autoscaler that owns a service's replicas (params: minimum, maximum).
     AUTOSCALE_BOUNDS = "autoscale_bounds"
+    # Run a command (or a shell) in one running task's container: providers/exec.py. Executed by run_exec,
+    # not apply; audited with who, where and the command, never the session's content.
+    EXEC = "exec"
 
 
 NODE_ACTIONS = frozenset({Action.CORDON, Action.UNCORDON, Action.DRAIN})
@@ -57,6 +61,7 @@ class Capability(StrEnum):
     UNCORDON = "uncordon"
     DRAIN = "drain"
     AUTOSCALE_BOUNDS = "autoscale_bounds"
+    EXEC = "exec"
     LOGS = "logs"
     WATCH = "watch"  # changes are pushed (Docker /events, Kubernetes watch), not only polled
 
@@ -258,6 +263,11 @@ class Provider(ABC):
         """What changed from the previous revision to the current one, field by field; NoPreviousRevision
         (exit 2) when there is none. Blocking: reads the live objects."""
         raise NotSupported(f"{self.kind.value} provider cannot compare revisions yet")
+
+    def run_exec(self, plan: MutationPlan, streams: ExecStreams) -> int:
+        """Run a planned exec (Action.EXEC) on `streams` and return the command's exit code. Blocks for the
+        whole session; the console calls it with the TUI suspended, after the intent is audited."""
+        raise NotSupported(f"the {self.words.name(self.kind)} provider cannot exec")
 
     def logs(
         self, service: Service, *, task_id: str = "", tail: int = 200, follow: bool = False,

@@ -1,0 +1,50 @@
+"""Exec into a running task's container: the provider-neutral half.
+
+The flow is the action layer's like every mutation (refused read-only, confirmed, write-ahead audited), with
+Action.EXEC: `Provider.plan(Action.EXEC, service, task_id=..., container=..., command=(...), tty=...)` calls
+the provider's `plan_exec` and returns a MutationPlan whose `before` names the task, node and container and
+whose `after` is the command (never the session's content: that is not audited). Instead of `apply`, the
+console calls `Provider.run_exec(plan, streams)` with the TUI suspended (or from the CLI) and gets the
+command's exit code.
+
+Each provider speaks its orchestrator's transport: Kubernetes the pods/exec subresource (websocket channels),
+Swarm the engine of the node that runs the task (a per-cluster `node_engine` template), ECS ExecuteCommand
+and the session-manager-plugin. Where exec cannot work, `plan_exec` raises NotSupported naming what is missing
+and, where there is one, the exact command to run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+# The shell an interactive exec opens when no command is given; kubectl and docker users type the same.
+DEFAULT_SHELL: tuple[str, ...] = ("/bin/sh",)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecStreams:
+    """The terminal (or pipes) a session runs on. File descriptors, so a raw TTY can be bridged byte for byte."""
+
+    stdin: int = 0
+    stdout: int = 1
+    stderr: int = 2
+    # A terminal is attached: allocate a TTY in the container and put ours in raw mode for the session.
+    tty: bool = False
+
+    def size(self) -> tuple[int, int]:
+        """(columns, rows) of the terminal, for the container's TTY; 80x24 when there is none."""
+        try:
+            columns, rows = os.get_terminal_size(self.stdout)
+        except OSError:
+            fallback = shutil.get_terminal_size((80, 24))
+            return fallback.columns, fallback.lines
+        return columns, rows
+
+
+def command_text(command: tuple[str, ...]) -> str:
+    """The command as the audit line and the confirmation show it (shell-quoted, one line)."""
+    import shlex
+
+    return shlex.join(command) if command else shlex.join(DEFAULT_SHELL)
