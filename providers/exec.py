@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 # The shell an interactive exec opens when no command is given; kubectl and docker users type the same.
@@ -48,3 +50,21 @@ def command_text(command: tuple[str, ...]) -> str:
     import shlex
 
     return shlex.join(command) if command else shlex.join(DEFAULT_SHELL)
+
+
+@contextmanager
+def raw_terminal(streams: ExecStreams) -> Iterator[None]:
+    """Our terminal in raw mode for an interactive session (keys go to the container as typed, Ctrl+C
+    included), restored however the session ends. Does nothing without a TTY."""
+    if not streams.tty or not os.isatty(streams.stdin):
+        yield
+        return
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(streams.stdin)
+    try:
+        tty.setraw(streams.stdin)
+        yield
+    finally:
+        termios.tcsetattr(streams.stdin, termios.TCSADRAIN, saved)
