@@ -24,7 +24,11 @@ EXAMPLES = {
     "node": """examples:
   pilothouse node prod-swarm/worker-2 cordon      no new tasks there (Swarm availability pause)
   pilothouse node prod-swarm/worker-2 drain       its tasks move off; asks for the node's name typed back
-  pilothouse node prod-swarm/worker-2 uncordon --yes""",
+  pilothouse node prod-swarm/worker-2 uncordon --yes
+  pilothouse node prod-eks/ip-10-0-1-7 drain       cordon, then evict its pods (PodDisruptionBudgets respected)
+
+A Kubernetes drain prints a line per evicted pod on stderr; it exits 1 when pods it should have moved are
+left (a budget still refusing at the deadline, a pod with no controller), naming each and why.""",
 }
 
 
@@ -94,6 +98,7 @@ def _typed(question: str, expected: str) -> bool:
 
 def _node(fleet: Fleet, args: argparse.Namespace) -> int:
     from pilothouse.console import cli
+    from pilothouse.console.status_text import say
     from pilothouse.providers.base import Action, MutationPlan
 
     cluster_name, _, ref = args.target.partition("/")
@@ -112,4 +117,7 @@ def _node(fleet: Fleet, args: argparse.Namespace) -> int:
             return _typed(f"type the node's name ({plan.service_ref}) to drain it:", plan.service_ref)
         return cli._confirm(f"{action.value} node {cluster_name}/{plan.service_ref}?")
 
-    return cli._report(fleet.actions.run(action, cluster_name, locate, confirm, service_ref=ref))
+    def progress(line: str) -> None:  # a drain's evictions, one line each, beside the final summary on stdout
+        say(line, err=True, flush=True)
+
+    return cli._report(fleet.actions.run(action, cluster_name, locate, confirm, service_ref=ref, progress=progress))

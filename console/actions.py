@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from pilothouse.console.audit import PENDING, AuditLog, AuditUnavailable, new_attempt, os_reason
-from pilothouse.providers.base import Action, MutationPlan, Provider
+from pilothouse.providers.base import Action, MutationPlan, Progress, Provider
 from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported, ProviderError
 from pilothouse.providers.model import Node, Service
 
@@ -219,9 +219,11 @@ class ActionLayer:
         return self.provider(cluster).node_refusal(action, node)
 
     def run(self, action: Action, cluster: str, locate: Callable[[], Service | Node], confirm: Confirm, *,
-            force: bool = False, service_ref: str = "", **params: Any) -> Outcome:
+            force: bool = False, service_ref: str = "", progress: Progress | None = None,
+            **params: Any) -> Outcome:
         """Plan, confirm, write the intent, execute, write the outcome. Never raises a ProviderError: the
-        Outcome says what happened (KeyboardInterrupt at the confirmation is audited, then re-raised)."""
+        Outcome says what happened (KeyboardInterrupt at the confirmation is audited, then re-raised).
+        `progress` hears a long action's steps while it executes (a drain's evictions)."""
         attempt = _Attempt(self, action, cluster, service_ref, after=_param_text(params))
         self.provider(cluster)  # an unknown cluster is a typo, not an attempt: raises NotFound, unaudited
         if self.readonly_for(cluster):
@@ -275,7 +277,7 @@ class ActionLayer:
         if self.readonly_for(cluster):
             # Checked again: read-only switched on while the confirmation was open must still hold.
             return attempt.refused(ReadOnlyRefused(f"{action.value} refused: {self.readonly_why(cluster)}"))
-        return attempt.execute(provider)
+        return attempt.execute(provider, progress or _unheard)
 
     def record_refusal(self, cluster: str, service: str, action: Action, reason: str) -> str:
         """A mutation asked for and refused before any plan (a key pressed in read-only mode). Returns the
@@ -329,7 +331,7 @@ class _Attempt:
         warning = self.record(f"failed: {error}")
         return Outcome(Status.FAILED, str(error), plan=self.plan, error=error, audit_warning=warning)
 
-    def execute(self, provider: Provider) -> Outcome:
+    def execute(self, provider: Provider, progress: Progress) -> Outcome:
         plan = self.plan
         assert plan is not None
         try:
@@ -340,7 +342,7 @@ class _Attempt:
                                        "fix the path or audit_log in the config")
             return Outcome(Status.REFUSED, str(refusal), plan=plan, error=refusal)
         try:
-            message = qualified_result(plan, provider.apply(plan))
+            message = qualified_result(plan, provider.apply_with_progress(plan, progress))
         except ProviderError as error:
             return self._outcome(Status.FAILED, str(error), f"failed: {error}", error)
         except Exception as error:  # a provider bug must still leave an outcome line and no traceback
@@ -356,6 +358,10 @@ class _Attempt:
             sent = "the change WAS sent" if status is Status.DONE else "the change was attempted"
             warning = f"{sent}, but its outcome is not in the audit log: {warning}"
         return Outcome(status, message, plan=self.plan, error=error, audit_warning=warning, sent=True)
+
+
+def _unheard(line: str) -> None:
+    """No one follows this action's progress: its outcome says it all."""
 
 
 def bounds_text(minimum: int, maximum: int) -> str:

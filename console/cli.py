@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pilothouse import __version__
 from pilothouse.console.action_verbs import add_action_commands, run_action_command
@@ -254,7 +254,7 @@ def _mutate(fleet: Fleet, args: argparse.Namespace, action_name: str = "") -> in
 
     cluster_name, ref = _split_target(args.target)
     actions = fleet.actions
-    params: dict[str, int] = {}
+    params: dict[str, Any] = {}  # replicas, minimum, maximum: whole numbers
     if args.command == "scale":
         # Parse before contacting anything: bad input must send nothing (and is not an attempt).
         params["replicas"] = actions.parse_replicas(args.replicas, force=args.force,

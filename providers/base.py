@@ -50,6 +50,9 @@ class Action(StrEnum):
 
 NODE_ACTIONS = frozenset({Action.CORDON, Action.UNCORDON, Action.DRAIN})
 
+Progress = Callable[[str], None]
+"""One line of a long action's progress ("evicted pod prod/web-1 (3 of 7)"), called on the worker's thread."""
+
 
 class Capability(StrEnum):
     SCALE = "scale"
@@ -253,6 +256,11 @@ class Provider(ABC):
     @abstractmethod
     def apply(self, plan: MutationPlan) -> str:
         """Carry out a plan; returns a one-line result. Raises Conflict when the object changed meanwhile."""
+
+    def apply_with_progress(self, plan: MutationPlan, progress: Progress) -> str:
+        """apply(), telling `progress` how a long action goes (a Kubernetes drain's evictions, one line each).
+        The default has nothing to tell."""
+        return self.apply(plan)
 
     def inspect(self, target: InspectTarget) -> InspectResult:
         """The orchestrator's own description of a service, task or node, masked (providers/inspect.py).

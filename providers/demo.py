@@ -606,6 +606,16 @@ class DemoProvider(Provider):
         return MutationPlan(action, self.name, node.name, node.id, before=f"availability {current.availability.value}",
                             after=f"availability {wanted.value}", payload={"availability": wanted.value})
 
+    def node_refusal(self, action: Action, node: Node) -> str | None:
+        """Gated by state as the real providers are: nothing to change is not offered."""
+        current = node.availability
+        if (action is Action.CORDON and current is not Availability.ACTIVE) or (
+                action is Action.DRAIN and current is Availability.DRAIN):
+            return f"node {node.name} is already {node.availability_word}"
+        if action is Action.UNCORDON and current is Availability.ACTIVE:
+            return f"node {node.name} is already {node.availability_word}; nothing to uncordon"
+        return super().node_refusal(action, node)
+
     def plan_cordon(self, node: Node) -> MutationPlan:
         return self._plan_node(Action.CORDON, node)
 

@@ -1,7 +1,9 @@
 """Cordon, uncordon and drain keys on the nodes list and the node screen, through the one mutation flow.
 
 A drain moves every task off the node, so its confirmation asks for the node's name typed back; cordon and
-uncordon use the ordinary yes/no confirmation. A key is offered only when the action layer has no refusal.
+uncordon use the ordinary yes/no confirmation. A key is offered only when the action layer has no refusal (the
+provider's node_refusal gates by state: no cordon of a cordoned node); pressed anyway, it toasts the reason.
+A long action's progress (a Kubernetes drain's evictions) arrives from the worker as a toast per step.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pilothouse.console.screens.confirm import ConfirmScreen, plan_text
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.model import Node
+from pilothouse.providers.text import display_text
 
 NODE_ACTION_OF_BINDING = {"cordon": Action.CORDON, "uncordon": Action.UNCORDON, "drain": Action.DRAIN}
 
@@ -119,9 +122,13 @@ class NodeActionScreen(FleetScreenBase):
         cluster, node = target
         actions = self.host().actions
 
+        def progress(line: str) -> None:
+            self.app.call_from_thread(self._progress, f"{cluster}/{node.name}", mutation, line)
+
         def work() -> None:
             try:
-                outcome = actions.run(mutation, cluster, lambda: node, self._confirm, service_ref=node.name)
+                outcome = actions.run(mutation, cluster, lambda: node, self._confirm, service_ref=node.name,
+                                      progress=progress)
             except ProviderError as error:
                 outcome = Outcome(Status.REFUSED, str(error), error=error)
             self.app.call_from_thread(self._finished, cluster, outcome)
@@ -143,6 +150,10 @@ class NodeActionScreen(FleetScreenBase):
             if worker.is_cancelled:
                 return False
         return answer[0]
+
+    def _progress(self, subject: str, action: Action, line: str) -> None:
+        self.notify(display_text(line), title=f"{action.value.capitalize()} · {display_text(subject)}",
+                    severity="information", timeout=5, markup=False)
 
     def _finished(self, cluster: str, outcome: Outcome) -> None:
         failed = outcome.status not in (Status.DONE, Status.CANCELLED, Status.UNCHANGED)

@@ -14,6 +14,20 @@ CORDON_REFUSAL = ("ECS has no cordon that keeps tasks running: DRAINING (drain) 
                   "the service tasks off")
 
 
+def refusal(action: Action, node: Node) -> str | None:
+    """CORDON never applies; otherwise nothing to change, from the status the console last saw."""
+    if action is Action.CORDON:
+        return CORDON_REFUSAL
+    status = (node.raw_availability or node.raw_state).upper()
+    if action is Action.DRAIN and status == "DRAINING":
+        return f"container instance {node.name} is already DRAINING"
+    if action is Action.UNCORDON and status == "ACTIVE":
+        return f"container instance {node.name} is already ACTIVE; nothing to undo"
+    if status == "INACTIVE":
+        return f"container instance {node.name} is INACTIVE (deregistered): ECS takes no state change for it"
+    return None
+
+
 def plan_state(api: AwsClients, cluster_name: str, action: Action, node: Node) -> MutationPlan:
     ecs_cluster = node.labels.get("ecs cluster", "")
     answer = api.call("describe_container_instances", cluster=ecs_cluster, containerInstances=[node.id])

@@ -276,9 +276,7 @@ class EcsProvider(Provider):
         return actions.plan_restart(self._api, self.name, service)
 
     def node_refusal(self, action: Action, node: Node) -> str | None:
-        if action is Action.CORDON:
-            return node_actions.CORDON_REFUSAL
-        return super().node_refusal(action, node)
+        return node_actions.refusal(action, node) or super().node_refusal(action, node)
 
     def plan_drain(self, node: Node) -> MutationPlan:
         return node_actions.plan_state(self._api, self.name, Action.DRAIN, node)

@@ -1,6 +1,7 @@
 """Cordon and uncordon a Kubernetes node as kubectl does: a strategic merge patch of spec.unschedulable (true;
 on uncordon the field removed, which is what kubectl's two-way diff of `false` sends). Drain by eviction is
-not here yet: the provider refuses it with the kubectl command to run."""
+in drain.py. `refusal` gates the keys by the node's state as the console last saw it; the plan checks again
+against the live node."""
 
 from __future__ import annotations
 
@@ -10,11 +11,22 @@ from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import NotSupported
 from pilothouse.providers.kubernetes.client import Request
 from pilothouse.providers.kubernetes.objects import NODES, _dict, collection_path
-from pilothouse.providers.model import Node
+from pilothouse.providers.model import Availability, Node
 
 
 def node_path(name: str) -> str:
     return f"{collection_path(NODES)}/{name}"
+
+
+def refusal(action: Action, node: Node) -> str | None:
+    """Cordon a cordoned node, uncordon a schedulable one: nothing to change. A drain always applies (a cordoned
+    or NotReady node may still hold pods to evict)."""
+    cordoned = node.availability is not Availability.ACTIVE
+    if action is Action.CORDON and cordoned:
+        return f"node {node.name} is already cordoned (SchedulingDisabled); uncordon puts it back in rotation"
+    if action is Action.UNCORDON and not cordoned:
+        return f"node {node.name} is schedulable already; nothing to uncordon"
+    return None
 
 
 def plan_cordon(request: Request, cluster: str, node: Node, *, cordon: bool) -> MutationPlan:

@@ -28,11 +28,12 @@ from pilothouse.providers.base import (
     LogLine,
     MutationPlan,
     Option,
+    Progress,
     Provider,
 )
 from pilothouse.providers.errors import InvalidInput, Unreachable
 from pilothouse.providers.inspect import InspectResult, InspectTarget
-from pilothouse.providers.kubernetes import actions, autoscalers, node_actions
+from pilothouse.providers.kubernetes import actions, autoscalers, drain, node_actions
 from pilothouse.providers.kubernetes.advice import KubernetesAdvice
 from pilothouse.providers.kubernetes.client import Connection
 from pilothouse.providers.kubernetes.follow import LogReader, NewPodScout
@@ -60,6 +61,8 @@ from pilothouse.providers.kubernetes.watch import Reflector, ReflectorHost
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Node, Service
 from pilothouse.providers.revisions import RevisionDiff
 
+DRAIN_TIMEOUT_S = 300.0
+
 
 class KubernetesProvider(Provider):
     kind = ClusterKind.KUBERNETES
@@ -68,10 +71,12 @@ class KubernetesProvider(Provider):
         "kubeconfig": Option((str,), "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"),
         "context": Option((str,), "context to use (default: the kubeconfig's current context)"),
         "namespaces": Option((list,), "namespaces to show (default: the whole cluster, else the context's namespace)"),
+        "drain_timeout": Option((int, float), "seconds a node drain keeps retrying evictions a PodDisruptionBudget "
+                                              "refuses (default 300; kubectl drain --timeout)"),
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE, Capability.RESUME,
-         Capability.CORDON, Capability.UNCORDON, Capability.WATCH, Capability.LOGS,
+         Capability.CORDON, Capability.UNCORDON, Capability.DRAIN, Capability.WATCH, Capability.LOGS,
          Capability.AUTOSCALE_BOUNDS}
     )
     ADVICE = KubernetesAdvice()
@@ -86,6 +91,10 @@ class KubernetesProvider(Provider):
         self.backoff_initial_s = 0.5
         self.backoff_max_s = 30.0
         self.forbidden_retry_s = 60.0
+        # A drain retries evictions a PodDisruptionBudget refuses this often (kubectl: 5 s), until its deadline.
+        self.drain_retry_s = 5.0
+        timeout = config.options.get("drain_timeout", DRAIN_TIMEOUT_S)
+        self.drain_timeout_s = max(0.0, float(timeout)) if isinstance(timeout, int | float) else DRAIN_TIMEOUT_S
         self.sync_timeout_s = 20.0
         self.list_page_size = 500
         # Bounds for a long session on a busy cluster: Events kept in the cache, and shown.
@@ -325,18 +334,25 @@ class KubernetesProvider(Provider):
     def plan_uncordon(self, node: Node) -> MutationPlan:
         return node_actions.plan_cordon(self.connection.request, self.name, node, cordon=False)
 
+    def plan_drain(self, node: Node) -> MutationPlan:
+        return drain.plan_drain(self.connection, self.name, node, timeout_s=self.drain_timeout_s)
+
     def node_refusal(self, action: Action, node: Node) -> str | None:
-        if action is Action.DRAIN:
-            # Eviction with PodDisruptionBudgets is not built yet: say what does it today.
-            return (f"drain is not built for Kubernetes yet; run: kubectl drain {node.name} --ignore-daemonsets "
-                    "--delete-emptydir-data")
-        return super().node_refusal(action, node)
+        return node_actions.refusal(action, node) or super().node_refusal(action, node)
 
     def plan_autoscale_bounds(self, service: Service, minimum: int, maximum: int) -> MutationPlan:
         self.check(Action.AUTOSCALE_BOUNDS, service)
         return autoscalers.plan_bounds(self.connection.request, self.name, service, minimum, maximum)
 
+    def apply_with_progress(self, plan: MutationPlan, progress: Progress) -> str:
+        if plan.action is Action.DRAIN:
+            return drain.Drain(self.connection, plan, progress, timeout_s=self.drain_timeout_s,
+                               retry_s=self.drain_retry_s).run()
+        return self.apply(plan)
+
     def apply(self, plan: MutationPlan) -> str:
+        if plan.action is Action.DRAIN:
+            return self.apply_with_progress(plan, lambda line: None)
         if plan.action in (Action.CORDON, Action.UNCORDON):
             return node_actions.apply_cordon(self.connection.request, plan)
         if plan.action is Action.AUTOSCALE_BOUNDS:

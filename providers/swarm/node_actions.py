@@ -22,6 +22,20 @@ WHAT_HAPPENS = {
 }
 
 
+def refusal(action: Action, node: Node) -> str | None:
+    """Nothing to change, in Swarm's words, from the availability the console last saw. A node that is down
+    can still be drained: its tasks are rescheduled elsewhere."""
+    current = node.raw_availability or node.availability.value
+    if action is Action.CORDON and current in ("pause", "drain"):
+        return (f"node {node.name} is already {current}: no new tasks go there"
+                + ("" if current == "pause" else "; uncordon makes it active"))
+    if action is Action.UNCORDON and current == "active":
+        return f"node {node.name} is already active; nothing to uncordon"
+    if action is Action.DRAIN and current == "drain":
+        return f"node {node.name} is already drain: its tasks have been moved off"
+    return None
+
+
 def plan_availability(cluster: str, action: Action, node: Node, live: Raw) -> MutationPlan:
     wanted = AVAILABILITY[action]
     spec = as_dict(live.get("Spec"))

@@ -283,6 +283,9 @@ class SwarmProvider(Provider):
         self.check(Action.RESUME, service)
         return actions.plan_resume(self.name, service, self._inspect(service))
 
+    def node_refusal(self, action: Action, node: Node) -> str | None:
+        return node_actions.refusal(action, node) or super().node_refusal(action, node)
+
     def _node_plan(self, action: Action, node: Node) -> MutationPlan:
         live = self._call(lambda client: client.inspect_node(node.id or node.name))
         return node_actions.plan_availability(self.name, action, node, as_dict(live))

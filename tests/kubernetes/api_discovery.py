@@ -4,7 +4,7 @@ kubectl asks for aggregated discovery (Accept: ...;g=apidiscovery.k8s.io;v=v2;as
 plain application/json last) and falls back to the legacy documents when the answer is plain JSON, so only
 these are served: /api (APIVersions), /apis (APIGroupList), /api/v1 and /apis/GROUP/VERSION
 (APIResourceList). Names, short names and categories are kube-apiserver's own: `kubectl get deploy,po`
-resolves through them. Verbs are those the test server serves (it refuses create and delete).
+resolves through them. Verbs are those the test server serves (it refuses create and delete, but for evictions).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ NAMES: dict[str, tuple[str, list[str], list[str]]] = {
     "services": ("service", ["svc"], ["all"]),
     "endpointslices": ("endpointslice", [], []),
     "networkpolicies": ("networkpolicy", ["netpol"], []),
+    "poddisruptionbudgets": ("poddisruptionbudget", ["pdb"], []),
 }
 
 
@@ -71,6 +72,9 @@ def _resource_list(group_version: str, resources: dict[str, Served], scalable: s
         if name == "pods":
             entries.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
                             "verbs": ["get"]})
+            # kubectl drain looks for this entry (group and version set) to evict rather than delete.
+            entries.append({"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
+                            "version": "v1", "kind": "Eviction", "verbs": ["create"]})
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}
 
 

@@ -10,15 +10,17 @@ Served: /version; discovery (api_discovery.py); list (cluster-wide and namespace
 fieldSelector on metadata.name/namespace; a Table when asked, api_tables.py), watch (JSON lines over a chunked
 response, honouring timeoutSeconds; the watch-list with its initial-events-end bookmark), get, patch
 (json-patch, merge-patch, a practical subset of strategic-merge-patch), the scale subresource (get/patch/put),
-and the pod log subresource with kubelet's semantics (tailLines, sinceTime, timestamps, container, previous;
-follow=true streams appended lines over a chunked response).
+the pod log subresource with kubelet's semantics (tailLines, sinceTime, timestamps, container, previous;
+follow=true streams appended lines over a chunked response), and PodDisruptionBudgets with the pods/eviction
+subresource (api_disruption.py: budget status derived from the pods, evictions allowed or refused with 429).
 
 A real kubectl v1.36 is its oracle (test_k8s_kubectl_oracle.py): where they disagree, this server is wrong.
 ApiServer(anonymous=True) also serves requests without credentials, as kubectl sends no token over plain http.
 Test controls: compact() (410 for older watches), forbid(resource) (403), grant_only_namespaces(...) (a
 namespaced Role: 403 at cluster scope), paged lists (limit/continue; expire_continue_tokens for 410 Expired),
 drop_watches(), fail_for(seconds) / fail_next(n) (500s), add_log()/end_log(), request counts by verb and by
-HTTP method (POST and DELETE are counted and refused, so a test can prove nothing mutating was sent).
+HTTP method (DELETE, and POST anywhere but pods/NAME/eviction, are counted and refused, so a test can prove
+nothing mutating was sent).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from api_discovery import discovery
+from api_disruption import Refusal, evict, refresh_budgets, refusal_status
 from api_tables import table, wants_table
 
 Obj = dict[str, Any]
@@ -73,11 +76,16 @@ RESOURCES: dict[str, ResourceType] = {
     "networkpolicies": ResourceType("/apis/networking.k8s.io/v1", "networking.k8s.io/v1", "NetworkPolicy", True),
     "horizontalpodautoscalers": ResourceType("/apis/autoscaling/v2", "autoscaling/v2", "HorizontalPodAutoscaler",
                                              True, True),
+    "poddisruptionbudgets": ResourceType("/apis/policy/v1", "policy/v1", "PodDisruptionBudget", True, True),
 }
 # Every group version served, for routing (longest first).
 PREFIXES = tuple(sorted({rt.prefix for rt in RESOURCES.values()}, key=len, reverse=True))
 KIND_TO_RESOURCE = {rt.kind: name for name, rt in RESOURCES.items()}
 SCALABLE = {"deployments", "statefulsets", "replicasets"}
+# Budgets' status is derived from these (api_disruption.refresh_budgets, the disruption controller's job).
+BUDGET_INPUTS = {"pods", "poddisruptionbudgets", "replicasets", "deployments", "statefulsets"}
+# Field selectors beyond metadata.name/namespace, per resource (kube-apiserver's pod fields that kubectl uses).
+FIELDS = {"pods": {"spec.nodeName": ("spec", "nodeName"), "status.phase": ("status", "phase")}}
 
 # Strategic merge: lists of objects merge by these keys (the practical subset of the Kubernetes patch
 # strategies: containers/env/volumes by name, ports by containerPort, volumeMounts by mountPath,
@@ -317,13 +325,18 @@ class ApiState:
             meta["resourceVersion"] = str(self._bump())
             self.objects[resource][key] = obj
             self._record(resource, "MODIFIED" if old else "ADDED", obj)
-            return copy.deepcopy(obj)
+            stored = copy.deepcopy(obj)
+            if resource in BUDGET_INPUTS:
+                refresh_budgets(self)
+            return stored
 
     def delete(self, resource: str, namespace: str, name: str) -> None:
         with self.cond:
             obj = self.objects[resource].pop((namespace, name))
             obj["metadata"]["resourceVersion"] = str(self._bump())
             self._record(resource, "DELETED", obj)
+            if resource in BUDGET_INPUTS:
+                refresh_budgets(self)
 
     def get(self, resource: str, namespace: str, name: str) -> Obj:
         with self.cond:
@@ -474,16 +487,21 @@ def matches_labels(obj: Obj, selector: str) -> bool:
     return True
 
 
-def matches_fields(obj: Obj, selector: str) -> bool:
-    """Field selectors every resource supports: metadata.name and metadata.namespace (=, ==, !=)."""
-    meta = obj.get("metadata") or {}
+def matches_fields(obj: Obj, selector: str, resource: str = "") -> bool:
+    """Field selectors every resource supports, metadata.name and metadata.namespace, plus the resource's own
+    (FIELDS: a pod's spec.nodeName, as kubectl drain lists a node's pods); =, == and !=."""
+    extra = FIELDS.get(resource, {})
     for term in filter(None, (t.strip() for t in selector.split(","))):
         negate = "!=" in term
         field, _, value = term.replace("!=", "=", 1).replace("==", "=", 1).partition("=")
-        if field not in ("metadata.name", "metadata.namespace"):
-            raise PatchError(400, f'"{field}" is not a known field selector: only "metadata.name", '
-                                  '"metadata.namespace"')
-        if (meta.get(field.removeprefix("metadata."), "") == value) == negate:
+        if field in ("metadata.name", "metadata.namespace"):
+            section, key = "metadata", field.removeprefix("metadata.")
+        elif field in extra:
+            section, key = extra[field]
+        else:
+            known = ", ".join(f'"{name}"' for name in ("metadata.name", "metadata.namespace", *extra))
+            raise PatchError(400, f'"{field}" is not a known field selector: only {known}')
+        if (((obj.get(section) or {}).get(key) or "") == value) == negate:
             return False
     return True
 
@@ -511,6 +529,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: pytest shows failures
         pass
+
+    def handle(self) -> None:
+        # A client gone mid-stream (an earlier CLI run's watch, fed by a later change) is no error of the
+        # server's: no traceback on the stderr a test reads.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            super().handle()
 
     @property
     def state(self) -> ApiState:
@@ -568,7 +592,8 @@ class Handler(BaseHTTPRequestHandler):
         code = 500 if failing else 0
         if not failing and self.state.is_forbidden(route):
             code = 403
-        resource = f"{route.resource}/log" if route.subresource == "log" else route.resource
+        resource = (f"{route.resource}/{route.subresource}" if route.subresource in ("log", "eviction")
+                    else route.resource)
         with self.state.cond:
             self.state.counts[(verb, resource)] += 1
             self.state.request_log.append((time.monotonic(), verb, resource, code or 200))
@@ -584,7 +609,7 @@ class Handler(BaseHTTPRequestHandler):
             )
             return
         try:
-            matches_fields({}, query.get("fieldSelector", ""))  # an unknown field is refused before serving
+            matches_fields({}, query.get("fieldSelector", ""), route.resource)  # an unknown field: refused first
             if verb == "watch":
                 self._watch(route, query)
             elif verb == "list":
@@ -595,6 +620,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._get(route)
             elif verb in ("patch", "update"):
                 self._write(route, method)
+            elif verb == "create" and route.resource == "pods" and route.subresource == "eviction":
+                self._evict(route)
             else:
                 self.close_connection = True  # its body, if any, is left unread
                 self._status(405, "MethodNotAllowed", f"{method} is not supported here")
@@ -610,7 +637,7 @@ class Handler(BaseHTTPRequestHandler):
                 return "get"
             # Go's strconv.ParseBool, as the API server: the typed Python client sends "True".
             return "watch" if query.get("watch", "").lower() in ("true", "t", "1") else "list"
-        return {"PATCH": "patch", "PUT": "update"}.get(method, method.lower())
+        return {"PATCH": "patch", "PUT": "update", "POST": "create"}.get(method, method.lower())
 
     def _in_scope(self, route: Route, key: tuple[str, str], obj: Obj, query: dict[str, str]) -> bool:
         if route.namespace and key[0] != route.namespace:
@@ -619,7 +646,7 @@ class Handler(BaseHTTPRequestHandler):
         if selector and not matches_labels(obj, selector):
             return False
         fields = query.get("fieldSelector")
-        return not fields or matches_fields(obj, fields)
+        return not fields or matches_fields(obj, fields, route.resource)
 
     def _list(self, route: Route, query: dict[str, str]) -> None:
         """A list, paged with limit/continue as the API server does.
@@ -664,6 +691,17 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(200, {
             "kind": f"{rtype.kind}List", "apiVersion": rtype.api_version, "metadata": metadata, "items": items,
         })
+
+    def _evict(self, route: Route) -> None:
+        body = self._read_body()
+        with self.state.cond:
+            self.state.writes.append(("POST", self.path.split("?", 1)[0], self.headers.get("Content-Type", ""),
+                                      copy.deepcopy(body)))
+            try:
+                code, answer = 201, evict(self.state, route.namespace, route.name, body)
+            except Refusal as refusal:
+                code, answer = refusal.code, refusal_status(refusal)
+        self._send_json(code, answer)
 
     def _lookup(self, route: Route) -> Obj | None:
         key = (route.namespace if RESOURCES[route.resource].namespaced else "", route.name)
