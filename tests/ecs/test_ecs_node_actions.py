@@ -1,6 +1,7 @@
 """Container instance drain and back to ACTIVE through the CLI verb, against moto behind the counting proxy:
 UpdateContainerInstancesState with DRAINING / ACTIVE, seen in describe_container_instances; cordon refused with
-the reason (ECS has none that keeps tasks running); read-only and an unknown instance send nothing mutating."""
+the reason (ECS has none that keeps tasks running), a drain of a DRAINING instance and an uncordon of an ACTIVE one
+refused from its state; read-only and an unknown instance send nothing mutating."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def test_drain_then_active(admin: Any, ec2: Any, proxy: CountingProxy, write_con
         assert code in (1, 2) and err.count("\n") == 1, (argv, err)
         if argv[2] == "cordon":
             assert "ECS has no cordon" in err
+        if argv[2] == "uncordon":
+            assert f"container instance {instance} is already ACTIVE" in err
     assert _mutating(proxy) == {} and status() == "ACTIVE"
 
     config = write_config()
@@ -49,5 +52,9 @@ def test_drain_then_active(admin: Any, ec2: Any, proxy: CountingProxy, write_con
     out, _ = capsys.readouterr()
     assert f"container instance {instance}: ACTIVE -> DRAINING" in out
     assert status() == "DRAINING" and _mutating(proxy) == {"UpdateContainerInstancesState": 1}
+    # Drained already: a second drain is refused from the state the snapshot shows, and sends nothing.
+    assert main(["--config", config, "node", f"aws/{instance}", "drain", "--yes"]) == 2
+    assert f"container instance {instance} is already DRAINING" in capsys.readouterr().err
+    assert _mutating(proxy) == {"UpdateContainerInstancesState": 1}
     assert main(["--config", config, "node", f"aws/{instance}", "uncordon", "--yes"]) == 0
     assert status() == "ACTIVE"

@@ -2,7 +2,9 @@
 
 Against the same server, kubectl and pilothouse must agree: kubectl's discovery, `get`, watch-list (rollout
 status), `scale` and `rollout undo` work on the test server (where they do not, the server is wrong), and
-pilothouse's rollout messages, counts, scale and rollback are kubectl's. The server accepts anonymous requests
+pilothouse's rollout messages, counts, scale and rollback are kubectl's; `kubectl drain` evicts through the
+server's PodDisruptionBudgets as on a real cluster, and pilothouse's drain sends what it sends. The server
+accepts anonymous requests
 here because kubectl sends no bearer token over plain http; pilothouse still sends its token.
 """
 
@@ -31,6 +33,7 @@ from k8s_objects import (
 )
 from k8s_support import ProviderFactory, wait_until, write_config
 from kubectl import Kubectl, Unreachable, obtain
+from test_k8s_drain import HASH, drain_world, on_node
 
 from pilothouse.console.cli import main
 
@@ -298,3 +301,52 @@ def test_rollout_restart_and_pilothouse_restart_send_the_same_patch(
     for body in (kubectl_body, our_body):
         body["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT] = "TIME"
     assert our_body == kubectl_body
+
+
+def test_kubectl_drain_retries_the_budget_and_pilothouse_sends_what_it_sends(
+    apiserver: ApiServer, kubectl: Kubectl, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    drain_world(apiserver, unmanaged=False)
+    command = [str(kubectl.binary), "--request-timeout=10s", "drain", "node-1", "--ignore-daemonsets",
+               "--delete-emptydir-data", "--timeout=40s"]
+    process = subprocess.Popen(command, env=kubectl.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # kubectl evicts in parallel: once both web pods were asked for, the budget (one disruption) refused one.
+        def both_asked() -> bool:
+            with apiserver.state.cond:
+                paths = [path for _, path, _, _ in apiserver.state.writes]
+            return all(f"/api/v1/namespaces/prod/pods/{name}/eviction" in paths for name in ("web-a", "web-b"))
+
+        wait_until(both_asked, 30, what="kubectl's evictions of both web pods")
+        [refused] = [name for name in ("web-a", "web-b") if ("prod", name) in apiserver.state.objects["pods"]]
+        # The evicted one's replacement becomes Ready elsewhere: kubectl's retry (after 5 s) gets through.
+        web_rs = apiserver.state.get("replicasets", "prod", f"web-{HASH[1]}")
+        apiserver.state.put(pod(web_rs, "web-d", node="node-2", version_label=HASH))
+        out, err = process.communicate(timeout=40)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert out.splitlines()[0] == "node/node-1 cordoned" and out.splitlines()[-1] == "node/node-1 drained"
+    assert {f"pod/{name} evicted" for name in ("cache-x", "web-a", "web-b")} <= set(out.splitlines())
+    assert "Warning: ignoring DaemonSet-managed Pods: prod/agent-node-1" in err
+    assert (f'error when evicting pods/"{refused}" -n "prod" (will retry after 5s): Cannot evict pod as it would '
+            "violate the pod's disruption budget.") in err
+    assert on_node(apiserver, "node-1") == ["kube-system/kube-proxy-node-1", "prod/agent-node-1"]
+    posts = [path for method, path, _, _ in apiserver.state.writes if method == "POST"]
+    assert posts.count(f"/api/v1/namespaces/prod/pods/{refused}/eviction") == 2
+
+    # pilothouse on a second server with the same world: the same cordon patch and eviction bodies.
+    ours = ApiServer(anonymous=True).start()
+    try:
+        drain_world(ours, unmanaged=False)
+        config = write_config(tmp_path / "ours.toml", ours.write_kubeconfig(tmp_path / "ours-kubeconfig"),
+                              extra="drain_timeout = 0\n")
+        code, _, _ = pilothouse(capsys, "--config", str(config), "node", "k8s/node-1", "drain", "--yes")
+        assert code == 1  # web-b refused and no time to retry
+        theirs = {path: (content_type.split(";")[0], body) for _, path, content_type, body in apiserver.state.writes}
+        for _, path, content_type, body in ours.state.writes:
+            assert theirs[path] == (content_type.split(";")[0], body), path
+    finally:
+        ours.stop()

@@ -1,6 +1,7 @@
 """Node actions on the real swarm through the CLI: drain moves a service's tasks off a worker, uncordon makes
 it active again, cordon sets availability pause; each is a node update audited before it is sent; read-only
-and an unknown node send nothing (counted at a proxy); without --yes a drain wants the name typed back."""
+and an unknown node send nothing (counted at a proxy), nor do a cordon of a drained node and an uncordon of an
+active one (refused from the state); without --yes a drain wants the name typed back."""
 
 from __future__ import annotations
 
@@ -64,10 +65,15 @@ def test_drain_moves_tasks_off_then_uncordon(
 
         again = run_cli(capsys, "--config", str(writable), "node", f"swarm/{worker}", "drain", "--yes")
         assert again.code == 2 and "already drain" in again.err
+        pause = run_cli(capsys, "--config", str(writable), "node", f"swarm/{worker}", "cordon", "--yes")
+        assert pause.code == 2 and f"node {worker} is already drain: no new tasks go there" in pause.err
+        assert mutating(proxy.taken()) == []  # the refusals come from the state: nothing sent
 
         back = run_cli(capsys, "--config", str(writable), "node", f"swarm/{worker}", "uncordon", "--yes")
         assert back.code == 0, back.err
         assert availability(swarm, worker) == "active"
+        active = run_cli(capsys, "--config", str(writable), "node", f"swarm/{worker}", "uncordon", "--yes")
+        assert active.code == 2 and f"node {worker} is already active; nothing to uncordon" in active.err
         cordoned = run_cli(capsys, "--config", str(writable), "node", f"swarm/{worker}", "cordon", "--yes")
         assert cordoned.code == 0, cordoned.err
         assert availability(swarm, worker) == "pause"

@@ -1,6 +1,7 @@
 """Cordon, uncordon and drain keys on the nodes list and the node screen: the yes/no confirmation for cordon,
 the typed confirmation for drain (a wrong name keeps the dialog and sends nothing, escape cancels), each
-audited with the node's name; read-only hides the keys and refuses them with the reason."""
+audited with the node's name; the keys follow the node's state (no uncordon of an active node, no cordon of a
+paused one, no drain of a drained one); read-only hides the keys and refuses them with the reason."""
 
 from __future__ import annotations
 
@@ -43,11 +44,14 @@ async def test_cordon_then_drain_with_the_name_typed(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
         name = await open_worker(app, pilot)
         assert app.screen.check_action("cordon", ()) is True  # offered on an active worker
+        assert app.screen.check_action("uncordon", ()) is False
         await pilot.press("C")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the cordon confirmation")
         assert "availability active" in screen_text(app) and "availability pause" in screen_text(app)
         await pilot.press("y")
         await wait_until(pilot, lambda: availability(app, name) == "pause", what="cordoned")
+        await wait_until(pilot, lambda: app.screen.check_action("cordon", ()) is False, what="cordon withdrawn")
+        assert app.screen.check_action("uncordon", ()) is True and app.screen.check_action("drain", ()) is True
 
         await pilot.press("D")
         await wait_until(pilot, lambda: isinstance(app.screen, TypedConfirmScreen), what="the typed confirmation")
@@ -58,6 +62,7 @@ async def test_cordon_then_drain_with_the_name_typed(tmp_path: Path) -> None:
         dialog.query_one(Input).value = ""
         await pilot.press(*name, "enter")
         await wait_until(pilot, lambda: availability(app, name) == "drain", what="drained")
+        await wait_until(pilot, lambda: app.screen.check_action("drain", ()) is False, what="drain withdrawn")
         await wait_until(pilot, lambda: len(audit_lines(tmp_path)) == 4, what="both audited")
         lines = audit_lines(tmp_path)
         assert [(line["action"], line["service"], line["result"]) for line in lines] == [
@@ -86,3 +91,15 @@ async def test_readonly_hides_and_refuses_node_keys(tmp_path: Path) -> None:
         assert isinstance(app.screen, NodesScreen)
         await wait_until(pilot, lambda: len(audit_lines(tmp_path)) == 1, what="the refusal audited")
         assert audit_lines(tmp_path)[0]["action"] == "drain"
+
+
+async def test_a_key_the_state_refuses_says_why_and_sends_nothing(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot):
+        name = await open_worker(app, pilot)
+        await pilot.press("U")
+        await wait_until(pilot, lambda: any("already active; nothing to uncordon" in m for m in notifications(app)),
+                         what="the reason")
+        assert isinstance(app.screen, NodesScreen) and availability(app, name) == "active"
+        await wait_until(pilot, lambda: len(audit_lines(tmp_path)) == 1, what="the refusal audited")
+        [line] = audit_lines(tmp_path)
+        assert (line["action"], line["service"]) == ("uncordon", name) and line["result"].startswith("refused: ")

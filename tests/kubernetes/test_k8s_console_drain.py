@@ -1,0 +1,80 @@
+"""The drain key on a Kubernetes node in the real console, against the API test server: the keys offered follow
+the node's state (no uncordon on a schedulable node; pressed anyway, it says why and sends nothing), the typed
+confirmation shows the plan (what is evicted, what stays), each eviction arrives as a toast from the worker,
+and the end names the pod a PodDisruptionBudget kept, with the budget."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from apiserver import ApiServer
+from test_k8s_drain import drain_world
+from textual.widgets import Input
+from toasts import toasts
+
+from pilothouse.console.app import PilothouseApp
+from pilothouse.console.config import AppConfig
+from pilothouse.console.fleet import Fleet
+from pilothouse.console.screens.node_actions import TypedConfirmScreen
+from pilothouse.console.screens.nodes import NodesScreen
+from pilothouse.providers.base import ClusterConfig
+from pilothouse.widgets.diff_table import DiffTable
+
+
+async def settle(pilot: Any, predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def said(app: PilothouseApp) -> list[str]:
+    return [f"{toast.title}: {toast.message}" for toast in toasts(app)]
+
+
+async def test_drain_key_confirms_by_name_and_shows_each_eviction(apiserver: ApiServer, kubeconfig: Path) -> None:
+    drain_world(apiserver, unmanaged=False)
+    cluster = ClusterConfig(name="k8s", provider="kubernetes", refresh_interval=0.5,
+                            options={"kubeconfig": str(kubeconfig), "drain_timeout": 0})
+    config = AppConfig(clusters=(cluster,))
+    app = PilothouseApp(Fleet(config), config)
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await settle(pilot, lambda: (snapshot := app.state.get("k8s")) is not None and len(snapshot.nodes) == 2,
+                     "the nodes")
+        app.push_screen(NodesScreen("k8s"))
+        await settle(pilot, lambda: isinstance(app.screen, NodesScreen) and app.screen.query(DiffTable),
+                     "the nodes screen")
+        screen = app.screen
+        table = screen.query_one(DiffTable)
+        await settle(pilot, lambda: "node-1" in table.keys, "node-1's row")
+        table.move_to_key("node-1")
+        await pilot.pause()
+        offered = {name: screen.check_action(name, ()) for name in ("cordon", "uncordon", "drain")}
+        assert offered == {"cordon": True, "uncordon": False, "drain": True}
+
+        await pilot.press("U")  # not offered: says why, sends nothing
+        await settle(pilot, lambda: any("nothing to uncordon" in line for line in said(app)), "the reason")
+        assert apiserver.state.mutating_requests() == 0
+
+        await pilot.press("D")
+        await settle(pilot, lambda: isinstance(app.screen, TypedConfirmScreen), "the typed confirmation")
+        dialog = app.screen
+        assert isinstance(dialog, TypedConfirmScreen)
+        assert dialog.plan.after == "cordon node-1, evict 3 pods (1 DaemonSet pod stays; 1 static pod stays)"
+        dialog.query_one(Input).value = "node-1"
+        await pilot.press("enter")
+        await settle(pilot, lambda: any("incomplete" in line for line in said(app)), "the drain's end")
+        lines = said(app)
+        assert "Drain · k8s/node-1: evicted pod prod/cache-x (1 of 3)" in lines
+        assert "Drain · k8s/node-1: evicted pod prod/web-a (2 of 3)" in lines
+        [end] = [line for line in lines if "incomplete" in line]
+        assert end.startswith("Failed · k8s: drain of node-1 incomplete")
+        assert "prod/web-b (PodDisruptionBudget web-pdb needs 2 healthy pods and has 2 currently" in end
+        assert apiserver.state.mutating_requests() == 4  # the cordon and three evictions
+
+        # The next snapshot shows it cordoned: cordon is no longer offered, uncordon is.
+        await settle(pilot, lambda: screen.check_action("cordon", ()) is False, "cordon withdrawn")
+        assert screen.check_action("uncordon", ()) is True
