@@ -99,7 +99,7 @@ def _typed(question: str, expected: str) -> bool:
 def _node(fleet: Fleet, args: argparse.Namespace) -> int:
     from pilothouse.console import cli
     from pilothouse.console.status_text import say
-    from pilothouse.providers.base import Action, MutationPlan
+    from pilothouse.providers.base import Action, MutationPlan, Progress
 
     cluster_name, _, ref = args.target.partition("/")
     if not cluster_name or not ref:
@@ -117,7 +117,8 @@ def _node(fleet: Fleet, args: argparse.Namespace) -> int:
             return _typed(f"type the node's name ({plan.service_ref}) to drain it:", plan.service_ref)
         return cli._confirm(f"{action.value} node {cluster_name}/{plan.service_ref}?")
 
-    def progress(line: str) -> None:  # a drain's evictions, one line each, beside the final summary on stdout
+    def step(line: str) -> None:  # a drain's evictions, one line each, beside the final summary on stdout
         say(line, err=True, flush=True)
 
-    return cli._report(fleet.actions.run(action, cluster_name, locate, confirm, service_ref=ref, progress=progress))
+    return cli._report(fleet.actions.run(action, cluster_name, locate, confirm, service_ref=ref,
+                                         progress=Progress(say=step)))

@@ -277,7 +277,7 @@ class ActionLayer:
         if self.readonly_for(cluster):
             # Checked again: read-only switched on while the confirmation was open must still hold.
             return attempt.refused(ReadOnlyRefused(f"{action.value} refused: {self.readonly_why(cluster)}"))
-        return attempt.execute(provider, progress or _unheard)
+        return attempt.execute(provider, progress or Progress())
 
     def record_refusal(self, cluster: str, service: str, action: Action, reason: str) -> str:
         """A mutation asked for and refused before any plan (a key pressed in read-only mode). Returns the
@@ -358,10 +358,6 @@ class _Attempt:
             sent = "the change WAS sent" if status is Status.DONE else "the change was attempted"
             warning = f"{sent}, but its outcome is not in the audit log: {warning}"
         return Outcome(status, message, plan=self.plan, error=error, audit_warning=warning, sent=True)
-
-
-def _unheard(line: str) -> None:
-    """No one follows this action's progress: its outcome says it all."""
 
 
 def bounds_text(minimum: int, maximum: int) -> str:

@@ -50,8 +50,22 @@ class Action(StrEnum):
 
 NODE_ACTIONS = frozenset({Action.CORDON, Action.UNCORDON, Action.DRAIN})
 
-Progress = Callable[[str], None]
-"""One line of a long action's progress ("evicted pod prod/web-1 (3 of 7)"), called on the worker's thread."""
+def _unheard(line: str) -> None:
+    """No one follows this action's steps: its outcome says it all."""
+
+
+def _followed() -> bool:
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Who follows a long action (a Kubernetes drain's evictions), called on the worker's thread: `say` hears
+    each step as one line ("evicted pod prod/web-1 (3 of 7)"); `stopped` turns true when the follower has gone
+    (the console is closing), and the action then stops between steps and says what it left undone."""
+
+    say: Callable[[str], None] = _unheard
+    stopped: Callable[[], bool] = _followed
 
 
 class Capability(StrEnum):

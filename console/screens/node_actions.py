@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 from pilothouse.console.actions import Outcome, Status
 from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.screens.confirm import ConfirmScreen, plan_text
-from pilothouse.providers.base import Action, MutationPlan
+from pilothouse.providers.base import Action, MutationPlan, Progress
 from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.model import Node
 from pilothouse.providers.text import display_text
@@ -122,10 +122,14 @@ class NodeActionScreen(FleetScreenBase):
         cluster, node = target
         actions = self.host().actions
 
-        def progress(line: str) -> None:
-            self.app.call_from_thread(self._progress, f"{cluster}/{node.name}", mutation, line)
-
         def work() -> None:
+            worker = get_current_worker()  # cancelled when the console closes: a drain then stops between steps
+
+            def step(line: str) -> None:
+                if not worker.is_cancelled:
+                    self.app.call_from_thread(self._progress, f"{cluster}/{node.name}", mutation, line)
+
+            progress = Progress(say=step, stopped=lambda: worker.is_cancelled)
             try:
                 outcome = actions.run(mutation, cluster, lambda: node, self._confirm, service_ref=node.name,
                                       progress=progress)

@@ -181,7 +181,8 @@ def evict_one(connection: Connection, pod: PodOnNode) -> Refused | None:
 
 @dataclass
 class Drain:
-    """One drain's run: evictions with retries until the deadline, reported line by line."""
+    """One drain's run: evictions with retries until the deadline, reported line by line. It stops between
+    steps when its follower has gone (progress.stopped: the console is closing)."""
 
     connection: Connection
     plan: MutationPlan
@@ -196,21 +197,20 @@ class Drain:
             self.connection.request("PATCH", node_path(name), body=cordon_patch(True),
                                     content_type="application/strategic-merge-patch+json",
                                     doing=f"cordoning node {name}")
-            self.progress(f"node {name} cordoned")
+            self.progress.say(f"node {name} cordoned")
         pods = pods_on(self.connection, name)  # again: the plan's list may be minutes old
         todo = [pod for pod in pods if pod.fate is Fate.EVICT]
         left = self._evict(todo)
         notes = staying(pods)
-        evicted = len(todo) - len(left)
-        done = f"node {name} cordoned; {evicted} of {_count(len(todo), 'pod')} evicted"
+        done = f"node {name} cordoned; {len(todo) - len(left)} of {_count(len(todo), 'pod')} evicted"
         unmanaged = [pod for pod in pods if pod.fate is Fate.UNMANAGED]
         if not left and not unmanaged:
             return done + (f" ({'; '.join(notes)})" if notes else "")
         why = [f"{ref} ({reason})" for ref, reason in left.items()]
         why += [f"{pod.ref} (no controller: nothing would recreate it; if it may go: kubectl delete pod "
                 f"-n {pod.namespace} {pod.name})" for pod in unmanaged]
-        raise DrainIncomplete(f"drain of {name} incomplete: {done}; not evicted: {', '.join(why)}",
-                              "the node stays cordoned; drain again once the budgets allow it")
+        hint = "the node stays cordoned" + ("; drain again to evict the rest" if left else "")
+        raise DrainIncomplete(f"drain of {name} incomplete: {done}; not evicted: {', '.join(why)}", hint)
 
     def _evict(self, todo: list[PodOnNode]) -> dict[str, str]:
         """Evict each pod, retrying budget refusals until the deadline; the pods left, with why."""
@@ -218,27 +218,39 @@ class Drain:
         total, evicted = len(todo), 0
         left: dict[str, str] = {}
         pending = todo
-        while pending:
+        while pending and not self.progress.stopped():
             waiting: list[PodOnNode] = []
-            for pod in pending:
+            for index, pod in enumerate(pending):
+                if self.progress.stopped():
+                    waiting.extend(pending[index:])
+                    break
                 refused = evict_one(self.connection, pod)
                 if refused is None:
                     evicted += 1
                     left.pop(pod.ref, None)
-                    self.progress(f"evicted pod {pod.ref} ({evicted} of {total})")
+                    self.progress.say(f"evicted pod {pod.ref} ({evicted} of {total})")
                     continue
                 if refused.retry and pod.ref not in left:
-                    self.progress(f"pod {pod.ref} not evicted yet: {refused.reason}; retrying every "
-                                  f"{self.retry_s:g}s")
+                    self.progress.say(f"pod {pod.ref} not evicted yet: {refused.reason}; retrying every "
+                                      f"{self.retry_s:g}s")
                 elif not refused.retry:
-                    self.progress(f"pod {pod.ref} not evicted: {refused.reason}")
+                    self.progress.say(f"pod {pod.ref} not evicted: {refused.reason}")
                 left[pod.ref] = refused.reason
                 if refused.retry:
                     waiting.append(pod)
             pending = waiting
             if not pending or time.monotonic() + self.retry_s > deadline:
                 break
-            self.sleep(self.retry_s)
+            self._wait(self.retry_s)
+        stopped = self.progress.stopped()
         for pod in pending:
-            left[pod.ref] = f"{left[pod.ref]}, still after {self.timeout_s:g}s"
+            before = left.get(pod.ref)
+            ending = "the drain was stopped" if stopped else f"still after {self.timeout_s:g}s"
+            left[pod.ref] = f"{before}, {ending}" if before else f"not tried: {ending}"
         return left
+
+    def _wait(self, seconds: float) -> None:
+        """The pause before the next round of retries, cut short when the follower has gone."""
+        end = time.monotonic() + seconds
+        while not self.progress.stopped() and (remaining := end - time.monotonic()) > 0:
+            self.sleep(min(remaining, 0.25))

@@ -352,7 +352,7 @@ class KubernetesProvider(Provider):
 
     def apply(self, plan: MutationPlan) -> str:
         if plan.action is Action.DRAIN:
-            return self.apply_with_progress(plan, lambda line: None)
+            return self.apply_with_progress(plan, Progress())
         if plan.action in (Action.CORDON, Action.UNCORDON):
             return node_actions.apply_cordon(self.connection.request, plan)
         if plan.action is Action.AUTOSCALE_BOUNDS:

@@ -19,7 +19,8 @@ from apiserver import ApiServer
 from k8s_objects import daemonset, deployment, node, pod, replicaset
 from k8s_support import ProviderFactory, audit_lines, run, write_config
 
-from pilothouse.providers.base import Action
+from pilothouse.providers.base import Action, Progress
+from pilothouse.providers.kubernetes.drain import DrainIncomplete
 
 pytestmark = pytest.mark.kubernetes
 
@@ -190,7 +191,7 @@ def test_a_refused_eviction_is_retried_until_the_budget_allows_it(
             web_rs = apiserver.state.get("replicasets", "prod", f"web-{HASH[1]}")
             apiserver.state.put(pod(web_rs, "web-d", node="node-2", version_label=HASH))
 
-    result = provider.apply_with_progress(plan, progress)
+    result = provider.apply_with_progress(plan, Progress(say=progress))
     assert result == "node node-1 cordoned; 3 of 3 pods evicted (1 DaemonSet pod stays; 1 static pod stays)"
     assert heard == ["node node-1 cordoned", "evicted pod prod/cache-x (1 of 3)", "evicted pod prod/web-a (2 of 3)",
                      "pod prod/web-b not evicted yet: PodDisruptionBudget web-pdb needs 2 healthy pods and has 2 "
@@ -199,6 +200,25 @@ def test_a_refused_eviction_is_retried_until_the_budget_allows_it(
     assert on_node(apiserver, "node-1") == ["kube-system/kube-proxy-node-1", "prod/agent-node-1"]
     posts = [path for method, path, _, _ in apiserver.state.writes if method == "POST"]
     assert posts.count("/api/v1/namespaces/prod/pods/web-b/eviction") == 2
+
+
+def test_a_drain_whose_follower_has_gone_stops_between_evictions(
+    apiserver: ApiServer, make_provider: ProviderFactory,
+) -> None:
+    drain_world(apiserver, unmanaged=False)
+    provider = make_provider()
+    provider.connect()
+    target = next(found for found in provider.snapshot().nodes if found.name == "node-1")
+    heard: list[str] = []
+    progress = Progress(say=heard.append, stopped=lambda: any(line.startswith("evicted") for line in heard))
+    with pytest.raises(DrainIncomplete) as stopped:
+        provider.apply_with_progress(provider.plan_node(Action.DRAIN, target), progress)
+    assert heard == ["node node-1 cordoned", "evicted pod prod/cache-x (1 of 3)"]
+    assert str(stopped.value) == (
+        "drain of node-1 incomplete: node node-1 cordoned; 1 of 3 pods evicted; not evicted: "
+        "prod/web-a (not tried: the drain was stopped), prod/web-b (not tried: the drain was stopped): "
+        "the node stays cordoned; drain again to evict the rest")
+    assert [method for method, _, _, _ in apiserver.state.writes] == ["PATCH", "POST"]
 
 
 def test_state_gates_cordon_and_uncordon(apiserver: ApiServer, make_provider: ProviderFactory) -> None:
