@@ -350,3 +350,15 @@ def test_kubectl_drain_retries_the_budget_and_pilothouse_sends_what_it_sends(
             assert theirs[path] == (content_type.split(";")[0], body), path
     finally:
         ours.stop()
+
+
+def test_kubectl_refuses_a_pod_with_no_controller_where_pilothouse_drains_the_rest(
+    apiserver: ApiServer, kubectl: Kubectl,
+) -> None:
+    """The one deliberate difference: kubectl drain without --force evicts nothing when a pod has no controller;
+    pilothouse evicts the others and names that one (test_k8s_drain.py)."""
+    drain_world(apiserver)
+    result = kubectl("drain", "node-1", "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=10s", check=False)
+    assert result.returncode == 1
+    assert "cannot delete Pods that declare no controller (use --force to override): prod/debug" in result.stderr
+    assert [method for method, _, _, _ in apiserver.state.writes] == ["PATCH"]  # cordoned, nothing evicted
