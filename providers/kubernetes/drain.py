@@ -110,8 +110,9 @@ def staying(pods: list[PodOnNode]) -> list[str]:
     unmanaged = by_fate[Fate.UNMANAGED]
     if unmanaged:
         names = ", ".join(pod.ref for pod in unmanaged[:3]) + (", ..." if len(unmanaged) > 3 else "")
+        them = "it" if len(unmanaged) == 1 else "them"
         notes.append(f"{_count(len(unmanaged), 'pod')} with no controller not evicted ({names}): nothing would "
-                     "recreate them; kubectl drain refuses them without --force")
+                     f"recreate {them}; kubectl drain refuses {them} without --force")
     return notes
 
 
@@ -129,7 +130,7 @@ def plan_drain(connection: Connection, cluster: str, node: Node, *, timeout_s: f
               f"the eviction API, so PodDisruptionBudgets hold; a budget's refusal is retried for up to "
               f"{timeout_s:g}s")
     if emptied:
-        detail += f"; {_count(emptied, 'pod')} lose their emptyDir data"
+        detail += f"; {_count(emptied, 'pod')} {'loses its' if emptied == 1 else 'lose their'} emptyDir data"
     return MutationPlan(
         action=Action.DRAIN, cluster=cluster, service_ref=node.name, service_id=node.name,
         before=f"{'SchedulingDisabled' if cordoned else 'schedulable'}, {_count(len(pods), 'pod')}",
@@ -231,8 +232,10 @@ class Drain:
                     self.progress.say(f"evicted pod {pod.ref} ({evicted} of {total})")
                     continue
                 if refused.retry and pod.ref not in left:
-                    self.progress.say(f"pod {pod.ref} not evicted yet: {refused.reason}; retrying every "
-                                      f"{self.retry_s:g}s")
+                    remaining = deadline - time.monotonic()
+                    then = (f"retrying every {self.retry_s:g}s for up to {remaining:.0f}s" if remaining >= self.retry_s
+                            else f"no time left to retry (drain_timeout {self.timeout_s:g}s)")
+                    self.progress.say(f"pod {pod.ref} not evicted yet: {refused.reason}; {then}")
                 elif not refused.retry:
                     self.progress.say(f"pod {pod.ref} not evicted: {refused.reason}")
                 left[pod.ref] = refused.reason

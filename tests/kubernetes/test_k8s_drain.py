@@ -145,7 +145,7 @@ def test_cli_drain_evicts_what_it_may_and_names_what_stays(
         "evicted pod prod/cache-x (1 of 3)",
         "evicted pod prod/web-a (2 of 3)",
         "pod prod/web-b not evicted yet: PodDisruptionBudget web-pdb needs 2 healthy pods and has 2 currently; "
-        "retrying every 5s",
+        "no time left to retry (drain_timeout 1s)",
     ]
     assert len(lines) == 5 and lines[4].startswith("pilothouse: error: drain of node-1 incomplete: node node-1 "
                                                    "cordoned; 2 of 3 pods evicted; not evicted: ")
@@ -180,7 +180,7 @@ def test_a_refused_eviction_is_retried_until_the_budget_allows_it(
     plan = provider.plan_node(Action.DRAIN, target)
     assert plan.after == "cordon node-1, evict 3 pods (1 DaemonSet pod stays; 1 static pod stays)"
     assert "kubectl drain node-1 --ignore-daemonsets --delete-emptydir-data" in plan.detail
-    assert "1 pod lose their emptyDir data" in plan.detail
+    assert "1 pod loses its emptyDir data" in plan.detail
     assert apiserver.state.mutating_requests() == 0  # planning reads only
 
     heard: list[str] = []
@@ -193,10 +193,11 @@ def test_a_refused_eviction_is_retried_until_the_budget_allows_it(
 
     result = provider.apply_with_progress(plan, Progress(say=progress))
     assert result == "node node-1 cordoned; 3 of 3 pods evicted (1 DaemonSet pod stays; 1 static pod stays)"
-    assert heard == ["node node-1 cordoned", "evicted pod prod/cache-x (1 of 3)", "evicted pod prod/web-a (2 of 3)",
-                     "pod prod/web-b not evicted yet: PodDisruptionBudget web-pdb needs 2 healthy pods and has 2 "
-                     "currently; retrying every 0.05s",
-                     "evicted pod prod/web-b (3 of 3)"]
+    assert heard[:3] == ["node node-1 cordoned", "evicted pod prod/cache-x (1 of 3)",
+                         "evicted pod prod/web-a (2 of 3)"]
+    assert heard[3].startswith("pod prod/web-b not evicted yet: PodDisruptionBudget web-pdb needs 2 healthy pods and "
+                               "has 2 currently; retrying every 0.05s for up to 30")  # drain_timeout: 300 s
+    assert heard[4:] == ["evicted pod prod/web-b (3 of 3)"]
     assert on_node(apiserver, "node-1") == ["kube-system/kube-proxy-node-1", "prod/agent-node-1"]
     posts = [path for method, path, _, _ in apiserver.state.writes if method == "POST"]
     assert posts.count("/api/v1/namespaces/prod/pods/web-b/eviction") == 2
