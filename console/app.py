@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar, TextIO
 
@@ -70,6 +71,9 @@ class ClusterUpdated(Message):
         self.findings = findings
         self.attention = attention
         self.login = login
+        # Handed over by a refresher: the handler applies that cluster's newest snapshot, which may have replaced
+        # this one while it waited in the queue.
+        self.coalesced = False
 
 
 class NotATerminal:
@@ -115,6 +119,10 @@ class PilothouseApp(App[int]):
                                            demo)
         self._refresh_on_mount = refresh
         self._refreshers: dict[str, ClusterRefresher] = {}
+        # The newest snapshot of each cluster not yet applied: at most one per cluster waits in the message queue,
+        # so a UI slower than an event storm skips stale snapshots instead of queueing them without bound.
+        self._latest: dict[str, ClusterUpdated] = {}
+        self._latest_lock = threading.Lock()
         # For snapshots that arrive without attention (posted by hand): assessed on the UI thread.
         self._assessors: dict[str, AttentionAssessor] = {}
         if config.demo or demo:
@@ -179,13 +187,24 @@ class PilothouseApp(App[int]):
             # every task and the login command (it may parse a kubeconfig) are done here, off the UI thread
             # (about 20 ms for 1,000 services), and post_message is the thread-safe way in.
             findings = examine(cluster, doctor)
-            self.post_message(ClusterUpdated(cluster, findings, assess_attention(assessor, cluster, findings),
-                                             login=provider.login_command()))
+            self.hand_over(ClusterUpdated(cluster, findings, assess_attention(assessor, cluster, findings),
+                                          login=provider.login_command()))
 
         refresher = self.fleet.refresher(name, deliver)
         self._refreshers[name] = refresher
         self.run_worker(refresher.run, name=f"refresh {name}", group=f"{REFRESH_GROUP}{name}",
                         thread=True, exit_on_error=False)
+
+    def hand_over(self, update: ClusterUpdated) -> None:
+        """From a refresher's thread: post the snapshot, unless one of that cluster's is already waiting, which
+        this one then replaces (the waiting message applies the newest when its turn comes)."""
+        update.coalesced = True
+        name = update.cluster.name
+        with self._latest_lock:
+            waiting = name in self._latest
+            self._latest[name] = update
+        if not waiting:
+            self.post_message(update)
 
     def stop_refreshers(self) -> None:
         for refresher in self._refreshers.values():
@@ -197,6 +216,12 @@ class PilothouseApp(App[int]):
             refresher.poke()
 
     def on_cluster_updated(self, message: ClusterUpdated) -> None:
+        if message.coalesced:
+            with self._latest_lock:
+                newest = self._latest.pop(message.cluster.name, None)
+            if newest is None:
+                return
+            message = newest
         findings = message.findings
         if findings is None:
             findings = examine(message.cluster, self.console_config.doctor)

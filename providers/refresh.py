@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -24,6 +25,12 @@ DEFAULT_INTERVAL_S = 2.0
 MAX_INTERVAL_S = 3600.0  # threading waits overflow on huge timeouts (1e308)
 # A burst of watch events (a rolling update emits dozens) becomes one refresh.
 COALESCE_S = 0.05
+# Under a storm of watch events (hundreds of pod changes a second), the next snapshot waits at least as long as
+# the CPU the last one took (at most MAX_SPACING_S): the refresher's thread is then busy half the time at most,
+# and the UI thread, which shares the interpreter with it, keeps answering keys. A change still shows within
+# one snapshot after it.
+STORM_SPACING = 1.0
+MAX_SPACING_S = 2.0
 
 
 def failed_snapshot(provider: Provider, last: Cluster | None, error: Exception) -> Cluster:
@@ -51,6 +58,7 @@ class ClusterRefresher:
         self.stop_event = threading.Event()
         self._wake = threading.Event()
         self._last: Cluster | None = None
+        self.last_cycle_cpu_s = 0.0  # this thread's CPU for the last snapshot and its delivery (no network waits)
         self._connected = False
         self._watching = False
         self.failures = 0
@@ -100,7 +108,7 @@ class ClusterRefresher:
     def wait_next(self) -> None:
         """Until the next refresh is due: the interval (backed off after errors), or a poke."""
         if self._wake.wait(self.next_delay()) and not self.stop_event.is_set():
-            self.stop_event.wait(COALESCE_S)
+            self.stop_event.wait(max(COALESCE_S, min(MAX_SPACING_S, self.last_cycle_cpu_s * STORM_SPACING)))
         self._wake.clear()
 
     def run(self) -> None:
@@ -108,10 +116,12 @@ class ClusterRefresher:
         try:
             while not self.stop_event.is_set():
                 self._wake.clear()
+                started = time.thread_time()
                 cluster = self.refresh_once()
                 if self.stop_event.is_set():
                     break
                 self.on_snapshot(cluster)
+                self.last_cycle_cpu_s = time.thread_time() - started
                 self.wait_next()
         finally:
             self.provider.close()

@@ -152,7 +152,10 @@ class ClusterHeader(Static):
             self.lines = [Text("no clusters configured", style="dim")]
             self.update(self.lines[0])
             return
-        self.lines = header_lines(clusters, login_hints, readonly)
+        lines = header_lines(clusters, login_hints, readonly)
+        if lines == self.lines:
+            return  # an update re-lays the screen out: under an event storm, most snapshots change no header line
+        self.lines = lines
         self.update(Group(*self.lines))
 
     @property

@@ -220,6 +220,8 @@ class FleetScreen(ServiceActionScreen):
         self._by_key: dict[str, FleetRow] = {}
         self._words: list[str] = []
         self._drawn_generation = -1
+        self._attention_line: Text | None = None
+        self._status_line: Text | None = None
         self._columns: tuple[Column, ...] = fleet_columns(120)
         self.attention_only = False
         # `:cluster NAME` / `:ns NAME` (the command line): the fleet shows one cluster, one namespace or stack.
@@ -304,7 +306,10 @@ class FleetScreen(ServiceActionScreen):
                    for cluster, service, attention in self.state.needing_attention()]
         # A quiet line must not read as "all is well" for a cluster that could not be looked at.
         unknown = [f"{cluster.name} ({why})" for cluster in clusters if (why := unjudged(cluster))]
-        self.query_one("#fleet-attention", Static).update(attention_summary(needing, unknown))
+        summary = attention_summary(needing, unknown)
+        if summary != self._attention_line:  # unchanged text: no update, no re-layout
+            self._attention_line = summary
+            self.query_one("#fleet-attention", Static).update(summary)
 
     def _draw(self) -> None:
         visible: list[FleetRow] = []
@@ -340,7 +345,9 @@ class FleetScreen(ServiceActionScreen):
         status.append(f" · {keymap.get('attention_only', 'a')}: "
                       f"{'all services' if self.attention_only else 'only those needing attention'}"
                       f" · {toggle}: {'config order' if table.sort_column == ATTN_COLUMN else 'problems first'}")
-        self.query_one("#fleet-status", Static).update(status)
+        if status != self._status_line:
+            self._status_line = status
+            self.query_one("#fleet-status", Static).update(status)
         self.update_offered_keys()
 
     def in_scope(self, row: FleetRow) -> bool:

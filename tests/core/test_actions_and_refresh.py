@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 from pilothouse.console.actions import ActionLayer, ReadOnlyRefused, Status
 from pilothouse.console.audit import AuditLog
@@ -167,3 +169,48 @@ def test_refresher_loop_delivers_snapshots_and_poke_wakes_it() -> None:
     refresher.stop()
     thread.join(5)
     assert not thread.is_alive()
+
+
+class CostlyDemo(DemoProvider):
+    """The demo, whose every snapshot costs its thread SPIN_S of CPU, as a 10k-pod cluster's mapping does."""
+
+    SPIN_S = 0.1
+
+    def __init__(self, config: ClusterConfig) -> None:
+        super().__init__(config)
+        self.spans: list[tuple[float, float]] = []  # (started, ended) of each snapshot, monotonic
+
+    def snapshot(self) -> Cluster:
+        started = time.monotonic()
+        spin_until = time.thread_time() + self.SPIN_S
+        while time.thread_time() < spin_until:
+            pass
+        cluster = super().snapshot()
+        self.spans.append((started, time.monotonic()))
+        return cluster
+
+
+def test_under_a_storm_of_pokes_snapshots_leave_the_thread_idle_as_long_as_they_kept_it_busy() -> None:
+    """Watch events poke the refresher hundreds of times a second: it never snapshots back to back, so the UI
+    thread sharing the interpreter keeps answering keys; the gap after a snapshot is at least its CPU."""
+    provider = CostlyDemo(demo_cluster_configs(frozen_at=5)[0])
+    done = threading.Event()
+    refresher = ClusterRefresher(provider, lambda _cluster: None, interval=3600)
+
+    def storm() -> None:
+        while not done.is_set():
+            refresher.poke()
+            done.wait(0.005)
+
+    threads = [threading.Thread(target=refresher.run, daemon=True), threading.Thread(target=storm, daemon=True)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(lambda: len(provider.spans) >= 4, 30, what="4 snapshots")
+    finally:
+        done.set()
+        refresher.stop()
+        for thread in threads:
+            thread.join(5)
+    for (_, ended), (started, _) in zip(provider.spans, provider.spans[1:], strict=False):
+        assert started - ended >= CostlyDemo.SPIN_S * 0.9

@@ -178,3 +178,43 @@ async def test_help_lists_keys(tmp_path: Path) -> None:
             assert words in text, words
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen), what="help closed")
+
+
+async def test_snapshots_handed_over_faster_than_applied_wait_once_and_the_newest_wins(tmp_path: Path) -> None:
+    """An event storm: a refresher hands over snapshots faster than the UI applies them. One message per
+    cluster waits in the queue; what it applies is the newest snapshot, and the ones it replaced never are."""
+    async with running_app(tmp_path) as (app, pilot):
+        table = fleet_table(app)
+        app.stop_refreshers()
+        await pilot.pause()
+        cluster = cluster_of(app, "demo-ecs")
+        web = find_service(app, "demo-ecs", "web")
+        key = row_key(cluster.name, web.id)
+        applied: list[int] = []
+        original = app.state.update
+
+        def counting_update(snapshot: Any, *args: Any, **kwargs: Any) -> None:
+            if snapshot.name == "demo-ecs":
+                applied.append(next(s.running for s in snapshot.services if s.id == web.id))
+            original(snapshot, *args, **kwargs)
+
+        app.state.update = counting_update  # type: ignore[method-assign, assignment]
+        posted: list[ClusterUpdated] = []
+        post = app.post_message
+
+        def counting_post(message: Any) -> bool:
+            if isinstance(message, ClusterUpdated):
+                posted.append(message)
+            return post(message)
+
+        app.post_message = counting_post  # type: ignore[method-assign]
+        # Handed over from this (the UI) thread, so none is applied before the last one is in.
+        for running in (1, 2, 3, 4, 5):
+            changed = dataclasses.replace(web, running=running)
+            services = tuple(changed if s.id == web.id else s for s in cluster.services)
+            app.hand_over(ClusterUpdated(dataclasses.replace(cluster, services=services)))
+        await wait_until(pilot, lambda: table.row_cells(key)[5].plain().startswith("5/"),
+                         what="the newest snapshot on screen")
+        await pilot.pause()
+        assert len(posted) == 1
+        assert applied == [5]
