@@ -16,8 +16,12 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from pilothouse.providers.model import ContainerSpec, Mount, Service, VolumeKind
+from pilothouse.providers.model import ContainerSpec, Mount, RunningImage, Service, Task, VolumeKind
+
+if TYPE_CHECKING:
+    from pilothouse.providers.doctor_runtime import Drift, Spread
 
 
 class Severity(StrEnum):
@@ -76,6 +80,14 @@ class DoctorAdvice:
     node = "node"
     # How long a process that ignores SIGTERM lives on before it is killed.
     grace = "the stop grace period"
+    # A running replica, in the orchestrator's words (plural: + "s").
+    task = "task"
+    # How replicas of one tag come to run different images here.
+    drift_cause = "the tag was moved in the registry while nodes pulled it at different times"
+
+    def task_name(self, service: Service, task: Task) -> str:
+        """A task as the orchestrator's own tools list it."""
+        return task.id[:12]
 
     # -- fixes naming the resource ---------------------------------------------------------------
 
@@ -110,7 +122,49 @@ class DoctorAdvice:
         return ("rebuild the image with the change in it (RUN in the Dockerfile), push it with a new tag, then "
                 + self.set_image(service, container, f"{repository}:NEW-VERSION"))
 
+    def spread_fix(self, service: Service, spread: Spread, zone_key: str) -> str:
+        return (f"spread the replicas of {service.ref} over several {'zones' if spread.scope == 'zone' else 'nodes'} "
+                "with the orchestrator's placement rules")
+
+    def pin_image(self, service: Service, container_name: str, reference: str, image: RunningImage | None) -> str:
+        """The command that pins a container to one digest (a placeholder when no pullable digest is known)."""
+        repository = reference.split("@", 1)[0]
+        digest = image.digest if image is not None and image.pinnable else "sha256:DIGEST"
+        pinned = f"{repository}@{digest}"
+        container = next((c for c in service.containers if c.name == container_name), None)
+        return self.set_image(service, container or ContainerSpec(container_name, reference), pinned)
+
     # -- what a finding means here ---------------------------------------------------------------
+
+    def image_drift(self, service: Service, drift: Drift) -> Verdict:
+        tasks = f"{self.task}s"
+        runs = "; ".join(f"{image.short} on {len(names)} {tasks if len(names) > 1 else self.task} "
+                         f"({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})"
+                         for image, names in drift.groups)
+        majority = drift.majority()
+        if majority.pinnable:
+            how = (f"pin one digest (here the one {len(drift.groups[0][1])} {tasks} run), and every {self.task} "
+                   "runs it: ")
+        else:
+            how = (f"pin one digest (`docker buildx imagetools inspect {drift.reference}` or the registry names it), "
+                   f"and every {self.task} runs it: ")
+        return Verdict(Severity.MEDIUM,
+                       f"{drift.reference} runs as {len(drift.groups)} different images: {runs}. {self.drift_cause}",
+                       how + self.pin_image(service, drift.container, drift.reference, majority))
+
+    def unpinned_image(self, service: Service, container: ContainerSpec) -> Verdict | None:
+        return Verdict(Severity.LOW,
+                       f"tag not pinned: {container.image} is not resolved to a digest, so each {self.node} pulls it "
+                       "on its own and nodes may run different images",
+                       "pin it to a digest: " + self.pin_image(service, container.name, container.image, None))
+
+    def single_zone(self, service: Service, spread: Spread, zone_key: str) -> Verdict | None:
+        tasks = f"{self.task}s"
+        where = f"on {self.node} {spread.where}" if spread.scope == "node" else f"in zone {spread.where}"
+        lost = f"losing that {self.node if spread.scope == 'node' else 'zone'} takes the service down"
+        return Verdict(Severity.MEDIUM if spread.scope == "node" else Severity.LOW,
+                       f"all {spread.replicas} running {tasks} {where}: {lost}",
+                       self.spread_fix(service, spread, zone_key))
 
     def no_memory_limit(self, service: Service, container: ContainerSpec) -> Verdict:
         return Verdict(Severity.MEDIUM, f"no memory limit: one leak can starve the {self.node} and every task on it",

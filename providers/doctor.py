@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from pilothouse.providers.advice import DoctorAdvice, Severity, Verdict
 from pilothouse.providers.attention import Attention, AttentionAssessor
+from pilothouse.providers.doctor_runtime import runtime_verdicts
 from pilothouse.providers.model import Cluster, ContainerSpec, Mount, Service, ServiceMode, VolumeKind
 from pilothouse.providers.packages import package_commands
 from pilothouse.providers.registry import advice_for
@@ -69,6 +70,8 @@ RULES = {
     "no-limits": "set a memory limit",
     "shared-data": "shared data? state kept on a node ties the service to that node",
     "updates-in-place": "don't update your containers: rebuild the image and roll it out",
+    "image-drift": "one tag, different images: replicas must run the same digest",
+    "single-zone": "replicas all in one zone or on one node go down together",
 }
 
 SUPERVISORS = ("supervisord", "s6-svscan", "runsvdir", "/init", "s6-overlay", "tini -s --", "circusd", "honcho")
@@ -210,6 +213,9 @@ def examine(cluster: Cluster, config: DoctorConfig | None = None, advice: Doctor
             for rule, verdict in _container_verdicts(service, container, config, advice):
                 findings.append(Finding(rule, verdict.severity, cluster.name, service.ref, verdict.why, verdict.fix,
                                         container=container.name))
+        for rule, verdict, container_name in runtime_verdicts(cluster, service, advice):
+            findings.append(Finding(rule, verdict.severity, cluster.name, service.ref, verdict.why, verdict.fix,
+                                    container=container_name))
     result = []
     for finding in findings:
         silence = next((s for s in config.silences if s.matches(finding)), None)

@@ -311,6 +311,47 @@ class ContainerSpec:
     memory_limit_bytes: int | None = None
     mounts: tuple[Mount, ...] = ()
     ports: tuple[str, ...] = ()
+    # Whether the spec pins the image to a digest (`web:2.1@sha256:...`): False where an orchestrator lets
+    # each node resolve the tag on its own (a Swarm service the manager did not resolve); None: not told.
+    image_pinned: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunningImage:
+    """The image a task's container actually runs, for the doctor's image-drift rule."""
+
+    reference: str  # as the spec names it, digest left out: "web:2.1"
+    # "sha256:..." (a repository digest, pinnable) or "id:sha256:..." (an engine's image id, which differs
+    # whenever the image does but cannot be pulled by): see `pinnable`.
+    digest: str
+    container: str = ""
+
+    @staticmethod
+    def of(reference: str, image_id: str, container: str = "") -> RunningImage | None:
+        """From what an orchestrator reports: `docker-pullable://web@sha256:..`, `docker.io/web@sha256:..` and
+        a bare `sha256:..` repository digest (ECS imageDigest) are pinnable; `docker://sha256:..` and an
+        engine's image id (`id` the caller marks as "id:sha256:..") are not. None when nothing is said."""
+        text = image_id.strip()
+        if not text or not reference:
+            return None
+        if "@" in text:
+            digest = text.rsplit("@", 1)[1]
+        elif "://" in text:
+            digest = "id:" + text.split("://", 1)[1]
+        else:
+            digest = text
+        return RunningImage(reference.split("@", 1)[0], digest, container)
+
+    @property
+    def pinnable(self) -> bool:
+        return self.digest.startswith("sha256:")
+
+    @property
+    def short(self) -> str:
+        """"sha256:0123456789ab" (12 hex digits, as docker shows an id)."""
+        text = self.digest.removeprefix("id:")
+        algorithm, _, value = text.partition(":")
+        return f"{algorithm}:{value[:12]}" if value else text[:19]
 
 
 @dataclass(slots=True)
@@ -333,6 +374,9 @@ class Task:
     stopped: datetime | None = None
     # When a container of the task last restarted (Kubernetes lastState.terminated.finishedAt); None: unknown.
     restarted: datetime | None = None
+    # What its containers run, where the orchestrator says (Kubernetes imageID, ECS imageDigest, a Swarm
+    # spec's pinned digest or a node engine's answer); () = not known. Usually one entry.
+    images: tuple[RunningImage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,6 +546,9 @@ class Cluster:
     networks: tuple[Network, ...] = ()
     # Kubernetes NetworkPolicies per namespace; None where the orchestrator has none or they were not read.
     network_policies: dict[str, int] | None = None
+    # The node label that names a node's zone (Node.zone), as placement rules write it
+    # ("topology.kubernetes.io/zone", a Swarm `zone_label`); "" = zones are not labels here, or not known.
+    zone_key: str = ""
 
     @property
     def reachable(self) -> bool:

@@ -10,6 +10,7 @@ when it stops. A task definition is immutable: a change is a new revision, then 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from pilothouse.providers.advice import (
     DoctorAdvice,
@@ -21,7 +22,10 @@ from pilothouse.providers.advice import (
     q,
     volume_label,
 )
-from pilothouse.providers.model import ContainerSpec, Mount, Service, UpdatePolicy, VolumeKind
+from pilothouse.providers.model import ContainerSpec, Mount, Service, Task, UpdatePolicy, VolumeKind
+
+if TYPE_CHECKING:
+    from pilothouse.providers.doctor_runtime import Spread
 
 # Paths a task-scoped volume is shared at for scratch, sockets or caches: not data that must outlive the task.
 SCRATCH = ("/tmp", "/var/tmp", "/cache", "/var/cache", "/scratch")
@@ -60,6 +64,24 @@ def _safe_deployment_configuration(policy: UpdatePolicy) -> str:
 class EcsAdvice(DoctorAdvice):
     node = "container instance"
     grace = "stopTimeout (30 s by default)"
+    drift_cause = ("ECS resolves a tag to a digest when a deployment starts: tasks started by different "
+                   "deployments of the same revision run what the tag meant then")
+
+    def task_name(self, service: Service, task: Task) -> str:
+        return task.id
+
+    def spread_fix(self, service: Service, spread: Spread, zone_key: str) -> str:
+        if service.details.get("launch type") == "FARGATE" or spread.where.startswith("subnet-"):
+            subnets = ",".join([*service.networks, "SUBNET-IN-ANOTHER-AZ"])
+            return ("Fargate places tasks in the subnets given, one zone each: add subnets in other Availability "
+                    "Zones (keep the security groups): " + _update_service(
+                        service, "--network-configuration",
+                        q(f"awsvpcConfiguration={{subnets=[{subnets}],securityGroups=[SECURITY-GROUPS]}}"),
+                        "--force-new-deployment"))
+        fields = (["type=spread,field=attribute:ecs.availability-zone"] if spread.scope == "zone" else []) + [
+            "type=spread,field=instanceId"]
+        return ("spread the tasks (a new deployment places them again): "
+                + _update_service(service, "--placement-strategy", *fields, "--force-new-deployment"))
 
     def set_image(self, service: Service, container: ContainerSpec, image: str) -> str:
         return _register(service, f"image {image} on container {container.name}")

@@ -40,6 +40,7 @@ from pilothouse.providers.model import (
     NodeStatus,
     Rollout,
     RolloutState,
+    RunningImage,
     Service,
     ServiceMode,
     Task,
@@ -165,6 +166,8 @@ def map_task(
         raw_state=as_str(raw.get("lastStatus")),
         address=task_address(raw),
         stopped=as_time(raw.get("stoppedAt")),
+        images=tuple(image for c in containers if (image := RunningImage.of(
+            as_str(c.get("image")), as_str(c.get("imageDigest")), as_str(c.get("name")))) is not None),
     )
 
 

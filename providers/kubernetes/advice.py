@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from pilothouse.providers.advice import (
     DoctorAdvice,
@@ -24,9 +25,14 @@ from pilothouse.providers.advice import (
     replicas_write,
     volume_label,
 )
-from pilothouse.providers.model import ContainerSpec, Mount, Service, VolumeKind
+from pilothouse.providers.model import ContainerSpec, Mount, Service, Task, VolumeKind
+
+if TYPE_CHECKING:
+    from pilothouse.providers.doctor_runtime import Spread
 
 SINGLE_WRITER = ("ReadWriteOnce", "ReadWriteOncePod")
+ZONE_KEY = "topology.kubernetes.io/zone"
+HOSTNAME_KEY = "kubernetes.io/hostname"
 
 
 def _kubectl(service: Service, verb: str, *rest: str) -> str:
@@ -74,9 +80,37 @@ def _takes_everything(max_unavailable: str, desired: int) -> bool:
         return False
 
 
+def _match_labels(selector: str) -> dict[str, str] | None:
+    """The workload's selector as matchLabels, when it is only `key=value` pairs (details["selector"])."""
+    labels: dict[str, str] = {}
+    for part in selector.split(","):
+        key, equals, value = part.partition("=")
+        if not equals or not key or " " in part:
+            return None
+        labels[key] = value
+    return labels or None
+
+
 class KubernetesAdvice(DoctorAdvice):
     node = "node"
     grace = "terminationGracePeriodSeconds (30 s by default)"
+    task = "pod"
+    drift_cause = ("The tag was moved in the registry while nodes pulled it at different times: with "
+                   "imagePullPolicy IfNotPresent each node keeps the copy it pulled first")
+
+    def task_name(self, service: Service, task: Task) -> str:
+        return task.id.rsplit("/", 1)[-1]
+
+    def spread_fix(self, service: Service, spread: Spread, zone_key: str) -> str:
+        key = (zone_key or ZONE_KEY) if spread.scope == "zone" else HOSTNAME_KEY
+        over = "zones" if spread.scope == "zone" else "nodes"
+        labels = _match_labels(service.details.get("selector", ""))
+        if labels is None or service.workload_kind not in ("deployment", "statefulset"):
+            return _edit(service, f"add topologySpreadConstraints on {key} (maxSkew 1) to the pod template")
+        constraint = {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
+                      "labelSelector": {"matchLabels": labels}}
+        return (f"spread the pods over {over} (the patch starts a rollout; the new pods are placed by it): "
+                + _patch(service, {"spec": {"template": {"spec": {"topologySpreadConstraints": [constraint]}}}}))
 
     def set_image(self, service: Service, container: ContainerSpec, image: str) -> str:
         return _kubectl(service, "set image", q(f"{container.name}={image}"))

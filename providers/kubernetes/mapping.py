@@ -71,6 +71,7 @@ from pilothouse.providers.model import (
     HealthCounts,
     Node,
     NodeStatus,
+    RunningImage,
     Service,
     ServiceMode,
     Task,
@@ -271,6 +272,11 @@ def map_pod(obj: Obj, service_id: str, now: datetime | None = None) -> Task:
 
     pod_labels = labels_of(obj)
     owner = controller_owner(obj)
+    # What each container runs: imageID, for the reference the pod spec names (status.image is normalised).
+    spec_images = {_str(_dict(c).get("name")): _str(_dict(c).get("image")) for c in _list(spec.get("containers"))}
+    images = tuple(image for s in _list(status.get("containerStatuses")) if (image := RunningImage.of(
+        spec_images.get(_str(_dict(s).get("name"))) or _str(_dict(s).get("image")), _str(_dict(s).get("imageID")),
+        _str(_dict(s).get("name")))) is not None)
     desired = TaskState.STOPPED if deleting or state in (TaskState.COMPLETE, TaskState.FAILED) else TaskState.RUNNING
     return Task(
         id=f"{namespace}/{name}", service_id=service_id,
@@ -279,7 +285,7 @@ def map_pod(obj: Obj, service_id: str, now: datetime | None = None) -> Task:
         state=state, desired_state=desired, health=health,
         version=pod_labels.get(POD_TEMPLATE_HASH) or pod_labels.get(CONTROLLER_REVISION_HASH, ""),
         started=parse_time(status.get("startTime")), exit_code=exit_code, error=error, raw_state=raw,
-        restarts=restarts, address=_str(status.get("podIP")), restarted=restarted,
+        restarts=restarts, address=_str(status.get("podIP")), restarted=restarted, images=images,
     )
 
 

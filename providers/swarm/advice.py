@@ -9,6 +9,7 @@ stop grace period is 10 s; a named volume on the local driver is created empty o
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from pilothouse.providers.advice import (
     DoctorAdvice,
@@ -20,7 +21,10 @@ from pilothouse.providers.advice import (
     replicas_write,
     volume_label,
 )
-from pilothouse.providers.model import ContainerSpec, Mount, Service, TaskState, UpdatePolicy, VolumeKind
+from pilothouse.providers.model import ContainerSpec, Mount, Service, Task, TaskState, UpdatePolicy, VolumeKind
+
+if TYPE_CHECKING:
+    from pilothouse.providers.doctor_runtime import Spread
 
 
 def _update(service: Service, *options: str) -> str:
@@ -45,6 +49,27 @@ def _current_node(service: Service) -> str:
 class SwarmAdvice(DoctorAdvice):
     node = "node"
     grace = "the stop grace period (10 s by default)"
+    drift_cause = ("The tag was resolved at different times: an update that stopped part-way, or nodes that "
+                   "pulled an unpinned tag on their own")
+
+    def task_name(self, service: Service, task: Task) -> str:
+        """`docker service ps` names: web.2 for a replica, the task id for a global service's."""
+        return f"{service.name}.{task.slot}" if task.slot is not None else task.id[:12]
+
+    def unpinned_image(self, service: Service, container: ContainerSpec) -> Verdict | None:
+        return Verdict(
+            Severity.LOW,
+            f"tag not pinned: the manager did not resolve {container.image} to a digest (--no-resolve-image, or it "
+            "could not reach the registry), so each node pulls the tag on its own: nodes may run different images",
+            "let the manager resolve it, with the registry reachable from it (or give --image IMAGE@sha256:DIGEST): "
+            + _update(service, "--image", q(container.image)))
+
+    def spread_fix(self, service: Service, spread: Spread, zone_key: str) -> str:
+        if spread.scope == "zone" and zone_key:
+            return _update(service, "--placement-pref-add", q(f"spread=node.labels.{zone_key}"))
+        # The scheduler spreads replicas over the nodes it may use, but never moves running tasks back.
+        return ("check the service's constraints and the other nodes' availability (docker node ls), then place "
+                "the tasks again: " + _update(service, "--force"))
 
     def set_image(self, service: Service, container: ContainerSpec, image: str) -> str:
         return _update(service, "--image", q(image))

@@ -20,6 +20,7 @@ from pilothouse.providers.model import (
     Mount,
     Node,
     NodeStatus,
+    RunningImage,
     Service,
     Task,
     TaskState,
@@ -156,6 +157,8 @@ def map_task(
     if not error and state is TaskState.FAILED:
         error = as_str(status.get("Message"))
     image = as_str(as_dict(as_dict(task.get("Spec")).get("ContainerSpec")).get("Image"))
+    # A spec image the manager resolved names its digest (`web:2.1@sha256:...`): every node pulls that one.
+    pinned = RunningImage.of(image, image.partition("@")[2])
     return Task(
         id=as_str(task.get("ID")),
         service_id=as_str(task.get("ServiceID")),
@@ -172,6 +175,7 @@ def map_task(
         error=error,
         raw_state=raw_state,
         address=_first_address(task),
+        images=(pinned,) if pinned is not None else (),
         # Status.Timestamp is the time of the task's last state change: for an ended task, when it ended.
         stopped=parse_time(status.get("Timestamp")) if ended else None,
     )
@@ -261,6 +265,7 @@ def map_container_spec(name: str, container: Raw, resources: Raw, healthcheck: b
     return ContainerSpec(
         name=name,
         image=display_image(container.get("Image")),
+        image_pinned="@" in as_str(container.get("Image")),
         # Swarm's Command replaces the image's ENTRYPOINT; Args replace its CMD.
         entrypoint=tuple(str(part) for part in as_list(container.get("Command"))),
         command=tuple(str(part) for part in as_list(container.get("Args"))),

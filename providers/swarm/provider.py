@@ -71,6 +71,12 @@ class SwarmProvider(Provider):
             "name of a docker context (docker context ls) whose engine is a swarm manager; its TLS material is "
             "used as the docker CLI uses it; docker_host wins when both are set",
         ),
+        "zone_label": Option(
+            (str,),
+            "the node label that names a node's zone or rack (docker node update --label-add zone=eu-1a NODE: "
+            "\"zone\"); the doctor's single-zone rule then finds a service's replicas all in one zone (without "
+            "it, only all on one node)",
+        ),
     }
     # PAUSE is offered to say why not: the engine pauses an update by itself only.
     CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE,
@@ -94,6 +100,11 @@ class SwarmProvider(Provider):
         # The networks list changes rarely (networks.py): read again after this long, or for an unknown id.
         self.networks_refresh_s = 60.0
         self._networks_read: float | None = None  # time.monotonic() of the last good /networks list
+
+    @property
+    def zone_label(self) -> str:
+        label = self.config.options.get("zone_label")
+        return label.strip() if isinstance(label, str) else ""
 
     def one_shot(self, deadline: float) -> None:
         self._deadline = deadline
@@ -178,6 +189,10 @@ class SwarmProvider(Provider):
         learn_network_names(raw_tasks or [], self._network_names)
         raw_networks = self._read_networks(services)
         nodes = tuple(map_node(as_dict(node)) for node in raw_nodes or [] if isinstance(node, Mapping))
+        zone_label = self.zone_label
+        if zone_label:
+            for node in nodes:
+                node.zone = node.labels.get(zone_label, "")
         node_names = {node.id: node.name for node in nodes}
         down = frozenset(node.id for node in nodes if node.status is NodeStatus.DOWN)
         by_service = select_tasks(raw_tasks or [])
@@ -206,6 +221,7 @@ class SwarmProvider(Provider):
             endpoint=self.endpoint,
             missing=missing,
             networks=build_networks(raw_networks or [], services),
+            zone_key=zone_label,
         )
 
     def _read_networks(self, services: list[Any]) -> list[Any] | None:
