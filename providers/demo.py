@@ -13,6 +13,7 @@ and splitting it would scatter that one timeline over modules that all read the 
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -49,6 +50,7 @@ from pilothouse.providers.model import (
     NodeStatus,
     Rollout,
     RolloutState,
+    RunningImage,
     Service,
     ServiceMode,
     Task,
@@ -103,6 +105,9 @@ class _ServiceDef:
     starts: dict[int, float] = field(default_factory=dict)
     # (min, max) of the autoscaler that owns the replicas (Kubernetes and ECS flavors); None: none.
     autoscale: tuple[int, int] | None = None
+    # The doctor's runtime rules: slot 2 runs another image of the same tag; every task on the first node.
+    drift: bool = False
+    one_node: bool = False
 
 
 def _ref(flavor: str, namespace: str, name: str) -> str:
@@ -121,8 +126,8 @@ _CATALOGUE: tuple[tuple[str, str, int, bool, dict[str, Any]], ...] = (
     ("cache", "redis:latest", 1, False, {"fixed_replicas": 1, "node_data": "/srv/redis"}),
     ("search", "docker.io/someone/search:0.3", 2, True, {"env": {"DEBUG": "true"}, "unsafe_update": True}),
     ("mailer", "registry.example.com/shop/mailer:1.0.1", 1, True,
-     {"memory": None, "command": ("/usr/bin/supervisord", "-c", "/etc/supervisord.conf")}),
-    ("auth", "registry.example.com/shop/auth:5.2.0", 2, True, {}),
+     {"memory": None, "command": ("/usr/bin/supervisord", "-c", "/etc/supervisord.conf"), "one_node": True}),
+    ("auth", "registry.example.com/shop/auth:5.2.0", 2, True, {"drift": True}),
 )
 
 
@@ -172,6 +177,7 @@ class DemoProvider(Provider):
         self.services = self._make_services()
         self._audit_events: list[Event] = []
         self._node_of: dict[str, str] = {}
+        self._images: dict[str, tuple[RunningImage, ...]] = {}
 
     # -- the scenario -------------------------------------------------------------------------
 
@@ -242,6 +248,7 @@ class DemoProvider(Provider):
                 revision=3 if name in ("web", "auth") else 1,
                 previous_image=image.rsplit(":", 1)[0] + ":previous" if name in ("web", "auth") else "",
                 failing_task=(name == "payments"),
+                drift=bool(facts.get("drift")), one_node=bool(facts.get("one_node")),
             ))
         api = defs[0]
         api.rolling_to = api.image.rsplit(":", 1)[0] + ":1.5.0"
@@ -334,7 +341,8 @@ class DemoProvider(Provider):
         placement_nodes = self.nodes if definition.mode is ServiceMode.REPLICATED else live_nodes
         lost = self.nodes[2] if len(self.nodes) >= 3 and t >= NODE_DOWN_AT else None
         for slot in range(1, desired + 1):
-            node = placement_nodes[(index + slot) % len(placement_nodes)] if placement_nodes else None
+            spot = 0 if definition.one_node else index + slot
+            node = placement_nodes[spot % len(placement_nodes)] if placement_nodes else None
             image = definition.rolling_to if slot <= updated and definition.rolling_to else current_image
             # One clock for every task: when its slot was last (re)started by a scale or a rollback, else long
             # ago; a task the rollout replaced started when the rollout reached it; never before either.
@@ -346,6 +354,7 @@ class DemoProvider(Provider):
                 node_id=node.id if node else "", node_name=node.name if node else "",
                 state=TaskState.RUNNING, raw_state="running", health=self._health(definition),
                 version=image.rsplit(":", 1)[-1], started=self._at(start), address="",
+                images=self._running_image(image, moved=definition.drift and slot == 2),
             )
             if (definition.mode is ServiceMode.REPLICATED and node is not None and lost is not None
                     and node.id == lost.id and start < NODE_BACK_AT):
@@ -399,6 +408,16 @@ class DemoProvider(Provider):
             rollback_refusal="" if self._rollback_target(definition)[1] else f"{ref} has nothing to roll back to",
             autoscaler=self._autoscaler(definition, desired),
         )
+
+    def _running_image(self, image: str, *, moved: bool = False) -> tuple[RunningImage, ...]:
+        """What a task runs: one digest per image (shared: a big fleet holds one per image, not per task);
+        `moved` is the same tag pulled after it was moved in the registry."""
+        key = f"{image} moved" if moved else image
+        known = self._images.get(key)
+        if known is None:
+            digest = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+            known = self._images[key] = (RunningImage(image, digest, image.rsplit("/", 1)[-1].split(":")[0]),)
+        return known
 
     def _autoscaler(self, definition: _ServiceDef, desired: int) -> Autoscaler | None:
         if definition.autoscale is None:

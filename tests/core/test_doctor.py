@@ -14,7 +14,7 @@ import pytest
 from pilothouse.console.cli import main
 from pilothouse.console.config import load_config
 from pilothouse.providers.advice import DoctorAdvice
-from pilothouse.providers.doctor import DoctorConfig, Finding, Silence, examine, image_tag
+from pilothouse.providers.doctor import RULES, DoctorConfig, Finding, Silence, examine, image_tag
 from pilothouse.providers.model import (
     Cluster,
     ClusterKind,
@@ -551,10 +551,7 @@ def test_doctor_on_the_demo_fleet_finds_every_rule_and_prints_no_secret(
     fixes = {"demo-swarm": "docker service ", "demo-k8s": "kubectl -n prod ", "demo-ecs": "aws ecs update-service "}
     for cluster, tool in fixes.items():
         found = [f for f in data["findings"] if f["cluster"] == cluster]
-        assert {f["rule"] for f in found} == {
-            "image-unversioned", "image-untrusted", "no-healthcheck", "hardcoded-credential", "shell-entrypoint",
-            "multi-process", "dev-leftovers", "single-replica", "unsafe-update", "no-limits", "shared-data",
-            "updates-in-place"}
+        assert {f["rule"] for f in found} == set(RULES)
         # The demo imitates each orchestrator: its fixes are that orchestrator's own commands.
         assert any(tool in f["fix"] for f in found if f["rule"] == "single-replica")
     # Words come before a command, never after it: copied from the command on, a fix runs as written.

@@ -201,7 +201,8 @@ def test_fargate_tasks_in_one_zone_are_told_to_add_subnets() -> None:
 
 def test_image_references_parse_as_each_orchestrator_reports_them() -> None:
     pullable = RunningImage.of("web:2.1", "docker-pullable://web@" + A, "web")
-    assert pullable == RunningImage("web:2.1", A, "web") and pullable.pinnable and pullable.short == "sha256:aaaaaaaaaaaa"
+    assert pullable == RunningImage("web:2.1", A, "web") and pullable.pinnable
+    assert pullable.short == "sha256:aaaaaaaaaaaa"
     assert RunningImage.of("web:2.1@" + B, "docker.io/library/web@" + A) == RunningImage("web:2.1", A)
     engine = RunningImage.of("web:2.1", "docker://" + B)
     assert engine is not None and engine.digest == "id:" + B and not engine.pinnable
