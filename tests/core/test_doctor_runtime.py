@@ -27,7 +27,7 @@ from pilothouse.providers.model import (
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64
-NAMES = {
+NAMES: dict[ClusterKind, dict[str, object]] = {
     ClusterKind.SWARM: dict(id="s1", name="shop_web", ref="shop_web", namespace="shop"),
     ClusterKind.KUBERNETES: dict(id="s1", name="web", ref="shop/web", namespace="shop", workload_kind="deployment",
                                  details={"selector": "app=web"}),
@@ -55,7 +55,7 @@ def tasks(kind: ClusterKind, placement: list[str], digests: list[str] | None = N
           reference: str = "shop/app:1.2") -> tuple[Task, ...]:
     made = []
     for index, node_id in enumerate(placement):
-        images = ()
+        images: tuple[RunningImage, ...] = ()
         if digests is not None:
             images = (RunningImage(reference, digests[index], "app"),)
         made.append(Task(id=TASK_IDS[kind][index], service_id="s1", slot=index + 1, node_id=node_id,
