@@ -1,7 +1,8 @@
 """The drain key on a Kubernetes node in the real console, against the API test server: the keys offered follow
 the node's state (no uncordon on a schedulable node; pressed anyway, it says why and sends nothing), the typed
 confirmation shows the plan (what is evicted, what stays), each eviction arrives as a toast from the worker,
-and the end names the pod a PodDisruptionBudget kept, with the budget."""
+and the end names the pod a PodDisruptionBudget kept, with the budget. Quitting while a refused eviction waits to
+be retried stops the drain (the worker is cancelled) and its outcome is still audited."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from apiserver import ApiServer
+from k8s_support import audit_lines, wait_until
 from test_k8s_drain import drain_world
 from textual.widgets import Input
 from toasts import toasts
@@ -78,3 +80,30 @@ async def test_drain_key_confirms_by_name_and_shows_each_eviction(apiserver: Api
         # The next snapshot shows it cordoned: cordon is no longer offered, uncordon is.
         await settle(pilot, lambda: screen.check_action("cordon", ()) is False, "cordon withdrawn")
         assert screen.check_action("uncordon", ()) is True
+
+
+async def test_closing_the_console_stops_a_drain_between_evictions(apiserver: ApiServer, kubeconfig: Path) -> None:
+    drain_world(apiserver, unmanaged=False)
+    cluster = ClusterConfig(name="k8s", provider="kubernetes", refresh_interval=0.5,
+                            options={"kubeconfig": str(kubeconfig), "drain_timeout": 600})
+    config = AppConfig(clusters=(cluster,))
+    app = PilothouseApp(Fleet(config), config)
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await settle(pilot, lambda: (snapshot := app.state.get("k8s")) is not None and len(snapshot.nodes) == 2,
+                     "the nodes")
+        app.push_screen(NodesScreen("k8s"))
+        await settle(pilot, lambda: isinstance(app.screen, NodesScreen) and app.screen.query(DiffTable),
+                     "the nodes screen")
+        table = app.screen.query_one(DiffTable)
+        await settle(pilot, lambda: "node-1" in table.keys, "node-1's row")
+        table.move_to_key("node-1")
+        await pilot.press("D")
+        await settle(pilot, lambda: isinstance(app.screen, TypedConfirmScreen), "the typed confirmation")
+        app.screen.query_one(Input).value = "node-1"
+        await pilot.press("enter")
+        # web-b's budget refuses and the drain waits to retry (for up to 600 s): the operator quits meanwhile.
+        await settle(pilot, lambda: any("not evicted yet" in line for line in said(app)), "the refusal")
+    outcome = wait_until(lambda: [line for line in audit_lines() if line["result"].startswith("failed")], 15,
+                         what="the drain's outcome, written once it stopped")
+    assert "prod/web-b (PodDisruptionBudget web-pdb needs 2 healthy pods and has 2 currently, the drain was " \
+           "stopped)" in outcome[0]["result"]
