@@ -134,7 +134,7 @@ def plan_drain(connection: Connection, cluster: str, node: Node, *, timeout_s: f
     return MutationPlan(
         action=Action.DRAIN, cluster=cluster, service_ref=node.name, service_id=node.name,
         before=f"{'SchedulingDisabled' if cordoned else 'schedulable'}, {_count(len(pods), 'pod')}",
-        after=summary, detail=detail, payload={"cordoned": cordoned, "pods": len(evict)},
+        after=summary, detail=detail, payload={"cordoned": cordoned},
     )
 
 
@@ -176,7 +176,8 @@ def evict_one(connection: Connection, pod: PodOnNode) -> Refused | None:
             return None  # gone meanwhile: nothing left to move
         if status == 429:
             return Refused(_budget_reason(getattr(error, "body", b"")), retry=True)
-        return Refused(str(translate_error(error, doing, connection.endpoint)), retry=False)
+        # The message only: the translated hint speaks of retrying, which a drain does for budgets alone.
+        return Refused(translate_error(error, doing, connection.endpoint).message, retry=False)
     return None
 
 

@@ -222,6 +222,29 @@ def test_a_drain_whose_follower_has_gone_stops_between_evictions(
     assert [method for method, _, _, _ in apiserver.state.writes] == ["PATCH", "POST"]
 
 
+def test_an_eviction_the_server_fails_is_reported_and_not_retried(
+    apiserver: ApiServer, make_provider: ProviderFactory,
+) -> None:
+    drain_world(apiserver, unmanaged=False)
+    for name in ("cache-a", "cache-b"):  # two budgets over one pod: kube-apiserver cannot evict it (500)
+        apiserver.state.put(budget(name, "cache", max_unavailable=1))
+    provider = make_provider()
+    provider.drain_retry_s = 0.05
+    provider.drain_timeout_s = 1.0
+    provider.connect()
+    target = next(found for found in provider.snapshot().nodes if found.name == "node-1")
+    heard: list[str] = []
+    with pytest.raises(DrainIncomplete) as incomplete:
+        provider.apply_with_progress(provider.plan_node(Action.DRAIN, target), Progress(say=heard.append))
+    many = ("evicting pod prod/cache-x: This pod has more than one PodDisruptionBudget, which the eviction "
+            "subresource does not support. (HTTP 500)")
+    assert f"pod prod/cache-x not evicted: {many}" in heard
+    assert f"prod/cache-x ({many})" in str(incomplete.value)
+    posts = [path for method, path, _, _ in apiserver.state.writes if method == "POST"]
+    assert posts.count("/api/v1/namespaces/prod/pods/cache-x/eviction") == 1  # not retried
+    assert posts.count("/api/v1/namespaces/prod/pods/web-b/eviction") > 1  # the budget's refusal is
+
+
 def test_state_gates_cordon_and_uncordon(apiserver: ApiServer, make_provider: ProviderFactory) -> None:
     apiserver.state.put(node("node-1"))
     apiserver.state.put(node("node-2", ready=False, unschedulable=True))
