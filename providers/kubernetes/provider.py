@@ -32,8 +32,10 @@ from pilothouse.providers.base import (
     Provider,
 )
 from pilothouse.providers.errors import InvalidInput, Unreachable
+from pilothouse.providers.exec import ExecStreams
 from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.kubernetes import actions, autoscalers, drain, node_actions
+from pilothouse.providers.kubernetes import exec as pod_exec
 from pilothouse.providers.kubernetes.advice import KubernetesAdvice
 from pilothouse.providers.kubernetes.client import Connection
 from pilothouse.providers.kubernetes.follow import LogReader, NewPodScout
@@ -77,7 +79,7 @@ class KubernetesProvider(Provider):
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE, Capability.RESUME,
          Capability.CORDON, Capability.UNCORDON, Capability.DRAIN, Capability.WATCH, Capability.LOGS,
-         Capability.AUTOSCALE_BOUNDS}
+         Capability.AUTOSCALE_BOUNDS, Capability.EXEC}
     )
     ADVICE = KubernetesAdvice()
 
@@ -349,6 +351,17 @@ class KubernetesProvider(Provider):
             return drain.Drain(self.connection, plan, progress, timeout_s=self.drain_timeout_s,
                                retry_s=self.drain_retry_s).run()
         return self.apply(plan)
+
+    def plan_exec(self, service: Service, *, task_id: str = "", container: str = "",
+                  command: tuple[str, ...] = (), tty: bool = False) -> MutationPlan:
+        """A pod and container to exec into (providers/kubernetes/exec.py); reads the live pod only."""
+        self.check(Action.EXEC, service)
+        _kind, namespace, _name = actions.parse_id(service)
+        return pod_exec.plan_exec(self.connection.request, self.name, service, namespace, task_id=task_id,
+                                  container=container, command=tuple(command), tty=tty)
+
+    def run_exec(self, plan: MutationPlan, streams: ExecStreams) -> int:
+        return pod_exec.run_exec(self.connection, plan, streams)
 
     def apply(self, plan: MutationPlan) -> str:
         if plan.action is Action.DRAIN:

@@ -11,8 +11,10 @@ fieldSelector on metadata.name/namespace; a Table when asked, api_tables.py), wa
 response, honouring timeoutSeconds; the watch-list with its initial-events-end bookmark), get, patch
 (json-patch, merge-patch, a practical subset of strategic-merge-patch), the scale subresource (get/patch/put),
 the pod log subresource with kubelet's semantics (tailLines, sinceTime, timestamps, container, previous;
-follow=true streams appended lines over a chunked response), and PodDisruptionBudgets with the pods/eviction
-subresource (api_disruption.py: budget status derived from the pods, evictions allowed or refused with 429).
+follow=true streams appended lines over a chunked response), PodDisruptionBudgets with the pods/eviction
+subresource (api_disruption.py: budget status derived from the pods, evictions allowed or refused with 429), and
+pods/exec as a real websocket speaking the remote command channel protocols, the command run as a local
+subprocess (api_exec.py; forbid("pods/exec") refuses it alone).
 
 A real kubectl v1.36 is its oracle (test_k8s_kubectl_oracle.py): where they disagree, this server is wrong.
 ApiServer(anonymous=True) also serves requests without credentials, as kubectl sends no token over plain http.
@@ -45,6 +47,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from api_discovery import discovery
 from api_disruption import Refusal, evict, refresh_budgets, refusal_status
+from api_exec import ExecRunner, ExecSession, serve_exec
 from api_tables import table, wants_table
 
 Obj = dict[str, Any]
@@ -294,6 +297,9 @@ class ApiState:
         self.ended_logs: set[tuple[str, str, str]] = set()  # containers whose current log has ended
         self.log_instances: Counter[tuple[str, str, str]] = Counter()  # restarts seen by restart_log()
         self.open_log_streams = 0
+        # pods/exec (api_exec.py): every session as asked and ended, and the commands still running.
+        self.exec_sessions: list[ExecSession] = []
+        self.exec_runners: list[ExecRunner] = []
         self._last_log_time = datetime.fromtimestamp(0, UTC)
 
     # -- writes, as the API server (and the tests, standing in for controllers) make them --
@@ -590,10 +596,12 @@ class Handler(BaseHTTPRequestHandler):
         verb = self._verb(method, route, query)
         failing = self.state._should_fail()
         code = 500 if failing else 0
-        if not failing and self.state.is_forbidden(route):
-            code = 403
-        resource = (f"{route.resource}/{route.subresource}" if route.subresource in ("log", "eviction")
+        resource = (f"{route.resource}/{route.subresource}" if route.subresource in ("log", "eviction", "exec")
                     else route.resource)
+        if resource == "pods/exec":
+            verb = "create"  # GET (websocket) or POST (SPDY): RBAC's verb is create either way
+        if not failing and (self.state.is_forbidden(route) or resource in self.state.forbidden):
+            code = 403
         with self.state.cond:
             self.state.counts[(verb, resource)] += 1
             self.state.request_log.append((time.monotonic(), verb, resource, code or 200))
@@ -602,11 +610,16 @@ class Handler(BaseHTTPRequestHandler):
             return
         if code == 403:
             scope = f'in the namespace "{route.namespace}"' if route.namespace else "at the cluster scope"
+            exec_call = route.subresource == "exec"
+            subject = f'{route.resource} "{route.name}"' if exec_call else route.resource
             self._status(
                 403, "Forbidden",
-                f'{route.resource} is forbidden: User "system:serviceaccount:test:viewer" cannot {verb} '
-                f'resource "{route.resource}" in API group "{RESOURCES[route.resource].prefix[6:-3]}" {scope}',
+                f'{subject} is forbidden: User "system:serviceaccount:test:viewer" cannot {verb} '
+                f'resource "{resource if exec_call else route.resource}" in API group "{RESOURCES[route.resource].prefix[6:-3]}" {scope}',
             )
+            return
+        if resource == "pods/exec":
+            serve_exec(self, route.namespace, route.name, url.query)
             return
         try:
             matches_fields({}, query.get("fieldSelector", ""), route.resource)  # an unknown field: refused first
@@ -1015,6 +1028,9 @@ class ApiServer(ThreadingHTTPServer):
         with self.state.cond:
             self.state.stopping = True
             self.state.cond.notify_all()
+            runners = list(self.state.exec_runners)
+        for runner in runners:  # a session still open ends with the server
+            runner.kill()
         self.shutdown()
         self.server_close()
 
