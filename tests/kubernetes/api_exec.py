@@ -210,8 +210,10 @@ class ExecRunner:
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 self.stdin_pipe = self.process.stdin  # type: ignore[assignment]
         except (FileNotFoundError, PermissionError) as error:
+            # runc's words, which containerd passes on.
+            why = "executable file not found in $PATH" if isinstance(error, FileNotFoundError) else error.strerror
             return (f'OCI runtime exec failed: exec failed: unable to start container process: exec: '
-                    f'"{self.session.command[0] if self.session.command else ""}": {error.strerror}: unknown')
+                    f'"{self.session.command[0] if self.session.command else ""}": {why}: unknown')
         return ""
 
     def pumps(self) -> list[threading.Thread]:

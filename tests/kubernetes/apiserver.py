@@ -612,10 +612,11 @@ class Handler(BaseHTTPRequestHandler):
             scope = f'in the namespace "{route.namespace}"' if route.namespace else "at the cluster scope"
             exec_call = route.subresource == "exec"
             subject = f'{route.resource} "{route.name}"' if exec_call else route.resource
+            named = resource if exec_call else route.resource
             self._status(
                 403, "Forbidden",
                 f'{subject} is forbidden: User "system:serviceaccount:test:viewer" cannot {verb} '
-                f'resource "{resource if exec_call else route.resource}" in API group "{RESOURCES[route.resource].prefix[6:-3]}" {scope}',
+                f'resource "{named}" in API group "{RESOURCES[route.resource].prefix[6:-3]}" {scope}',
             )
             return
         if resource == "pods/exec":

@@ -316,3 +316,23 @@ def hpa(target: str, minimum: int = 2, maximum: int = 10, *, name: str = "", ns:
             "conditions": conditions,
         },
     }
+
+
+EXEC_HASH = "5d4f8b7c9"
+
+
+def exec_world(api: Any, *, sidecar: bool = False, annotations: dict[str, str] | None = None) -> None:
+    """prod/web: web-…-a Pending (first by name), web-…-b Running on node-2; with `sidecar`, two containers
+    (and an init container, never picked)."""
+    api.state.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}, "status": {"phase": "Active"}})
+    dep = api.state.put(deployment("web", replicas=2))
+    rs = api.state.put(replicaset(dep, "registry.local/web:1.0", 1, EXEC_HASH, 2))
+    for suffix, phase, node in (("a", "Pending", "node-1"), ("b", "Running", "node-2")):
+        item = pod(rs, f"web-{EXEC_HASH}-{suffix}", node=node, version_label=("pod-template-hash", EXEC_HASH),
+                   phase=phase)
+        if sidecar:
+            item["spec"]["containers"].append(container("registry.local/proxy:2", name="proxy"))
+            item["spec"]["initContainers"] = [container("registry.local/migrate:1", name="migrate")]
+            item["status"]["containerStatuses"].append({**item["status"]["containerStatuses"][0], "name": "proxy"})
+        item["metadata"]["annotations"] = annotations or {}
+        api.state.put(item)

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from apiserver import ApiServer
-from k8s_objects import container, deployment, pod, replicaset
+from k8s_objects import EXEC_HASH as HASH
+from k8s_objects import exec_world as world
 from k8s_support import service_of, wait_until
 from terminal import read_until
 
@@ -28,22 +29,6 @@ from pilothouse.providers.kubernetes import KubernetesProvider
 pytestmark = pytest.mark.kubernetes
 
 Obj = dict[str, Any]
-HASH = "5d4f8b7c9"
-
-
-def world(api: ApiServer, *, sidecar: bool = False, annotations: dict[str, str] | None = None) -> None:
-    """prod/web: web-…-a Pending (first by name), web-…-b Running on node-2; with `sidecar`, two containers
-    (and an init container, never picked)."""
-    dep = api.state.put(deployment("web", replicas=2))
-    rs = api.state.put(replicaset(dep, "registry.local/web:1.0", 1, HASH, 2))
-    for suffix, phase, node in (("a", "Pending", "node-1"), ("b", "Running", "node-2")):
-        item = pod(rs, f"web-{HASH}-{suffix}", node=node, version_label=("pod-template-hash", HASH), phase=phase)
-        if sidecar:
-            item["spec"]["containers"].append(container("registry.local/proxy:2", name="proxy"))
-            item["spec"]["initContainers"] = [container("registry.local/migrate:1", name="migrate")]
-            item["status"]["containerStatuses"].append({**item["status"]["containerStatuses"][0], "name": "proxy"})
-        item["metadata"]["annotations"] = annotations or {}
-        api.state.put(item)
 
 
 class Pipes:
@@ -127,7 +112,7 @@ def test_a_command_that_cannot_start_is_one_line(apiserver: ApiServer, provider:
     pipes.stdin.close()
     with pytest.raises(ProviderError) as raised:
         provider.run_exec(plan_of(provider, command=("no-such-binary-here",)), pipes.streams)
-    assert "executable file not found" in str(raised.value) or "No such file" in str(raised.value)
+    assert str(raised.value).endswith('exec: "no-such-binary-here": executable file not found in $PATH: unknown')
     assert "\n" not in str(raised.value)
 
 
