@@ -30,6 +30,7 @@ from pilothouse.providers.base import (
     Provider,
 )
 from pilothouse.providers.ecs import actions, autoscaling, node_actions
+from pilothouse.providers.ecs import exec as task_exec
 from pilothouse.providers.ecs.advice import EcsAdvice
 from pilothouse.providers.ecs.client import AwsClients
 from pilothouse.providers.ecs.events import EVENTS_PER_CLUSTER, service_events
@@ -43,6 +44,7 @@ from pilothouse.providers.ecs.revisions import definitions_diff
 from pilothouse.providers.ecs.rollback import RevisionRecord, rollback_target
 from pilothouse.providers.ecs.vocabulary import ECS_WORDS
 from pilothouse.providers.errors import InvalidInput, NotSupported
+from pilothouse.providers.exec import ExecStreams
 from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Event, Network, Node, Service, Task
 from pilothouse.providers.revisions import NoPreviousRevision, RevisionDiff
@@ -64,7 +66,7 @@ class EcsProvider(Provider):
     }
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.UNCORDON, Capability.DRAIN,
-         Capability.LOGS,
+         Capability.LOGS, Capability.EXEC,
          Capability.AUTOSCALE_BOUNDS})
     ADVICE = EcsAdvice()
 
@@ -289,6 +291,20 @@ class EcsProvider(Provider):
         if not self._api.connected:
             self.connect()
         return autoscaling.plan_bounds(self._api, self.name, service, minimum, maximum)
+
+    def plan_exec(self, service: Service, *, task_id: str = "", container: str = "",
+                  command: tuple[str, ...] = (), tty: bool = False) -> MutationPlan:
+        """A task and container to exec into through ExecuteCommand (providers/ecs/exec.py); reads only."""
+        self.check(Action.EXEC, service)
+        if not self._api.connected:
+            self.connect()
+        return task_exec.plan_exec(self._api, self.name, service, task_id=task_id, container=container,
+                                   command=tuple(command), tty=tty)
+
+    def run_exec(self, plan: MutationPlan, streams: ExecStreams) -> int:
+        if not self._api.connected:
+            self.connect()
+        return task_exec.run_exec(self._api, self.profile, plan, streams)
 
     def apply(self, plan: MutationPlan) -> str:
         if plan.action in (Action.DRAIN, Action.UNCORDON):

@@ -1,0 +1,232 @@
+"""Exec on ECS: the refusals said in one line with what to do (no session-manager-plugin; enableExecuteCommand
+off on the service or the task), the task and container choice, the ExecuteCommand request as sent (at the
+counting proxy: moto does not implement ExecuteCommand, so its answer is canned there) and the plugin run as
+the AWS CLI runs it. The real plugin cannot be had here (not on PyPI or in Debian): a recording executable
+named session-manager-plugin stands in on PATH, writing down its arguments and exiting with a chosen code.
+
+moto keeps neither a service's nor a task's enableExecuteCommand, nor a container's runtimeId, nor more than
+one container per task: the tests set them on its models as AWS would hold them (ecs_world's way)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ecs_transport import CountingProxy, Fault, Request
+from ecs_world import ProviderFactory, add_instances, moto_service, moto_task, register, run_service_tasks
+
+from pilothouse.providers.base import Action, MutationPlan
+from pilothouse.providers.ecs import EcsProvider
+from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported, ProviderError
+from pilothouse.providers.exec import ExecStreams
+from pilothouse.providers.model import Service
+
+pytestmark = pytest.mark.ecs
+
+TOKEN = "AAEAAd-session-token-never-shown-3f9c"
+SESSION = {"sessionId": "ecs-execute-command-0a1b2c3d", "streamUrl": "wss://ssmmessages.us-east-1.amazonaws.com/"
+           "v1/data-channel/ecs-execute-command-0a1b2c3d?role=publish_subscribe", "tokenValue": TOKEN}
+PLUGIN = """#!{python}
+import json, os, sys
+if sys.argv[1:] == ["--version"]:
+    print(os.environ.get("PLUGIN_VERSION", "1.2.707.0"))
+    sys.exit(0)
+with open(os.environ["PLUGIN_RECORD"], "w") as record:
+    json.dump({{"argv": sys.argv[1:], "session": os.environ.get("AWS_SSM_START_SESSION_RESPONSE")}}, record)
+sys.stdout.write("plugin on the terminal\\n")
+sys.exit(int(os.environ.get("PLUGIN_EXIT", "0")))
+"""
+
+
+@pytest.fixture
+def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The recording session-manager-plugin, first on PATH; returns where it records."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    program = folder / "session-manager-plugin"
+    program.write_text(PLUGIN.format(python=sys.executable))
+    program.chmod(0o755)
+    record = tmp_path / "plugin-record.json"
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("PLUGIN_RECORD", str(record))
+    return record
+
+
+@pytest.fixture
+def shop(admin: Any, ec2: Any) -> dict[str, Any]:
+    """Cluster shop: service web (exec enabled, two RUNNING tasks with it) and service plain (without)."""
+    admin.create_cluster(clusterName="shop")
+    add_instances(admin, ec2, "shop", 1)
+    definition = register(admin, "web", "registry.example.com/web:1")
+    tasks: dict[str, list[str]] = {}
+    for name, enabled in (("web", True), ("plain", False)):
+        admin.create_service(cluster="shop", serviceName=name, taskDefinition=definition, desiredCount=2,
+                             enableExecuteCommand=enabled)
+        tasks[name] = run_service_tasks(admin, "shop", name, definition, 2)
+        moto_service("shop", name).enable_execute_command = enabled
+        for index, arn in enumerate(tasks[name]):
+            task = moto_task(arn)
+            task.enable_execute_command = enabled
+            task.containers[0].runtime_id = f"{arn.rsplit('/', 1)[-1]}-{index}"
+    return tasks
+
+
+def service(provider: EcsProvider, ref: str = "shop/web") -> Service:
+    found = provider.snapshot().service(ref)
+    assert found is not None, ref
+    return found
+
+
+def sent_exec(proxy: CountingProxy) -> list[Request]:
+    """Every ExecuteCommand as sent, answered with a session as AWS answers it."""
+    seen: list[Request] = []
+
+    def answer(request: Request) -> dict[str, Any]:
+        seen.append(request)
+        body = request.body
+        return {"clusterArn": body["cluster"], "taskArn": body["task"], "containerName": body["container"],
+                "containerArn": f"{body['task']}/container", "interactive": True, "session": SESSION}
+
+    proxy.answers["ExecuteCommand"] = answer
+    return seen
+
+
+def ready(make_provider: ProviderFactory, proxy: CountingProxy) -> EcsProvider:
+    provider = make_provider()
+    provider.connect()
+    provider.snapshot()
+    proxy.reset()
+    return provider
+
+
+def run(provider: EcsProvider, plan: MutationPlan, tmp_path: Path) -> tuple[int, str]:
+    out = tmp_path / "terminal"
+    with open(os.devnull, "rb") as stdin, open(out, "wb") as stdout:
+        code = provider.run_exec(plan, ExecStreams(stdin.fileno(), stdout.fileno(), stdout.fileno()))
+    return code, out.read_text()
+
+
+def test_exec_sends_execute_command_and_runs_the_plugin_as_the_aws_cli(
+    shop: dict[str, Any], plugin: Path, proxy: CountingProxy, make_provider: ProviderFactory, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="pilothouse")  # SDK loggers stay at WARNING (console/logsetup.py)
+    provider = ready(make_provider, proxy)
+    first = shop["web"][0]
+    task_id = first.rsplit("/", 1)[-1]
+    plan = provider.plan(Action.EXEC, service(provider), task_id=task_id, command=("sh", "-c", "echo hi"))
+    assert plan.before.startswith(f"task {task_id} on ") and plan.before.endswith(", container app")
+    assert plan.after == "sh -c 'echo hi'"
+    assert plan.detail == (f"aws ecs execute-command --cluster shop --task {task_id} --container app "
+                           "--interactive --command \"sh -c 'echo hi'\"")
+    assert proxy.snapshot_counts().get("ExecuteCommand", 0) == 0  # planning only reads
+    assert all(action.startswith(("Describe", "List")) for action in proxy.snapshot_counts())
+    sent = sent_exec(proxy)
+    monkeypatch.setenv("PLUGIN_EXIT", "4")
+
+    assert run(provider, plan, tmp_path) == (4, "plugin on the terminal\n")
+
+    [request] = sent
+    assert request.body == {"cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/shop", "task": first,
+                            "container": "app", "command": "sh -c 'echo hi'", "interactive": True}
+    record = json.loads(plugin.read_text())
+    target = {"Target": f"ecs:shop_{task_id}_{task_id}-0"}
+    assert record["argv"] == ["AWS_SSM_START_SESSION_RESPONSE", "us-east-1", "StartSession", "",
+                              json.dumps(target), proxy.url]
+    assert json.loads(record["session"]) == SESSION  # the token only in the plugin's environment
+    assert TOKEN not in plan.describe() + json.dumps(dict(plan.payload)) + caplog.text
+
+
+def test_an_older_plugin_gets_the_session_as_its_first_argument(
+    shop: dict[str, Any], plugin: Path, proxy: CountingProxy, make_provider: ProviderFactory, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PLUGIN_VERSION", "1.2.497.0")  # the last version that cannot read the variable
+    provider = ready(make_provider, proxy)
+    sent_exec(proxy)
+    assert run(provider, provider.plan(Action.EXEC, service(provider)), tmp_path)[0] == 0
+    record = json.loads(plugin.read_text())
+    assert json.loads(record["argv"][0]) == SESSION and record["session"] is None
+    assert record["argv"][2] == "StartSession"
+
+
+def test_exec_off_on_the_service_is_one_line_with_the_fix(
+    shop: dict[str, Any], plugin: Path, proxy: CountingProxy, make_provider: ProviderFactory,
+) -> None:
+    provider = ready(make_provider, proxy)
+    plain = service(provider, "shop/plain")
+    proxy.reset()
+    with pytest.raises(NotSupported) as raised:
+        provider.plan(Action.EXEC, plain)
+    assert str(raised.value) == (
+        "ECS service shop/plain has enableExecuteCommand off, so no task can take an exec: enable it: "
+        "aws ecs update-service --cluster shop --service plain --enable-execute-command --force-new-deployment")
+    assert proxy.snapshot_counts() == {"DescribeServices": 1}  # the live flag read, nothing else
+
+
+def test_a_task_started_before_exec_was_enabled(
+    shop: dict[str, Any], plugin: Path, proxy: CountingProxy, make_provider: ProviderFactory,
+) -> None:
+    old = shop["web"][1]
+    moto_task(old).enable_execute_command = False
+    provider = ready(make_provider, proxy)
+    with pytest.raises(NotSupported, match=f"task {old.rsplit('/', 1)[-1]} was started without "
+                                           "enableExecuteCommand .*--force-new-deployment"):
+        provider.plan(Action.EXEC, service(provider), task_id=old)  # by ARN
+    # Without --task, the task that can take it is picked.
+    assert provider.plan(Action.EXEC, service(provider)).payload["task"] == shop["web"][0]
+
+
+def test_no_plugin_sends_nothing(shop: dict[str, Any], proxy: CountingProxy, make_provider: ProviderFactory,
+                                 monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    provider = ready(make_provider, proxy)
+    web = service(provider)
+    proxy.reset()
+    with pytest.raises(NotSupported) as raised:
+        provider.plan(Action.EXEC, web)
+    text = str(raised.value)
+    assert text.startswith("session-manager-plugin is not on PATH, and ECS exec needs it: install AWS's Session "
+                           "Manager plugin (https://docs.aws.amazon.com/")
+    assert "not on PyPI or in Debian" in text and "\n" not in text
+    assert proxy.snapshot_counts() == {}
+
+
+def test_container_and_task_choice(shop: dict[str, Any], plugin: Path, proxy: CountingProxy,
+                                   make_provider: ProviderFactory) -> None:
+    for arn in shop["web"]:  # a sidecar beside app, as AWS lists a task's containers
+        task = moto_task(arn)
+        sidecar = copy.copy(task.containers[0])
+        sidecar.name, sidecar.runtime_id = "envoy", "envoy-1"
+        task.containers.append(sidecar)
+    provider = ready(make_provider, proxy)
+    web = service(provider)
+    with pytest.raises(InvalidInput) as raised:
+        provider.plan(Action.EXEC, web)
+    assert str(raised.value).endswith("has 2 containers: app, envoy: choose one with --container NAME")
+    with pytest.raises(InvalidInput, match="has no container 'nginx': its containers: app, envoy"):
+        provider.plan(Action.EXEC, web, container="nginx")
+    plan = provider.plan(Action.EXEC, web, container="envoy")
+    assert plan.payload["container"] == "envoy" and plan.payload["runtime_id"] == "envoy-1"
+    with pytest.raises(NotFound, match="no task 'abc' in shop/web: its tasks: "):
+        provider.plan(Action.EXEC, web, task_id="abc")
+    assert proxy.snapshot_counts().get("ExecuteCommand", 0) == 0
+
+
+def test_execute_command_refused_runs_no_plugin(
+    shop: dict[str, Any], plugin: Path, proxy: CountingProxy, make_provider: ProviderFactory, tmp_path: Path,
+) -> None:
+    provider = ready(make_provider, proxy)
+    plan = provider.plan(Action.EXEC, service(provider))
+    proxy.faults.append(lambda request: Fault(400, "AccessDeniedException", "User is not authorized to perform: "
+                                              "ecs:ExecuteCommand") if request.action == "ExecuteCommand" else None)
+    with pytest.raises(ProviderError) as raised:
+        run(provider, plan, tmp_path)
+    assert "ExecuteCommand" in str(raised.value) and "\n" not in str(raised.value)
+    assert not plugin.exists()
