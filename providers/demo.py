@@ -580,9 +580,6 @@ class DemoProvider(Provider):
                             before=current, after=target, payload={"target": target})
 
     def refusal(self, action: Action, service: Service) -> str | None:
-        if action is Action.EXEC:
-            return (f"{service.ref} is simulated: the demo fleet runs no containers to exec into; "
-                    "exec works on a real cluster")
         if action in (Action.PAUSE, Action.RESUME):
             # The simulated orchestrators answer as the real providers do.
             if self.flavor == "ecs":

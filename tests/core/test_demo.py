@@ -100,16 +100,6 @@ def test_global_service_cannot_scale_and_service_without_history_cannot_roll_bac
         provider.plan_rollback(cache)
 
 
-def test_exec_is_refused_with_the_reason_a_simulated_fleet_gives() -> None:
-    for config in demo_cluster_configs(frozen_at=5):
-        provider = DemoProvider(config)
-        web = provider.snapshot().services[0]
-        reason = f"{web.ref} is simulated: the demo fleet runs no containers to exec into; exec works on a real cluster"
-        assert provider.refusal(Action.EXEC, web) == reason
-        with pytest.raises(NotSupported, match="no containers to exec into"):
-            provider.plan(Action.EXEC, web, command=("sh",))
-
-
 def _at(provider: DemoProvider, seconds: float) -> None:
     """Move the frozen scenario clock (the demo reads it on every snapshot)."""
     provider.frozen_at = seconds
