@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar, TextIO
 
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
     from pilothouse.providers.refresh import ClusterRefresher
 
 REFRESH_GROUP = "refresh:"
+# How long the doctor's slow path may take on a cluster's next refresh (Provider.doctor_look).
+DOCTOR_LOOK_S = 10.0
 VI_KEYS = ("j", "k", "g", "G")
 # Exit codes after a signal, as a shell reports them.
 SIGNAL_EXIT_BASE = 128
@@ -213,6 +216,13 @@ class PilothouseApp(App[int]):
     def poke(self, cluster: str) -> None:
         refresher = self._refreshers.get(cluster)
         if refresher is not None:
+            refresher.poke()
+
+    def doctor_look(self, cluster: str) -> None:
+        """The doctor screen opened: the cluster's next refresh, soon, also takes the doctor's slow path."""
+        refresher = self._refreshers.get(cluster)
+        if refresher is not None:
+            refresher.provider.doctor_look(time.monotonic() + DOCTOR_LOOK_S)
             refresher.poke()
 
     def on_cluster_updated(self, message: ClusterUpdated) -> None:

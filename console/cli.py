@@ -305,12 +305,16 @@ def _bound(text: str, option: str) -> int:
     return int(text.strip())
 
 
-def _selected_snapshots(fleet: Fleet, args: argparse.Namespace) -> list[Cluster]:
+def _selected_snapshots(fleet: Fleet, args: argparse.Namespace, *, doctor: bool = False) -> list[Cluster]:
     names = args.cluster or fleet.names
     unknown = [name for name in names if name not in fleet.providers]
     if unknown:
         raise _unknown_cluster(fleet, unknown[0])
-    return fleet.snapshot_all(names, deadline=time.monotonic() + args.timeout)
+    deadline = time.monotonic() + args.timeout
+    if doctor:  # the doctor's slow path, within the same time limit (Provider.doctor_look)
+        for name in names:
+            fleet.providers[name].doctor_look(deadline)
+    return fleet.snapshot_all(names, deadline=deadline)
 
 
 def _completeness_code(code: int, clusters: list[Cluster], args: argparse.Namespace) -> int:
@@ -356,7 +360,7 @@ def _output(code: int, write: Callable[[], None]) -> int:
 def _doctor(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
     from pilothouse.providers.doctor import examine
 
-    clusters = _selected_snapshots(fleet, args)
+    clusters = _selected_snapshots(fleet, args, doctor=True)
     findings = [finding for cluster in clusters if cluster.reachable for finding in examine(cluster, config.doctor)]
     code = _completeness_code(_doctor_code(clusters, findings, args.fail_on), clusters, args)
     code = _output(code, lambda: _print_doctor(clusters, findings, args))

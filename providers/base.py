@@ -184,6 +184,11 @@ class Provider(ABC):
         5xx) harder than a live console would, but stop by `deadline` (a time.monotonic() value). Whatever
         is still unread then goes into `Cluster.missing`. The default: nothing more to try."""
 
+    def doctor_look(self, deadline: float) -> None:
+        """The next snapshot also takes the doctor's slow path: reads no refresh makes (Swarm: what each
+        node's engine says its tasks run, when `node_engine` is set), finished by `deadline` (a
+        time.monotonic() value). Only sets a flag: safe on the UI thread. The default: nothing more to read."""
+
     def start_watch(self, on_change: Callable[[], None]) -> bool:
         """Start pushing changes: call `on_change` (from any thread) whenever a refresh is worth doing.
 

@@ -125,6 +125,9 @@ class DoctorScreen(FleetScreenBase):
         return self.query_one("#doctor-table", DiffTable)
 
     def on_mount(self) -> None:
+        # What refreshes never read (a Swarm node engine's image digests) is read once, for this screen.
+        for name in list(self.state.clusters):
+            self.host().doctor_look(name)
         self._wide = self.app.size.width >= WIDE_FROM
         self.fleet_changed()
         self.table.focus()

@@ -41,6 +41,7 @@ from pilothouse.providers.revisions import RevisionDiff
 from pilothouse.providers.swarm import actions, node_actions
 from pilothouse.providers.swarm.advice import SwarmAdvice
 from pilothouse.providers.swarm.client import Endpoint, new_client, resolve_endpoint
+from pilothouse.providers.swarm.engines import EngineImages
 from pilothouse.providers.swarm.errors import NOT_A_MANAGER, NotSwarmManager, translate_error
 from pilothouse.providers.swarm.events import EventBuffer, EventWatch
 from pilothouse.providers.swarm.images import ImageHealthchecks
@@ -71,6 +72,12 @@ class SwarmProvider(Provider):
             "name of a docker context (docker context ls) whose engine is a swarm manager; its TLS material is "
             "used as the docker CLI uses it; docker_host wins when both are set",
         ),
+        "node_engine": Option(
+            (str,),
+            "how to reach the engine of each node: a template such as \"ssh://ops@{node}\", "
+            "\"unix:///run/engines/{node}.sock\" or \"tcp://{addr}:2376\" ({node} is the node's hostname, {addr} "
+            "its address); the doctor then reads what each task's container really runs (image-drift)",
+        ),
         "zone_label": Option(
             (str,),
             "the node label that names a node's zone or rack (docker node update --label-add zone=eu-1a NODE: "
@@ -100,11 +107,23 @@ class SwarmProvider(Provider):
         # The networks list changes rarely (networks.py): read again after this long, or for an unknown id.
         self.networks_refresh_s = 60.0
         self._networks_read: float | None = None  # time.monotonic() of the last good /networks list
+        self._engine_images = EngineImages()
+        self._look_deadline: float | None = None  # the doctor asked for its slow path (doctor_look)
 
     @property
     def zone_label(self) -> str:
         label = self.config.options.get("zone_label")
         return label.strip() if isinstance(label, str) else ""
+
+    def doctor_look(self, deadline: float) -> None:
+        self._look_deadline = deadline
+
+    def _engine_look(self, raw_tasks: list[Any] | None, raw_nodes: list[Any] | None) -> None:
+        """The doctor's slow path, once per doctor_look: each node's engine says what its tasks run."""
+        deadline, self._look_deadline = self._look_deadline, None
+        template = self.config.options.get("node_engine")
+        if deadline is not None and isinstance(template, str) and template and raw_tasks is not None:
+            self._engine_images.look(template, raw_tasks, raw_nodes or [], deadline)
 
     def one_shot(self, deadline: float) -> None:
         self._deadline = deadline
@@ -195,6 +214,7 @@ class SwarmProvider(Provider):
                 node.zone = node.labels.get(zone_label, "")
         node_names = {node.id: node.name for node in nodes}
         down = frozenset(node.id for node in nodes if node.status is NodeStatus.DOWN)
+        self._engine_look(raw_tasks, raw_nodes)
         by_service = select_tasks(raw_tasks or [])
         image_checks = self._image_checks.for_services(self._call, services)
         mapped = [
@@ -208,6 +228,7 @@ class SwarmProvider(Provider):
             service.observed, service.stale, service.tasks_known = observed, tasks_stale, raw_tasks is not None
             # Progress is counted from the tasks: without them it is unknown, not 0 of N.
             service.rollout.updated_known = raw_tasks is not None
+            self._engine_images.apply(service.tasks)
         mapped.sort(key=lambda service: (service.namespace, service.name))
         missing = self._gaps.end()
         return Cluster(

@@ -2,6 +2,8 @@
 
 - A tag the manager did not resolve (`docker service create --no-resolve-image`) on tasks of two nodes is the
   weaker image-drift finding (each node pulls the tag itself); held to one node it is not.
+- With `node_engine`, the doctor asks each node's engine what the tasks' containers run: one tag holding two
+  different images on two workers is the image-drift finding, naming both image ids and which task runs which.
 - With `zone_label` naming a node label, replicas all on nodes of one zone are a single-zone finding, and
   replicas all on one node (held there by a role constraint, not a node pin) a stronger one; the Swarm fixes
   run as pasted and change the service spec.
@@ -96,3 +98,63 @@ def test_replicas_in_one_zone_and_on_one_node(swarm: SwarmInfo, services: Servic
     plain = write_config(tmp_path / "plain.toml", swarm.manager)
     assert {f["service"] for f in doctor(capsys, plain, in_a, on_manager, spread)
             if f["rule"] == "single-zone"} == {on_manager}
+
+
+@pytest.fixture
+def drifting_tag(swarm: SwarmInfo) -> Iterator[str]:
+    """One tag, two images: app:1 under it on the first worker, app:2 on the second (as after a moved tag)."""
+    tag = f"pilothouse-test/drift-{uuid.uuid4().hex[:6]}:1"
+    first, second = sorted(swarm.workers)
+    docker(swarm.workers[first], "tag", "pilothouse-test/app:1", tag)
+    docker(swarm.workers[second], "tag", "pilothouse-test/app:2", tag)
+    yield tag
+    for url in swarm.workers.values():
+        docker(url, "rmi", tag, check=False)
+
+
+@pytest.fixture
+def engines(swarm: SwarmInfo, tmp_path: Path) -> str:
+    """A node_engine template over the test swarm's engine sockets, one link per node hostname."""
+    folder = tmp_path / "engines"
+    folder.mkdir()
+    manager = docker(swarm.manager, "node", "inspect", "self", "--format", "{{.Description.Hostname}}").strip()
+    for name, url in {**swarm.workers, manager: swarm.manager}.items():
+        (folder / f"{name}.sock").symlink_to(url.removeprefix("unix://"))
+    return f"unix://{folder}/{{node}}.sock"
+
+
+def image_id(url: str, tag: str) -> str:
+    return docker(url, "image", "inspect", tag, "--format", "{{.Id}}").strip()
+
+
+def test_node_engines_tell_which_task_runs_which_image(
+        swarm: SwarmInfo, services: Services, drifting_tag: str, engines: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    name = services.create("--replicas", "2", "--replicas-max-per-node", "1", "--constraint", "node.role==worker",
+                           image=drifting_tag)
+    assert running_nodes(swarm, name, 2) == set(swarm.workers)
+    first, second = sorted(swarm.workers)
+    ids = {first: image_id(swarm.workers[first], drifting_tag), second: image_id(swarm.workers[second], drifting_tag)}
+    assert ids[first] != ids[second]
+    slots = dict(line.split() for line in docker(
+        swarm.manager, "service", "ps", name, "--filter", "desired-state=running", "--format",
+        "{{.Node}} {{.Name}}").splitlines())
+    # Without node_engine: the weaker finding only.
+    plain = write_config(tmp_path / "plain.toml", swarm.manager)
+    assert [(f["rule"], f["severity"]) for f in doctor(capsys, plain, name)] == [("image-drift", "low")]
+    config = write_config(tmp_path / "config.toml", swarm.manager, extra=f'node_engine = "{engines}"\n')
+    (finding,) = doctor(capsys, config, name)
+    assert (finding["rule"], finding["severity"]) == ("image-drift", "medium")
+    runs = sorted(f"{ids[node][:19]} on 1 task ({slots[node]})" for node in (first, second))
+    assert finding["why"].startswith(f"{drifting_tag} runs as 2 different images: {runs[0]}; {runs[1]}.")
+    # Image ids cannot be pulled by: the fix asks for the registry's digest instead of inventing one.
+    assert finding["fix"].endswith(f"docker service update --image {drifting_tag}@sha256:DIGEST {name}")
+
+
+def test_an_engine_out_of_reach_leaves_the_weaker_finding(
+        swarm: SwarmInfo, services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    name = services.create("--replicas", "2", "--replicas-max-per-node", "1", "--constraint", "node.role==worker")
+    running_nodes(swarm, name, 2)
+    config = write_config(tmp_path / "config.toml", swarm.manager,
+                          extra=f'node_engine = "unix://{tmp_path}/missing/{{node}}.sock"\n')
+    assert [(f["rule"], f["severity"]) for f in doctor(capsys, config, name)] == [("image-drift", "low")]
