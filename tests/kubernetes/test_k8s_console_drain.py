@@ -33,8 +33,19 @@ async def settle(pilot: Any, predicate: Callable[[], Any], what: str, timeout: f
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def said(app: PilothouseApp) -> list[str]:
-    return [f"{toast.title}: {toast.message}" for toast in toasts(app)]
+class Heard:
+    """Every toast an app has shown, in order: a toast may expire before the test looks (a loaded machine), so
+    each look adds what is on screen now to what was seen before."""
+
+    def __init__(self, app: PilothouseApp) -> None:
+        self.app, self.lines = app, list[str]()
+
+    def __call__(self) -> list[str]:
+        for toast in toasts(self.app):
+            line = f"{toast.title}: {toast.message}"
+            if line not in self.lines:
+                self.lines.append(line)
+        return self.lines
 
 
 async def test_drain_key_confirms_by_name_and_shows_each_eviction(apiserver: ApiServer, kubeconfig: Path) -> None:
@@ -43,6 +54,7 @@ async def test_drain_key_confirms_by_name_and_shows_each_eviction(apiserver: Api
                             options={"kubeconfig": str(kubeconfig), "drain_timeout": 0})
     config = AppConfig(clusters=(cluster,))
     app = PilothouseApp(Fleet(config), config)
+    said = Heard(app)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
         await settle(pilot, lambda: (snapshot := app.state.get("k8s")) is not None and len(snapshot.nodes) == 2,
                      "the nodes")
@@ -58,7 +70,7 @@ async def test_drain_key_confirms_by_name_and_shows_each_eviction(apiserver: Api
         assert offered == {"cordon": True, "uncordon": False, "drain": True}
 
         await pilot.press("U")  # not offered: says why, sends nothing
-        await settle(pilot, lambda: any("nothing to uncordon" in line for line in said(app)), "the reason")
+        await settle(pilot, lambda: any("nothing to uncordon" in line for line in said()), "the reason")
         assert apiserver.state.mutating_requests() == 0
 
         await pilot.press("D")
@@ -68,8 +80,8 @@ async def test_drain_key_confirms_by_name_and_shows_each_eviction(apiserver: Api
         assert dialog.plan.after == "cordon node-1, evict 3 pods (1 DaemonSet pod stays; 1 static pod stays)"
         dialog.query_one(Input).value = "node-1"
         await pilot.press("enter")
-        await settle(pilot, lambda: any("incomplete" in line for line in said(app)), "the drain's end")
-        lines = said(app)
+        await settle(pilot, lambda: any("incomplete" in line for line in said()), "the drain's end")
+        lines = said()
         assert "Drain · k8s/node-1: evicted pod prod/cache-x (1 of 3)" in lines
         assert "Drain · k8s/node-1: evicted pod prod/web-a (2 of 3)" in lines
         [end] = [line for line in lines if "incomplete" in line]
@@ -88,6 +100,7 @@ async def test_closing_the_console_stops_a_drain_between_evictions(apiserver: Ap
                             options={"kubeconfig": str(kubeconfig), "drain_timeout": 600})
     config = AppConfig(clusters=(cluster,))
     app = PilothouseApp(Fleet(config), config)
+    said = Heard(app)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
         await settle(pilot, lambda: (snapshot := app.state.get("k8s")) is not None and len(snapshot.nodes) == 2,
                      "the nodes")
@@ -102,7 +115,7 @@ async def test_closing_the_console_stops_a_drain_between_evictions(apiserver: Ap
         app.screen.query_one(Input).value = "node-1"
         await pilot.press("enter")
         # web-b's budget refuses and the drain waits to retry (for up to 600 s): the operator quits meanwhile.
-        await settle(pilot, lambda: any("not evicted yet" in line for line in said(app)), "the refusal")
+        await settle(pilot, lambda: any("not evicted yet" in line for line in said()), "the refusal")
     outcome = wait_until(lambda: [line for line in audit_lines() if line["result"].startswith("failed")], 15,
                          what="the drain's outcome, written once it stopped")
     assert "prod/web-b (PodDisruptionBudget web-pdb needs 2 healthy pods and has 2 currently, the drain was " \
