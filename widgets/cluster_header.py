@@ -75,6 +75,11 @@ def cluster_line(cluster: Cluster, login_hint: str = "", readonly: bool = False)
 LEVEL_STYLES = {Level.CRITICAL: "bold red", Level.WARNING: "yellow", Level.NONE: "green"}
 
 
+# Wider than any terminal line: an event storm can put hundreds of services on the summary, and building (then
+# cropping) their text on every refresh cost the UI thread more than the rest of the fleet's redraw.
+SUMMARY_MAX_CHARS = 1000
+
+
 def attention_summary(needing: Sequence[tuple[str, Attention]], unknown: Sequence[str] = ()) -> Text:
     """"3 need attention: shop/api crash-looping 1/2 · shop/stuck rollout failed · …" on one line, worst first
     (`needing` comes sorted: name as shown, attention). `unknown`: clusters whose services cannot be judged,
@@ -91,6 +96,9 @@ def attention_summary(needing: Sequence[tuple[str, Attention]], unknown: Sequenc
         text.append(f"{worst.symbol} {len(needing)} need{'s' if len(needing) == 1 else ''} attention: ",
                     style=LEVEL_STYLES[worst])
         for index, (name, attention) in enumerate(needing):
+            if len(text) > SUMMARY_MAX_CHARS:
+                text.append(" · …", style="dim")  # the rest would be cut off the line anyway
+                break
             if index:
                 text.append(" · ", style="dim")
             text.append(f"{attention.level.symbol} ", style=LEVEL_STYLES[attention.level])

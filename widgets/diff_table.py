@@ -14,7 +14,7 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
 
 from pilothouse.widgets.render import safe_text, shown
 
@@ -140,9 +140,9 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
     def sync(self, rows: Iterable[tuple[str, Sequence[Cell]]]) -> None:
         """Make the table show exactly `rows`, touching only what changed."""
         keep = self.cursor_key
-        column_keys = [column.key for column in self.table_columns]
+        column_keys = [ColumnKey(column.key) for column in self.table_columns]
         wanted: dict[str, tuple[Cell, ...]] = {key: tuple(cells) for key, cells in rows}
-        resort = False
+        resort = changed = False
         with self.app.batch_update():
             for key in [key for key in self._cells if key not in wanted]:
                 self.remove_row(key)
@@ -153,12 +153,19 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
                     self.add_row(*cells, key=key)
                     resort = True
                 elif old != cells:
+                    row = self._data[RowKey(key)]
                     for index, (before, after) in enumerate(zip(old, cells, strict=True)):
                         if before != after:
-                            self.update_cell(key, column_keys[index], after)
+                            # DataTable.update_cell's write without its refresh() per cell: under an event storm
+                            # thousands of cells change per refresh, and one refresh repaints them all.
+                            row[column_keys[index]] = after
+                            changed = True
                             if index == self.sort_column:
                                 resort = True
                 self._cells[key] = cells
+            if changed:
+                self._update_count += 1  # DataTable's row render cache is keyed by it
+                self.refresh()
             if resort:
                 self._apply_sort()
             if keep is not None and keep in self._cells:

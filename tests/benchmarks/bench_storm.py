@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_common import BENCH_DIR, Metric, isolated_env, metric, use_harness, wait_until
+from bench_common import BENCH_DIR, BENCH_NICE, Metric, isolated_env, metric, set_group_nice, use_harness, wait_until
 
 CHILD = BENCH_DIR / "storm_child.py"
 NAMESPACES = 20
@@ -48,11 +48,8 @@ STORM_QUEUE_BOUND = 3
 OLD = "2024-05-01T10:00:00Z"  # readiness failed long ago: unhealthy at once, whenever it is looked at
 SIZE = (120, 40)
 CONVERGE_TIMEOUT_S = 60.0
-# The machine is shared (2 cores, load 5 to 11 from other sessions, each in its own scheduler autogroup): at the
-# default priority the console gets a quarter of a core and every figure measures the neighbours. Raised, it
-# gets the CPU it asks for, as on a bastion; STORM_NICE=0 measures it unprioritised. The API server and the
-# writer (this process) come next, ahead of the neighbours.
-CHILD_NICE = -10
+# The console (its own session, so its own scheduler autogroup) runs at BENCH_NICE (bench_common: the machine is
+# shared); the API server and the writer (this process) come next, ahead of the neighbours.
 SERVER_NICE = -5
 
 
@@ -163,20 +160,8 @@ def spawn_on_pty(command: list[str], env: dict[str, str], stderr: Path) -> tuple
     child = subprocess.Popen([*command, "--errors", str(stderr)], stdin=slave, stdout=slave, stderr=slave, env=env,
                              start_new_session=True)
     os.close(slave)
-    set_group_nice(child.pid, int(os.environ.get("STORM_NICE", CHILD_NICE)))
+    set_group_nice(child.pid, BENCH_NICE)
     return child, master
-
-
-def set_group_nice(pid: int | str, nice: int) -> int | None:
-    """Set the nice value of a process's scheduler autogroup (Linux gives every session one and shares the CPU
-    between groups before nice values count); returns the previous one, None where there are no autogroups."""
-    path = Path(f"/proc/{pid}/autogroup")
-    try:
-        before = int(path.read_text().split("nice")[1])
-        path.write_text(str(nice))
-    except (OSError, IndexError, ValueError):
-        return None
-    return before
 
 
 def proc_cpu(pid: int) -> float:
@@ -193,8 +178,7 @@ def storm_metrics(seconds: float = STORM_S, rate: int = STORM_RATE) -> list[Metr
     use_harness("kubernetes")
     from apiserver import ApiServer
 
-    niceness = int(os.environ.get("STORM_NICE", CHILD_NICE))
-    group_nice = set_group_nice("self", SERVER_NICE) if niceness < 0 else None
+    group_nice = set_group_nice("self", SERVER_NICE) if BENCH_NICE < 0 else None
     server = ApiServer().start()
     work = Path(tempfile.mkdtemp(prefix="pilothouse-storm-"))
     kubeconfig = server.write_kubeconfig(work / "kubeconfig")
@@ -208,7 +192,7 @@ def storm_metrics(seconds: float = STORM_S, rate: int = STORM_RATE) -> list[Metr
     # thread here would wait for this busy interpreter).
     terminal = subprocess.Popen(["cat"], stdin=master, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
-    set_group_nice(terminal.pid, niceness)
+    set_group_nice(terminal.pid, BENCH_NICE)
     try:
         spawned = time.monotonic()
         wait_until(lambda: (work / "painted").exists() or child.poll() is not None, 180, 0.05, "first paint")
@@ -219,7 +203,7 @@ def storm_metrics(seconds: float = STORM_S, rate: int = STORM_RATE) -> list[Metr
         profiler = None
         if os.environ.get("STORM_PYSPY"):  # where the child's time goes, by thread (collapsed stacks)
             profiler = subprocess.Popen(["py-spy", "record", "-p", str(child.pid), "-o", os.environ["STORM_PYSPY"],
-                                         "-f", "raw", "--threads", "-d", str(int(seconds))],
+                                         "-f", "raw", "--threads", "--nonblocking", "-d", str(int(seconds))],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu_before = proc_cpu(child.pid)
         storm.run(seconds, rate)
@@ -315,6 +299,6 @@ if __name__ == "__main__":
     from bench_common import table
 
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else STORM_S
-    measured = storm_metrics(seconds)
+    measured = storm_metrics(seconds, int(sys.argv[2]) if len(sys.argv) > 2 else STORM_RATE)
     print(table(measured))
     print(json.dumps([one.as_json() for one in measured])[:4000])

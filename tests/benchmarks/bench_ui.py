@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_common import BENCH_DIR, Metric, isolated_env, median_of, metric
+from bench_common import BENCH_DIR, Metric, isolated_env, median_of, metric, prioritised
 
 CHILD = BENCH_DIR / "ui_child.py"
-PAINT_TARGETS = {1_000: 1.0, 10_000: 2.0, 50_000: 6.0}
+PAINT_TARGETS = {1_000: 1.0, 10_000: 1.0, 50_000: 2.0}
+REFRESH_TARGET_MS = 20.0  # issue 15: what the code already does, on a quiet machine
 RSS_TARGETS_MB = {10_000: 150.0, 50_000: 400.0}
 PAINT_RUNS = 3
 REFRESH_ROUNDS = 5  # each round is two refreshes (1% changed, then changed back): 10 samples
@@ -74,6 +75,11 @@ def phases(run: dict[str, Any]) -> dict[str, float]:
 
 
 def ui_metrics(sizes: list[int]) -> list[Metric]:
+    with prioritised():
+        return _ui_metrics(sizes)
+
+
+def _ui_metrics(sizes: list[int]) -> list[Metric]:
     metrics: list[Metric] = []
     warm_bytecode()
     for tasks in sizes:
@@ -90,7 +96,7 @@ def ui_metrics(sizes: list[int]) -> list[Metric]:
         if tasks == 10_000:
             samples = runs[0]["refresh_ms"]
             metrics.append(metric(
-                "refresh_ui_ms_10k", round(statistics.median(samples), 1), "ms", "<=", 50.0,
+                "refresh_ui_ms_10k", round(statistics.median(samples), 1), "ms", "<=", REFRESH_TARGET_MS,
                 f"UI-thread CPU, median of {len(samples)}; {runs[0]['changed_tasks']} tasks changed per refresh; "
                 f"wall median {statistics.median(runs[0]['refresh_wall_ms']):.1f} ms",
                 samples=[round(s, 1) for s in samples],

@@ -68,16 +68,19 @@ def changed_fleet(clusters: list[Any], fraction: float, offset: int) -> list[Any
     return result
 
 
+ASSESSORS: dict[str, Any] = {}  # one per cluster, as each refresher thread keeps its own
+
+
 def message_for(app: Any, cluster: Any) -> Any:
-    """ClusterUpdated as the app's refresher callback builds it: the doctor's findings come computed."""
+    """ClusterUpdated as the app's refresher callback builds it, on the refresher's thread: the doctor's findings
+    and the attention pass come computed (the UI thread never runs them for a refresher's snapshot)."""
     from pilothouse.console.app import ClusterUpdated
+    from pilothouse.providers.attention import AttentionAssessor
+    from pilothouse.providers.doctor import assess_attention, examine
 
-    try:
-        from pilothouse.providers.doctor import examine
-
-        return ClusterUpdated(cluster, examine(cluster, app.console_config.doctor))
-    except (ImportError, TypeError):  # an app whose message carries the cluster only
-        return ClusterUpdated(cluster)
+    findings = examine(cluster, app.console_config.doctor)
+    assessor = ASSESSORS.setdefault(cluster.name, AttentionAssessor())
+    return ClusterUpdated(cluster, findings, assess_attention(assessor, cluster, findings))
 
 
 def fully_drawn(app: Any) -> bool:

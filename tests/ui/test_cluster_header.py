@@ -54,3 +54,17 @@ def test_a_few_clusters_show_in_config_order_with_their_notes() -> None:
                 Cluster(name="b", kind=ClusterKind.ECS, state=ConnectionState.UNREACHABLE, error="why")]
     lines = [line.plain for line in header_lines(clusters)]
     assert len(lines) == 3 and lines[0].lstrip().startswith("a ") and "why" in lines[2]
+
+
+def test_an_attention_summary_of_hundreds_of_services_stops_past_the_widest_line() -> None:
+    """An event storm puts hundreds of services on the line; only what a terminal line can show is built."""
+    from pilothouse.providers.attention import Attention, Level, Reason
+    from pilothouse.widgets.cluster_header import SUMMARY_MAX_CHARS, attention_summary
+
+    restarting = Attention(Level.WARNING, (Reason(Level.WARNING, "restarting", "restarting 3x", "3 restarts"),))
+    needing = [(f"team-{index % 20:02d}/svc-{index:04d}", restarting) for index in range(600)]
+    summary = attention_summary(needing).plain
+    assert summary.startswith("! 600 need attention: ! team-00/svc-0000 restarting 3x · ")
+    assert SUMMARY_MAX_CHARS < len(summary) < SUMMARY_MAX_CHARS + 100
+    assert summary.endswith(" · …")
+    assert len(attention_summary(needing[:3]).plain) < 200  # a short list is whole, no ellipsis
