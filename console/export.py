@@ -73,7 +73,7 @@ def autoscaler_dict(autoscaler: Autoscaler | None) -> dict[str, Any] | None:
         return None
     return {"kind": autoscaler.kind, "name": autoscaler.name, "min": autoscaler.min, "max": autoscaler.max,
             "current": autoscaler.current, "desired": autoscaler.desired, "metrics": autoscaler.metrics,
-            "conditions": list(autoscaler.conditions)}
+            "conditions": list(autoscaler.conditions), "target": autoscaler.target or None}
 
 
 def cluster_dict(cluster: Cluster, attention: dict[str, Attention] | None = None) -> dict[str, Any]:
@@ -85,6 +85,7 @@ def cluster_dict(cluster: Cluster, attention: dict[str, Attention] | None = None
         "demo": cluster.demo, "endpoint": cluster.endpoint, "forbidden": list(cluster.forbidden),
         "scope": cluster.scope or None, "needs_login": cluster.needs_login,
         "nodes": [node_dict(node) for node in cluster.nodes],
+        "stray_autoscalers": [autoscaler_dict(stray) for stray in cluster.stray_autoscalers],
         "services": [service_dict(service, found.get(service.id, NOTHING)) for service in cluster.services],
     }
 

@@ -430,6 +430,9 @@ class Autoscaler:
     metrics: str = ""  # "cpu 45%/70%", "ECSServiceAverageCPUUtilization 50 (target tracking)"
     # Noteworthy conditions as the orchestrator words them: "ScalingLimited: TooManyReplicas (...)".
     conditions: tuple[str, ...] = ()
+    # What it scales when that is not a service shown here ("Rollout prod/web", "ReplicaSet prod/web-5f6"):
+    # set on Cluster.stray_autoscalers, and on a service's autoscaler that reaches it through another object.
+    target: str = ""
 
     def bounds(self) -> str:
         return f"min {self.min}, max {self.max}"
@@ -546,6 +549,8 @@ class Cluster:
     networks: tuple[Network, ...] = ()
     # Kubernetes NetworkPolicies per namespace; None where the orchestrator has none or they were not read.
     network_policies: dict[str, int] | None = None
+    # Autoscalers whose target is no service shown here (a custom resource, a bare ReplicaSet, a missing one).
+    stray_autoscalers: tuple[Autoscaler, ...] = ()
     # The node label that names a node's zone (Node.zone), as placement rules write it
     # ("topology.kubernetes.io/zone", a Swarm `zone_label`); "" = zones are not labels here, or not known.
     zone_key: str = ""

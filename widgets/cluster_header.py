@@ -56,7 +56,9 @@ def cluster_lines(cluster: Cluster, login_hint: str = "", readonly: bool = False
     missing = "; ".join(gap.describe(now, display_text) for gap in cluster.missing)
     # Forbidden kinds are gaps too: said once, under "missing", when the provider names them there.
     forbidden = ", ".join(cluster.forbidden) if cluster.forbidden and not cluster.missing else ""
+    strays = ", ".join(f"{a.kind} {a.name} -> {a.target}" for a in cluster.stray_autoscalers)
     for note, style in ((cluster.scope, "yellow"),
+                        (f"autoscalers of a target not shown here: {strays}" if strays else "", "dim"),
                         (f"missing: {missing}" if missing else "", "bold yellow"),
                         (f"forbidden: {forbidden}" if forbidden else "", "yellow"),
                         (login_hint if cluster.needs_login else "", "bold yellow"),

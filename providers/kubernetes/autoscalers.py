@@ -5,7 +5,8 @@ conditional on the resourceVersion read. Pure mapping plus one request function;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import Conflict, InvalidInput
@@ -79,16 +80,37 @@ def map_hpa(obj: Obj) -> Autoscaler:
     )
 
 
-def attach(services: Sequence[Service], hpas: Sequence[Obj]) -> None:
-    """Each HPA onto the workload its scaleTargetRef names (same namespace); others are ignored."""
+def attach(services: Sequence[Service], hpas: Sequence[Obj],
+           replicaset_owners: Mapping[tuple[str, str], str] | None = None) -> list[Autoscaler]:
+    """Each HPA onto the workload its scaleTargetRef names (same namespace). An HPA on a ReplicaSet a
+    Deployment owns goes onto that Deployment, saying so (the Deployment sets the ReplicaSet's replicas back);
+    the others (a custom resource such as an Argo Rollout, a bare ReplicaSet, a target that does not exist)
+    are returned: autoscalers of a target not shown here."""
     by_id = {service.id: service for service in services}
+    owners = replicaset_owners or {}
+    strays: list[Autoscaler] = []
     for obj in sorted(hpas, key=lambda o: _str(meta_of(o).get("name"))):
         target = _dict(_dict(obj.get("spec")).get("scaleTargetRef"))
-        kind = _KIND_OF_OWNER.get(_str(target.get("kind")))
+        target_kind, target_name = _str(target.get("kind")), _str(target.get("name"))
+        group = _str(target.get("apiVersion")).partition("/")[0] if "/" in _str(target.get("apiVersion")) else ""
         namespace = _str(meta_of(obj).get("namespace"))
-        service = by_id.get(f"{kind}/{namespace}/{_str(target.get('name'))}") if kind else None
-        if service is not None and service.autoscaler is None:  # two HPAs on one target: the first named
-            service.autoscaler = map_hpa(obj)
+        # Only apps' own kinds are our workloads: a custom resource may be called "Deployment" too.
+        kind = _KIND_OF_OWNER.get(target_kind) if group in ("", "apps") else None
+        autoscaler = map_hpa(obj)
+        service = by_id.get(f"{kind}/{namespace}/{target_name}") if kind else None
+        if service is None and target_kind == "ReplicaSet" and group in ("", "apps"):
+            deployment = owners.get((namespace, target_name))
+            service = by_id.get(f"deployment/{namespace}/{deployment}") if deployment else None
+            if service is not None:
+                autoscaler = replace(autoscaler, target=f"ReplicaSet {namespace}/{target_name}", conditions=(
+                    f"targets ReplicaSet {target_name}, which Deployment {deployment} owns: the Deployment sets its "
+                    "replicas back (target the Deployment instead)", *autoscaler.conditions))
+        if service is None:
+            strays.append(replace(autoscaler, name=f"{namespace}/{autoscaler.name}",
+                                  target=f"{target_kind or '?'} {namespace}/{target_name}"))
+        elif service.autoscaler is None:  # two HPAs on one target: the first named
+            service.autoscaler = autoscaler
+    return strays
 
 
 def _path(namespace: str, name: str) -> str:

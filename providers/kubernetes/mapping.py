@@ -523,7 +523,7 @@ def build_cluster(
         for task in service.tasks:
             ref_of_object[(namespace, "Pod", task.id.split("/", 1)[1])] = ref
 
-    attach_autoscalers(services, objects.get(HORIZONTAL_POD_AUTOSCALERS.resource, []))
+    strays = attach_autoscalers(services, objects.get(HORIZONTAL_POD_AUTOSCALERS.resource, []), deployment_of_rs)
     events: list[Event] = []
     for item in objects.get(EVENTS.resource, []):
         involved = _dict(item.get("involvedObject"))
@@ -541,6 +541,7 @@ def build_cluster(
         nodes=tuple(sorted((map_node(n) for n in objects.get(NODES.resource, [])), key=lambda n: n.name)),
         services=tuple(sorted(services, key=lambda s: s.ref)),
         events=tuple(events[-max_events:]),
+        stray_autoscalers=tuple(strays),
     )
 
 

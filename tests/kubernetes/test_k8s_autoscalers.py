@@ -14,6 +14,7 @@ from k8s_objects import deployment, hpa, replicaset
 from k8s_support import audit_lines, run, wait_until, write_config
 
 from pilothouse.providers.kubernetes import KubernetesProvider
+from pilothouse.widgets.cluster_header import cluster_lines
 
 pytestmark = pytest.mark.kubernetes
 
@@ -158,3 +159,39 @@ def test_autoscale_without_an_autoscaler_is_refused(apiserver: ApiServer, kubeco
     assert code == 2
     assert "no autoscaler owns the replicas of prod/api" in err
     assert apiserver.state.mutating_requests() == 0
+
+
+def test_hpas_on_other_targets(apiserver: ApiServer, provider: KubernetesProvider,
+                               capsys: pytest.CaptureFixture[str], kubeconfig: Path, tmp_path: Path) -> None:
+    """An HPA on a ReplicaSet a Deployment owns goes onto that Deployment, saying why it fights it; an HPA on
+    a custom resource (even one named Deployment), or on nothing that exists, is an autoscaler of a target not
+    shown here: in the snapshot, the cluster header's notes and status --json."""
+    web = apiserver.state.put(deployment("web", "registry.local/web:1.0", 3))
+    apiserver.state.put(replicaset(web, "registry.local/web:1.0", 1, "5f6b7c", 3))
+    on_rs = hpa("web-5f6b7c", 2, 6, name="web-rs")
+    on_rs["spec"]["scaleTargetRef"] = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5f6b7c"}
+    rollout = hpa("shop", 3, 9, name="shop")
+    rollout["spec"]["scaleTargetRef"] = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "shop"}
+    lookalike = hpa("web", 1, 4, name="crd-web")
+    lookalike["spec"]["scaleTargetRef"] = {"apiVersion": "example.com/v1", "kind": "Deployment", "name": "web"}
+    for obj in (on_rs, rollout, lookalike):
+        apiserver.state.put(obj)
+    cluster = provider.snapshot()
+    service = cluster.service("prod/web")
+    assert service is not None and service.autoscaler is not None
+    assert (service.autoscaler.name, service.autoscaler.min, service.autoscaler.max) == ("web-rs", 2, 6)
+    assert service.autoscaler.target == "ReplicaSet prod/web-5f6b7c"
+    assert service.autoscaler.conditions[0] == (
+        "targets ReplicaSet web-5f6b7c, which Deployment web owns: the Deployment sets its replicas back (target "
+        "the Deployment instead)")
+    assert [(a.name, a.target, a.min, a.max) for a in cluster.stray_autoscalers] == [
+        ("prod/crd-web", "Deployment prod/web", 1, 4), ("prod/shop", "Rollout prod/shop", 3, 9)]
+    notes = cluster_lines(cluster)[1].plain
+    assert ("autoscalers of a target not shown here: HorizontalPodAutoscaler prod/crd-web -> Deployment prod/web, "
+            "HorizontalPodAutoscaler prod/shop -> Rollout prod/shop") in notes
+    config = write_config(tmp_path / "config.toml", kubeconfig)
+    code, out, _err = run(capsys, "--config", str(config), "status", "--json")
+    assert code == 0
+    (exported,) = json.loads(out)["clusters"]
+    assert [(a["name"], a["target"]) for a in exported["stray_autoscalers"]] == [
+        ("prod/crd-web", "Deployment prod/web"), ("prod/shop", "Rollout prod/shop")]
