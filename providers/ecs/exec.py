@@ -56,6 +56,13 @@ def enable_hint(cluster: str, service: str) -> str:
             "--enable-execute-command --force-new-deployment")
 
 
+def refusal(service: Service) -> str | None:
+    """Why no task of `service` can take an exec now, from the snapshot alone (pure: the UI asks it)."""
+    if service.tasks_known and not any(task.state is TaskState.RUNNING for task in service.tasks):
+        return f"{service.ref} has no RUNNING task to exec into"
+    return None
+
+
 def _tasks_to_try(service: Service, task_id: str) -> list[str]:
     ids = [task.id for task in service.tasks]
     text = task_id.strip()

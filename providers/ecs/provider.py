@@ -251,6 +251,8 @@ class EcsProvider(Provider):
 
     def refusal(self, action: Action, service: Service) -> str | None:
         # ECS's own reasons first: "cannot pause" says why ECS has no pause, not only that the provider lacks it.
+        if action is Action.EXEC and (reason := task_exec.refusal(service)):
+            return reason
         return actions.refusal(action, service) or super().refusal(action, service)
 
     def plan_scale(self, service: Service, replicas: int) -> MutationPlan:

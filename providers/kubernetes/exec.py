@@ -44,6 +44,13 @@ STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
 READ_CHUNK = 32768
 
 
+def refusal(service: Service) -> str | None:
+    """Why no pod of `service` can take an exec now, from the snapshot alone (pure: the UI asks it)."""
+    if service.tasks_known and not any(task.state is TaskState.RUNNING for task in service.tasks):
+        return f"{service.ref} has no running pod to exec into"
+    return None
+
+
 def _pod_names(service: Service, task_id: str) -> list[str]:
     """The pods to try, in order: the one `task_id` names ("POD" or "NAMESPACE/POD", as Task.id), else the
     workload's running pods first."""

@@ -308,6 +308,8 @@ class KubernetesProvider(Provider):
     # -- mutations --
 
     def refusal(self, action: Action, service: Service) -> str | None:
+        if action is Action.EXEC and (reason := pod_exec.refusal(service)):
+            return reason
         return actions.refusal(action, service) or super().refusal(action, service)
 
     def plan_scale(self, service: Service, replicas: int) -> MutationPlan:

@@ -22,9 +22,17 @@ from k8s_support import service_of, wait_until
 from terminal import read_until
 
 from pilothouse.providers.base import Action, MutationPlan
-from pilothouse.providers.errors import ConnectionRefused, Forbidden, InvalidInput, NotFound, ProviderError
+from pilothouse.providers.errors import (
+    ConnectionRefused,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    NotSupported,
+    ProviderError,
+)
 from pilothouse.providers.exec import ExecStreams
 from pilothouse.providers.kubernetes import KubernetesProvider
+from pilothouse.providers.model import TaskState
 
 pytestmark = pytest.mark.kubernetes
 
@@ -226,3 +234,17 @@ def test_older_protocols(apiserver: ApiServer, protocol: str) -> None:
         assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "4"}]
     else:
         assert channels[3].startswith(b"command terminated with non-zero exit code")
+
+
+
+def test_no_running_pod_is_refused_before_anything_is_read(apiserver: ApiServer,
+                                                           provider: KubernetesProvider) -> None:
+    world(apiserver)
+    apiserver.state.update("pods", "prod", f"web-{HASH}-b", lambda pod: pod["status"].update(phase="Pending"))
+    web = wait_until(lambda: (found := service_of(provider, "prod/web")).tasks and all(
+        task.state is not TaskState.RUNNING for task in found.tasks) and found)
+    assert provider.refusal(Action.EXEC, web) == "prod/web has no running pod to exec into"
+    gets = apiserver.state.count("get", "pods")
+    with pytest.raises(NotSupported, match="no running pod"):
+        provider.plan(Action.EXEC, web)
+    assert apiserver.state.count("get", "pods") == gets
