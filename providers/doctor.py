@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from pilothouse.providers.advice import DoctorAdvice, Severity, Verdict
 from pilothouse.providers.attention import Attention, AttentionAssessor
-from pilothouse.providers.doctor_runtime import runtime_verdicts
+from pilothouse.providers.doctor_runtime import Placement, runtime_verdicts
 from pilothouse.providers.model import Cluster, ContainerSpec, Mount, Service, ServiceMode, VolumeKind
 from pilothouse.providers.packages import package_commands
 from pilothouse.providers.registry import advice_for
@@ -206,6 +206,7 @@ def examine(cluster: Cluster, config: DoctorConfig | None = None, advice: Doctor
     config = config or DoctorConfig()
     advice = advice or advice_for(cluster.kind)
     findings: list[Finding] = []
+    placement = Placement.of(cluster)
     for service in cluster.services:
         for rule, verdict in _service_verdicts(service, advice):
             findings.append(Finding(rule, verdict.severity, cluster.name, service.ref, verdict.why, verdict.fix))
@@ -213,7 +214,7 @@ def examine(cluster: Cluster, config: DoctorConfig | None = None, advice: Doctor
             for rule, verdict in _container_verdicts(service, container, config, advice):
                 findings.append(Finding(rule, verdict.severity, cluster.name, service.ref, verdict.why, verdict.fix,
                                         container=container.name))
-        for rule, verdict, container_name in runtime_verdicts(cluster, service, advice):
+        for rule, verdict, container_name in runtime_verdicts(placement, service, advice):
             findings.append(Finding(rule, verdict.severity, cluster.name, service.ref, verdict.why, verdict.fix,
                                     container=container_name))
     result = []

@@ -32,7 +32,7 @@ from pilothouse.providers.model import (
     TaskState,
 )
 
-__all__ = ["Drift", "Spread", "runtime_verdicts"]
+__all__ = ["Drift", "Placement", "Spread", "runtime_verdicts"]
 
 # A task counts once it runs and is meant to: pending and stopping ones are moving.
 _RUNNING = frozenset({TaskState.RUNNING})
@@ -65,59 +65,75 @@ def running_tasks(service: Service) -> list[Task]:
     return [task for task in service.tasks if task.state in _RUNNING and task.desired_state is TaskState.RUNNING]
 
 
-def find_drift(service: Service, advice: DoctorAdvice) -> list[Drift]:
-    by_reference: dict[str, dict[str, tuple[RunningImage, list[str]]]] = {}
-    for task in running_tasks(service):
+def find_drift(service: Service, advice: DoctorAdvice, tasks: list[Task]) -> list[Drift]:
+    # The common case (one digest per reference) in one pass at C speed; names only for a drift found.
+    pairs = {(image.reference, image.digest) for task in tasks for image in task.images if image.digest}
+    if len(pairs) == len({reference for reference, _digest in pairs}):
+        return []
+    by_reference: dict[str, dict[str, tuple[RunningImage, list[Task]]]] = {}
+    for task in tasks:
         for image in task.images:
             if not image.digest or not image.reference:
                 continue
             groups = by_reference.setdefault(image.reference, {})
             entry = groups.setdefault(image.digest, (image, []))
-            entry[1].append(advice.task_name(service, task))
+            entry[1].append(task)
     drifts = []
     for reference, groups in by_reference.items():
         if len(groups) < 2:
             continue
         ordered = sorted(groups.values(), key=lambda entry: (-len(entry[1]), entry[0].digest))
-        drifts.append(Drift(reference, ordered[0][0].container,
-                            tuple((image, tuple(sorted(names))) for image, names in ordered)))
+        drifts.append(Drift(reference, ordered[0][0].container, tuple(
+            (image, tuple(sorted(advice.task_name(service, task) for task in tasks))) for image, tasks in ordered)))
     return drifts
 
 
-def _unpinned(service: Service, container: ContainerSpec) -> bool:
+def _unpinned(container: ContainerSpec, tasks: list[Task]) -> bool:
     """The spec leaves the tag to each node, several nodes run it, and no task says what it really runs."""
     if container.image_pinned is not False:
         return False
-    tasks = running_tasks(service)
     if len({task.node_id for task in tasks}) < 2:
         return False
     reference = container.image
     return not any(image.digest for task in tasks for image in task.images if image.reference == reference)
 
 
-def find_spread(cluster: Cluster, service: Service) -> Spread | None:
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """The cluster's nodes as the spread rule needs them, made once per cluster (not per service)."""
+
+    by_id: dict[str, Node]
+    ready_machines: frozenset[str]  # ready nodes that are machines, not zones
+    ready_zones: frozenset[str]  # zones of ready nodes, where known
+    zone_key: str = ""
+
+    @staticmethod
+    def of(cluster: Cluster) -> Placement:
+        ready = [node for node in cluster.nodes if node.status is NodeStatus.READY]
+        return Placement({node.id: node for node in cluster.nodes},
+                         frozenset(node.id for node in ready if node.role != ZONE_ROLE),
+                         frozenset(node.zone for node in ready if node.zone), cluster.zone_key)
+
+
+def find_spread(placement: Placement, service: Service, tasks: list[Task]) -> Spread | None:
     if service.mode is not ServiceMode.REPLICATED or service.pinned_to:
         return None
-    tasks = running_tasks(service)
     if len(tasks) < 2:
         return None
-    nodes = {node.id: node for node in cluster.nodes}
-    placed = [nodes.get(task.node_id) for task in tasks]
-    ready = [node for node in cluster.nodes if node.status is NodeStatus.READY]
-    machines = {task.node_id for task, node in zip(tasks, placed, strict=True)
-                if node is None or node.role != ZONE_ROLE}
-    if len(machines) == 1 and len(machines) == len({task.node_id for task in tasks}):
-        node_id = next(iter(machines))
-        node = nodes.get(node_id)
-        if not any(n.role != ZONE_ROLE and n.id != node_id for n in ready):
+    node_ids = {task.node_id for task in tasks}
+    placed = [placement.by_id.get(node_id) for node_id in node_ids]
+    if len(node_ids) == 1 and (placed[0] is None or placed[0].role != ZONE_ROLE):
+        node_id = next(iter(node_ids))
+        if not placement.ready_machines - {node_id}:
             return None  # the cluster's only node: capacity to add, not the service's placement to mend
+        node = placed[0]
         return Spread("node", node.name if node else tasks[0].node_name or node_id, len(tasks))
     zones = {_zone(node) for node in placed}
     if len(zones) == 1 and "" not in zones:
         zone = next(iter(zones))
         # Zones that stand for themselves (Fargate) are known only where tasks run: other zones cannot be told.
         fargate = all(node is not None and node.role == ZONE_ROLE for node in placed)
-        if not fargate and not any(_zone(n) and _zone(n) != zone for n in ready):
+        if not fargate and not placement.ready_zones - {zone}:
             return None  # every ready node is in that zone: a cluster to spread, not a service
         return Spread("zone", zone, len(tasks))
     return None
@@ -127,20 +143,21 @@ def _zone(node: Node | None) -> str:
     return node.zone if node is not None else ""
 
 
-def runtime_verdicts(cluster: Cluster, service: Service,
+def runtime_verdicts(placement: Placement, service: Service,
                      advice: DoctorAdvice) -> Iterator[tuple[str, Verdict, str]]:
-    """(rule, verdict, container) of the runtime rules for one service."""
+    """(rule, verdict, container) of the runtime rules for one service; `placement`: Placement.of(cluster)."""
     if service.rollout.active:
         return
-    for drift in find_drift(service, advice):
+    tasks = running_tasks(service)
+    for drift in find_drift(service, advice, tasks):
         yield "image-drift", advice.image_drift(service, drift), drift.container
     for container in service.containers:
-        if _unpinned(service, container):
+        if _unpinned(container, tasks):
             verdict = advice.unpinned_image(service, container)
             if verdict is not None:
                 yield "image-drift", verdict, container.name
-    spread = find_spread(cluster, service)
+    spread = find_spread(placement, service, tasks)
     if spread is not None:
-        verdict = advice.single_zone(service, spread, cluster.zone_key)
+        verdict = advice.single_zone(service, spread, placement.zone_key)
         if verdict is not None:
             yield "single-zone", verdict, ""
