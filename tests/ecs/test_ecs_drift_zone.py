@@ -89,3 +89,31 @@ def test_the_spread_fix_runs_as_written(planted: dict[str, list[str]], moto: str
     assert moto_service("zone", "api").placement_strategy == [
         {"type": "spread", "field": "attribute:ecs.availability-zone"}, {"type": "spread", "field": "instanceId"}]
 
+
+
+def test_fargate_tasks_in_one_zone_are_told_to_add_subnets(
+        admin: Any, ec2: Any, write_config: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Fargate tasks are placed on their availabilityZone (written on moto's task, which has none)."""
+    admin.create_cluster(clusterName="zone")
+    # The default VPC's subnet (moto cannot give a task an ENI in a subnet made here: private_dns_name).
+    subnet = ec2.describe_subnets(Filters=[{"Name": "availability-zone", "Values": ["us-east-1a"]}])["Subnets"][0]
+    fargate = admin.register_task_definition(
+        family="edge", requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="256", memory="512",
+        containerDefinitions=[{"name": "edge", "image": "edge:3", "memory": 64}])["taskDefinition"]["taskDefinitionArn"]
+    network = {"awsvpcConfiguration": {"subnets": [subnet["SubnetId"]], "securityGroups": []}}
+    admin.create_service(cluster="zone", serviceName="edge", taskDefinition=fargate, desiredCount=2,
+                         launchType="FARGATE", networkConfiguration=network)
+    arns = [t["taskArn"] for t in admin.run_task(
+        cluster="zone", taskDefinition=fargate, count=2, launchType="FARGATE", group="service:edge",
+        networkConfiguration=network)["tasks"]]
+    for arn in arns:
+        moto_task(arn).availability_zone = "us-east-1a"
+    service = moto_service("zone", "edge")
+    service.running_count, service.pending_count = 2, 0
+    service.deployments = [deployment(fargate, "PRIMARY", desired=2, running=2, rollout="COMPLETED", age_s=600)]
+    (finding,) = [f for f in doctor(write_config(), capsys) if f["rule"] == "single-zone"]
+    assert finding["why"] == "all 2 running tasks in zone us-east-1a: losing that zone takes the service down"
+    assert finding["fix"].startswith("Fargate places tasks in the subnets given, one zone each: add subnets in "
+                                     "other Availability Zones")
+    assert (f"--network-configuration 'awsvpcConfiguration={{subnets=[{subnet['SubnetId']},SUBNET-IN-ANOTHER-AZ],"
+            "securityGroups=[SECURITY-GROUPS]}' --force-new-deployment") in finding["fix"]
