@@ -194,6 +194,11 @@ def _ordinal(name: str) -> int | None:
     return int(tail) if head and tail.isdigit() else None
 
 
+def _image_id(text: str) -> str:
+    """A bare `sha256:...` imageID is the runtime's image id (a local image), not a digest a pull can name."""
+    return text if not text or "@" in text or "://" in text else f"engine://{text}"
+
+
 def map_pod(obj: Obj, service_id: str, now: datetime | None = None) -> Task:
     """A Pod as a task; `now` only decides how long readiness may fail before it counts as unhealthy."""
     meta, spec, status = meta_of(obj), _dict(obj.get("spec")), _dict(obj.get("status"))
@@ -275,8 +280,8 @@ def map_pod(obj: Obj, service_id: str, now: datetime | None = None) -> Task:
     # What each container runs: imageID, for the reference the pod spec names (status.image is normalised).
     spec_images = {_str(_dict(c).get("name")): _str(_dict(c).get("image")) for c in _list(spec.get("containers"))}
     images = tuple(image for s in _list(status.get("containerStatuses")) if (image := RunningImage.of(
-        spec_images.get(_str(_dict(s).get("name"))) or _str(_dict(s).get("image")), _str(_dict(s).get("imageID")),
-        _str(_dict(s).get("name")))) is not None)
+        spec_images.get(_str(_dict(s).get("name"))) or _str(_dict(s).get("image")),
+        _image_id(_str(_dict(s).get("imageID"))), _str(_dict(s).get("name")))) is not None)
     desired = TaskState.STOPPED if deleting or state in (TaskState.COMPLETE, TaskState.FAILED) else TaskState.RUNNING
     return Task(
         id=f"{namespace}/{name}", service_id=service_id,

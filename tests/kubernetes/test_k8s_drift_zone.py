@@ -17,6 +17,7 @@ from k8s_support import run, write_config
 from kubectl import Kubectl, Unreachable, obtain
 
 from pilothouse.providers.kubernetes import KubernetesProvider
+from pilothouse.providers.kubernetes.mapping import map_pod
 from pilothouse.providers.model import RunningImage
 
 pytestmark = pytest.mark.kubernetes
@@ -131,3 +132,12 @@ def test_both_fixes_run_as_pasted_with_a_real_kubectl(seeded: ApiServer, kubecon
     assert api["topologySpreadConstraints"] == [
         {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
          "labelSelector": {"matchLabels": {"app": "api"}}}]
+
+
+def test_a_bare_image_id_is_the_runtimes_own_not_a_digest_to_pin() -> None:
+    """containerd reports a local image's imageID as a bare sha256: it tells images apart but cannot be pulled."""
+    owner = deployment("web", IMAGE, 1)
+    owner["metadata"]["uid"] = "uid-web"
+    task = map_pod(placed_pod(owner, "web-1", "node-a1", NEW, "5f6b7c"), "deployment/prod/web")
+    assert task.images == (RunningImage(IMAGE, "id:" + NEW, "app"),)
+    assert not task.images[0].pinnable
