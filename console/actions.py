@@ -24,7 +24,9 @@ from typing import Any
 from pilothouse.console.audit import PENDING, AuditLog, AuditUnavailable, new_attempt, os_reason
 from pilothouse.providers.base import Action, MutationPlan, Progress, Provider
 from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported, ProviderError
+from pilothouse.providers.exec import ExecStreams, command_text
 from pilothouse.providers.model import Node, Service
+from pilothouse.providers.packages import package_manager_warning
 
 log = logging.getLogger("pilothouse.actions")
 MAX_REPLICAS_WITHOUT_FORCE = 10_000
@@ -88,10 +90,29 @@ class Outcome:
     audit_warning: str = ""
     # The change went to the cluster (its intent line was written first): DONE, or FAILED while applying.
     sent: bool = False
+    # An exec's session ended: the command's exit code (DONE only; None for every other action).
+    exit_code: int | None = None
 
 
 Confirm = Callable[[MutationPlan], bool]
 """Ask the operator about a plan: True to go on. May raise ConfirmationRefused or KeyboardInterrupt."""
+
+ExecRunner = Callable[[Provider, MutationPlan], int]
+"""Runs a planned exec's session and returns the command's exit code: the CLI on its own terminal, the console
+with the TUI suspended. Called after the intent is on disk, in place of `Provider.apply`."""
+
+
+def terminal_runner(streams: ExecStreams) -> ExecRunner:
+    """The plain runner: the provider's session on `streams` (the CLI's own terminal or pipes)."""
+    return lambda provider, plan: provider.run_exec(plan, streams)
+
+
+def exec_warning(plan: MutationPlan) -> str | None:
+    """A warning for the exec confirmation when its command installs or upgrades packages in the running
+    container (the "don't update your containers" pitfall), whatever the orchestrator; None otherwise."""
+    if plan.action is not Action.EXEC:
+        return None
+    return package_manager_warning(plan.after)
 
 
 def changes_nothing(plan: MutationPlan) -> bool:
@@ -220,11 +241,15 @@ class ActionLayer:
 
     def run(self, action: Action, cluster: str, locate: Callable[[], Service | Node], confirm: Confirm, *,
             force: bool = False, service_ref: str = "", progress: Progress | None = None,
-            **params: Any) -> Outcome:
+            runner: ExecRunner | None = None, **params: Any) -> Outcome:
         """Plan, confirm, write the intent, execute, write the outcome. Never raises a ProviderError: the
         Outcome says what happened (KeyboardInterrupt at the confirmation is audited, then re-raised).
-        `progress` hears a long action's steps while it executes (a drain's evictions)."""
-        attempt = _Attempt(self, action, cluster, service_ref, after=_param_text(params))
+        `progress` hears a long action's steps while it executes (a drain's evictions).
+
+        Action.EXEC is executed by `runner` (the session; default: the provider's on this process's terminal)
+        instead of `Provider.apply`; its Outcome carries the command's exit code."""
+        attempt = _Attempt(self, action, cluster, service_ref, after=_param_text(action, params))
+        attempt.runner = runner
         self.provider(cluster)  # an unknown cluster is a typo, not an attempt: raises NotFound, unaudited
         if self.readonly_for(cluster):
             return attempt.refused(ReadOnlyRefused(f"{action.value} refused: {self.readonly_why(cluster)}"))
@@ -243,7 +268,7 @@ class ActionLayer:
             attempt.service_ref = target.name
             reason = self.node_refusal(cluster, action, target)
         else:
-            attempt.service_ref, attempt.before = target.ref, _before_text(action, target)
+            attempt.service_ref, attempt.before = target.ref, _before_text(action, target, params)
             reason = self.refusal(cluster, action, target)
         if reason:
             return attempt.refused(NotSupported(reason))
@@ -279,6 +304,13 @@ class ActionLayer:
             return attempt.refused(ReadOnlyRefused(f"{action.value} refused: {self.readonly_why(cluster)}"))
         return attempt.execute(provider, progress or Progress())
 
+    def run_exec(self, cluster: str, locate: Callable[[], Service], confirm: Confirm, runner: ExecRunner, *,
+                 service_ref: str = "", task_id: str = "", container: str = "", command: tuple[str, ...] = (),
+                 tty: bool = False) -> Outcome:
+        """Exec through the one flow: a command (or, with `tty`, a shell) in one running task's container."""
+        return self.run(Action.EXEC, cluster, locate, confirm, service_ref=service_ref, runner=runner,
+                        task_id=task_id, container=container, command=tuple(command), tty=tty)
+
     def record_refusal(self, cluster: str, service: str, action: Action, reason: str) -> str:
         """A mutation asked for and refused before any plan (a key pressed in read-only mode). Returns the
         audit warning ('' when the line was written)."""
@@ -308,14 +340,15 @@ class _Attempt:
         self.layer, self.action, self.cluster, self.service_ref = layer, action, cluster, service_ref
         self.before, self.after = "", after
         self.plan: MutationPlan | None = None
+        self.runner: ExecRunner | None = None
         self.id = new_attempt()
 
     def _unwritable(self, error: OSError) -> str:
         return f"cannot write the audit log {self.layer.audit_for(self.cluster).path}: {os_reason(error)}"
 
-    def record(self, result: str, *, phase: str = "") -> str:
+    def record(self, result: str, *, phase: str = "", extra: Mapping[str, Any] | None = None) -> str:
         """Write a one-line ending; '' when written, else a warning naming the path and the reason."""
-        extra = {"attempt": self.id, "phase": phase} if phase else None
+        extra = {"attempt": self.id, "phase": phase, **(extra or {})} if phase else None
         try:
             self.layer.audit_line(result=result, plan=self.plan, cluster=self.cluster, service=self.service_ref,
                                   action=self.action.value, before=self.before, after=self.after, extra=extra)
@@ -341,6 +374,8 @@ class _Attempt:
             refusal = AuditUnavailable(f"{plan.action.value} refused: {self._unwritable(error)}; nothing sent",
                                        "fix the path or audit_log in the config")
             return Outcome(Status.REFUSED, str(refusal), plan=plan, error=refusal)
+        if plan.action is Action.EXEC:
+            return self._run_exec(provider, plan)
         try:
             message = qualified_result(plan, provider.apply_with_progress(plan, progress))
         except ProviderError as error:
@@ -352,19 +387,39 @@ class _Attempt:
         log.info("%s sent to %s (audit attempt %s)", plan.action.value, plan.cluster, self.id)
         return self._outcome(Status.DONE, message, "ok", None)
 
-    def _outcome(self, status: Status, message: str, result: str, error: ProviderError | None) -> Outcome:
-        warning = self.record(result, phase="outcome")
+    def _run_exec(self, provider: Provider, plan: MutationPlan) -> Outcome:
+        """The session instead of apply. Only its end is audited (the exit code), never what went through it."""
+        runner = self.runner or terminal_runner(ExecStreams())
+        try:
+            code = runner(provider, plan)
+        except ProviderError as error:
+            return self._outcome(Status.FAILED, str(error), f"failed: {error}", error)
+        except Exception as error:  # a provider bug must still leave an outcome line and no traceback
+            failure = ProviderError(f"exec failed unexpectedly: {type(error).__name__}: {error}")
+            return self._outcome(Status.FAILED, str(failure), f"failed: unexpected {type(error).__name__}", failure)
+        log.info("exec ran on %s (audit attempt %s)", plan.cluster, self.id)
+        message = f"{plan.cluster}/{plan.service_ref}: {plan.after} in {plan.before} exited with code {code}"
+        return self._outcome(Status.DONE, message, "ok", None, exit_code=code)
+
+    def _outcome(self, status: Status, message: str, result: str, error: ProviderError | None, *,
+                 exit_code: int | None = None) -> Outcome:
+        extra = {"exit_code": exit_code} if exit_code is not None else None
+        warning = self.record(result, phase="outcome", extra=extra)
         if warning:
             sent = "the change WAS sent" if status is Status.DONE else "the change was attempted"
             warning = f"{sent}, but its outcome is not in the audit log: {warning}"
-        return Outcome(status, message, plan=self.plan, error=error, audit_warning=warning, sent=True)
+        return Outcome(status, message, plan=self.plan, error=error, audit_warning=warning, sent=True,
+                       exit_code=exit_code)
 
 
 def bounds_text(minimum: int, maximum: int) -> str:
     return f"min {minimum}, max {maximum}"
 
 
-def _param_text(params: Mapping[str, Any]) -> str:
+def _param_text(action: Action, params: Mapping[str, Any]) -> str:
+    if action is Action.EXEC:  # the command, as the plan's `after` will say it
+        command = params.get("command")
+        return command_text(tuple(str(word) for word in command) if isinstance(command, (tuple, list)) else ())
     replicas = params.get("replicas")
     if isinstance(replicas, int):
         return str(replicas)
@@ -374,7 +429,10 @@ def _param_text(params: Mapping[str, Any]) -> str:
     return ""
 
 
-def _before_text(action: Action, service: Service) -> str:
+def _before_text(action: Action, service: Service, params: Mapping[str, Any]) -> str:
+    if action is Action.EXEC:  # where, as asked (the plan names the task, node and container it found)
+        asked = [f"{key} {params[key]}" for key in ("task_id", "container") if params.get(key)]
+        return ", ".join(asked).replace("task_id", "task")
     if action is Action.SCALE:
         return str(service.desired)
     if action is Action.AUTOSCALE_BOUNDS and service.autoscaler is not None:

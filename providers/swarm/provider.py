@@ -35,10 +35,12 @@ from pilothouse.providers.base import (
 )
 from pilothouse.providers.completeness import Gaps, reason_of
 from pilothouse.providers.errors import CredentialsError, Forbidden, InvalidInput, ProviderError, Unreachable
+from pilothouse.providers.exec import ExecStreams
 from pilothouse.providers.inspect import InspectResult, InspectTarget, TargetKind, plain, render
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Node, NodeStatus, Service
 from pilothouse.providers.revisions import RevisionDiff
 from pilothouse.providers.swarm import actions, node_actions
+from pilothouse.providers.swarm import exec as exec_session
 from pilothouse.providers.swarm.advice import SwarmAdvice
 from pilothouse.providers.swarm.client import Endpoint, new_client, resolve_endpoint
 from pilothouse.providers.swarm.engines import EngineImages
@@ -76,7 +78,8 @@ class SwarmProvider(Provider):
             (str,),
             "how to reach the engine of each node: a template such as \"ssh://ops@{node}\", "
             "\"unix:///run/engines/{node}.sock\" or \"tcp://{addr}:2376\" ({node} is the node's hostname, {addr} "
-            "its address); the doctor then reads what each task's container really runs (image-drift)",
+            "its address); exec runs there (without it, only in tasks on the manager itself), and the doctor reads "
+            "what each task's container really runs (image-drift)",
         ),
         "zone_label": Option(
             (str,),
@@ -88,7 +91,7 @@ class SwarmProvider(Provider):
     # PAUSE is offered to say why not: the engine pauses an update by itself only.
     CAPABILITIES = frozenset({Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE,
                               Capability.RESUME, Capability.CORDON, Capability.UNCORDON, Capability.DRAIN,
-                              Capability.WATCH, Capability.LOGS})
+                              Capability.WATCH, Capability.LOGS, Capability.EXEC})
     MAX_REPLICAS = 2**31 - 1  # the API takes a uint64; this ceiling is what a swarm could ever run, and int32-safe
     ADVICE = SwarmAdvice()
 
@@ -109,6 +112,7 @@ class SwarmProvider(Provider):
         self._networks_read: float | None = None  # time.monotonic() of the last good /networks list
         self._engine_images = EngineImages()
         self._look_deadline: float | None = None  # the doctor asked for its slow path (doctor_look)
+        self._node_id = ""  # the swarm node of the engine we are connected to: its tasks exec through us
 
     @property
     def zone_label(self) -> str:
@@ -157,6 +161,7 @@ class SwarmProvider(Provider):
             self._client.close()
         self._client = client
         self._endpoint = endpoint
+        self._node_id = as_str(swarm.get("NodeID"))
         seeded_until = self._events.seed(client)
         if seeded_until is not None:
             self._seeded_until = seeded_until
@@ -335,6 +340,74 @@ class SwarmProvider(Provider):
 
     def plan_drain(self, node: Node) -> MutationPlan:
         return self._node_plan(Action.DRAIN, node)
+
+    def plan_exec(self, service: Service, *, task_id: str = "", container: str = "",
+                  command: tuple[str, ...] = (), tty: bool = False) -> MutationPlan:
+        """The task (a running one, or the one `task_id` names), its container and its node's engine: reads
+        the service's tasks and that node, sends nothing."""
+        self.check(Action.EXEC, service)
+        service_id = service.id or service.name
+        tasks = [as_dict(task) for task in as_list(self._call(
+            lambda client: client.tasks(filters={"service": service_id})))]
+        # The filter matches by name prefix too (web matches web-admin): only this service's own tasks.
+        task = exec_session.choose_task(service, [task for task in tasks
+                                                  if as_str(task.get("ServiceID")) in (service.id, "")], task_id)
+        node_id = as_str(task.get("NodeID"))
+        node = as_dict(self._call(lambda client: client.inspect_node(node_id))) if node_id else {}
+        template = self.config.options.get("node_engine")
+        self._api()  # connected: the manager's own node id is known
+        return exec_session.plan_exec(self.name, service, task, node, manager_node_id=self._node_id,
+                                      template=template if isinstance(template, str) else "",
+                                      container=container, command=tuple(command), tty=tty)
+
+    def run_exec(self, plan: MutationPlan, streams: ExecStreams) -> int:
+        """The session on the node's engine: exec create, start (hijacked), resize, bridge, exit code."""
+        engine = str(plan.payload.get("engine") or "")
+        client = new_client(resolve_endpoint(engine, os.environ)) if engine else self._api()
+        where = engine or self.endpoint
+        tty = bool(plan.payload.get("tty"))
+        command = [str(word) for word in plan.payload.get("command") or ()]
+        container_id = str(plan.payload.get("container_id"))
+        try:
+            try:
+                created = as_dict(client.exec_create(container_id, command, stdout=True, stderr=True, stdin=tty,
+                                                     tty=tty))
+                exec_id = as_str(created.get("Id"))
+                sock = client.exec_start(exec_id, tty=tty, socket=True)
+            except Exception as error:
+                raise translate_error(error, where) from None
+            try:
+                exec_session.bridge(sock, streams, tty=tty,
+                                    on_start=(lambda: self._resize(client, exec_id, streams)) if tty else None)
+            finally:
+                sock.close()
+            return self._exec_exit(client, exec_id, where)
+        finally:
+            if engine:
+                client.close()
+
+    @staticmethod
+    def _resize(client: APIClient, exec_id: str, streams: ExecStreams) -> None:
+        columns, rows = streams.size()
+        try:
+            client.exec_resize(exec_id, height=rows, width=columns)
+        except Exception:  # a session without the right size is still a session
+            return
+
+    @staticmethod
+    def _exec_exit(client: APIClient, exec_id: str, where: str) -> int:
+        # The stream ends as the process does; the engine records its code a moment later.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                code = exec_session.exit_code(as_dict(client.exec_inspect(exec_id)))
+            except Exception as error:
+                raise translate_error(error, where) from None
+            if code is not None:
+                return code
+            if time.monotonic() > deadline:
+                raise ProviderError(f"the exec on {where} ended but the engine reports no exit code")
+            time.sleep(0.05)
 
     def apply(self, plan: MutationPlan) -> str:
         if plan.action in NODE_ACTIONS:
