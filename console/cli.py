@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pilothouse import __version__
 from pilothouse.console.action_verbs import add_action_commands, run_action_command
+from pilothouse.console.exec_verbs import add_exec_command, run_exec, split_command
 from pilothouse.console.look_verbs import add_look_commands, run_look_command
 from pilothouse.console.network_verbs import add_networks_command, run_networks
 from pilothouse.console.setup_verbs import add_examples, add_setup_commands, complete_words, run_setup_command
@@ -68,7 +69,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--config", metavar="PATH", default=default,
                         help="config file (default $XDG_CONFIG_HOME/pilothouse/config.toml; env PILOTHOUSE_CONFIG)")
     parser.add_argument("--readonly", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="refuse every mutation (scale, rollback, restart, pause, resume)")
+                        help="refuse every mutation (scale, rollback, restart, pause, resume, exec, node changes)")
     parser.add_argument("--demo", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="use the built-in simulated fleet")
     parser.add_argument("--demo-tasks", metavar="N", type=int, default=default,
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(rollback, suppress=True)
     add_look_commands(commands, _global_options, _look_options)
     add_action_commands(commands, _global_options)
+    add_exec_command(commands, _global_options)
     add_networks_command(commands, _look_options, _global_options)
     add_setup_commands(commands)
     add_examples(commands)
@@ -576,6 +578,7 @@ def _run(argv: Sequence[str] | None) -> int:
         print("\n".join(complete_words(words[1:])))
         return EXIT_OK
     parser = build_parser()
+    words, command = split_command(words)  # exec's CMD after `--` is not for argparse
     args = parser.parse_args(words)
     setup_code = run_setup_command(args, parser)
     if setup_code is not None:
@@ -602,6 +605,8 @@ def _run(argv: Sequence[str] | None) -> int:
             return _doctor(fleet, config, args)
         if args.command == "events":
             return _events(fleet, args)
+        if args.command == "exec":
+            return run_exec(fleet, args, command)
         acted = run_action_command(fleet, args)
         if acted is not None:
             return acted

@@ -38,7 +38,7 @@ def test_version_is_the_installed_metadata(capsys: pytest.CaptureFixture[str]) -
 
 
 @pytest.mark.parametrize("verb", ["status", "scale", "rollback", "rollout", "events", "logs", "doctor", "nodes",
-                                  "inspect", "diff", "completion", "config"])
+                                  "inspect", "diff", "exec", "completion", "config"])
 def test_every_verb_help_has_examples(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args([verb, "--help"])
@@ -88,7 +88,7 @@ def bash_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
 def test_bash_completes_verbs_and_options(completion_env: dict[str, str], bash_script: str) -> None:
     assert _bash_complete(completion_env, bash_script, "pilothouse", "") == [
         "status", "scale", "autoscale", "doctor", "events", "rollout", "logs", "rollback", "nodes", "inspect", "diff",
-        "restart", "node", "networks", "completion", "config"]
+        "restart", "node", "exec", "networks", "completion", "config"]
     assert _bash_complete(completion_env, bash_script, "pilothouse", "ro") == ["rollout", "rollback"]
     assert set(_bash_complete(completion_env, bash_script, "pilothouse", "doctor", "--")) >= {
         "--json", "--cluster", "--fail-on", "--readonly", "--config"}
@@ -110,6 +110,10 @@ def test_bash_completes_cluster_names_and_targets_from_the_config(completion_env
     # An option's value is not taken for the verb or a positional.
     assert _bash_complete(completion_env, bash_script, "pilothouse", "--demo-tasks", "5", "logs", "prod-e") == [
         "prod-eks/"]
+    assert _bash_complete(completion_env, bash_script, "pilothouse", "exec", "prod-s") == [
+        "prod-swarm/", "prod-swarm/shop_cache"]
+    assert set(_bash_complete(completion_env, bash_script, "pilothouse", "exec", "prod-swarm/shop_cache", "--")) >= {
+        "--task", "--container", "--yes"}
     # The second positional of scale (N) is not a target.
     assert _bash_complete(completion_env, bash_script, "pilothouse", "scale", "prod-eks/web", "") == []
 
