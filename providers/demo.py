@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from pilothouse.providers import demo_exec
 from pilothouse.providers.base import (
     NODE_ACTIONS,
     Action,
@@ -34,6 +35,7 @@ from pilothouse.providers.base import (
 )
 from pilothouse.providers.demo_networks import demo_networks
 from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported
+from pilothouse.providers.exec import ExecStreams
 from pilothouse.providers.inspect import InspectResult, InspectTarget
 from pilothouse.providers.model import (
     Autoscaler,
@@ -143,7 +145,7 @@ class DemoProvider(Provider):
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.SCALE, Capability.ROLLBACK, Capability.RESTART, Capability.PAUSE, Capability.RESUME,
          Capability.CORDON, Capability.UNCORDON, Capability.DRAIN, Capability.LOGS,
-         Capability.AUTOSCALE_BOUNDS})
+         Capability.AUTOSCALE_BOUNDS, Capability.EXEC})
 
     @property
     def words(self) -> Vocabulary:
@@ -613,6 +615,15 @@ class DemoProvider(Provider):
             current, _ = self._rollback_target(definition)
         return MutationPlan(Action.RESTART, self.name, service.ref, service.id,
                             before=current, after="every task replaced, same spec")
+
+    def plan_exec(self, service: Service, *, task_id: str = "", container: str = "", command: tuple[str, ...] = (),
+                  tty: bool = False) -> MutationPlan:
+        self.check(Action.EXEC, service)
+        return demo_exec.plan_exec(self.name, service, self.words, task_id=task_id, container=container,
+                                   command=command, tty=tty)
+
+    def run_exec(self, plan: MutationPlan, streams: ExecStreams) -> int:
+        return demo_exec.run_exec(plan, streams)
 
     def _plan_node(self, action: Action, node: Node) -> MutationPlan:
         wanted = {Action.CORDON: Availability.PAUSE, Action.UNCORDON: Availability.ACTIVE,
