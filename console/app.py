@@ -14,7 +14,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar, TextIO
 
 from textual.app import App, SuspendNotSupported, SystemCommand
@@ -43,6 +44,8 @@ from pilothouse.console.state import UNKNOWN, FleetState, Unknown
 from pilothouse.providers.attention import Attention, AttentionAssessor
 from pilothouse.providers.base import LoginCommand
 from pilothouse.providers.doctor import Finding, assess_attention, examine
+from pilothouse.providers.errors import ProviderError
+from pilothouse.providers.exec import ExecStreams
 from pilothouse.providers.model import Cluster
 from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.text import display_text
@@ -292,6 +295,26 @@ class PilothouseApp(App[int]):
             self.notify(f"{cluster}: {command.describe()} exited {completed.returncode}", severity="error",
                         markup=False)
         self.poke(cluster)
+
+    # -- exec ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def terminal_session(self) -> Iterator[ExecStreams]:
+        """The terminal handed to a session (exec) with the console suspended: the real fds, a TTY when there
+        is one; the console is back, on the same screen, when the block ends. The one seam a test replaces
+        (a headless driver cannot suspend)."""
+        try:
+            with self.suspend():
+                yield ExecStreams(tty=os.isatty(0) and os.isatty(1))
+        except SuspendNotSupported:
+            raise ProviderError("this terminal cannot be handed to a session (the console cannot suspend here)",
+                                "run pilothouse exec from a shell instead") from None
+
+    def run_session(self, session: Callable[[ExecStreams], int]) -> int:
+        """Run `session` on the suspended console's terminal; its exit code. On the UI thread: the console
+        neither draws nor reads keys until the session ends."""
+        with self.terminal_session() as streams:
+            return session(streams)
 
     # -- keys ---------------------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "restart": "X",
     "pause": "P",
     "resume": "U",
+    "exec": "S",
     # console/screens/node_actions.py (the nodes list and the node screen)
     "cordon": "C",
     "uncordon": "U",
@@ -75,10 +76,12 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     # console/screens/command_line.py
     "command_line_close": "escape",
     "typed_confirm_cancel": "escape",
+    # console/screens/container_choice.py
+    "container_choice_cancel": "escape",
 }
 
 _EVERYWHERE = ("quit", "help", "command_palette", "command_line")
-_SERVICE_ACTIONS = ("scale", "scale_up", "scale_down", "rollback", "restart", "pause", "resume")
+_SERVICE_ACTIONS = ("scale", "scale_up", "scale_down", "rollback", "restart", "pause", "resume", "exec")
 
 # Screen -> the binding ids live on it at once: its own, the inherited ones and the app's. Two of them
 # on one key means one of the two can never be pressed there.
@@ -99,6 +102,7 @@ LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
     "scale dialog": (*_EVERYWHERE, "scale_cancel"),
     "confirmation": (*_EVERYWHERE, "confirm_yes", "confirm_no", "confirm_cancel"),
     "typed confirmation": (*_EVERYWHERE, "typed_confirm_cancel"),
+    "container choice": (*_EVERYWHERE, "container_choice_cancel"),
     "help": (*_EVERYWHERE, "help_close"),
     "task detail": (*_EVERYWHERE, "task_detail_close", "logs"),
     "event detail": (*_EVERYWHERE, "event_detail_close"),
@@ -157,6 +161,11 @@ DIALOGS: Final[tuple[Dialog, ...]] = (
     Dialog("the command line", ("command_line_close",),
            {**{key: "edits the command" for key in INPUT_KEYS}, "enter": "runs the command",
             "tab": "completes the command"}, typed_into="the command line"),
+    Dialog("the container choice", ("container_choice_cancel",),
+           {"enter": "picks the highlighted container", "up": "moves in the list", "down": "moves in the list",
+            "home": "moves in the list", "end": "moves in the list", "pageup": "moves in the list",
+            "pagedown": "moves in the list", "ctrl+pageup": "moves in the list", "ctrl+pagedown": "moves in the list",
+            "left": "moves in the list", "right": "moves in the list"}),
     Dialog("the typed confirmation (drain)", ("typed_confirm_cancel",),
            {**{key: "edits the typed name" for key in INPUT_KEYS}, "enter": "confirms when the name matches"},
            typed_into="the node's name"),

@@ -16,10 +16,13 @@ from textual.screen import Screen
 from pilothouse.console.state import FleetState
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pilothouse.console.actions import ActionLayer
     from pilothouse.console.config import AppConfig
     from pilothouse.console.screens.audit_feed import AuditFeed
     from pilothouse.providers.base import LoginCommand
+    from pilothouse.providers.exec import ExecStreams
 
 
 class ConsoleHost(Protocol):
@@ -35,6 +38,10 @@ class ConsoleHost(Protocol):
     def doctor_look(self, cluster: str) -> None: ...
 
     def login_command(self, cluster: str) -> LoginCommand | None: ...
+
+    def run_session(self, session: Callable[[ExecStreams], int]) -> int:
+        """Run a terminal session (exec) with the console suspended; its exit code. On the UI thread."""
+        ...
 
 
 def declared_bindings(node_type: type[DOMNode]) -> BindingsMap:

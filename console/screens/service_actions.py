@@ -15,18 +15,20 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.worker import get_current_worker
 
-from pilothouse.console.actions import Outcome, Status
+from pilothouse.console.actions import ExecRunner, Outcome, Status
 from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.screens.confirm import ConfirmScreen
+from pilothouse.console.screens.container_choice import ContainerChoice
 from pilothouse.console.screens.navigate import open_inspect
 from pilothouse.console.screens.scale import BoundsRequest, ScaleDialog, ScaleRequest
-from pilothouse.providers.base import Action, MutationPlan
+from pilothouse.providers.base import Action, MutationPlan, Provider
 from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.inspect import InspectTarget, TargetKind
 from pilothouse.providers.model import Service
 
 ACTION_OF_BINDING = {"scale": Action.SCALE, "scale_by": Action.SCALE, "rollback": Action.ROLLBACK,
-                     "restart": Action.RESTART, "pause": Action.PAUSE, "resume": Action.RESUME}
+                     "restart": Action.RESTART, "pause": Action.PAUSE, "resume": Action.RESUME,
+                     "exec": Action.EXEC}
 LOG_ACTIONS = ("logs", "logs_service")
 
 
@@ -44,6 +46,10 @@ class ServiceActionScreen(FleetScreenBase):
                 tooltip="Restart: replace every task from the same spec (confirm first)"),
         Binding("P", "pause", "Pause", id="pause", tooltip="Pause the rollout where it is (confirm first)"),
         Binding("U", "resume", "Resume", id="resume", tooltip="Resume the paused rollout (confirm first)"),
+        # k9s's shell key is s, which is scale here. Out of the fleet's footer (80 columns keep Quit); the
+        # service screen shows it.
+        Binding("S", "exec", "Shell", id="exec", show=False,
+                tooltip="A shell in the highlighted task's container, with the console suspended (confirm first)"),
     ]
 
     class MutationFinished(Message):
@@ -81,7 +87,7 @@ class ServiceActionScreen(FleetScreenBase):
         """Refresh the footer only when what is offered changed: each refresh rebuilds the footer."""
         offered = (self.selected() is not None,
                    *(self.refusal_for(action) is None
-                     for action in ("scale", "rollback", "restart", "pause", "resume", "logs")))
+                     for action in ("scale", "rollback", "restart", "pause", "resume", "exec", "logs")))
         if offered != self._offered:
             self._offered = offered
             self.refresh_bindings()
@@ -210,18 +216,47 @@ class ServiceActionScreen(FleetScreenBase):
         if target is not None:
             self._run_flow(Action.RESUME, target[0], target[1])
 
+    def action_exec(self) -> None:
+        """A shell in one running task (the highlighted one on the service screen), its container chosen when
+        the task has several; the session runs with the console suspended (ConsoleApp.run_session)."""
+        target = self.selected()
+        if target is None:
+            return
+        cluster, service = target
+        task_id = self.selected_task_id()
+        containers = tuple(dict.fromkeys(spec.name for spec in service.containers if spec.name))
+
+        def chosen(container: str | None) -> None:
+            if container is not None:
+                self._exec(cluster, service, task_id, container)
+
+        if len(containers) > 1:
+            self.app.push_screen(ContainerChoice(f"{cluster}/{service.ref}", task_id, containers), chosen)
+        else:
+            self._exec(cluster, service, task_id, "")
+
+    def _exec(self, cluster: str, service: Service, task_id: str, container: str) -> None:
+        host = self.host()
+
+        def session(provider: Provider, plan: MutationPlan) -> int:
+            # The flow runs on a worker; the terminal is the UI thread's: hand it over there, wait for the end.
+            return int(self.app.call_from_thread(host.run_session, lambda streams: provider.run_exec(plan, streams)))
+
+        self._run_flow(Action.EXEC, cluster, service, runner=session, task_id=task_id, container=container,
+                       command=(), tty=True)
+
     def plan_scale(self, cluster: str, service: Service, replicas: int, *, force: bool) -> None:
         self._run_flow(Action.SCALE, cluster, service, force=force, replicas=replicas)
 
     def _run_flow(self, action: Action, cluster: str, service: Service, *, force: bool = False,
-                  **params: Any) -> None:
+                  runner: ExecRunner | None = None, **params: Any) -> None:
         """The console's one mutation flow, in a thread worker; the confirmation is this screen's dialog."""
         actions = self.host().actions
 
         def work() -> None:
             try:
                 outcome = actions.run(action, cluster, lambda: service, self._confirm_in_dialog, force=force,
-                                      service_ref=service.ref, **params)
+                                      service_ref=service.ref, runner=runner, **params)
             except ProviderError as error:  # an unknown cluster: nothing attempted
                 outcome = Outcome(Status.REFUSED, str(error), error=error)
             except Exception as error:
@@ -250,7 +285,10 @@ class ServiceActionScreen(FleetScreenBase):
     def on_service_action_screen_mutation_finished(self, message: MutationFinished) -> None:
         outcome = message.outcome
         cluster = message.cluster
-        if outcome.status is Status.DONE:
+        if outcome.status is Status.DONE and outcome.exit_code:  # an exec whose command failed
+            self.notify(outcome.message, title=f"Exited {outcome.exit_code} · {cluster}", severity="warning",
+                        timeout=8, markup=False)
+        elif outcome.status is Status.DONE:
             self.notify(outcome.message, title=f"Done · {cluster}", markup=False)
         elif outcome.status in (Status.UNCHANGED, Status.CANCELLED):
             self.notify(outcome.message, markup=False)

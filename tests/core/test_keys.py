@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.dom import DOMNode
 from textual.keys import key_to_character
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Input
+from textual.widgets import Button, Checkbox, Input, OptionList
 
 import pilothouse.console.screens
 from pilothouse.console.app import PilothouseApp
@@ -34,6 +34,7 @@ from pilothouse.console.keys import (
 from pilothouse.console.screens.base import declared_bindings
 from pilothouse.console.screens.command_line import CommandLineScreen
 from pilothouse.console.screens.confirm import ConfirmScreen
+from pilothouse.console.screens.container_choice import ContainerChoice
 from pilothouse.console.screens.doctor import DoctorScreen
 from pilothouse.console.screens.events import EventDetailScreen, EventsScreen
 from pilothouse.console.screens.fleet import FleetScreen
@@ -54,6 +55,7 @@ SCREENS: dict[str, type[Screen[Any]]] = {
     "help": HelpScreen, "task detail": TaskDetailScreen, "event detail": EventDetailScreen,
     "nodes": NodesScreen, "node": NodeScreen, "command line": CommandLineScreen,
     "inspect": InspectScreen, "networks": NetworksScreen, "typed confirmation": TypedConfirmScreen,
+    "container choice": ContainerChoice,
 }
 
 
@@ -157,6 +159,7 @@ def test_the_dialog_keys_are_what_textual_widgets_take() -> None:
     assert set(SCROLL_KEYS) == keys(VerticalScroll)
     dialogs = {dialog.name: dialog for dialog in DIALOGS}
     assert keys(Button) <= set(dialogs["the confirmation dialog"].taken)
+    assert keys(OptionList) <= set(dialogs["the container choice"].taken)
     scale = dialogs["the scale dialog"]
     assert all(key in scale.taken or is_typed(key) for key in keys(Checkbox))
     for dialog in DIALOGS:
