@@ -6,15 +6,14 @@ naming the exit code; read-only hides and refuses the key, audited; the audit ho
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from ui_support import (
+    audit_lines,
     find_service,
     footer_keys,
     notifications,
@@ -35,13 +34,6 @@ from pilothouse.providers.demo import DemoProvider
 from pilothouse.providers.exec import ExecStreams
 from pilothouse.providers.model import TaskState
 from pilothouse.widgets.diff_table import DiffTable
-
-
-def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:
-    path = tmp_path / "audit.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 class Terminal:

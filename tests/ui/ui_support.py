@@ -4,6 +4,7 @@ real refresher threads). tests/conftest.py already isolates config and state dir
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -117,3 +118,11 @@ async def open_service(app: PilothouseApp, pilot: Pilot[Any], cluster: str, ref:
     screen = app.screen
     assert isinstance(screen, ServiceScreen)
     return screen
+
+
+def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:
+    """The audit log of a running_app(tmp_path), one dict per line ([] before the first)."""
+    path = tmp_path / "audit.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
