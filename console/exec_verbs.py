@@ -12,7 +12,6 @@ options (`ls -l`, `sh -c`) as pilothouse's.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -63,7 +62,7 @@ def run_exec(fleet: Fleet, args: argparse.Namespace, command: tuple[str, ...]) -
 
     cluster_name, ref = cli._split_target(args.target)
     interactive = not command
-    if interactive and not (os.isatty(0) and os.isatty(1)):
+    if interactive and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise cli.UsageError("no command to run and no terminal for a shell: give one after -- "
                              f"(pilothouse exec {args.target} -- CMD ARGS...)")
     if interactive:
