@@ -74,6 +74,16 @@ def on_workers(services: Services, provider: SwarmProvider, replicas: int = 1) -
     return wait_until(running, 30, what=f"{replicas} running on workers")
 
 
+@pytest.fixture
+def service(swarm: SwarmInfo, services: Services, engines: Engines) -> Service:
+    """A one-replica service running on a worker."""
+    provider = exec_provider(swarm, engines)
+    try:
+        return on_workers(services, provider)
+    finally:
+        provider.close()
+
+
 def exec_provider(swarm: SwarmInfo, engines: Engines) -> SwarmProvider:
     provider = SwarmProvider(ClusterConfig(name="swarm", provider="swarm", options={
         "docker_host": swarm.manager, "node_engine": engines.template}))
@@ -151,12 +161,9 @@ def test_without_node_engine_the_refusal_names_the_docker_command(
 
 
 def test_cli_exec_streams_output_exits_with_the_code_and_audits_first(
-    swarm: SwarmInfo, services: Services, tmp_path: Path, manager: CountingProxy, engines: Engines,
+    service: Service, tmp_path: Path, manager: CountingProxy, engines: Engines,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    provider = exec_provider(swarm, engines)
-    service = on_workers(services, provider)
-    provider.close()
     intent_seen: list[bool] = []
 
     def at_the_engine(request: str) -> int | None:
@@ -191,12 +198,9 @@ def _intent_written() -> bool:
 
 
 def test_readonly_and_bad_input_send_nothing(
-    swarm: SwarmInfo, services: Services, tmp_path: Path, manager: CountingProxy, engines: Engines,
+    service: Service, tmp_path: Path, manager: CountingProxy, engines: Engines,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    provider = exec_provider(swarm, engines)
-    service = on_workers(services, provider)
-    provider.close()
     readonly = config(tmp_path, manager, engines, readonly=True)
     refused = run_cli(capsys, "--config", str(readonly), "exec", f"swarm/{service.name}", "--yes", "--", "ls")
     assert refused.code == 2 and refused.err.count("\n") == 1 and "exec refused" in refused.err
@@ -218,11 +222,8 @@ def test_readonly_and_bad_input_send_nothing(
 
 
 def test_an_interactive_shell_through_a_pty(
-    swarm: SwarmInfo, services: Services, tmp_path: Path, manager: CountingProxy, engines: Engines,
+    service: Service, tmp_path: Path, manager: CountingProxy, engines: Engines,
 ) -> None:
-    provider = exec_provider(swarm, engines)
-    service = on_workers(services, provider)
-    provider.close()
     path = config(tmp_path, manager, engines)
     pid, terminal = pty.fork()
     if pid == 0:  # the child: pilothouse on the pty, as an operator runs it
