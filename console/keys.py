@@ -60,7 +60,7 @@ DEFAULT_KEYS: Final[Mapping[str, str]] = {
     "restart": "X",
     "pause": "P",
     "resume": "U",
-    "exec": "S",
+    "exec": "exclamation_mark",
     # console/screens/node_actions.py (the nodes list and the node screen)
     "cordon": "C",
     "uncordon": "U",

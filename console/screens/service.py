@@ -306,7 +306,7 @@ class ServiceScreen(ServiceActionScreen):
                 tooltip="The highlighted task's own object (a Kubernetes pod, a Swarm task, an ECS task)"),
         Binding("D", "what_changed", "What changed", id="what_changed", show=False,
                 tooltip="What changed from the previous revision to the current one, field by field"),
-        Binding("S", "exec", "Shell", id="exec",
+        Binding("exclamation_mark", "exec", "Shell", id="exec",
                 tooltip="A shell in the highlighted task's container, with the console suspended (confirm first)"),
         Binding("w", "follow_rollout", "Follow rollout", id="follow_rollout",
                 tooltip="Follow the rollout: progress and task transitions until it completes, fails or rolls back"),

@@ -46,9 +46,9 @@ class ServiceActionScreen(FleetScreenBase):
                 tooltip="Restart: replace every task from the same spec (confirm first)"),
         Binding("P", "pause", "Pause", id="pause", tooltip="Pause the rollout where it is (confirm first)"),
         Binding("U", "resume", "Resume", id="resume", tooltip="Resume the paused rollout (confirm first)"),
-        # k9s's shell key is s, which is scale here. Out of the fleet's footer (80 columns keep Quit); the
-        # service screen shows it.
-        Binding("S", "exec", "Shell", id="exec", show=False,
+        # A shell escape, as in vi and less (k9s's s is scale here; S and x are what operators remap scale
+        # to). Out of the fleet's footer (80 columns keep Quit); the service screen shows it.
+        Binding("exclamation_mark", "exec", "Shell", id="exec", show=False,
                 tooltip="A shell in the highlighted task's container, with the console suspended (confirm first)"),
     ]
 

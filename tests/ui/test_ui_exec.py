@@ -1,4 +1,4 @@
-"""Exec from the keyboard (S, a shell): the confirmation names task, node, container and command; a task with
+"""Exec from the keyboard (!, a shell): the confirmation names task, node, container and command; a task with
 several containers asks which; the session runs with the console suspended (ConsoleApp.terminal_session, the
 seam a headless driver cannot suspend for real) and the console comes back to the same screen with a toast
 naming the exit code; read-only hides and refuses the key, audited; the audit holds who, where, the command.
@@ -68,12 +68,12 @@ async def test_exec_key_confirms_then_runs_the_session_suspended(tmp_path: Path)
     async with running_app(tmp_path) as (app, pilot):
         terminal = observed(app)
         screen = await open_service(app, pilot, "demo-swarm", "shop_web")
-        await wait_until(pilot, lambda: footer_keys(app).get("exec") == "S", what="S Shell in the footer")
+        await wait_until(pilot, lambda: footer_keys(app).get("exec") == "!", what="! Shell in the footer")
         service = find_service(app, "demo-swarm", "shop_web")
         task_id = next(task.id for task in service.tasks if task.state is TaskState.RUNNING)
         assert screen.query_one(DiffTable).move_to_key(task_id)
         await pilot.pause()
-        await pilot.press("S")
+        await pilot.press("exclamation_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="exec confirmation")
         text = screen_text(app)
         assert "Exec demo-swarm/shop_web" in text and f"task {task_id} on node" in text
@@ -98,7 +98,7 @@ async def test_exec_cancelled_hands_nothing_over(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
         terminal = observed(app)
         await select_service(app, pilot, "demo-ecs", "web")
-        await pilot.press("S")  # from the fleet: a running task of the service
+        await pilot.press("exclamation_mark")  # from the fleet: a running task of the service
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="exec confirmation")
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen), what="cancelled")
@@ -117,13 +117,13 @@ async def test_a_task_with_several_containers_asks_which(tmp_path: Path) -> None
     async with running_app(tmp_path, prepare=with_sidecar) as (app, pilot):
         terminal = observed(app)
         await select_service(app, pilot, "demo-k8s", "prod/web")  # from the fleet: a running pod
-        await pilot.press("S")
+        await pilot.press("exclamation_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, ContainerChoice), what="the container choice")
         text = screen_text(app)
         assert "Exec into which container" in text and "web" in text and "envoy" in text
         await pilot.press("escape")  # cancelled: nothing planned, nothing audited
         await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen), what="back to the fleet")
-        await pilot.press("S")
+        await pilot.press("exclamation_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, ContainerChoice), what="the choice again")
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="exec confirmation")
@@ -141,7 +141,7 @@ async def test_readonly_hides_and_refuses_exec(tmp_path: Path) -> None:
         await open_service(app, pilot, "demo-swarm", "shop_web")
         await wait_until(pilot, lambda: "back" in footer_keys(app), what="the footer")
         assert "exec" not in footer_keys(app)
-        await pilot.press("S")
+        await pilot.press("exclamation_mark")
         await wait_until(pilot, lambda: any("exec refused" in m and "readonly" in m for m in notifications(app)),
                          what="the refusal explained")
         await wait_until(pilot, lambda: len(audit_lines(tmp_path)) == 1, what="the refusal audited")
@@ -153,7 +153,7 @@ async def test_readonly_hides_and_refuses_exec(tmp_path: Path) -> None:
 async def test_a_terminal_that_cannot_suspend_fails_the_session_with_one_toast(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
         await select_service(app, pilot, "demo-swarm", "shop_web")
-        await pilot.press("S")  # the real seam: Textual's headless driver cannot suspend
+        await pilot.press("exclamation_mark")  # the real seam: Textual's headless driver cannot suspend
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="exec confirmation")
         await pilot.press("y")
         await wait_until(pilot, lambda: any("cannot be handed to a session" in m for m in notifications(app)),
