@@ -12,9 +12,14 @@ options (`ls -l`, `sh -c`) as pilothouse's.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
+
+from pilothouse.providers.exec import ExecStreams, write_all
 
 if TYPE_CHECKING:
     from pilothouse.console.fleet import Fleet
@@ -57,8 +62,8 @@ def add_exec_command(commands: argparse._SubParsersAction[Any], global_options: 
 
 def run_exec(fleet: Fleet, args: argparse.Namespace, command: tuple[str, ...]) -> int:
     from pilothouse.console import cli
-    from pilothouse.console.actions import Status, exec_warning, terminal_runner
-    from pilothouse.providers.exec import ExecStreams
+    from pilothouse.console.actions import Status, exec_warning
+    from pilothouse.providers.base import Provider
 
     cluster_name, ref = cli._split_target(args.target)
     interactive = not command
@@ -78,8 +83,14 @@ def run_exec(fleet: Fleet, args: argparse.Namespace, command: tuple[str, ...]) -
             cli._say(f"pilothouse: warning: {warning}", err=True, flush=True)
         return bool(args.yes) or cli._confirm(f"exec in {cluster_name}/{plan.service_ref}?")
 
-    sys.stdout.flush()
-    outcome = fleet.actions.run_exec(cluster_name, locate, confirm, terminal_runner(ExecStreams(tty=interactive)),
+    def session(provider: Provider, plan: MutationPlan) -> int:
+        sys.stdout.flush()
+        if interactive:  # a shell: the terminal is the container's, escape sequences and all
+            return provider.run_exec(plan, ExecStreams(tty=True))
+        with cleaned(ExecStreams()) as streams:
+            return provider.run_exec(plan, streams)
+
+    outcome = fleet.actions.run_exec(cluster_name, locate, confirm, session,
                                      service_ref=ref, task_id=args.task, container=args.container,
                                      command=command, tty=interactive)
     if outcome.status is not Status.DONE or outcome.exit_code is None:
@@ -88,3 +99,44 @@ def run_exec(fleet: Fleet, args: argparse.Namespace, command: tuple[str, ...]) -
         cli._say(f"pilothouse: warning: {outcome.audit_warning}", err=True, flush=True)
     # The command's own output is the output: its exit code is ours, and nothing is added to stdout.
     return outcome.exit_code
+
+
+MAX_LINE = 64 * 1024
+
+
+@contextmanager
+def cleaned(streams: ExecStreams) -> Iterator[ExecStreams]:
+    """A command's output as the logs show it when it goes to a terminal: line by line, without escape
+    sequences or controls (the container's text is untrusted). Into a pipe or a file it stays exact bytes."""
+    with ExitStack() as stack:
+        fds = [stack.enter_context(_cleaning(fd)) if os.isatty(fd) else fd for fd in (streams.stdout, streams.stderr)]
+        yield ExecStreams(stdin=streams.stdin, stdout=fds[0], stderr=fds[1], tty=False)
+
+
+@contextmanager
+def _cleaning(terminal: int) -> Iterator[int]:
+    """A pipe whose lines reach `terminal` cleaned; drained and closed when the block ends."""
+    from pilothouse.providers.text import clean_text
+
+    read, write = os.pipe()
+
+    def pump() -> None:
+        pending = b""
+        with os.fdopen(read, "rb", buffering=0) as source:
+            while chunk := source.read(MAX_LINE):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                if len(pending) > MAX_LINE:  # no newline coming: a bounded line all the same
+                    lines, pending = [*lines, pending], b""
+                for line in lines:
+                    write_all(terminal, (clean_text(line.decode("utf-8", "replace")) + "\n").encode())
+            if pending:
+                write_all(terminal, clean_text(pending.decode("utf-8", "replace")).encode())
+
+    thread = threading.Thread(target=pump, name="exec-output", daemon=True)
+    thread.start()
+    try:
+        yield write
+    finally:
+        os.close(write)
+        thread.join()

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -52,6 +54,14 @@ def command_text(command: tuple[str, ...]) -> str:
     return shlex.join(command) if command else shlex.join(DEFAULT_SHELL)
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """All of `data` to `fd` (a terminal or a pipe may take part of a write)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
 @contextmanager
 def raw_terminal(streams: ExecStreams) -> Iterator[None]:
     """Our terminal in raw mode for an interactive session (keys go to the container as typed, Ctrl+C
@@ -68,3 +78,19 @@ def raw_terminal(streams: ExecStreams) -> Iterator[None]:
         yield
     finally:
         termios.tcsetattr(streams.stdin, termios.TCSADRAIN, saved)
+
+
+@contextmanager
+def following_size(streams: ExecStreams, resize: Callable[[int, int], None]) -> Iterator[None]:
+    """Tell the container's TTY our size now (`resize(columns, rows)`) and again whenever our terminal is
+    resized (SIGWINCH) while the block runs; the previous handler is put back after. Off the main thread
+    (where signals cannot be handled) only the first size is sent."""
+    resize(*streams.size())
+    if not streams.tty or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGWINCH, lambda _signal, _frame: resize(*streams.size()))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGWINCH, previous)

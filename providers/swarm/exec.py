@@ -16,12 +16,12 @@ import os
 import select
 import shlex
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import InvalidInput, NotSupported
-from pilothouse.providers.exec import DEFAULT_SHELL, ExecStreams, command_text, raw_terminal
+from pilothouse.providers.exec import DEFAULT_SHELL, ExecStreams, command_text, raw_terminal, write_all
 from pilothouse.providers.model import Service
 from pilothouse.providers.swarm import engines
 from pilothouse.providers.swarm.raw import Raw, as_dict, as_str, opt_int
@@ -167,20 +167,13 @@ class Frames:
         return pieces
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
 def _raw_socket(sock: Any) -> Any:
     """Something with recv/sendall/fileno: a unix or TCP response's socket.SocketIO wraps a socket; TLS
     sockets and paramiko channels have them already."""
     return getattr(sock, "_sock", sock)
 
 
-def bridge(sock: Any, streams: ExecStreams, *, tty: bool, on_start: Callable[[], None] | None = None) -> None:
+def bridge(sock: Any, streams: ExecStreams, *, tty: bool) -> None:
     """Bytes between the streams' fds and the engine's hijacked connection until the engine closes it.
 
     With a TTY the stream is raw both ways and our terminal is in raw mode; without one, stdin is not sent
@@ -192,8 +185,6 @@ def bridge(sock: Any, streams: ExecStreams, *, tty: bool, on_start: Callable[[],
         sources.append(streams.stdin)
     outputs = {1: streams.stdout, 2: streams.stderr}
     with raw_terminal(streams):
-        if on_start is not None:
-            on_start()
         while True:
             pending = getattr(connection, "pending", None)  # TLS keeps decrypted bytes select cannot see
             ready = [connection] if pending is not None and pending() else select.select(sources, [], [])[0]
@@ -202,10 +193,10 @@ def bridge(sock: Any, streams: ExecStreams, *, tty: bool, on_start: Callable[[],
                 if not data:
                     return
                 if frames is None:
-                    _write_all(streams.stdout, data)
+                    write_all(streams.stdout, data)
                 else:
                     for stream, piece in frames.feed(data):
-                        _write_all(outputs.get(stream, streams.stdout), piece)
+                        write_all(outputs.get(stream, streams.stdout), piece)
             if streams.stdin in ready:
                 typed = os.read(streams.stdin, _CHUNK)
                 if typed:

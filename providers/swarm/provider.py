@@ -20,6 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -35,7 +36,7 @@ from pilothouse.providers.base import (
 )
 from pilothouse.providers.completeness import Gaps, reason_of
 from pilothouse.providers.errors import CredentialsError, Forbidden, InvalidInput, ProviderError, Unreachable
-from pilothouse.providers.exec import ExecStreams
+from pilothouse.providers.exec import ExecStreams, following_size
 from pilothouse.providers.inspect import InspectResult, InspectTarget, TargetKind, plain, render
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Node, NodeStatus, Service
 from pilothouse.providers.revisions import RevisionDiff
@@ -377,8 +378,9 @@ class SwarmProvider(Provider):
             except Exception as error:
                 raise translate_error(error, where) from None
             try:
-                exec_session.bridge(sock, streams, tty=tty,
-                                    on_start=(lambda: self._resize(client, exec_id, streams)) if tty else None)
+                with following_size(streams, lambda columns, rows: self._resize(client, exec_id, columns, rows)) \
+                        if tty else nullcontext():
+                    exec_session.bridge(sock, streams, tty=tty)
             finally:
                 sock.close()
             return self._exec_exit(client, exec_id, where)
@@ -387,8 +389,7 @@ class SwarmProvider(Provider):
                 client.close()
 
     @staticmethod
-    def _resize(client: APIClient, exec_id: str, streams: ExecStreams) -> None:
-        columns, rows = streams.size()
+    def _resize(client: APIClient, exec_id: str, columns: int, rows: int) -> None:
         try:
             client.exec_resize(exec_id, height=rows, width=columns)
         except Exception:  # a session without the right size is still a session

@@ -6,9 +6,11 @@ pty, the refusal without node_engine naming the docker command, and read-only or
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import select
+import struct
 import sys
 import termios
 import time
@@ -197,6 +199,23 @@ def _intent_written() -> bool:
     return bool(lines) and lines[-1]["action"] == "exec" and lines[-1]["result"] == "pending"
 
 
+def test_output_is_cleaned_on_a_terminal(service: Service, tmp_path: Path, manager: CountingProxy,
+                                         engines: Engines) -> None:
+    path = config(tmp_path, manager, engines)
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execvpe(sys.executable, [sys.executable, "-m", "pilothouse", "--config", str(path), "exec",
+                                    f"swarm/{service.name}", "--yes", "--", "printf",
+                                    "\\033]0;owned\\007title\\033[2J cleared\\n"], os.environ)
+    try:
+        shown = read_until(terminal, b"", b"", until_closed=True)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"title cleared" in shown and b"\x1b]0;" not in shown and b"\x1b[2J" not in shown
+
+
 def test_readonly_and_bad_input_send_nothing(
     service: Service, tmp_path: Path, manager: CountingProxy, engines: Engines,
     capsys: pytest.CaptureFixture[str],
@@ -231,12 +250,18 @@ def test_an_interactive_shell_through_a_pty(
                                     f"swarm/{service.name}"], os.environ)
     try:
         before = termios.tcgetattr(terminal)
+        set_size(terminal, 31, 97)
         seen = read_until(terminal, b"[y/N]", b"")
         assert f"exec swarm/{service.name}: task {service.name}.1".encode() in seen
         os.write(terminal, b"y\n")
         seen = read_until(terminal, b"# ", seen)  # busybox sh's prompt, in the container's TTY
         os.write(terminal, b"echo answer=$((6 * 7))\r")
         seen = read_until(terminal, b"answer=42", seen)
+        os.write(terminal, b"stty size\r")  # the container's TTY has our size
+        seen = read_until(terminal, b"31 97", seen)
+        set_size(terminal, 40, 120)  # and follows it (SIGWINCH -> exec resize)
+        os.write(terminal, b"stty size\r")
+        seen = read_until(terminal, b"40 120", seen)
         os.write(terminal, b"exit 5\r")
         read_until(terminal, b"", seen, until_closed=True)
         _, status = os.waitpid(pid, 0)
@@ -251,6 +276,10 @@ def test_an_interactive_shell_through_a_pty(
     lines = [line for line in AuditLog(default_audit_path()).read() if line["action"] == "exec"]
     assert [line["result"] for line in lines] == ["pending", "ok"] and lines[0]["after"] == "/bin/sh"
     assert lines[1]["exit_code"] == 5 and "answer" not in str(lines)  # the session's content is not audited
+
+
+def set_size(terminal: int, rows: int, columns: int) -> None:
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
 
 def read_until(fd: int, wanted: bytes, seen: bytes, *, timeout: float = 30, until_closed: bool = False) -> bytes:
