@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from pilothouse.providers.errors import InvalidInput, NotFound
+
 # The shell an interactive exec opens when no command is given; kubectl and docker users type the same.
 DEFAULT_SHELL: tuple[str, ...] = ("/bin/sh",)
 
@@ -94,3 +96,17 @@ def following_size(streams: ExecStreams, resize: Callable[[int, int], None]) -> 
         yield
     finally:
         signal.signal(signal.SIGWINCH, previous)
+
+
+def one_of(names: list[str], wanted: str, word: str, ref: str) -> str:
+    """The name equal to `wanted`, else the only one it starts (an ID prefix, as docker takes)."""
+    if wanted in names:
+        return wanted
+    matching = [name for name in names if name.startswith(wanted)]
+    if len(matching) == 1:
+        return matching[0]
+    if matching:
+        raise InvalidInput(f"--task {wanted!r} matches {len(matching)} {word}s of {ref}: {', '.join(matching[:5])}",
+                           "give more of the name")
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    raise NotFound(f"no {word} {wanted!r} in {ref}", f"its {word}s: {shown or 'none'}")

@@ -32,7 +32,7 @@ from pilothouse.providers.ecs.actions import live_service
 from pilothouse.providers.ecs.client import AwsClients
 from pilothouse.providers.ecs.raw import Raw, as_str, dicts, short_id
 from pilothouse.providers.errors import InvalidInput, NotFound, NotSupported, ProviderError
-from pilothouse.providers.exec import DEFAULT_SHELL, ExecStreams, command_text
+from pilothouse.providers.exec import DEFAULT_SHELL, ExecStreams, command_text, one_of
 from pilothouse.providers.model import Service, TaskState
 
 PLUGIN = "session-manager-plugin"
@@ -67,11 +67,7 @@ def _tasks_to_try(service: Service, task_id: str) -> list[str]:
     ids = [task.id for task in service.tasks]
     text = task_id.strip()
     if text:
-        wanted = short_id(text)
-        if wanted not in ids:
-            shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
-            raise NotFound(f"no task {text!r} in {service.ref}", f"its tasks: {shown or 'none'}")
-        return [wanted]
+        return [one_of(ids, short_id(text), "task", service.ref)]
     running = [task.id for task in service.tasks if task.state is TaskState.RUNNING]
     if not running:
         raise NotFound(f"{service.ref} has no RUNNING task to exec into",

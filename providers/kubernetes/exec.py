@@ -9,8 +9,9 @@ run_exec opens the websocket with the official client's stream support (kubernet
 protocol v5.channel.k8s.io or v4) on an ApiClient of its own (stream() swaps the client's request method
 while it connects, which must not touch the reflectors' shared client), then bridges the streams' file
 descriptors byte for byte: stdin to channel 0 (v5 closes it at EOF), channels 1 and 2 to stdout and stderr,
-the terminal size on channel 4 at the start and on every SIGWINCH, and the exit code from the Status on
-channel 3. The session's bytes are the user's own terminal session (as with kubectl): never logged.
+the terminal size on channel 4 at the start and on every SIGWINCH (providers/exec.following_size), and the
+exit code from the Status on channel 3. The session's bytes are the user's own terminal session (as with
+kubectl): never logged.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ import contextlib
 import json
 import os
 import select
-import signal
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 from pilothouse.providers.base import Action, MutationPlan
@@ -33,7 +31,14 @@ from pilothouse.providers.errors import (
     NotFound,
     ProviderError,
 )
-from pilothouse.providers.exec import DEFAULT_SHELL, ExecStreams, command_text, raw_terminal
+from pilothouse.providers.exec import (
+    DEFAULT_SHELL,
+    ExecStreams,
+    command_text,
+    following_size,
+    one_of,
+    raw_terminal,
+)
 from pilothouse.providers.kubernetes.client import Connection, Request
 from pilothouse.providers.kubernetes.errors import _status_message, translate_error
 from pilothouse.providers.kubernetes.objects import PODS, Obj, _dict, _list, _str, collection_path, meta_of
@@ -60,10 +65,7 @@ def _pod_names(service: Service, task_id: str) -> list[str]:
         name = text.rpartition("/")[2] if text.startswith(f"{service.namespace}/") else text
         if "/" in name or not name:
             raise InvalidInput(f"--task {task_id!r} is not POD or NAMESPACE/POD")
-        if name not in pods:
-            shown = ", ".join(pods[:5]) + (", ..." if len(pods) > 5 else "")
-            raise NotFound(f"no pod {name!r} in {service.ref}", f"its pods: {shown or 'none'}")
-        return [name]
+        return [one_of(pods, name, "pod", service.ref)]
     running = [task.id.rpartition("/")[2] for task in service.tasks if task.state is TaskState.RUNNING]
     if not running:
         raise NotFound(f"{service.ref} has no running pod to exec into",
@@ -188,23 +190,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-@contextlib.contextmanager
-def _winch_flag() -> Iterator[threading.Event]:
-    """Set on every SIGWINCH while the session runs (only the main thread may handle signals)."""
-    changed = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield changed
-        return
-    previous = signal.signal(signal.SIGWINCH, lambda *_: changed.set())
-    try:
-        yield changed
-    finally:
-        signal.signal(signal.SIGWINCH, previous)
-
-
-def _resize(ws: Any, streams: ExecStreams) -> None:
-    columns, rows = streams.size()
-    ws.write_channel(RESIZE, json.dumps({"Width": columns, "Height": rows}).encode())
+def _send_size(ws: Any, size: tuple[int, int]) -> None:
+    ws.write_channel(RESIZE, json.dumps({"Width": size[0], "Height": size[1]}).encode())
 
 
 def _receive(ws: Any, streams: ExecStreams, error: bytearray) -> bool:
@@ -235,16 +222,18 @@ def _bridge(ws: Any, streams: ExecStreams, forward_stdin: bool) -> bytes:
     sock = ws.sock.sock
     error = bytearray()
     inputs: list[Any] = [sock, streams.stdin] if forward_stdin else [sock]
-    with _winch_flag() as resized:
-        if streams.tty:
-            _resize(ws, streams)
+    sizes: list[tuple[int, int]] = []  # set by following_size (at once, then on SIGWINCH); sent from the loop,
+    # never from the signal handler, which may interrupt a frame being written
+    with following_size(streams, lambda columns, rows: sizes.append((columns, rows))):
         while True:
-            if resized.is_set():
-                resized.clear()
-                _resize(ws, streams)
+            if sizes:
+                size = sizes[-1]
+                sizes.clear()
+                if streams.tty:
+                    _send_size(ws, size)
             try:
                 readable, _, _ = select.select(inputs, [], [], 0.5)
-            except InterruptedError:  # a signal (SIGWINCH) woke the wait
+            except InterruptedError:
                 continue
             try:
                 # A TLS socket may hold decrypted frames that select() cannot see.

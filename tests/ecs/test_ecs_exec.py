@@ -214,6 +214,9 @@ def test_container_and_task_choice(shop: dict[str, Any], plugin: Path, proxy: Co
         provider.plan(Action.EXEC, web, container="nginx")
     plan = provider.plan(Action.EXEC, web, container="envoy")
     assert plan.payload["container"] == "envoy" and plan.payload["runtime_id"] == "envoy-1"
+    first = shop["web"][0]
+    assert provider.plan(Action.EXEC, web, task_id=first.rsplit("/", 1)[-1][:8],  # an ID prefix, as docker takes
+                         container="app").payload["task"] == first
     with pytest.raises(NotFound, match="no task 'abc' in shop/web: its tasks: "):
         provider.plan(Action.EXEC, web, task_id="abc")
     assert proxy.snapshot_counts().get("ExecuteCommand", 0) == 0
@@ -230,3 +233,75 @@ def test_execute_command_refused_runs_no_plugin(
         run(provider, plan, tmp_path)
     assert "ExecuteCommand" in str(raised.value) and "\n" not in str(raised.value)
     assert not plugin.exists()
+
+
+# -- the CLI verb end to end (console/exec_verbs.py): the one flow, the audit before ExecuteCommand --
+
+
+def audit() -> list[dict[str, Any]]:
+    path = Path(os.environ["XDG_STATE_HOME"]) / "pilothouse" / "audit.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [line for line in lines if line["action"] == "exec"]
+
+
+def test_cli_exec_runs_the_plugin_and_exits_with_its_code(
+    shop: dict[str, Any], plugin: Path, proxy: CountingProxy, write_config: Any, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pilothouse.console.cli import main
+
+    intent_on_disk: list[bool] = []
+    answer = sent_exec(proxy)
+
+    def at_the_proxy(request: Request) -> Fault | None:
+        if request.action == "ExecuteCommand":
+            intent_on_disk.append([line["result"] for line in audit()] == ["pending"])
+        return None
+
+    proxy.faults.append(at_the_proxy)
+    monkeypatch.setenv("PLUGIN_EXIT", "6")
+    capfd.readouterr()
+    code = main(["--config", write_config(), "exec", "aws/shop/web", "--yes", "--", "sh", "-c", "echo hi"])
+    out, err = capfd.readouterr()
+    assert (code, out) == (6, "plugin on the terminal\n"), err
+    assert err.startswith("exec aws/shop/web: task ") and TOKEN not in out + err
+    assert intent_on_disk == [True] and len(answer) == 1
+    intent, outcome = audit()
+    assert intent["after"] == "sh -c 'echo hi'" and outcome["exit_code"] == 6
+    assert TOKEN not in json.dumps(audit())
+
+
+def test_cli_refusals_send_no_execute_command(
+    shop: dict[str, Any], plugin: Path, proxy: CountingProxy, write_config: Any,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    from pilothouse.console.cli import main
+
+    def cli(*argv: str, readonly: bool = False) -> tuple[int, str]:
+        code = main(["--config", write_config(readonly=readonly), "exec", *argv])
+        return code, capsys.readouterr().err
+
+    code, err = cli("aws/shop/web", "--yes", "--", "ls", readonly=True)
+    assert code == 2 and err.count("\n") == 1 and "exec refused" in err
+    code, err = cli("aws/shop/plain", "--yes", "--", "ls")
+    assert code == 2 and err.count("\n") == 1
+    assert err.rstrip().endswith("aws ecs update-service --cluster shop --service plain --enable-execute-command "
+                                 "--force-new-deployment")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, err = cli("aws/shop/web", "--yes", "--", "ls")
+    assert code == 2 and err.count("\n") == 1 and "session-manager-plugin is not on PATH" in err
+    assert proxy.snapshot_counts().get("ExecuteCommand", 0) == 0
+
+
+def test_no_running_task_is_refused_before_anything_is_read(
+    shop: dict[str, Any], plugin: Path, proxy: CountingProxy, make_provider: ProviderFactory,
+) -> None:
+    for arn in shop["web"]:
+        moto_task(arn).last_status = "STOPPED"
+    provider = ready(make_provider, proxy)
+    web = service(provider)
+    proxy.reset()
+    assert provider.refusal(Action.EXEC, web) == "shop/web has no RUNNING task to exec into"
+    with pytest.raises(NotSupported, match="no RUNNING task"):
+        provider.plan(Action.EXEC, web)
+    assert proxy.snapshot_counts() == {}

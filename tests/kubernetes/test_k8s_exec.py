@@ -12,15 +12,18 @@ import struct
 import termios
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from apiserver import ApiServer
 from k8s_objects import EXEC_HASH as HASH
 from k8s_objects import exec_world as world
-from k8s_support import service_of, wait_until
+from k8s_support import audit_lines, service_of, wait_until, write_config
+from k8s_support import run as run_cli
 from terminal import read_until
 
+from pilothouse.console.cli import main
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import (
     ConnectionRefused,
@@ -248,3 +251,61 @@ def test_no_running_pod_is_refused_before_anything_is_read(apiserver: ApiServer,
     with pytest.raises(NotSupported, match="no running pod"):
         provider.plan(Action.EXEC, web)
     assert apiserver.state.count("get", "pods") == gets
+
+
+# -- the CLI verb end to end (console/exec_verbs.py): the one flow, the audit before the exec, exit code --
+
+
+def test_cli_exec_streams_output_exits_with_the_code_and_audits_first(
+    apiserver: ApiServer, kubeconfig: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str],
+) -> None:
+    world(apiserver)
+    intent_on_disk: list[bool] = []
+
+    def at_the_server(method: str, path: str) -> int | None:
+        if path.endswith("/exec"):
+            intent_on_disk.append([line["result"] for line in audit_lines() if line["action"] == "exec"] == ["pending"])
+        return None
+
+    apiserver.state.on_request = at_the_server
+    config = write_config(tmp_path / "config.toml", kubeconfig)
+    capfd.readouterr()
+    code = main(["--config", str(config), "exec", "k8s/prod/web", "--yes", "--", "sh", "-c", "echo hi; exit 3"])
+    out, err = capfd.readouterr()
+    assert (code, out) == (3, "hi\n"), err
+    assert err.startswith(f"exec k8s/prod/web: pod web-{HASH}-b on node node-2, container app -> ")
+    assert intent_on_disk == [True]
+    intent, outcome = [line for line in audit_lines() if line["action"] == "exec"]
+    assert intent["after"] == "sh -c 'echo hi; exit 3'" and outcome["exit_code"] == 3
+    assert apiserver.state.count("create", "pods/exec") == 1 and apiserver.state.mutating_requests() == 0
+
+
+def test_cli_readonly_bad_input_and_forbidden(apiserver: ApiServer, kubeconfig: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    world(apiserver, sidecar=True)
+    readonly = write_config(tmp_path / "ro.toml", kubeconfig, readonly=True)
+    code, _, err = run_cli(capsys, "--config", str(readonly), "exec", "k8s/prod/web", "--container", "app", "--yes",
+                           "--", "ls")
+    assert code == 2 and err.count("\n") == 1 and "exec refused" in err
+    config = write_config(tmp_path / "config.toml", kubeconfig)
+    for args, says in ((["--container", "nope"], "has no container 'nope': its containers: app, proxy"),
+                       ([], "has 2 containers: app, proxy: choose one with --container NAME"),
+                       (["--task", "web-zzz"], "no pod 'web-zzz' in prod/web")):
+        code, _, err = run_cli(capsys, "--config", str(config), "exec", "k8s/prod/web", "--yes", *args, "--", "ls")
+        assert code == 2 and err.count("\n") == 1 and says in err, err
+    assert apiserver.state.count("create", "pods/exec") == 0 and apiserver.state.mutating_requests() == 0
+    apiserver.state.forbid("pods/exec")
+    code, _, err = run_cli(capsys, "--config", str(config), "exec", "k8s/prod/web", "--container", "app", "--yes",
+                           "--", "ls")
+    plan_line, error = err.splitlines()  # the plan on stderr, then the one error line
+    assert code == 1 and plan_line.startswith("exec k8s/prod/web: pod ")
+    assert error.startswith("pilothouse: error: exec in pod prod/web-")
+    assert error.endswith("exec needs RBAC permission to create pods/exec in namespace prod "
+                          "(kubectl auth can-i create pods/exec -n prod)")
+
+
+def test_a_pod_name_prefix_must_name_one_pod(apiserver: ApiServer, provider: KubernetesProvider) -> None:
+    world(apiserver)
+    with pytest.raises(InvalidInput, match=f"--task 'web-{HASH}' matches 2 pods of prod/web: web-{HASH}-a, "):
+        plan_of(provider, task_id=f"web-{HASH}")
+    assert apiserver.state.count("get", "pods") == 0  # refused before any pod was read
