@@ -104,7 +104,7 @@ LIVE_TOGETHER: Final[Mapping[str, tuple[str, ...]]] = {
     "typed confirmation": (*_EVERYWHERE, "typed_confirm_cancel"),
     "container choice": (*_EVERYWHERE, "container_choice_cancel"),
     "help": (*_EVERYWHERE, "help_close"),
-    "task detail": (*_EVERYWHERE, "task_detail_close", "logs"),
+    "task detail": (*_EVERYWHERE, "task_detail_close", "logs", "exec"),
     "event detail": (*_EVERYWHERE, "event_detail_close"),
     "command line": (*_EVERYWHERE, "command_line_close"),
 }
@@ -156,7 +156,7 @@ DIALOGS: Final[tuple[Dialog, ...]] = (
             "tab": "moves the focus to the force checkbox", "shift+tab": "moves the focus to the force checkbox"},
            typed_into="the replica count"),
     Dialog("the help screen", ("help_close",), _SCROLLING),
-    Dialog("the task detail", ("task_detail_close", "logs"), _SCROLLING),
+    Dialog("the task detail", ("task_detail_close", "logs", "exec"), _SCROLLING),
     Dialog("the event detail", ("event_detail_close",), _SCROLLING),
     Dialog("the command line", ("command_line_close",),
            {**{key: "edits the command" for key in INPUT_KEYS}, "enter": "runs the command",

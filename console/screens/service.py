@@ -402,16 +402,28 @@ class ServiceScreen(ServiceActionScreen):
         now = (cluster.last_sync if cluster else None) or datetime.now(UTC)
         words = vocabulary_for(cluster.kind) if cluster else GENERIC
         detail = TaskDetailScreen(f"{words.task.capitalize()} of {self.cluster_name}/{service.ref}", task, now,
-                                  logs_refusal=self.refusal_for("logs"), words=words)
+                                  logs_refusal=self.refusal_for("logs"), words=words,
+                                  exec_refusal=self.refusal_for("exec"))
         self.app.push_screen(detail, self._detail_closed)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         # Only a mouse click on the highlighted row selects (enter is the task_detail binding).
         self.action_task_detail()
 
-    def _detail_closed(self, logs_of: str | None) -> None:
-        if logs_of:
-            self._open_logs(logs_of)
+    def _detail_closed(self, then: tuple[str, str] | None) -> None:
+        if then is None:
+            return
+        what, task_id = then
+        if what == "logs":
+            self._open_logs(task_id)
+        elif what == "exec":
+            reason = self.refusal_for("exec")
+            if reason:
+                self.notify(reason, title=f"Not available · {self.refusal_subject()}", severity="warning",
+                            markup=False)
+                self.refused("exec", reason)
+            else:
+                self.exec_into(task_id)
 
     def _update_detail(self, service: Service | None, now: datetime) -> None:
         """An open task detail follows its task from snapshot to snapshot."""

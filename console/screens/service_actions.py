@@ -217,13 +217,15 @@ class ServiceActionScreen(FleetScreenBase):
             self._run_flow(Action.RESUME, target[0], target[1])
 
     def action_exec(self) -> None:
-        """A shell in one running task (the highlighted one on the service screen), its container chosen when
-        the task has several; the session runs with the console suspended (ConsoleApp.run_session)."""
+        self.exec_into(self.selected_task_id())
+
+    def exec_into(self, task_id: str) -> None:
+        """A shell in one running task (`task_id`, or one the provider picks), its container chosen when the
+        task has several; the session runs with the console suspended (ConsoleApp.run_session)."""
         target = self.selected()
         if target is None:
             return
         cluster, service = target
-        task_id = self.selected_task_id()
         containers = tuple(dict.fromkeys(spec.name for spec in service.containers if spec.name))
 
         def chosen(container: str | None) -> None:

@@ -1,6 +1,7 @@
 """One task, every field of it: what the service table's columns cut (the full error, the orchestrator's own
 state word, exit code, restarts, address, when it started and stopped). A dialog over the service screen,
-which keeps it current as snapshots arrive; escape closes it, `l` opens the task's logs."""
+which keeps it current as snapshots arrive; escape closes it, `l` opens the task's logs, `!` a shell in it.
+It closes with what to do next: (LOGS or EXEC, the task's id), or None."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from pilothouse.console.screens.base import ConsoleHost
 
 LOGS = "logs"
+EXEC = "exec"
 
 
 def when(moment: datetime | None, now: datetime) -> Text:
@@ -86,17 +88,19 @@ def task_detail(title: str, task: Task, now: datetime, gone: bool = False, words
     return Group(*parts)
 
 
-class TaskDetailScreen(ModalScreen[str | None]):
+class TaskDetailScreen(ModalScreen[tuple[str, str] | None]):
     """Dismissed with the task's id when the operator asks for its logs, else None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="task_detail_close"),
         # The same id as the service screen's task logs key: one remap moves both.
         Binding("l", "logs", "Task logs", id=LOGS, tooltip="Logs of this task, followed live"),
+        Binding("exclamation_mark", "exec", "Shell", id=EXEC,
+                tooltip="A shell in this task's container, with the console suspended (confirm first)"),
     ]
 
     def __init__(self, title: str, task: Task, now: datetime, logs_refusal: str | None = None,
-                 words: Vocabulary = GENERIC) -> None:
+                 words: Vocabulary = GENERIC, exec_refusal: str | None = None) -> None:
         super().__init__(id="task-detail")
         self.words = words
         self.title_text = title
@@ -104,6 +108,9 @@ class TaskDetailScreen(ModalScreen[str | None]):
         self.now = now
         self.gone = False
         self.logs_refusal = logs_refusal
+        # Not offered (read-only, a provider without exec): pressed, the key says why; the service screen
+        # audits the refusal as it does its own.
+        self.exec_refusal = exec_refusal
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="task-detail-box", classes="dialog"):
@@ -114,7 +121,9 @@ class TaskDetailScreen(ModalScreen[str | None]):
     def _hint(self) -> Text:
         """The keys as the config's keymap sets them (this dialog has no footer)."""
         close = key_display(self.app, self.BINDINGS, "task_detail_close")
-        return Text(f"{close}: close · {key_display(self.app, self.BINDINGS, LOGS)}: logs of this {self.words.task}")
+        shell = "" if self.exec_refusal else f" · {key_display(self.app, self.BINDINGS, EXEC)}: a shell in it"
+        return Text(f"{close}: close · {key_display(self.app, self.BINDINGS, LOGS)}: logs of this {self.words.task}"
+                    + shell)
 
     def host(self) -> ConsoleHost:
         return cast("ConsoleHost", self.app)
@@ -137,4 +146,8 @@ class TaskDetailScreen(ModalScreen[str | None]):
         if self.logs_refusal:
             self.notify(self.logs_refusal, title="Not available", severity="warning", markup=False)
             return
-        self.dismiss(self.shown_task.id)
+        self.dismiss((LOGS, self.shown_task.id))
+
+    def action_exec(self) -> None:
+        # The service screen runs it (or says why not and audits the refusal), as if pressed on the task's row.
+        self.dismiss((EXEC, self.shown_task.id))

@@ -30,6 +30,7 @@ from pilothouse.console.screens.confirm import ConfirmScreen
 from pilothouse.console.screens.container_choice import ContainerChoice
 from pilothouse.console.screens.fleet import FleetScreen
 from pilothouse.console.screens.service import ServiceScreen
+from pilothouse.console.screens.task_detail import TaskDetailScreen
 from pilothouse.providers.demo import DemoProvider
 from pilothouse.providers.exec import ExecStreams
 from pilothouse.providers.model import TaskState
@@ -94,6 +95,25 @@ async def test_exec_key_confirms_then_runs_the_session_suspended(tmp_path: Path)
         assert intent["user"] and intent["cluster"] == "demo-swarm" and intent["service"] == "shop_web"
 
 
+async def test_exec_from_the_task_detail_is_that_task(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot):
+        terminal = observed(app)
+        screen = await open_service(app, pilot, "demo-ecs", "web")
+        service = find_service(app, "demo-ecs", "web")
+        task_id = [task.id for task in service.tasks if task.state is TaskState.RUNNING][-1]
+        assert screen.query_one(DiffTable).move_to_key(task_id)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TaskDetailScreen), what="the task detail")
+        assert "!: a shell in it" in screen_text(app)
+        await pilot.press("exclamation_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="exec confirmation")
+        assert f"task {task_id} on" in screen_text(app)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: terminal.events == ["suspended on ServiceScreen", "resumed"],
+                         what="the session")
+        assert app.screen is screen
+
+
 async def test_exec_cancelled_hands_nothing_over(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
         terminal = observed(app)
@@ -148,6 +168,13 @@ async def test_readonly_hides_and_refuses_exec(tmp_path: Path) -> None:
         [line] = audit_lines(tmp_path)
         assert line["action"] == "exec" and line["result"].startswith("refused") and not terminal.events
         assert isinstance(app.screen, ServiceScreen)
+        await pilot.press("enter")  # the task detail neither offers it nor runs it
+        await wait_until(pilot, lambda: isinstance(app.screen, TaskDetailScreen), what="the task detail")
+        assert "a shell in it" not in screen_text(app)
+        await pilot.press("exclamation_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="back, refused")
+        await wait_until(pilot, lambda: len(audit_lines(tmp_path)) == 2, what="that refusal audited too")
+        assert not terminal.events
 
 
 async def test_a_terminal_that_cannot_suspend_fails_the_session_with_one_toast(tmp_path: Path) -> None:
