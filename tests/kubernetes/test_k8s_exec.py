@@ -8,7 +8,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import pty
 import struct
+import sys
 import termios
 import threading
 from collections.abc import Iterator
@@ -309,3 +311,41 @@ def test_a_pod_name_prefix_must_name_one_pod(apiserver: ApiServer, provider: Kub
     with pytest.raises(InvalidInput, match=f"--task 'web-{HASH}' matches 2 pods of prod/web: web-{HASH}-a, "):
         plan_of(provider, task_id=f"web-{HASH}")
     assert apiserver.state.count("get", "pods") == 0  # refused before any pod was read
+
+
+def test_cli_interactive_shell_through_a_pty(apiserver: ApiServer, kubeconfig: Path, tmp_path: Path) -> None:
+    """`pilothouse exec` with no command, on a terminal: confirmed, a shell on the pod's TTY with our size, the
+    size followed on a resize (SIGWINCH -> channel 4), `exit 5` is pilothouse's exit code, the terminal is out of
+    raw mode after, and the audit has the command, never the session."""
+    world(apiserver)
+    config = write_config(tmp_path / "config.toml", kubeconfig)
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: pilothouse on the pty, as an operator runs it
+        os.execvpe(sys.executable, [sys.executable, "-m", "pilothouse", "--config", str(config), "exec",
+                                    "k8s/prod/web"], os.environ)
+    try:
+        before = termios.tcgetattr(terminal)
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 97, 0, 0))
+        seen = read_until(terminal, b"[y/N]", timeout=30)
+        assert f"exec k8s/prod/web: pod web-{HASH}-b on node node-2, container app -> /bin/sh".encode() in seen
+        os.write(terminal, b"y\n")
+        assert read_until(terminal, b"# ", timeout=30).endswith(b"# ")
+        os.write(terminal, b"echo answer=$((6 * 7)); stty size\r")
+        assert b"31 97" in read_until(terminal, b"31 97", timeout=30)
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        session = apiserver.state.exec_sessions[0]
+        wait_until(lambda: session.sizes[-1:] == [(120, 40)], what="the new size on the resize channel")
+        os.write(terminal, b"stty size; exit 5\r")
+        assert b"40 120" in read_until(terminal, b"40 120", timeout=30)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        assert os.waitstatus_to_exitcode(status) == 5
+        assert termios.tcgetattr(terminal)[3] == before[3]  # out of raw mode again
+        assert session.tty and session.sizes[0] == (97, 31)
+    finally:
+        if pid:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(terminal)
+    intent, outcome = [line for line in audit_lines() if line["action"] == "exec"]
+    assert intent["after"] == "/bin/sh" and outcome["exit_code"] == 5 and "answer" not in str([intent, outcome])
