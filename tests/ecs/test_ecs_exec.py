@@ -13,6 +13,7 @@ import copy
 import json
 import logging
 import os
+import pty
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from ecs_transport import CountingProxy, Fault, Request
 from ecs_world import ProviderFactory, add_instances, moto_service, moto_task, register, run_service_tasks
+from terminal import read_until
 
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.ecs import EcsProvider
@@ -38,7 +40,8 @@ if sys.argv[1:] == ["--version"]:
     print(os.environ.get("PLUGIN_VERSION", "1.2.707.0"))
     sys.exit(0)
 with open(os.environ["PLUGIN_RECORD"], "w") as record:
-    json.dump({{"argv": sys.argv[1:], "session": os.environ.get("AWS_SSM_START_SESSION_RESPONSE")}}, record)
+    json.dump({{"argv": sys.argv[1:], "session": os.environ.get("AWS_SSM_START_SESSION_RESPONSE"),
+               "terminal": os.isatty(0) and os.isatty(1)}}, record)
 sys.stdout.write("plugin on the terminal\\n")
 sys.exit(int(os.environ.get("PLUGIN_EXIT", "0")))
 """
@@ -305,3 +308,33 @@ def test_no_running_task_is_refused_before_anything_is_read(
     with pytest.raises(NotSupported, match="no RUNNING task"):
         provider.plan(Action.EXEC, web)
     assert proxy.snapshot_counts() == {}
+
+
+def test_cli_shell_hands_the_terminal_to_the_plugin(
+    shop: dict[str, Any], plugin: Path, proxy: CountingProxy, write_config: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`pilothouse exec` with no command, on a terminal: confirmed, ExecuteCommand for /bin/sh, then the plugin
+    runs on that same terminal (its stdin and stdout are the TTY) and its exit code is pilothouse's."""
+    sent = sent_exec(proxy)
+    monkeypatch.setenv("PLUGIN_EXIT", "9")
+    config = write_config()
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: pilothouse on the pty, as an operator runs it
+        os.execvpe(sys.executable, [sys.executable, "-m", "pilothouse", "--config", config, "exec", "aws/shop/web"],
+                   os.environ)
+    try:
+        assert b"[y/N]" in read_until(terminal, b"[y/N]", timeout=60)
+        os.write(terminal, b"y\n")
+        assert b"plugin on the terminal" in read_until(terminal, b"plugin on the terminal", timeout=60)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        assert os.waitstatus_to_exitcode(status) == 9
+    finally:
+        if pid:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(terminal)
+    [request] = sent
+    assert request.body["command"] == "/bin/sh" and request.body["interactive"] is True
+    record = json.loads(plugin.read_text())
+    assert record["terminal"] and record["argv"][2] == "StartSession"
