@@ -9,7 +9,7 @@ import os
 
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import InvalidInput, NotSupported
-from pilothouse.providers.exec import ExecStreams, command_text
+from pilothouse.providers.exec import ExecStreams, command_text, one_of
 from pilothouse.providers.model import Service, TaskState
 from pilothouse.providers.vocabulary import Vocabulary
 
@@ -20,11 +20,8 @@ def plan_exec(cluster: str, service: Service, words: Vocabulary, *, task_id: str
               command: tuple[str, ...], tty: bool) -> MutationPlan:
     running = [task for task in service.tasks if task.state is TaskState.RUNNING]
     if task_id:
-        chosen = [task for task in running if task.id.startswith(task_id)]
-        if len(chosen) != 1:
-            listed = ", ".join(task.id for task in running[:6]) or "none"
-            raise InvalidInput(f"no running {words.task} {task_id!r} in {service.ref}", f"running: {listed}")
-        task = chosen[0]
+        wanted = one_of([task.id for task in running], task_id, words.task, service.ref)
+        task = next(task for task in running if task.id == wanted)
     elif running:
         task = running[0]
     else:

@@ -16,12 +16,20 @@ import os
 import select
 import shlex
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.errors import InvalidInput, NotSupported
-from pilothouse.providers.exec import DEFAULT_SHELL, ExecStreams, command_text, raw_terminal, write_all
+from pilothouse.providers.exec import (
+    DEFAULT_SHELL,
+    ExecStreams,
+    command_text,
+    following_size,
+    raw_terminal,
+    write_all,
+)
 from pilothouse.providers.model import Service
 from pilothouse.providers.swarm import engines
 from pilothouse.providers.swarm.raw import Raw, as_dict, as_str, opt_int
@@ -173,21 +181,30 @@ def _raw_socket(sock: Any) -> Any:
     return getattr(sock, "_sock", sock)
 
 
-def bridge(sock: Any, streams: ExecStreams, *, tty: bool) -> None:
+def bridge(sock: Any, streams: ExecStreams, *, tty: bool, resize: Callable[[int, int], None] | None = None) -> None:
     """Bytes between the streams' fds and the engine's hijacked connection until the engine closes it.
 
-    With a TTY the stream is raw both ways and our terminal is in raw mode; without one, stdin is not sent
-    (a command, as `docker exec` without -i) and the frames are split onto stdout and stderr."""
+    With a TTY the stream is raw both ways, our terminal is in raw mode and `resize(columns, rows)` is told
+    its size at the start and after every SIGWINCH (from this loop, never from the signal handler); without
+    one, stdin is not sent (a command, as `docker exec` without -i) and the frames go to stdout and stderr."""
     connection = _raw_socket(sock)
     frames = None if tty else Frames()
     sources: list[Any] = [connection]
     if tty:
         sources.append(streams.stdin)
     outputs = {1: streams.stdout, 2: streams.stderr}
-    with raw_terminal(streams):
+    sizes: list[tuple[int, int]] = []
+    following = following_size(streams, lambda columns, rows: sizes.append((columns, rows))) if tty and resize \
+        else nullcontext()
+    with following, raw_terminal(streams):
         while True:
+            if sizes and resize is not None:
+                columns, rows = sizes[-1]
+                sizes.clear()
+                resize(columns, rows)
             pending = getattr(connection, "pending", None)  # TLS keeps decrypted bytes select cannot see
-            ready = [connection] if pending is not None and pending() else select.select(sources, [], [])[0]
+            # A timeout: a resize signalled while select waits is sent within half a second.
+            ready = [connection] if pending is not None and pending() else select.select(sources, [], [], 0.5)[0]
             if connection in ready:
                 data = connection.recv(_CHUNK)
                 if not data:

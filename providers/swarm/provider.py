@@ -20,7 +20,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,7 +35,7 @@ from pilothouse.providers.base import (
 )
 from pilothouse.providers.completeness import Gaps, reason_of
 from pilothouse.providers.errors import CredentialsError, Forbidden, InvalidInput, ProviderError, Unreachable
-from pilothouse.providers.exec import ExecStreams, following_size
+from pilothouse.providers.exec import ExecStreams
 from pilothouse.providers.inspect import InspectResult, InspectTarget, TargetKind, plain, render
 from pilothouse.providers.model import Cluster, ClusterKind, ConnectionState, Node, NodeStatus, Service
 from pilothouse.providers.revisions import RevisionDiff
@@ -378,9 +377,8 @@ class SwarmProvider(Provider):
             except Exception as error:
                 raise translate_error(error, where) from None
             try:
-                with following_size(streams, lambda columns, rows: self._resize(client, exec_id, columns, rows)) \
-                        if tty else nullcontext():
-                    exec_session.bridge(sock, streams, tty=tty)
+                exec_session.bridge(sock, streams, tty=tty,
+                                    resize=lambda columns, rows: self._resize(client, exec_id, columns, rows))
             finally:
                 sock.close()
             return self._exec_exit(client, exec_id, where)
