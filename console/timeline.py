@@ -61,6 +61,9 @@ def audit_events(entries: Iterable[dict[str, Any]]) -> list[Event]:
             result = "sent, outcome not recorded (check the cluster)"
         # Entries written before the action layer dropped it read "refused: scale refused: WHY".
         result = result.replace(f"refused: {action} refused: ", "refused: ", 1)
+        code = entry.get("exit_code")
+        if isinstance(code, int) and not isinstance(code, bool):  # an exec's session ended
+            result += f", exit code {code}"
         events.append(Event(
             time=time, cluster=str(entry.get("cluster", "")), object=f"service {entry.get('service', '')}",
             kind="audit", service_ref=str(entry.get("service", "")),

@@ -47,6 +47,17 @@ def test_exec_on_the_demo_runs_audits_and_warns_of_package_managers(capfd: pytes
     assert lines[0]["after"] == "apt-get install -y curl" and lines[1]["exit_code"] == 0  # type: ignore[comparison-overlap]
 
 
+def test_the_timeline_says_where_what_and_the_exit_code(capfd: pytest.CaptureFixture[str]) -> None:
+    from pilothouse.console.cli import main
+
+    assert main(["--demo", "exec", "demo-swarm/shop_web", "--yes", "--", "sh", "-c", "exit 4"]) == 0
+    capfd.readouterr()
+    code, out, _ = run(capfd, "--demo", "events", "--kind", "audit")
+    assert code == 0
+    [line] = [line for line in out.splitlines() if " exec " in line]
+    assert "service shop_web: " in line and ", container web -> sh -c 'exit 4': ok, exit code 0" in line
+
+
 def test_bad_input_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--demo", "exec", "demo-k8s/prod/web", "--container", "nope", "--yes", "--", "ls")
     assert code == 2 and err == ("pilothouse: error: pod demo-k8s-svc-0001-t00001 has no container 'nope': its "
