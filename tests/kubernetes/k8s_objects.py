@@ -325,8 +325,13 @@ def exec_world(api: Any, *, sidecar: bool = False, annotations: dict[str, str] |
     """prod/web: web-…-a Pending (first by name), web-…-b Running on node-2; with `sidecar`, two containers
     (and an init container, never picked)."""
     api.state.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}, "status": {"phase": "Active"}})
-    dep = api.state.put(deployment("web", replicas=2))
-    rs = api.state.put(replicaset(dep, "registry.local/web:1.0", 1, EXEC_HASH, 2))
+    def with_sidecar(obj: Obj) -> Obj:  # the templates too: the console offers the containers the template names
+        if sidecar:
+            obj["spec"]["template"]["spec"]["containers"].append(container("registry.local/proxy:2", name="proxy"))
+        return obj
+
+    dep = api.state.put(with_sidecar(deployment("web", replicas=2)))
+    rs = api.state.put(with_sidecar(replicaset(dep, "registry.local/web:1.0", 1, EXEC_HASH, 2)))
     for suffix, phase, node in (("a", "Pending", "node-1"), ("b", "Running", "node-2")):
         item = pod(rs, f"web-{EXEC_HASH}-{suffix}", node=node, version_label=("pod-template-hash", EXEC_HASH),
                    phase=phase)
