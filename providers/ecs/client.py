@@ -16,6 +16,7 @@ import os
 import random
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from pilothouse.providers.base import LoginCommand
@@ -171,14 +172,17 @@ class AwsClients:
 
     def pages(self, operation: str, key: str, **kwargs: Any) -> list[str]:
         """Every item of a paged List* call."""
-        items: list[str] = []
+        return [item for page in self.each_page(operation, key, **kwargs) for item in page]
+
+    def each_page(self, operation: str, key: str, **kwargs: Any) -> Iterator[list[str]]:
+        """A paged List* call's items, a page at a time, the next page asked only when this one is taken."""
         token = ""
         while True:
             page = self.call(operation, maxResults=LIST_PAGE, **({"nextToken": token} if token else {}), **kwargs)
-            items.extend(str(x) for x in as_list(page.get(key)))
+            yield [str(x) for x in as_list(page.get(key))]
             token = as_str(page.get("nextToken"))
             if not token:
-                return items
+                return
 
     def get_log_events(self, region: str, group: str, stream: str, **kwargs: Any) -> dict[str, Any]:
         try:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -194,6 +194,45 @@ class EcsFetcher:
         if first_error is not None:
             raise first_error
         return results
+
+    def described_while_listing(self, pages: Iterable[list[str]], describe: Callable[[list[str]], list[Raw]],
+                                size: int, then: Callable[[list[str]], list[str]] | None = None,
+                                ) -> tuple[list[str], list[Raw]]:
+        """(listed, described): `size`-item batches are described while the listing goes on (page n+1 is asked
+        while page n's batches are described), the same calls as listing first, in less time; `then(listed)`
+        adds items to describe once the listing is whole."""
+        listed: list[str] = []
+        pending: list[str] = []
+        done: list[list[Raw]] = []
+        futures: list[Future[list[Raw]]] = []
+
+        def submit(batch: list[str]) -> None:
+            if self.pool is None:
+                done.append(describe(batch))
+            else:
+                futures.append(self.pool.submit(describe, batch))
+
+        first_error: BaseException | None = None
+        try:
+            for page in pages:
+                listed += page
+                pending += page
+                while len(pending) >= size:
+                    submit(pending[:size])
+                    pending = pending[size:]
+            pending += then(listed) if then is not None else []
+            for batch in chunks(pending, size):
+                submit(batch)
+        except BaseException as error:  # raised below, once the batches already sent have finished
+            first_error = error
+        for future in futures:
+            try:
+                done.append(future.result())
+            except BaseException as error:
+                first_error = first_error or error
+        if first_error is not None:
+            raise first_error
+        return listed, [item for batch in done for item in batch]
 
     def discover_clusters(self) -> None:
         if self.wanted_clusters is None:
@@ -371,13 +410,12 @@ class EcsFetcher:
         self.gaps.close(AUTOSCALING_KEY)
 
     def _refresh_services(self, state: EcsClusterState) -> None:
-        arns = self.api.pages("list_services", "serviceArns", cluster=state.arn)
-
         def describe(batch: list[str]) -> list[Raw]:
             answer = self.api.call("describe_services", cluster=state.arn, services=batch, include=["TAGS"])
             return dicts(answer.get("services"))
 
-        services = self.parallel(describe, chunks(arns, DESCRIBE_SERVICES_MAX))
+        _, services = self.described_while_listing(
+            self.api.each_page("list_services", "serviceArns", cluster=state.arn), describe, DESCRIBE_SERVICES_MAX)
         fresh = [s for s in services if as_str(s.get("status")).upper() != "INACTIVE"]
         if state.services_seen:
             state.deployment_events = observe_deployments(
@@ -387,14 +425,17 @@ class EcsFetcher:
 
     def _refresh_tasks(self, state: EcsClusterState) -> None:
         # AWS lists RUNNING by default; moto lists everything unless asked, so ask explicitly.
-        listed = self.api.pages("list_tasks", "taskArns", cluster=state.arn, desiredStatus="RUNNING")
-        listed_set = set(listed)
-        vanished = [arn for arn in state.tasks if arn not in listed_set]
-
         def describe(batch: list[str]) -> list[Raw]:
             return dicts(self.api.call("describe_tasks", cluster=state.arn, tasks=batch).get("tasks"))
 
-        described = self.parallel(describe, chunks(listed + vanished, DESCRIBE_TASKS_MAX))
+        def vanished(listed: list[str]) -> list[str]:
+            seen = set(listed)
+            return [arn for arn in state.tasks if arn not in seen]
+
+        listed, described = self.described_while_listing(
+            self.api.each_page("list_tasks", "taskArns", cluster=state.arn, desiredStatus="RUNNING"), describe,
+            DESCRIBE_TASKS_MAX, vanished)
+        listed_set = set(listed)
         now = time.monotonic()
         running: dict[str, Raw] = {}
         for task in described:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pilothouse.providers.model import Rollout, RolloutState, UpdatePolicy
 from pilothouse.providers.swarm.raw import Raw, as_dict, as_str, nanoseconds_to_s, opt_int, parse_time
-from pilothouse.providers.swarm.spec import spec_fingerprint, spec_image, task_template
+from pilothouse.providers.swarm.spec import same_spec, spec_image, task_template
 
 
 def map_update_policy(update: Any, rollback: Any = None) -> UpdatePolicy:
@@ -42,13 +42,13 @@ def map_rollout(service: Raw, tasks: Iterable[Raw], desired: int) -> Rollout:
     """
     spec = as_dict(service.get("Spec"))
     status = as_dict(service.get("UpdateStatus"))
-    current = spec_fingerprint(task_template(spec))
+    current = task_template(spec)
     updated = sum(
         1
         for task in tasks
         if task.get("DesiredState") == "running"
         and as_dict(task.get("Status")).get("State") == "running"
-        and spec_fingerprint(as_dict(task.get("Spec"))) == current
+        and same_spec(as_dict(task.get("Spec")), current)
     )
     raw_state = as_str(status.get("State"))
     previous = as_dict(service.get("PreviousSpec"))

@@ -32,6 +32,9 @@ def spec_image(spec: Raw) -> str:
     return display_image(container_spec(spec).get("Image"))
 
 
+SPEC_KEYS = ("ContainerSpec", "Resources", "Placement", "RestartPolicy", "LogDriver", "ForceUpdate")
+
+
 def spec_fingerprint(task_spec: Raw) -> str:
     """What identifies a task's spec version.
 
@@ -40,8 +43,13 @@ def spec_fingerprint(task_spec: Raw) -> str:
     `Spec` is a copy of the service's TaskTemplate at creation, except that the service's copy also carries
     `Runtime` (seen on 20.10.24). So compare the fields both carry; ForceUpdate makes `--force` count as new.
     """
-    keys = ("ContainerSpec", "Resources", "Placement", "RestartPolicy", "LogDriver", "ForceUpdate")
-    return json.dumps({key: task_spec.get(key) for key in keys}, sort_keys=True, default=str)
+    return json.dumps({key: task_spec.get(key) for key in SPEC_KEYS}, sort_keys=True, default=str)
+
+
+def same_spec(task_spec: Raw, template: Raw) -> bool:
+    """Whether a task runs the template's version (the fields of spec_fingerprint), compared without serialising
+    either: a refresh asks this of every running task (10,000 of them on a big swarm)."""
+    return all(task_spec.get(key) == template.get(key) for key in SPEC_KEYS)
 
 
 def healthcheck_of(container: Raw) -> bool | None:

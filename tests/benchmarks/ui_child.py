@@ -2,7 +2,8 @@
 
 Run by bench_ui.py as `python ui_child.py --tasks N --out FILE`; it builds the real app (demo config, Fleet,
 PilothouseApp with its refresher threads), runs it headless through App.run_test and writes one JSON
-object to FILE:
+object to FILE (with `--config FILE` instead of --tasks, the clusters of that config through their real
+providers: bench_swarm_size.py points one at the Swarm replay server):
 - painted_wall: time.time() when the fleet screen held a row for every (cluster, service) of every
   cluster and the app had gone idle after drawing them (the parent subtracts its own time.time() taken
   just before spawning, so interpreter start and imports count);
@@ -109,7 +110,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from pilothouse.console.fleet import Fleet
 
     phases: dict[str, float] = {"imported": time.time()}
-    config = demo_config(tasks=args.tasks, frozen_at=FROZEN_AT)
+    if args.config:  # a real provider (the Swarm replay server...), as `pilothouse --config FILE` runs it
+        from pilothouse.console.config import load_config
+
+        config = load_config(Path(args.config), required=True)
+    else:
+        config = demo_config(tasks=args.tasks, frozen_at=FROZEN_AT)
     app = PilothouseApp(Fleet(config), config)
     result: dict[str, Any] = {"tasks": args.tasks, "phases_wall": phases}
     async with app.run_test(size=SIZE, headless=True) as pilot:
@@ -185,7 +191,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--tasks", type=int, required=True)
+    parser.add_argument("--tasks", type=int, default=0, help="the demo fleet's size (without --config)")
+    parser.add_argument("--config", default="", help="a pilothouse config file instead of the demo fleet")
     parser.add_argument("--out", required=True)
     parser.add_argument("--refresh-rounds", type=int, default=0)
     parser.add_argument("--profile", default="", help="cProfile stats file: start to first paint")

@@ -14,8 +14,9 @@ import http.client
 import json
 import math
 import threading
+import time
 import urllib.parse
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -83,10 +84,16 @@ class ThrottleShare:
 
 
 class CountingProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, keep_listings: bool = False) -> None:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.counts: Counter[str] = Counter()
+        # Seconds spent waiting for moto, by action: what the backend costs, apart from the client's own time.
+        self.upstream_s: defaultdict[str, float] = defaultdict(float)
+        # keep_listings: a List* call's later pages come from the listing its first page fetched (as AWS's
+        # opaque nextToken does), instead of moto building the whole list again for every page.
+        self.keep_listings = keep_listings
+        self._listings: dict[str, list[Any]] = {}
         self.faults: list[FaultRule] = []
         self.answers: dict[str, Callable[[Request], dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -108,6 +115,8 @@ class CountingProxy:
     def reset(self) -> None:
         with self._lock:
             self.counts.clear()
+            self.upstream_s.clear()
+            self._listings.clear()
             self.faults.clear()
             self.answers.clear()
 
@@ -153,28 +162,39 @@ class CountingProxy:
             if limit and len(body.get(limit[0], [])) > limit[1]:
                 return self._error(start_response, Fault(
                     400, "InvalidParameterException", f"{limit[0]} can have at most {limit[1]} items"))
-        offset, page = 0, 0
+        offset, page, listing = 0, 0, ""
         if action in PAGED:
-            offset = int(body.pop("nextToken", 0) or 0)
+            listing, _, offset_text = str(body.pop("nextToken", "") or "").rpartition(":")
+            offset = int(offset_text or 0)
             page = int(body.pop("maxResults", 0) or PAGED[action][1])
             if not 1 <= page <= 100:
                 return self._error(start_response, Fault(400, "InvalidParameterException", "maxResults 1-100"))
             raw_body = json.dumps(body).encode()
-        status, headers, answer = self._forward(environ, raw_body)
+        with self._lock:
+            kept = self._listings.get(listing) if listing else None
+        if kept is not None:
+            status, headers = 200, [("Content-Type", "application/x-amz-json-1.1")]
+            data: dict[str, Any] = {PAGED[action][0]: kept}
+        else:
+            status, headers, answer = self._forward(environ, raw_body, action)
+            data = json.loads(answer) if action in PAGED and status == 200 else {}
         if action in PAGED and status == 200:
-            data = json.loads(answer)
             key = PAGED[action][0]
             items = data.get(key, [])
             data[key] = items[offset:offset + page]
             data.pop("nextToken", None)
             if offset + page < len(items):
-                data["nextToken"] = str(offset + page)
+                if self.keep_listings and not listing:
+                    with self._lock:
+                        listing = f"L{len(self._listings)}"
+                        self._listings[listing] = items
+                data["nextToken"] = f"{listing}:{offset + page}" if listing else str(offset + page)
             answer = json.dumps(data).encode()
         start_response(f"{status} {http.client.responses.get(status, '')}",
                        [*headers, ("Content-Length", str(len(answer)))])
         return [answer]
 
-    def _forward(self, environ: Environ, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _forward(self, environ: Environ, body: bytes, action: str) -> tuple[int, list[tuple[str, str]], bytes]:
         path = environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
         if environ.get("QUERY_STRING") and "?" not in path:
             path += "?" + environ["QUERY_STRING"]
@@ -187,6 +207,7 @@ class CountingProxy:
         headers = {k: v for k, v in headers.items() if k.lower() not in HOP_HEADERS}
         headers["Content-Length"] = str(len(body))
         connection = http.client.HTTPConnection(*self._upstream, timeout=30)
+        started = time.perf_counter()
         try:
             connection.request(environ["REQUEST_METHOD"], path, body=body, headers=headers)
             response = connection.getresponse()
@@ -195,6 +216,8 @@ class CountingProxy:
             return response.status, kept, answer
         finally:
             connection.close()
+            with self._lock:
+                self.upstream_s[action or "other"] += time.perf_counter() - started
 
     @staticmethod
     def _error(start_response: StartResponse, fault: Fault) -> list[bytes]:

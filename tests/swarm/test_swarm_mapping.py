@@ -13,7 +13,7 @@ from pilothouse.providers.swarm.events import event_changes, map_event
 from pilothouse.providers.swarm.logs import MAX_LOG_LINE_BYTES, LogFrames, log_source, newest_lines, parse_log_line
 from pilothouse.providers.swarm.mapping import FAILED_TASKS_PER_SERVICE, map_node, map_service, map_task, select_tasks
 from pilothouse.providers.swarm.raw import parse_time
-from pilothouse.providers.swarm.spec import display_image, image_healthcheck, spec_fingerprint
+from pilothouse.providers.swarm.spec import display_image, image_healthcheck, same_spec, spec_fingerprint
 
 
 @pytest.mark.parametrize(
@@ -92,6 +92,8 @@ def test_progress_ignores_the_runtime_field_only_the_service_copy_carries() -> N
     template = {"ContainerSpec": {"Image": "app:2"}, "ForceUpdate": 0, "Runtime": "container"}
     task_spec = {"ContainerSpec": {"Image": "app:2"}, "ForceUpdate": 0}
     assert spec_fingerprint(template) == spec_fingerprint(task_spec)
+    assert same_spec(task_spec, template)  # the refresh's comparison agrees with the fingerprint
+    assert not same_spec({**task_spec, "ForceUpdate": 1}, template)
     service = {
         "Spec": {"Name": "web", "TaskTemplate": template, "Mode": {"Replicated": {"Replicas": 2}}},
         "PreviousSpec": {"TaskTemplate": {"ContainerSpec": {"Image": "app:1@sha256:" + "d" * 64}}},
