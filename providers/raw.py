@@ -28,7 +28,9 @@ _DECIMAL = re.compile(r"[+-]?[0-9]+")
 
 def as_dict(value: Any) -> Raw:
     """A mapping as it is; anything else: {}."""
-    return value if isinstance(value, Mapping) else {}
+    # A decoded JSON object is a dict: that test is a type comparison, where the ABC's costs a call (a 10,000-task
+    # refresh asks this about 170,000 times).
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def as_object(value: Any) -> dict[str, Any]:
@@ -45,7 +47,7 @@ def as_list(value: Any) -> list[Any]:
 
 def dicts(value: Any) -> list[Raw]:
     """The mappings of a list, skipping whatever else it holds."""
-    return [item for item in as_list(value) if isinstance(item, Mapping)]
+    return [item for item in as_list(value) if type(item) is dict or isinstance(item, Mapping)]
 
 
 def as_str(value: Any) -> str:

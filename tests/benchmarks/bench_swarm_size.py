@@ -32,6 +32,7 @@ NODES = 30
 PAINT_RUNS = 3
 REFRESH_ROUNDS = 5
 STATUS_RUNS = 3
+HOLD_S = 8.0  # live refreshes after first paint, for RSS after sync (the refresh interval is 2 s)
 SAMPLE = 50  # `docker service ps` runs timed, spread over the 1,000 services
 RECORDING = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pilothouse-bench" / "swarm-recording.json"
 
@@ -75,7 +76,8 @@ class Replay:
         self.info: dict[str, Any] = json.loads(line)
         self.url: str = self.info["url"]
         self.config = self.dir / "config.toml"
-        self.config.write_text(f'[[clusters]]\nname = "replay"\nprovider = "swarm"\ndocker_host = "{self.url}"\n')
+        self.config.write_text(f'refresh_interval = 2.0\n\n[[clusters]]\nname = "replay"\nprovider = "swarm"\n'
+                               f'docker_host = "{self.url}"\n')
 
     def __enter__(self) -> Replay:
         return self
@@ -95,6 +97,8 @@ def paint_run(replay: Replay, refresh_rounds: int) -> dict[str, Any]:
     command = [sys.executable, str(BENCH_DIR / "ui_child.py"), "--config", str(replay.config), "--out", str(out)]
     if refresh_rounds:
         command += ["--refresh-rounds", str(refresh_rounds)]
+    else:
+        command += ["--hold", str(HOLD_S)]
     spawned = time.time()
     done = subprocess.run(command, env=isolated_env(), capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
@@ -114,6 +118,8 @@ def tui_metrics(replay: Replay, source: str) -> list[Metric]:
     paints = [run["first_paint_s"] for run in runs]
     size = f"{runs[0]['services']} services, {runs[0]['task_count']} tasks, {replay.info['nodes']} nodes"
     refresh = runs[0]["refresh_ms"]
+    # The first run also holds the refresh rounds' ten copies of the fleet (the benchmark's, not the console's).
+    held = runs[1:]
     return [
         metric("swarm_replay_first_paint_10k_s", round(statistics.median(paints), 3), "s", "<=", 2.0,
                f"median of {PAINT_RUNS}; {size}; {source}", samples=[round(p, 3) for p in paints],
@@ -124,9 +130,10 @@ def tui_metrics(replay: Replay, source: str) -> list[Metric]:
                f"wall median {statistics.median(runs[0]['refresh_wall_ms']):.1f} ms",
                samples=[round(s, 1) for s in refresh],
                wall_samples=[round(s, 1) for s in runs[0]["refresh_wall_ms"]]),
-        metric("swarm_replay_rss_mb_10k", round(max(run["rss_kb"] for run in runs) / 1024, 1), "MB", "<=", 150.0,
-               f"peak ru_maxrss, worst of {PAINT_RUNS}",
-               at_first_paint_mb=[round(run["rss_kb_at_paint"] / 1024, 1) for run in runs]),
+        metric("swarm_replay_rss_mb_10k", round(max(run["rss_kb"] for run in held) / 1024, 1), "MB", "<=", 150.0,
+               f"peak ru_maxrss after {HOLD_S:g} s of live refreshes, worst of {len(held)}",
+               at_first_paint_mb=[round(run["rss_kb_at_paint"] / 1024, 1) for run in runs],
+               with_refresh_rounds_mb=round(runs[0]["rss_kb"] / 1024, 1)),
     ]
 
 

@@ -28,9 +28,11 @@ UI_METRICS = ("first_paint_1k_s", "first_paint_10k_s", "first_paint_50k_s", "ref
               "rss_mb_10k", "rss_mb_50k")
 SWARM_METRICS = ("swarm_calls_per_refresh", "swarm_change_to_model_s", "swarm_status_vs_cli")
 STORM_METRICS = ("storm_key_p99_ms", "storm_cpu_cores", "storm_queue_max", "storm_converge_refreshes")
+SWARM_SIZE_METRICS = ("swarm_replay_first_paint_10k_s", "swarm_replay_refresh_ui_ms_10k", "swarm_replay_rss_mb_10k",
+                      "swarm_replay_status_vs_cli")
 ECS_METRICS = ("ecs_calls_ratio", "ecs_first_snapshot_2k_s", "ecs_calls_ratio_2k")
 ALL = ("help_s", *UI_METRICS, "attention_ms_10k", *ECS_METRICS, "k8s_list_calls_after_sync", *STORM_METRICS,
-       *SWARM_METRICS)
+       *SWARM_METRICS, *SWARM_SIZE_METRICS)
 UNITS = {"help_s": ("s", "<=", 0.3), "first_paint_1k_s": ("s", "<=", 1.0), "first_paint_10k_s": ("s", "<=", 1.0),
          "first_paint_50k_s": ("s", "<=", 2.0), "refresh_ui_ms_10k": ("ms", "<=", 20.0),
          "attention_ms_10k": ("ms", "<=", 15.0),
@@ -39,7 +41,9 @@ UNITS = {"help_s": ("s", "<=", 0.3), "first_paint_1k_s": ("s", "<=", 1.0), "firs
          "k8s_list_calls_after_sync": ("lists", "=", 0), "swarm_calls_per_refresh": ("requests", "=", 3),
          "swarm_change_to_model_s": ("s", "<=", 1.0), "swarm_status_vs_cli": ("x", "<", 1.0),
          "storm_key_p99_ms": ("ms", "<=", 100.0), "storm_cpu_cores": ("cores", "<=", 1.0),
-         "storm_queue_max": ("messages", "<=", 3), "storm_converge_refreshes": ("snapshots", "<=", 1)}
+         "storm_queue_max": ("messages", "<=", 3), "storm_converge_refreshes": ("snapshots", "<=", 1),
+         "swarm_replay_first_paint_10k_s": ("s", "<=", 2.0), "swarm_replay_refresh_ui_ms_10k": ("ms", "<=", 20.0),
+         "swarm_replay_rss_mb_10k": ("MB", "<=", 150.0), "swarm_replay_status_vs_cli": ("x", "<=", 0.7)}
 
 
 def _ui(wanted: set[str]) -> list[Metric]:
@@ -93,6 +97,12 @@ def _swarm(wanted: set[str]) -> list[Metric]:
     return swarm_metrics()
 
 
+def _swarm_size(wanted: set[str]) -> list[Metric]:
+    from bench_swarm_size import swarm_size_metrics
+
+    return swarm_size_metrics(wanted)
+
+
 GROUPS: list[tuple[tuple[str, ...], Callable[[set[str]], list[Metric]]]] = [
     (("help_s",), _help),
     (UI_METRICS, _ui),
@@ -101,6 +111,7 @@ GROUPS: list[tuple[tuple[str, ...], Callable[[set[str]], list[Metric]]]] = [
     (("k8s_list_calls_after_sync",), _k8s),
     (STORM_METRICS, _storm),
     (SWARM_METRICS, _swarm),
+    (SWARM_SIZE_METRICS, _swarm_size),
 ]
 
 

@@ -11,7 +11,8 @@ providers: bench_swarm_size.py points one at the Swarm replay server):
   wall clock would show, without a busy machine's descheduling) to apply one fleet refresh in which 1% of
   the tasks changed state: the sum of app.on_cluster_updated over the clusters, given the messages the
   refresher threads would post; refresh_wall_ms the same in wall-clock time;
-- rss_kb: peak RSS of the process (ru_maxrss) at the end, rss_kb_at_paint at first paint.
+- rss_kb: peak RSS of the process (ru_maxrss) at the end, rss_kb_at_paint at first paint, rss_kb_after_hold
+  after --hold seconds of live refreshes.
 With --profile FILE, cProfile covers the work from main() to first paint and dumps its stats there;
 with --profile-refresh FILE, it covers the measured on_cluster_updated calls.
 """
@@ -84,7 +85,7 @@ def message_for(app: Any, cluster: Any) -> Any:
     return ClusterUpdated(cluster, findings, assess_attention(assessor, cluster, findings))
 
 
-def fully_drawn(app: Any) -> bool:
+
     from pilothouse.console.screens.fleet import FleetScreen, row_key
     from pilothouse.providers.model import ConnectionState
 
@@ -143,6 +144,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["services"] = sum(1 for _ in app.state.services())
         result["task_count"] = sum(len(service.tasks) for _, service in app.state.services())
 
+        if args.hold:
+            # Live refreshes after the first paint (the real providers' refreshers keep running): the memory
+            # of a console that has been synced for a while, not only of its first snapshot.
+            await asyncio.sleep(args.hold)
+            result["rss_kb_after_hold"] = peak_rss_kb()
         if args.refresh_rounds:
             app.stop_refreshers()
             for _ in range(20):  # let snapshots already posted drain before ours
@@ -195,6 +201,7 @@ def main() -> None:
     parser.add_argument("--config", default="", help="a pilothouse config file instead of the demo fleet")
     parser.add_argument("--out", required=True)
     parser.add_argument("--refresh-rounds", type=int, default=0)
+    parser.add_argument("--hold", type=float, default=0.0, help="seconds to keep refreshing after first paint")
     parser.add_argument("--profile", default="", help="cProfile stats file: start to first paint")
     parser.add_argument("--profile-refresh", default="", help="cProfile stats file: the measured refreshes")
     args = parser.parse_args()

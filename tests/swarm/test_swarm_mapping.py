@@ -11,7 +11,14 @@ from pilothouse.providers.base import LogLine
 from pilothouse.providers.model import Health, NodeStatus, RolloutState, ServiceMode, TaskState
 from pilothouse.providers.swarm.events import event_changes, map_event
 from pilothouse.providers.swarm.logs import MAX_LOG_LINE_BYTES, LogFrames, log_source, newest_lines, parse_log_line
-from pilothouse.providers.swarm.mapping import FAILED_TASKS_PER_SERVICE, map_node, map_service, map_task, select_tasks
+from pilothouse.providers.swarm.mapping import (
+    FAILED_TASKS_PER_SERVICE,
+    map_node,
+    map_service,
+    map_task,
+    select_tasks,
+    share_specs,
+)
 from pilothouse.providers.swarm.raw import parse_time
 from pilothouse.providers.swarm.spec import display_image, image_healthcheck, same_spec, spec_fingerprint
 
@@ -86,6 +93,18 @@ def test_failed_history_is_bounded_per_service() -> None:
     kept = select_tasks(tasks)["s"]
     assert len(kept) == 1 + FAILED_TASKS_PER_SERVICE
     assert kept[1]["Status"]["Timestamp"] == "2026-01-01T00:00:19Z"  # the most recent failure first
+
+
+def test_share_specs_keeps_one_object_per_equal_spec_of_a_service() -> None:
+    spec = {"ContainerSpec": {"Image": "app:1"}, "ForceUpdate": 0}
+    tasks: list[Any] = [{"ServiceID": "a", "Spec": dict(spec)}, {"ServiceID": "a", "Spec": dict(spec)},
+                        {"ServiceID": "b", "Spec": dict(spec)},
+                        {"ServiceID": "a", "Spec": {**spec, "ForceUpdate": 1}}, "not a task"]
+    shared = share_specs(tasks)
+    assert shared[0]["Spec"] is shared[1]["Spec"]  # equal, same service: one object
+    assert shared[2]["Spec"] is not shared[0]["Spec"]  # another service keeps its own
+    assert shared[3]["Spec"]["ForceUpdate"] == 1  # a different version is never replaced
+    assert [task["Spec"] for task in shared[:3]] == [spec] * 3
 
 
 def test_progress_ignores_the_runtime_field_only_the_service_copy_carries() -> None:
