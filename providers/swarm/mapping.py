@@ -99,21 +99,37 @@ def select_tasks(tasks: Iterable[Any]) -> dict[str, list[Raw]]:
     return current
 
 
-def share_specs(tasks: list[Any]) -> list[Any]:
-    """The tasks, each Spec equal to the one before it of the same service replaced by that one object: tasks
-    carry a copy of their service's TaskTemplate, and the list is kept between refreshes (10,000 tasks of
-    1,000 services: 31 MB of decoded JSON becomes 21 MB)."""
+# What a task keeps of its Status.ContainerStatus: the exit code (one shared dict for the usual 0).
+_EXIT_ZERO: Raw = {"ExitCode": 0}
+_UNREAD_TASK_KEYS = ("Version", "CreatedAt", "Labels", "GenericResources", "AssignedGenericResources")
+
+
+def compact_tasks(tasks: list[Any]) -> list[Any]:
+    """What a snapshot keeps of GET /tasks until the next one: the tasks select_tasks would show (older history
+    dropped), each Spec equal to the one before it of the same service replaced by that one object (tasks carry
+    a copy of their service's TaskTemplate), and the fields the mapping never reads left out (raft versions,
+    container IDs and PIDs, port status). 10,000 running tasks of 1,000 services: 31 MB of decoded JSON -> 15."""
+    kept = [task for items in select_tasks(tasks).values() for task in items]
     last: dict[Any, Any] = {}
-    for task in tasks:
-        if type(task) is not dict:
+    for task in kept:
+        if type(task) is not dict:  # decoded JSON always is; another mapping is kept as it is
             continue
         spec, service = task.get("Spec"), task.get("ServiceID")
-        kept = last.get(service)
-        if kept is not None and kept == spec:
-            task["Spec"] = kept
+        earlier = last.get(service)
+        if earlier is not None and earlier == spec:
+            task["Spec"] = earlier
         else:
             last[service] = spec
-    return tasks
+        for key in _UNREAD_TASK_KEYS:
+            task.pop(key, None)
+        status = task.get("Status")
+        if type(status) is dict:
+            status.pop("PortStatus", None)
+            container = status.get("ContainerStatus")
+            if isinstance(container, Mapping):
+                code = container.get("ExitCode")
+                status["ContainerStatus"] = _EXIT_ZERO if code == 0 else {"ExitCode": code}
+    return kept
 
 
 def _health_evidence(tasks: Iterable[Raw]) -> set[str]:

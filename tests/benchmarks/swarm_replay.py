@@ -428,6 +428,7 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--tasks-each", type=int, default=10)
     parser.add_argument("--nodes", type=int, default=30)
+    parser.add_argument("--verbose", action="store_true", help="every request served, on stderr at the end")
     args = parser.parse_args()
     recording = json.loads(Path(args.recording).read_text())
     swarm = ScaledSwarm(recording, args.services, args.tasks_each, args.nodes)
@@ -436,6 +437,8 @@ def main() -> None:
                       "nodes": len(swarm.nodes), "tasks_bytes": len(server.cached["/tasks"])}), flush=True)
     sys.stdin.read()
     server.stop()
+    if args.verbose:
+        print(json.dumps({"requests": server.requests}), file=sys.stderr)
     if server.unknown:
         print(json.dumps({"unknown": server.unknown[:20]}), file=sys.stderr)
 

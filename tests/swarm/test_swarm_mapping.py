@@ -13,11 +13,11 @@ from pilothouse.providers.swarm.events import event_changes, map_event
 from pilothouse.providers.swarm.logs import MAX_LOG_LINE_BYTES, LogFrames, log_source, newest_lines, parse_log_line
 from pilothouse.providers.swarm.mapping import (
     FAILED_TASKS_PER_SERVICE,
+    compact_tasks,
     map_node,
     map_service,
     map_task,
     select_tasks,
-    share_specs,
 )
 from pilothouse.providers.swarm.raw import parse_time
 from pilothouse.providers.swarm.spec import display_image, image_healthcheck, same_spec, spec_fingerprint
@@ -95,16 +95,28 @@ def test_failed_history_is_bounded_per_service() -> None:
     assert kept[1]["Status"]["Timestamp"] == "2026-01-01T00:00:19Z"  # the most recent failure first
 
 
-def test_share_specs_keeps_one_object_per_equal_spec_of_a_service() -> None:
+def test_compact_tasks_keeps_what_the_mapping_reads_and_one_object_per_equal_spec() -> None:
     spec = {"ContainerSpec": {"Image": "app:1"}, "ForceUpdate": 0}
-    tasks: list[Any] = [{"ServiceID": "a", "Spec": dict(spec)}, {"ServiceID": "a", "Spec": dict(spec)},
-                        {"ServiceID": "b", "Spec": dict(spec)},
-                        {"ServiceID": "a", "Spec": {**spec, "ForceUpdate": 1}}, "not a task"]
-    shared = share_specs(tasks)
-    assert shared[0]["Spec"] is shared[1]["Spec"]  # equal, same service: one object
-    assert shared[2]["Spec"] is not shared[0]["Spec"]  # another service keeps its own
-    assert shared[3]["Spec"]["ForceUpdate"] == 1  # a different version is never replaced
-    assert [task["Spec"] for task in shared[:3]] == [spec] * 3
+
+    def task(service: str, state: str = "running", **extra: Any) -> dict[str, Any]:
+        return {"ID": f"t{len(extra)}{service}{state}", "ServiceID": service, "DesiredState": state,
+                "Spec": dict(spec), "Version": {"Index": 7}, "CreatedAt": "2026-01-01T00:00:00Z",
+                "Status": {"State": state, "Timestamp": "2026-01-01T00:00:01Z", "PortStatus": {},
+                           "ContainerStatus": {"ContainerID": "c" * 64, "PID": 9, "ExitCode": 0}}, **extra}
+
+    history = task("a", "shutdown")  # an old replaced task: select_tasks shows none of these
+    tasks: list[Any] = [task("a"), task("a", Slot=2), task("b"), task("a", Spec={**spec, "ForceUpdate": 1}),
+                        history, "not a task"]
+    kept = compact_tasks(tasks)
+    assert history not in kept and len(kept) == 4
+    a1, a2, a3 = (t for t in kept if t["ServiceID"] == "a")
+    b = next(t for t in kept if t["ServiceID"] == "b")
+    assert a1["Spec"] is a2["Spec"] and b["Spec"] is not a1["Spec"]  # equal specs of a service: one object
+    assert a3["Spec"]["ForceUpdate"] == 1  # another version is never replaced
+    assert a1["Status"] == {"State": "running", "Timestamp": "2026-01-01T00:00:01Z", "ContainerStatus": {"ExitCode": 0}}
+    assert "Version" not in a1 and "CreatedAt" not in a1
+    # What the mapping shows is the same from the compacted tasks as from whole ones.
+    assert map_task(a1, {}) == map_task(task("a"), {})
 
 
 def test_progress_ignores_the_runtime_field_only_the_service_copy_carries() -> None:
