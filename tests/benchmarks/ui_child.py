@@ -85,7 +85,7 @@ def message_for(app: Any, cluster: Any) -> Any:
     return ClusterUpdated(cluster, findings, assess_attention(assessor, cluster, findings))
 
 
-
+def fully_drawn(app: Any) -> bool:
     from pilothouse.console.screens.fleet import FleetScreen, row_key
     from pilothouse.providers.model import ConnectionState
 
