@@ -49,7 +49,6 @@ from pilothouse.providers.swarm.events import EventBuffer, EventWatch
 from pilothouse.providers.swarm.images import ImageHealthchecks
 from pilothouse.providers.swarm.logs import stream_logs
 from pilothouse.providers.swarm.mapping import (
-    compact_tasks,
     learn_network_names,
     map_node,
     map_service,
@@ -60,6 +59,7 @@ from pilothouse.providers.swarm.networks import build_networks, names_of
 from pilothouse.providers.swarm.raw import Raw, as_dict, as_list, as_str
 from pilothouse.providers.swarm.revisions import previous_diff
 from pilothouse.providers.swarm.spec import container_spec
+from pilothouse.providers.swarm.tasks import read_tasks
 from pilothouse.providers.swarm.vocabulary import SWARM_WORDS
 
 if TYPE_CHECKING:
@@ -215,7 +215,7 @@ class SwarmProvider(Provider):
         self._gaps.begin()
         services = as_list(self._call(lambda client: client.services(status=True)))
         observed = datetime.now(UTC)
-        raw_tasks, tasks_stale = self._read_list("tasks", lambda client: compact_tasks(as_list(client.tasks())))
+        raw_tasks, tasks_stale = self._read_list("tasks", read_tasks)
         raw_nodes, _ = self._read_list("nodes", lambda client: client.nodes())
         learn_network_names(raw_tasks or [], self._network_names)
         raw_networks = self._read_networks(services)
