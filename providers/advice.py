@@ -142,9 +142,12 @@ class DoctorAdvice:
                          f"({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})"
                          for image, names in drift.groups)
         majority = drift.majority()
+        most, runner_up = len(drift.groups[0][1]), len(drift.groups[1][1])
+        total = sum(len(names) for _image, names in drift.groups)
         if majority.pinnable:
-            how = (f"pin one digest (here the one {len(drift.groups[0][1])} {tasks} run), and every {self.task} "
-                   "runs it: ")
+            which = (f"here the one {most} of {total} {tasks} run" if most > runner_up
+                     else "here one of them: choose the one you mean")
+            how = f"pin one digest ({which}), and every {self.task} runs it: "
         else:
             how = (f"pin one digest (`docker buildx imagetools inspect {drift.reference}` or the registry names it), "
                    f"and every {self.task} runs it: ")

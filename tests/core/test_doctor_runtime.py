@@ -90,7 +90,7 @@ def test_drift_names_the_digests_and_which_replicas_run_them(kind: ClusterKind) 
                          "(aws ecs register-task-definition), then aws ecs update-service --cluster prod --service web "
                          "--task-definition web",
     }[kind]
-    assert finding.fix == f"pin one digest (here the one 2 {word}s run), and every {word} runs it: {expected}"
+    assert finding.fix == f"pin one digest (here the one 2 of 3 {word}s run), and every {word} runs it: {expected}"
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -209,3 +209,9 @@ def test_image_references_parse_as_each_orchestrator_reports_them() -> None:
     assert engine.short == "sha256:bbbbbbbbbbbb"
     assert RunningImage.of("web:2.1", A) == RunningImage("web:2.1", A)  # ECS imageDigest
     assert RunningImage.of("web:2.1", "") is None and RunningImage.of("", A) is None
+
+
+def test_a_tie_does_not_pretend_one_digest_is_the_majority() -> None:
+    kind = ClusterKind.KUBERNETES
+    (finding,) = examine_one(kind, tasks(kind, ["n0", "n1"], [A, B]), nodes("a", "b"))
+    assert finding.fix.startswith("pin one digest (here one of them: choose the one you mean), and every pod runs it: ")
