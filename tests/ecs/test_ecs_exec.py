@@ -15,6 +15,8 @@ import logging
 import os
 import pty
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import pytest
 from ecs_transport import CountingProxy, Fault, Request
 from ecs_world import ProviderFactory, add_instances, moto_service, moto_task, register, run_service_tasks
 from terminal import read_until
+from toasts import toasts
 
 from pilothouse.providers.base import Action, MutationPlan
 from pilothouse.providers.ecs import EcsProvider
@@ -338,3 +341,67 @@ def test_cli_shell_hands_the_terminal_to_the_plugin(
     assert request.body["command"] == "/bin/sh" and request.body["interactive"] is True
     record = json.loads(plugin.read_text())
     assert record["terminal"] and record["argv"][2] == "StartSession"
+
+
+async def test_exec_key_in_the_console(shop: dict[str, Any], plugin: Path, proxy: CountingProxy,
+                                       monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The ! key: on a service without enableExecuteCommand a toast says so with the fix and nothing is sent; on
+    web the confirmation, then the plugin on the handed-over terminal and its exit code in a toast."""
+    from pilothouse.console.app import PilothouseApp
+    from pilothouse.console.config import AppConfig
+    from pilothouse.console.fleet import Fleet
+    from pilothouse.console.screens.confirm import ConfirmScreen
+    from pilothouse.console.screens.fleet import FleetScreen, row_key
+    from pilothouse.providers.base import ClusterConfig
+
+    sent = sent_exec(proxy)
+    monkeypatch.setenv("PLUGIN_EXIT", "3")
+    cluster = ClusterConfig(name="aws", provider="ecs", refresh_interval=0.5,
+                            options={"endpoint_url": proxy.url, "region": "us-east-1"})
+    config = AppConfig(clusters=(cluster,))
+    app = PilothouseApp(Fleet(config), config)
+    out_r, out_w = os.pipe()
+    handed: list[str] = []
+
+    @contextmanager
+    def terminal() -> Iterator[ExecStreams]:  # the seam a headless driver cannot suspend for real
+        handed.append("suspended")
+        with open(os.devnull, "rb") as stdin:
+            yield ExecStreams(stdin=stdin.fileno(), stdout=out_w, stderr=out_w)
+        handed.append("resumed")
+
+    app.terminal_session = terminal  # type: ignore[method-assign]
+
+    def said() -> str:
+        return " | ".join(f"{toast.title}: {toast.message}" for toast in toasts(app))
+
+    async def press_exec_on(pilot: Any, name: str) -> None:
+        for _ in range(300):
+            snapshot = app.state.get("aws")
+            found = snapshot.service(f"shop/{name}") if snapshot else None
+            if found and isinstance(app.screen, FleetScreen) and app.screen.table.move_to_key(row_key("aws", found.id)):
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+        await pilot.press("exclamation_mark")
+
+    async def until(pilot: Any, predicate: Any, what: str) -> None:
+        for _ in range(300):
+            if predicate():
+                return
+            await pilot.pause(0.05)
+        raise AssertionError(f"timed out waiting for {what}; toasts: {said()}")
+
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await press_exec_on(pilot, "plain")
+        await until(pilot, lambda: "--enable-execute-command --force-new-deployment" in said(), "the refusal")
+        await press_exec_on(pilot, "web")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the exec confirmation")
+        assert not sent and not handed
+        await pilot.press("y")
+        await until(pilot, lambda: handed == ["suspended", "resumed"], "the session")
+        await until(pilot, lambda: "exited with code 3" in said(), "the exit code toast")
+    os.close(out_w)
+    with os.fdopen(out_r, "rb") as output:
+        assert output.read() == b"plugin on the terminal\n"
+    assert len(sent) == 1 and sent[0].body["command"] == "/bin/sh"
