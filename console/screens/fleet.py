@@ -116,6 +116,15 @@ def row_look(position: int, cluster: Cluster, service: Service, rollout_width: i
             attention.level, tuple(reason.short for reason in attention.reasons), attn_width, service.autoscaler)
 
 
+# The parts of a look the CLUSTER, NS/STACK, SERVICE and IMAGE:TAG cells are drawn from (position, unreachable,
+# stale, namespace, ref, image): equal, those cells of the service's previous row are kept.
+STABLE_LOOK = (0, 1, 2, 4, 5, 6)
+
+
+def stable_look(look: tuple[object, ...]) -> tuple[object, ...]:
+    return tuple(look[index] for index in STABLE_LOOK)
+
+
 def service_label(service: Service) -> str:
     """The ref without the namespace the NS column already shows ("prod/web" -> "web")."""
     prefix = f"{service.namespace}/"
@@ -123,26 +132,31 @@ def service_label(service: Service) -> str:
 
 
 def service_row(position: int, cluster: Cluster, service: Service, rollout_width: int,
-                findings: int = 0, attention: Attention = NOTHING, attn_width: int = 6) -> FleetRow:
+                findings: int = 0, attention: Attention = NOTHING, attn_width: int = 6,
+                stable: tuple[Cell, ...] | None = None) -> FleetRow:
+    """The service's row; `stable`: its previous row's CLUSTER, NS/STACK, SERVICE and IMAGE:TAG cells, kept when
+    what they show has not changed (an event storm changes health and counts, rarely names)."""
     unreachable = cluster.state is ConnectionState.UNREACHABLE
     # Earlier data this refresh could not read again (throttled, failing): marked, never shown as current.
     stale = unreachable or service.stale
-    cluster_label = Text(no_wrap=True, overflow="ellipsis")
-    if unreachable:
-        cluster_label.append("✗ ", style="bold red")
-    elif stale:
-        cluster_label.append("~ ", style="bold yellow")
-    cluster_label.append(cluster.name)
     health = service.health
     rollout = service.rollout
     bar_width = max(3, min(12, rollout_width - 15))
     order = (position, service.namespace, service.ref)
-    cells = (
+    if stable is None:
+        cluster_label = Text(no_wrap=True, overflow="ellipsis")
+        if unreachable:
+            cluster_label.append("✗ ", style="bold red")
+        elif stale:
+            cluster_label.append("~ ", style="bold yellow")
+        cluster_label.append(cluster.name)
+        stable = (Cell(cluster_label, order), cell(service.namespace or "-"),
+                  cell(service_label(service), style="bold"), cell(image_tag(service.image)))
+        if stale:
+            for one in stable:
+                one.text.stylize("dim")
+    changing = (
         attention_cell(attention, order, attn_width),
-        Cell(cluster_label, order),
-        cell(service.namespace or "-"),
-        cell(service_label(service), style="bold"),
-        cell(image_tag(service.image)),
         Cell(replicas_text(service.running, service.desired, service.mode is ServiceMode.GLOBAL,
                            service.autoscaler is not None),
              (service.running, service.desired)),
@@ -152,8 +166,9 @@ def service_row(position: int, cluster: Cluster, service: Service, rollout_width
         Cell(rollout_text(rollout, bar_width), (not rollout.active, rollout.state.value, rollout.fraction)),
     )
     if stale:
-        for one in cells:
+        for one in changing:  # built here: the kept cells are dimmed already, and are never dimmed twice
             one.text.stylize("dim")
+    cells = (changing[0], *stable, *changing[1:])
     haystack = " ".join((cluster.name, service.namespace, service.ref, service.image, rollout.state.value,
                          service.workload_kind, service.mode.value, "stale" if stale else "",
                          "" if service.tasks_known else "unknown",
@@ -289,7 +304,10 @@ class FleetScreen(ServiceActionScreen):
                     # thread ~100 ms at 50k tasks for nothing.
                     row = known[1] if known is not None and known[0] == look else None
                     if row is None:
-                        row = service_row(position, cluster, service, rollout_width, findings, attention, attn_width)
+                        stable = (known[1].cells[1:5] if known is not None
+                                  and stable_look(known[0]) == stable_look(look) else None)
+                        row = service_row(position, cluster, service, rollout_width, findings, attention, attn_width,
+                                          stable)
                         self._row_cache[(cluster.name, service.id)] = (look, row)
                     rows.append(row)
                 live = {service.id for service in cluster.services}

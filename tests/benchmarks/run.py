@@ -41,7 +41,7 @@ UNITS = {"help_s": ("s", "<=", 0.3), "first_paint_1k_s": ("s", "<=", 1.0), "firs
          "k8s_list_calls_after_sync": ("lists", "=", 0), "swarm_calls_per_refresh": ("requests", "=", 3),
          "swarm_change_to_model_s": ("s", "<=", 1.0), "swarm_status_vs_cli": ("x", "<", 1.0),
          "storm_key_p99_ms": ("ms", "<=", 100.0), "storm_cpu_cores": ("cores", "<=", 1.0),
-         "storm_queue_max": ("messages", "<=", 3), "storm_converge_refreshes": ("snapshots", "<=", 1),
+         "storm_queue_max": ("snapshots", "<=", 1), "storm_converge_refreshes": ("snapshots", "<=", 1),
          "swarm_replay_first_paint_10k_s": ("s", "<=", 2.0), "swarm_replay_refresh_ui_ms_10k": ("ms", "<=", 20.0),
          "swarm_replay_rss_mb_10k": ("MB", "<=", 150.0), "swarm_replay_status_vs_cli": ("x", "<=", 0.7)}
 
