@@ -60,9 +60,11 @@ def _ui(wanted: set[str]) -> list[Metric]:
 
 
 def _help(wanted: set[str]) -> list[Metric]:
+    from bench_common import prioritised
     from bench_ui import help_seconds
 
-    return [help_seconds()]
+    with prioritised():
+        return [help_seconds()]
 
 
 def _attention(wanted: set[str]) -> list[Metric]:
