@@ -11,6 +11,7 @@ import os
 import pty
 import select
 import struct
+import subprocess
 import sys
 import termios
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from http_count_proxy import CountingProxy
 from swarm_helpers import Services, SwarmInfo, docker, make_provider, mutating, run_cli, wait_until, write_config
+from terminal import read_until as read_screen
 
 from pilothouse.console.audit import AuditLog, default_audit_path
 from pilothouse.providers.base import Action, ClusterConfig
@@ -276,6 +278,60 @@ def test_an_interactive_shell_through_a_pty(
     lines = [line for line in AuditLog(default_audit_path()).read() if line["action"] == "exec"]
     assert [line["result"] for line in lines] == ["pending", "ok"] and lines[0]["after"] == "/bin/sh"
     assert lines[1]["exit_code"] == 5 and "answer" not in str(lines)  # the session's content is not audited
+
+
+def test_the_console_hands_its_terminal_to_a_shell_and_comes_back(
+    service: Service, tmp_path: Path, manager: CountingProxy, engines: Engines,
+) -> None:
+    """The TUI for real (a pty, not the headless driver): ! on the service, yes, the console leaves the
+    alternate screen for the container's shell, and returns to it with the exit code in a toast."""
+    path = config(tmp_path, manager, engines)
+    controller, terminal = pty.openpty()
+    set_size(controller, 30, 120)
+    child = subprocess.Popen([sys.executable, "-m", "pilothouse", "--config", str(path)], stdin=terminal,
+                             stdout=terminal, stderr=terminal, env={**os.environ, "TERM": "xterm-256color"},
+                             start_new_session=True)
+    os.close(terminal)
+    try:
+        seen = expect(controller, service.name[:16].encode(), 30)  # the column may cut the name
+        os.write(controller, b"/")  # the filter keeps this service only (another test's may be there)
+        seen += expect(controller, b"words that must all appear", 10)
+        os.write(controller, service.name.encode() + b"\r")
+        seen += expect(controller, b"filter: " + service.name[:8].encode(), 10)
+        os.write(controller, b"!")
+        seen += expect(controller, b"Yes, run", 10)
+        os.write(controller, b"y")
+        seen += expect(controller, ALT_SCREEN_OFF, 20)  # suspended: the shell has the terminal
+        seen += expect(controller, b"# ", 20)
+        os.write(controller, b"echo answer=$((6 * 7))\r")
+        seen += expect(controller, b"answer=42", 10)
+        os.write(controller, b"exit 3\r")
+        back = expect(controller, ALT_SCREEN_ON, 20)  # resumed
+        back += expect(controller, b"Exited 3", 20)
+        os.write(controller, b"q")
+        code = child.wait(timeout=20)
+        seen += back + read_screen(controller, ALT_SCREEN_OFF, timeout=5)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.close(controller)
+    assert code == 0 and b"Traceback" not in seen
+    lines = [line for line in AuditLog(default_audit_path()).read() if line["action"] == "exec"]
+    assert [line["result"] for line in lines] == ["pending", "ok"] and lines[1]["exit_code"] == 3
+    assert lines[0]["after"] == "/bin/sh" and lines[0]["before"].startswith(f"task {service.name}.1 (")
+
+
+def expect(controller: int, needle: bytes, timeout: float) -> bytes:
+    seen = read_screen(controller, needle, timeout=timeout)
+    import re
+    text = re.sub(rb"\x1b\[[0-9;?<>=$]*[A-Za-z~]", b" ", seen)
+    assert needle in seen, f"no {needle!r} within {timeout}s; the screen ended with {text[-1500:]!r}"
+    return seen
+
+
+ALT_SCREEN_ON = b"\x1b[?1049h"
+ALT_SCREEN_OFF = b"\x1b[?1049l"
 
 
 def set_size(terminal: int, rows: int, columns: int) -> None:
