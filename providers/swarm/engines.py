@@ -6,8 +6,9 @@ hold two images under it. Only the node's engine knows: container inspect gives 
 its RepoDigests. The engine is reached through the cluster's `node_engine` template (`ssh://ops@{node}`,
 `unix:///run/engines/{node}.sock`; {node} the node's hostname, {addr} its address).
 
-Read only when the doctor asks (Provider.doctor_look): never on a refresh. Bounded: by the look's deadline
-(each engine's timeout shrinks to what is left), at most MAX_CONTAINERS containers a look, and only tasks of
+Read only when the doctor asks (Provider.doctor_look): never on a refresh. A look lists the running tasks
+again, whole (a snapshot keeps them compacted, without container ids), then asks the engines. Bounded: by the
+look's deadline (each engine's timeout shrinks to what is left), at most MAX_CONTAINERS containers a look, and only tasks of
 services whose spec leaves the tag unpinned (a pinned digest is what every node runs). Answers are kept per
 task (a task's container never changes image) and shown by every later snapshot at no cost.
 """
@@ -86,9 +87,11 @@ class EngineImages:
             if not url or left < MIN_LEFT_S:
                 continue
             self._ask(url, containers, min(float(API_TIMEOUT_S), left))
-        # Tasks no longer listed are forgotten: the cache holds the tasks of one fleet, not its history.
-        listed_ids = {as_str(task.get("ID")) for task in listed}
-        self._known = {task_id: image for task_id, image in self._known.items() if task_id in listed_ids}
+
+    def forget_except(self, task_ids: Iterable[str]) -> None:
+        """Tasks no longer listed are forgotten: the cache holds the tasks of one fleet, not its history."""
+        listed = set(task_ids)
+        self._known = {task_id: image for task_id, image in self._known.items() if task_id in listed}
 
     def _ask(self, url: str, containers: list[tuple[str, str, str]], timeout: float) -> None:
         try:

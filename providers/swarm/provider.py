@@ -15,6 +15,7 @@ shown. A one-shot command (`one_shot`) retries those calls with backoff until it
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -64,6 +65,8 @@ from pilothouse.providers.swarm.vocabulary import SWARM_WORDS
 
 if TYPE_CHECKING:
     from docker.api.client import APIClient
+
+log = logging.getLogger(__name__)
 
 
 class SwarmProvider(Provider):
@@ -130,11 +133,19 @@ class SwarmProvider(Provider):
         self._look_deadline = deadline
 
     def _engine_look(self, raw_tasks: list[Any] | None, raw_nodes: list[Any] | None) -> None:
-        """The doctor's slow path, once per doctor_look: each node's engine says what its tasks run."""
+        """The doctor's slow path, once per doctor_look: each node's engine says what its tasks run. The
+        snapshot's tasks are compacted (no container ids): the running ones are listed again, whole, for it."""
         deadline, self._look_deadline = self._look_deadline, None
         template = self.config.options.get("node_engine")
-        if deadline is not None and isinstance(template, str) and template and raw_tasks is not None:
-            self._engine_images.look(template, raw_tasks, raw_nodes or [], deadline)
+        if deadline is None or not isinstance(template, str) or not template or raw_tasks is None:
+            return
+        try:
+            running = as_list(self._call(lambda client: client.tasks(filters={"desired-state": "running"})))
+        except ProviderError as error:  # the look is extra: the snapshot stands without it
+            log.warning("%s: the doctor's look at the node engines could not list tasks: %s", self.name, error)
+            return
+        self._engine_images.look(template, running, raw_nodes or [], deadline)
+        self._engine_images.forget_except(as_str(as_dict(task).get("ID")) for task in raw_tasks)
 
     def one_shot(self, deadline: float) -> None:
         self._deadline = deadline
