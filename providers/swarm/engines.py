@@ -7,10 +7,11 @@ its RepoDigests. The engine is reached through the cluster's `node_engine` templ
 `unix:///run/engines/{node}.sock`; {node} the node's hostname, {addr} its address).
 
 Read only when the doctor asks (Provider.doctor_look): never on a refresh. A look lists the running tasks
-again, whole (a snapshot keeps them compacted, without container ids), then asks the engines. Bounded: by the
-look's deadline (each engine's timeout shrinks to what is left), at most MAX_CONTAINERS containers a look, and only tasks of
-services whose spec leaves the tag unpinned (a pinned digest is what every node runs). Answers are kept per
-task (a task's container never changes image) and shown by every later snapshot at no cost.
+again, whole (a snapshot keeps them compacted, without container ids), then asks the engines. Bounded: by
+the look's deadline (each engine's timeout shrinks to what is left), at most MAX_CONTAINERS containers a
+look, and only tasks of services whose spec leaves the tag unpinned (a pinned digest is what every node
+runs). Answers are kept per task (a task's container never changes image) and shown by every later snapshot
+at no cost.
 """
 
 from __future__ import annotations
