@@ -153,6 +153,8 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
                     self.add_row(*cells, key=key)
                     resort = True
                 elif old != cells:
+                    # PRIVATE_TEXTUAL_ALLOWED (tests/core/test_contracts.py): update_cell refreshes per cell, 8x
+                    # the cost when a storm changes thousands; tests/ui/test_diff_table.py pins the behaviour.
                     row = self._data[RowKey(key)]
                     for index, (before, after) in enumerate(zip(old, cells, strict=True)):
                         if before != after:

@@ -15,6 +15,9 @@ on the pty the parent gives it, so every frame is rendered and written as on a b
   the start of the snapshot it shows.
 
 It writes DIR/painted (first paint), then DIR/result.json when the parent writes DIR/stop.
+
+Instrumentation reaches into Textual's privates (_batch_count, _driver, _message_queue: the names are listed in
+PRIVATE_TEXTUAL_ALLOWED in tests/core/test_contracts.py): a benchmark measures what no public API exposes.
 """
 
 from __future__ import annotations
