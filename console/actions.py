@@ -431,8 +431,9 @@ def _param_text(action: Action, params: Mapping[str, Any]) -> str:
 
 def _before_text(action: Action, service: Service, params: Mapping[str, Any]) -> str:
     if action is Action.EXEC:  # where, as asked (the plan names the task, node and container it found)
-        asked = [f"{key} {params[key]}" for key in ("task_id", "container") if params.get(key)]
-        return ", ".join(asked).replace("task_id", "task")
+        asked = [f"{label} {params[key]}" for key, label in (("task_id", "task"), ("container", "container"))
+                 if params.get(key)]
+        return ", ".join(asked)
     if action is Action.SCALE:
         return str(service.desired)
     if action is Action.AUTOSCALE_BOUNDS and service.autoscaler is not None:

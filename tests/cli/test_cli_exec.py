@@ -62,6 +62,9 @@ def test_bad_input_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> Non
     code, _, err = run(capsys, "--demo", "exec", "demo-k8s/prod/web", "--container", "nope", "--yes", "--", "ls")
     assert code == 2 and err == ("pilothouse: error: pod demo-k8s-svc-0001-t00001 has no container 'nope': its "
                                  "containers: web\n")
+    [refusal] = [line for line in audit_lines() if line["action"] == "exec"]
+    assert refusal["before"] == "container nope" and refusal["after"] == "ls"
+    assert refusal["result"].startswith("refused: pod demo-k8s-svc-0001-t00001 has no container 'nope'")
     code, _, err = run(capsys, "--demo", "exec", "demo-k8s/prod/web", "ls")  # the command needs its --
     assert code == 2 and err.count("\n") == 1 and "unrecognized arguments: ls" in err
     code, _, err = run(capsys, "--demo", "exec", "demo-k8s/prod/web", "--yes")  # no command, no terminal
