@@ -6,7 +6,6 @@ mistyped field, they fall back to an empty value. Pure: no I/O, no SDK.
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from dataclasses import dataclass
@@ -147,18 +146,26 @@ def selector_text(selector: Any) -> str:
 
 
 def template_without_hash(template: Any) -> Obj:
-    """A pod template with the controller's hash labels removed (what `kubectl rollout undo` compares)."""
-    template = copy.deepcopy(_dict(template))
-    template.pop("$patch", None)
-    metadata = _dict(template.get("metadata"))
-    labels = _dict(metadata.get("labels"))
+    """A pod template with the controller's hash labels removed (what `kubectl rollout undo` compares).
+
+    Only the levels it changes are copied (the template, its metadata and labels): every snapshot compares
+    each Deployment's template with its ReplicaSets', and deep copies of them all were most of that cost.
+    The spec is shared with `template`, so the result is read, never changed in place."""
+    result: Obj = dict(_dict(template))
+    result.pop("$patch", None)
+    metadata = dict(_dict(result.get("metadata")))
+    labels = dict(_dict(metadata.get("labels")))
     for key in (POD_TEMPLATE_HASH, CONTROLLER_REVISION_HASH):
         labels.pop(key, None)
-    if "labels" in metadata and not labels:
-        metadata.pop("labels")
-    if "metadata" in template and not metadata:
-        template.pop("metadata")
-    return dict(template)
+    if labels:
+        metadata["labels"] = labels
+    else:
+        metadata.pop("labels", None)
+    if metadata:
+        result["metadata"] = metadata
+    else:
+        result.pop("metadata", None)
+    return result
 
 
 def template_images(template: Any) -> str:

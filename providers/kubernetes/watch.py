@@ -18,18 +18,21 @@ request function, a changed callback and the namespace fallback.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import random
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pilothouse.providers.errors import Forbidden, ProviderError
-from pilothouse.providers.kubernetes.client import Request, interrupt_response
+from pilothouse.providers.kubernetes.client import Request, close_response, interrupt_response
 from pilothouse.providers.kubernetes.errors import translate_error
 from pilothouse.providers.kubernetes.mapping import event_time
 from pilothouse.providers.kubernetes.objects import (
@@ -44,6 +47,7 @@ from pilothouse.providers.kubernetes.objects import (
     collection_path,
     meta_of,
 )
+from pilothouse.providers.kubernetes.projection import project
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,55 @@ class ReflectorHost:
     changed: Callable[[], None]  # the cache, or a reflector's state, changed
     # Where a forbidden cluster-wide list of (kind, namespace) looks instead ("" = nowhere).
     fallback_namespace: Callable[[Kind, str], str]
+
+
+_CONTINUE = re.compile(rb'"continue"\s*:\s*"([^"\\]*)"')
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic GC off while a page is decoded: a page makes ~100k containers, and the collections they
+    set off walk the whole heap (the cache included) again and again for no garbage; on for the rest."""
+    global _gc_pauses
+    with _gc_lock:
+        _gc_pauses += 1
+        if _gc_pauses == 1:
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0:
+                gc.enable()
+
+
+def _peek_continue(body: bytes) -> str | None:
+    """A list page's continue token read from its head, before the page is decoded ("" when the head says
+    there is none), or None when the head does not say (metadata after the items: then the whole is read)."""
+    at = body.find(b'"items"', 0, 8192)
+    if at < 0:
+        return None
+    found = _CONTINUE.search(body, 0, at)
+    return found.group(1).decode("ascii", "replace") if found else ""
+
+
+def _decoded_page(kind: Kind, body: bytes, into: dict[tuple[str, str], Obj]) -> Obj:
+    """A list page decoded and its items projected into `into`; the page without its items is returned."""
+    with _gc_paused():
+        page = _dict(json.loads(body)) if body else {}
+        for item in _list(page.pop("items", None)):
+            if isinstance(item, dict):
+                kept = project(kind, item)
+                into[_key(kept)] = kept
+    return page
+
+
+def _discard(upcoming: Future[bytes]) -> None:
+    """A page read ahead that is not wanted after all (its body is dropped once read)."""
+    upcoming.cancel()
 
 
 class _Gone(Exception):
@@ -217,21 +270,35 @@ class Reflector:
 
     def _list(self) -> None:
         settings = self.host.settings
+        path = collection_path(self.kind, self.namespace)
         items: dict[tuple[str, str], Obj] = {}
         token, version = "", ""
-        while True:
-            query: dict[str, Any] = {"limit": settings.list_page_size}
-            if token:
-                query["continue"] = token
-            page = self.host.request("GET", collection_path(self.kind, self.namespace), query=query)
-            for item in _list(_dict(page).get("items")):
-                if isinstance(item, dict):
-                    items[_key(item)] = item
-            metadata = meta_of(page)
-            version = _str(metadata.get("resourceVersion"))
-            token = _str(metadata.get("continue"))
-            if not token:
-                break
+        with ThreadPoolExecutor(1, thread_name_prefix=f"k8s-{settings.name}-{self.label}-page") as pages:
+            # Pages (kubectl's 500 objects) are read one ahead: the next page is asked for as soon as this
+            # one's head names it, so the server makes it while this one is decoded.
+            upcoming: Future[bytes] = pages.submit(self._page, path, "")
+            while True:
+                body = upcoming.result()
+                peeked = _peek_continue(body)
+                if peeked:
+                    upcoming = pages.submit(self._page, path, peeked)
+                try:
+                    page = _decoded_page(self.kind, body, items)
+                except BaseException:
+                    if peeked:
+                        _discard(upcoming)
+                    raise
+                metadata = meta_of(page)
+                version = _str(metadata.get("resourceVersion"))
+                token = _str(metadata.get("continue"))
+                if peeked is not None and peeked != token:  # the head said otherwise than the whole: trust the whole
+                    if peeked:
+                        _discard(upcoming)
+                    peeked = None
+                if not token:
+                    break
+                if peeked is None:
+                    upcoming = pages.submit(self._page, path, token)
         with self.lock:
             self.items = items
             self._trim()
@@ -239,6 +306,20 @@ class Reflector:
         self.synced, self.forbidden, self.error, self.failing_since = True, False, None, None
         self.settled.set()
         self.host.changed()
+
+    def _page(self, path: str, token: str) -> bytes:
+        """One list page's body, undecoded."""
+        query: dict[str, Any] = {"limit": self.host.settings.list_page_size}
+        if token:
+            query["continue"] = token
+        response = self.host.request("GET", path, query=query, stream=True)
+        try:
+            body = bytes(response.data or b"")
+        except BaseException:
+            close_response(response)  # read halfway: the connection is not reusable
+            raise
+        response.release_conn()
+        return body
 
     def _watch(self) -> None:
         settings, stop = self.host.settings, self.host.stop
@@ -287,8 +368,9 @@ class Reflector:
             raise ApiException(status=code, reason=_str(obj.get("message")) or "watch error")
         version = _str(meta_of(obj).get("resourceVersion"))
         if kind in ("ADDED", "MODIFIED"):
+            kept = project(self.kind, obj)
             with self.lock:
-                self.items[_key(obj)] = obj
+                self.items[_key(kept)] = kept
                 self._trim()
         elif kind == "DELETED":
             with self.lock:

@@ -104,8 +104,24 @@ def k8s_list_calls_after_sync(steady_s: float = STEADY_S) -> Metric:
         server.stop()
 
 
-def k8s_metrics() -> list[Metric]:
-    return [k8s_list_calls_after_sync()]
+SCALE_10K = ("k8s_status_vs_kubectl_10k", "k8s_first_paint_vs_kubectl_10k", "k8s_tui_rss_mb_10k",
+             "k8s_tui_rss_mb_churn_10k")
+SCALE_50K = ("k8s_rss_mb_50k",)
+
+
+def k8s_metrics(wanted: set[str] | None = None, *, long: bool = False) -> list[Metric]:
+    """The Kubernetes benchmarks named in `wanted` (all by default); `long` churns 10 minutes, not 1."""
+    from bench_k8s_scale import scale_10k, scale_50k
+
+    wanted = wanted or {"k8s_list_calls_after_sync", *SCALE_10K, *SCALE_50K}
+    metrics = []
+    if "k8s_list_calls_after_sync" in wanted:
+        metrics.append(k8s_list_calls_after_sync())
+    if wanted & set(SCALE_10K):
+        metrics += scale_10k(long=long)
+    if wanted & set(SCALE_50K):
+        metrics += scale_50k()
+    return metrics
 
 
 if __name__ == "__main__":

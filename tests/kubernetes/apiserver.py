@@ -28,6 +28,7 @@ nothing mutating was sent).
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import copy
 import json
@@ -257,6 +258,11 @@ def apply_patch(content_type: str, target: Obj, body: Any) -> Obj:
 # -- state ---------------------------------------------------------------------------------------------
 
 
+def _list_item(obj: Obj) -> Obj:
+    """Items of a typed list carry no kind/apiVersion on the wire."""
+    return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+
+
 @dataclass
 class Change:
     rv: int
@@ -271,6 +277,8 @@ class ApiState:
         self.objects: dict[str, dict[tuple[str, str], Obj]] = {name: {} for name in RESOURCES}
         self.log: dict[str, list[Change]] = {name: [] for name in RESOURCES}
         self.compacted: dict[str, int] = {name: 0 for name in RESOURCES}
+        self.encoded: dict[str, dict[tuple[str, str], tuple[Obj, bytes]]] = {name: {} for name in RESOURCES}
+        self._sorted_keys: dict[str, list[tuple[str, str]]] = {}
         self.forbidden: set[str] = set()
         # RBAC of a namespaced Role: None = every namespace (a ClusterRole); else reads of namespaced
         # resources are allowed in these namespaces only, and cluster-scoped resources not at all.
@@ -329,6 +337,8 @@ class ApiState:
                 meta.setdefault("generation", old["metadata"].get("generation", 1) if old else 1)
             obj.setdefault("apiVersion", rtype.api_version)
             meta["resourceVersion"] = str(self._bump())
+            if old is None:
+                self._sorted_keys.pop(resource, None)
             self.objects[resource][key] = obj
             self._record(resource, "MODIFIED" if old else "ADDED", obj)
             stored = copy.deepcopy(obj)
@@ -336,9 +346,25 @@ class ApiState:
                 refresh_budgets(self)
             return stored
 
+    def sorted_keys(self, resource: str) -> list[tuple[str, str]]:
+        """The keys of `resource` in list order, sorted again only when one came or went (lock held)."""
+        keys = self._sorted_keys.get(resource)
+        if keys is None:
+            keys = self._sorted_keys[resource] = sorted(self.objects[resource])
+        return keys
+
+    def encoded_item(self, resource: str, key: tuple[str, str], obj: Obj) -> bytes:
+        """An object as a list item on the wire, serialised once per version, as kube-apiserver's watch
+        cache keeps its objects' serialisations (the lock is held by the caller)."""
+        cached = self.encoded[resource].get(key)
+        if cached is None or cached[0] is not obj:  # put() stores a new dict for every write
+            cached = self.encoded[resource][key] = (obj, json.dumps(_list_item(obj)).encode())
+        return cached[1]
+
     def delete(self, resource: str, namespace: str, name: str) -> None:
         with self.cond:
             obj = self.objects[resource].pop((namespace, name))
+            self._sorted_keys.pop(resource, None)
             obj["metadata"]["resourceVersion"] = str(self._bump())
             self._record(resource, "DELETED", obj)
             if resource in BUDGET_INPUTS:
@@ -547,7 +573,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.server.state
 
     def _send_json(self, code: int, body: Any) -> None:
-        data = json.dumps(body).encode()
+        self._send_bytes(code, json.dumps(body).encode())
+
+    def _send_bytes(self, code: int, data: bytes) -> None:
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -684,27 +712,40 @@ class Handler(BaseHTTPRequestHandler):
                 rv = start_rv
             else:
                 after_key, rv = None, self.state.rv
-            matching = [(key, obj) for key, obj in sorted(self.state.objects[route.resource].items())
-                        if (after_key is None or key > after_key) and self._in_scope(route, key, obj, query)]
-            page = matching[:limit] if limit else matching
-            # Only this page is copied: kubectl pages by 500, and copying the rest for every page is quadratic.
-            items = [copy.deepcopy(obj) for _, obj in page]
-        for item in items:  # items of a typed list carry no kind/apiVersion on the wire
-            item.pop("kind", None)
-            item.pop("apiVersion", None)
-        metadata: Obj = {"resourceVersion": str(rv)}
-        if limit and len(matching) > limit:
-            last = page[-1][0]
-            metadata["continue"] = base64.urlsafe_b64encode(json.dumps([rv, list(last)]).encode()).decode()
-            metadata["remainingItemCount"] = len(matching) - limit
-        with self.state.cond:
+            objects = self.state.objects[route.resource]
+            keys = self.state.sorted_keys(route.resource)
+            # A page costs its own size, not the collection's, as in kube-apiserver's watch cache.
+            start = bisect.bisect_right(keys, after_key) if after_key is not None else 0
+            page: list[tuple[tuple[str, str], Obj]] = []
+            remaining = 0
+            for key in keys[start:] if route.namespace or "labelSelector" in query or "fieldSelector" in query \
+                    or not limit else keys[start:start + limit]:
+                obj = objects[key]
+                if not self._in_scope(route, key, obj, query):
+                    continue
+                if limit and len(page) == limit:
+                    remaining += 1
+                else:
+                    page.append((key, obj))
+            if limit and len(page) == limit and not remaining:
+                remaining = len(keys) - start - limit  # unfiltered: counted, not scanned
+            metadata: Obj = {"resourceVersion": str(rv)}
+            if limit and remaining > 0:
+                last = page[-1][0]
+                metadata["continue"] = base64.urlsafe_b64encode(json.dumps([rv, list(last)]).encode()).decode()
+                metadata["remainingItemCount"] = remaining
             self.state.list_pages[route.resource] += 1
-        if self._wants_table():
-            self._send_json(200, table(route.resource, items, metadata))
-            return
-        self._send_json(200, {
-            "kind": f"{rtype.kind}List", "apiVersion": rtype.api_version, "metadata": metadata, "items": items,
-        })
+            # Serialised here, under the lock, so not deep-copied: a stored object is replaced on write,
+            # never changed in place (a deep copy of each item cost more than the rest of the list).
+            if self._wants_table():
+                items = [_list_item(obj) for _, obj in page]
+                data = json.dumps(table(route.resource, items, metadata)).encode()
+            else:
+                head = json.dumps({"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version,
+                                   "metadata": metadata}).encode()
+                encoded = [self.state.encoded_item(route.resource, key, obj) for key, obj in page]
+                data = head[:-1] + b', "items": [' + b", ".join(encoded) + b"]}"
+        self._send_bytes(200, data)
 
     def _evict(self, route: Route) -> None:
         body = self._read_body()
