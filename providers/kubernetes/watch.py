@@ -18,11 +18,14 @@ request function, a changed callback and the namespace fallback.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import gc
 import json
 import logging
 import random
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -110,6 +113,19 @@ def _gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
+@functools.cache
+def _pin_mmap_threshold() -> None:
+    """Keep glibc's mmap threshold at its 128 KiB default, process-wide, once.
+
+    glibc raises the threshold (up to 32 MiB) each time a block above it is freed; after the first list
+    page (1-2 MB of body, as bytes and as str) every later page is carved from the heap instead, and the
+    heap stays fragmented by them: about 10 MB more RSS at 10k pods. Elsewhere than glibc: nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+
+
 def _peek_continue(body: bytes) -> str | None:
     """A list page's continue token read from its head, before the page is decoded ("" when the head says
     there is none), or None when the head does not say (metadata after the items: then the whole is read)."""
@@ -173,6 +189,7 @@ class Reflector:
         return f"{self.kind.resource} in {self.namespace}" if self.namespace else self.kind.resource
 
     def start(self) -> None:
+        _pin_mmap_threshold()
         self.thread = threading.Thread(
             target=self._run, name=f"k8s-{self.host.settings.name}-{self.label}", daemon=True
         )

@@ -152,7 +152,7 @@ class Setup:
         result = subprocess.run([*self.kubectl, "-v=8"], env=self.kubectl_env, capture_output=True, text=True,
                                 timeout=300, check=True)
         log = result.stderr
-        pages = re.findall(r'"GET [^"]*/api/v1/pods\?limit=(\d+)', log)
+        pages = re.findall(r'verb="GET" url="[^"]*/api/v1/pods\?[^"]*limit=(\d+)', log)
         accepts = re.findall(r"Accept: (application/json;as=Table[^\s\"]*)", log)
         return {"pod_list_pages": len(pages), "limit": int(pages[0]) if pages else None,
                 "asks_for_table": bool(accepts), "accept": accepts[0] if accepts else "",
