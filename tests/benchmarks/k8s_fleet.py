@@ -273,7 +273,11 @@ def main() -> None:
     args = parser.parse_args()
     from apiserver import ApiServer
 
-    server = ApiServer(anonymous=True)
+    class QuietServer(ApiServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            """A client gone mid-watch (every pilothouse and kubectl run ends so) is no news here."""
+
+    server = QuietServer(anonymous=True)
     fleet = Fleet(server.state, args.pods)
     for changes in server.state.log.values():  # the build's history is no watch's business, only memory
         changes.clear()
