@@ -1,13 +1,13 @@
 """What the watch caches keep of each object: compact projections, made once as an object is decoded.
 
-A realistic pod is about 3 KB of JSON and, decoded whole, some 20 KB of Python dicts; 10,000 of them held
-whole cost more memory than the whole console is allowed. A pod keeps only what mapping.map_pod, the log
-readers (logs.py, follow.py) and the network view read: its identity, labels and controller, node, phase,
-IP, its Ready and PodScheduled conditions, and each container's name, restarts and state. An Event keeps what
-map_event reads. Every other kind (workloads, ReplicaSets with the templates a rollback writes back,
-nodes...) is kept whole but for metadata.managedFields, which nothing reads and which is often longer than
-the spec. Strings that repeat across thousands of pods (label keys and values, node names, namespaces,
-phases, timestamps) are interned, so the cache holds each once.
+A realistic pod is about 3 KB of JSON and, decoded whole, some 20 KB of Python dicts; 10,000 of them held whole
+cost more memory than the whole console is allowed. A pod keeps only what mapping.map_pod, the log readers
+(logs.py, follow.py), the network view and the image-drift rule read: its identity, labels and controller, node,
+phase, IP, its Ready and PodScheduled conditions, and each container's name, image, image id, restarts and
+state. An Event keeps what map_event reads. Every other kind (workloads, ReplicaSets with the templates a
+rollback writes back, nodes...) is kept whole but for metadata.managedFields, which nothing reads and which is
+often longer than the spec. Strings that repeat across thousands of pods (label keys and values, node names,
+namespaces, phases, timestamps) are interned, so the cache holds each once.
 
 The projection keeps the shape of the API object (same keys, same nesting), so everything reading the cache
 reads a projection as it read the whole object, with the same tolerant accessors. Pure: no I/O.
@@ -83,7 +83,7 @@ def _container_statuses(statuses: Any) -> Any:
         if not isinstance(status, dict):
             kept.append(status)
             continue
-        one = _pick(status, ("name", "restartCount"), shared=True)
+        one = _pick(status, ("name", "restartCount", "image", "imageID"), shared=True)
         for field in ("state", "lastState"):
             if field in status:
                 one[field] = _container_state(status[field])
@@ -100,8 +100,9 @@ def project_pod(obj: Obj) -> Obj:
             kept_spec["nodeName"] = _shared(spec["nodeName"])
         containers = spec.get("containers")
         if containers is not None:
-            # The log readers need the container names; the rest of the spec is the template's, mapped there.
-            kept_spec["containers"] = ([_pick(c, ("name",), shared=True) if isinstance(c, dict) else c
+            # The log readers need the container names, the image-drift rule the images they name; the
+            # rest of the spec is the template's, mapped there.
+            kept_spec["containers"] = ([_pick(c, ("name", "image"), shared=True) if isinstance(c, dict) else c
                                         for c in containers] if isinstance(containers, list) else containers)
         kept["spec"] = kept_spec
     elif spec is not None:
