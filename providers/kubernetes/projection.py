@@ -31,8 +31,9 @@ _EVENT_INVOLVED_FIELDS = ("kind", "namespace", "name")
 
 
 def _shared(value: Any) -> Any:
-    """`value`, interned when it is a short string (long ones rarely repeat)."""
-    return _intern(value) if type(value) is str and len(value) <= 64 else value
+    """`value`, interned when it is a string of the size of an image reference with its digest (what every
+    replica repeats); longer ones are messages, which rarely repeat."""
+    return _intern(value) if type(value) is str and len(value) <= 200 else value
 
 
 def _pick(source: Any, fields: tuple[str, ...], shared: bool = False) -> Obj:
