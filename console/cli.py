@@ -557,9 +557,9 @@ def _status(fleet: Fleet, config: AppConfig, args: argparse.Namespace) -> int:
             if args.attention:
                 for cluster in data["clusters"]:
                     cluster["services"] = [s for s in cluster["services"] if s["attention"]["level"] != "none"]
-            # One dumps, not dump(indent=...): the standard library's C encoder does neither indent nor
-            # streaming, and the pure-Python one took longer than the snapshot itself at 10k pods.
-            sys.stdout.write(json.dumps(data))
+            # Compact into a pipe: the standard library's C encoder does not indent, and the pure-Python one
+            # took longer than the snapshot itself at 10k pods. Indented on a terminal, where a person reads it.
+            sys.stdout.write(json.dumps(data, indent=1 if sys.stdout.isatty() else None))
             sys.stdout.write("\n")
         else:
             from pilothouse.console.status_text import print_status
