@@ -5,9 +5,11 @@ orchestrator; the words and the fixes come from the provider's DoctorAdvice, lik
 Nothing is judged during a rollout: old and new tasks differ, and sit where the update put them, on purpose.
 
 - image-drift: running tasks of one service whose containers run different images for the same reference
-  (Task.images: Kubernetes imageID, ECS imageDigest, a Swarm spec's pinned digest or a node engine's answer);
-  where no task says what it runs and the spec leaves the tag unpinned on several nodes (ContainerSpec.
-  image_pinned False: a Swarm service the manager did not resolve), the weaker finding.
+  (Task.images: Kubernetes imageID, ECS imageDigest, a Swarm spec's pinned digest or a node engine's answer),
+  references normalised (image_reference.py) and digests compared with digests, engine ids with ids. Where the
+  spec leaves the tag unpinned on several nodes (ContainerSpec.image_pinned False: a Swarm service the manager
+  did not resolve) and some task does not say what it runs, or says it in words not comparable with the
+  others', the weaker finding, naming the node engines that could not be read and why (Task.unread).
 - single-zone: a replicated service with two or more running tasks, all on one node, or (zones known for
   every one of them) all in one zone, while the cluster has ready nodes elsewhere (a one-node or one-zone
   cluster is capacity to add, not a service to mend). A service held to one node on purpose (Service.pinned_to)
@@ -17,9 +19,10 @@ Nothing is judged during a rollout: old and new tasks differ, and sit where the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pilothouse.providers.advice import DoctorAdvice, Verdict
+from pilothouse.providers.image_reference import reference_key
 from pilothouse.providers.model import (
     Cluster,
     ContainerSpec,
@@ -66,36 +69,71 @@ def running_tasks(service: Service) -> list[Task]:
 
 
 def find_drift(service: Service, advice: DoctorAdvice, tasks: list[Task]) -> list[Drift]:
+    """References are grouped normalised (`nginx` is `docker.io/library/nginx:latest`); digests are compared
+    with digests and engine image ids with ids only: one node's registry digest and another's local image id
+    say nothing about each other (that is `_cannot_tell`'s case)."""
     # The common case (one digest per reference) in one pass at C speed; names only for a drift found.
-    pairs = {(image.reference, image.digest) for task in tasks for image in task.images if image.digest}
-    if len(pairs) == len({reference for reference, _digest in pairs}):
+    pairs = {(reference_key(image.reference), image.digest) for task in tasks for image in task.images
+             if image.digest and image.reference}
+    if len(pairs) == len({key for key, _digest in pairs}):
         return []
     by_reference: dict[str, dict[str, tuple[RunningImage, list[Task]]]] = {}
     for task in tasks:
         for image in task.images:
             if not image.digest or not image.reference:
                 continue
-            groups = by_reference.setdefault(image.reference, {})
+            groups = by_reference.setdefault(reference_key(image.reference), {})
             entry = groups.setdefault(image.digest, (image, []))
             entry[1].append(task)
     drifts = []
-    for reference, groups in by_reference.items():
-        if len(groups) < 2:
+    for groups in by_reference.values():
+        alike = _alike(list(groups.values()))
+        if len(alike) < 2:
             continue
-        ordered = sorted(groups.values(), key=lambda entry: (-len(entry[1]), entry[0].digest))
-        drifts.append(Drift(reference, ordered[0][0].container, tuple(
+        ordered = sorted(alike, key=lambda entry: (-len(entry[1]), entry[0].digest))
+        majority = ordered[0][0]
+        drifts.append(Drift(majority.reference, majority.container, tuple(
             (image, tuple(sorted(advice.task_name(service, task) for task in tasks))) for image, tasks in ordered)))
     return drifts
 
 
-def _unpinned(container: ContainerSpec, tasks: list[Task]) -> bool:
-    """The spec leaves the tag to each node, several nodes run it, and no task says what it really runs."""
-    if container.image_pinned is not False:
-        return False
-    if len({task.node_id for task in tasks}) < 2:
-        return False
-    reference = container.image
-    return not any(image.digest for task in tasks for image in task.images if image.reference == reference)
+def _alike(groups: list[tuple[RunningImage, list[Task]]]) -> list[tuple[RunningImage, list[Task]]]:
+    """The groups that can be compared: the repository digests when they differ, else the engine ids."""
+    digests = [group for group in groups if group[0].pinnable]
+    if len(digests) >= 2:
+        return digests
+    return [group for group in groups if not group[0].pinnable]
+
+
+def _cannot_tell(container: ContainerSpec, tasks: list[Task], drifted: set[str]) -> str | None:
+    """The weaker finding's evidence ("" when none to add), or None for no finding: the spec leaves the tag to
+    each node, several nodes run it, no drift is proven, and some task does not say what it runs (or says it
+    in words that cannot be compared with the others')."""
+    if container.image_pinned is not False or len({task.node_id for task in tasks}) < 2:
+        return None
+    key = reference_key(container.image)
+    if key in drifted:
+        return None
+    told = {task.id: image for task in tasks for image in task.images
+            if image.digest and reference_key(image.reference) == key}
+    mixed = len({image.pinnable for image in told.values()}) > 1
+    if len(told) == len(tasks) and not mixed:
+        return None
+    evidence = []
+    unread: dict[str, set[str]] = {}
+    for task in tasks:
+        if task.id not in told and task.unread:
+            unread.setdefault(task.unread, set()).add(task.node_name or task.node_id)
+    if unread:
+        by_node = sorted((sorted(nodes), reason) for reason, nodes in unread.items())
+        evidence.append("node engines not read: " + ", ".join(
+            f"{', '.join(nodes)} ({reason})" for nodes, reason in by_node))
+    if mixed:
+        only_ids = sorted({task.node_name or task.node_id for task in tasks
+                           if task.id in told and not told[task.id].pinnable})
+        evidence.append(f"only a local image id on {', '.join(only_ids)}, a registry digest elsewhere: "
+                        "not comparable")
+    return "; ".join(evidence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,13 +187,17 @@ def runtime_verdicts(placement: Placement, service: Service,
     if service.rollout.active:
         return
     tasks = running_tasks(service)
+    drifted: set[str] = set()
     for drift in find_drift(service, advice, tasks):
+        drifted.add(reference_key(drift.reference))
         yield "image-drift", advice.image_drift(service, drift), drift.container
     for container in service.containers:
-        if _unpinned(container, tasks):
+        evidence = _cannot_tell(container, tasks, drifted)
+        if evidence is not None:
             verdict = advice.unpinned_image(service, container)
             if verdict is not None:
-                yield "image-drift", verdict, container.name
+                yield "image-drift", replace(verdict, why=f"{verdict.why}; {evidence}") if evidence else verdict, \
+                    container.name
     spread = find_spread(placement, service, tasks)
     if spread is not None:
         verdict = advice.single_zone(service, spread, placement.zone_key)

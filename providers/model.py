@@ -377,6 +377,9 @@ class Task:
     # What its containers run, where the orchestrator says (Kubernetes imageID, ECS imageDigest, a Swarm
     # spec's pinned digest or a node engine's answer); () = not known. Usually one entry.
     images: tuple[RunningImage, ...] = ()
+    # Why the node's engine could not say what the task runs ("worker-2: no such socket ..."), when the doctor's
+    # slow look (Swarm node_engine) asked and failed; "" when not asked or answered.
+    unread: str = ""
 
 
 @dataclass(frozen=True, slots=True)

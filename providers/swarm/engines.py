@@ -22,8 +22,11 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from pilothouse.providers.completeness import reason_of
+from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.model import RunningImage, Task
 from pilothouse.providers.swarm.client import API_TIMEOUT_S, new_client, resolve_endpoint
+from pilothouse.providers.swarm.errors import translate_error
 from pilothouse.providers.swarm.raw import Raw, as_dict, as_list, as_str
 from pilothouse.providers.swarm.spec import display_image
 
@@ -66,6 +69,8 @@ class EngineImages:
 
     def __init__(self) -> None:
         self._known: dict[str, RunningImage] = {}
+        # task id -> why its node's engine could not be read on the last look (shown by the weaker finding).
+        self._unread: dict[str, str] = {}
 
     def look(self, template: str, tasks: Iterable[Any], nodes: Iterable[Any], deadline: float) -> None:
         """Ask each node's engine about the running containers of unpinned tasks not yet known, by `deadline`."""
@@ -79,26 +84,37 @@ class EngineImages:
             by_node.setdefault(as_str(task.get("NodeID")), []).append((task_id, container, image))
             wanted += 1
         described = {as_str(as_dict(node).get("ID")): as_dict(node) for node in nodes}
+        self._unread = {}
         for node_id, containers in by_node.items():
             node = described.get(node_id, {})
             hostname = as_str(as_dict(node.get("Description")).get("Hostname"))
             address = as_str(as_dict(node.get("Status")).get("Addr"))
             url = engine_url(template, hostname, address)
             left = deadline - time.monotonic()
-            if not url or left < MIN_LEFT_S:
-                continue
-            self._ask(url, containers, min(float(API_TIMEOUT_S), left))
+            if not url:
+                self._note_unread(containers, "node_engine needs the node's hostname or address; it has none")
+            elif left < MIN_LEFT_S:
+                self._note_unread(containers, "the doctor's look ran out of time")
+            else:
+                self._ask(url, containers, min(float(API_TIMEOUT_S), left))
+
+    def _note_unread(self, containers: list[tuple[str, str, str]], reason: str) -> None:
+        for task_id, _container, _image in containers:
+            if task_id not in self._known:
+                self._unread[task_id] = reason
 
     def forget_except(self, task_ids: Iterable[str]) -> None:
         """Tasks no longer listed are forgotten: the cache holds the tasks of one fleet, not its history."""
         listed = set(task_ids)
         self._known = {task_id: image for task_id, image in self._known.items() if task_id in listed}
+        self._unread = {task_id: reason for task_id, reason in self._unread.items() if task_id in listed}
 
     def _ask(self, url: str, containers: list[tuple[str, str, str]], timeout: float) -> None:
         try:
             client = new_client(resolve_endpoint(url, os.environ), timeout=max(1, int(timeout)))
-        except Exception as error:  # an engine we cannot reach leaves its tasks to the weaker finding
+        except Exception as error:  # an engine we cannot reach leaves its tasks to the weaker finding, which says so
             log.warning("node engine %s: %s", url, error)
+            self._note_unread(containers, _reason(error, url))
             return
         try:
             repo_digests: dict[str, list[str]] = {}
@@ -108,6 +124,7 @@ class EngineImages:
                     self._known[task_id] = known
         except Exception as error:
             log.warning("node engine %s: %s", url, error)
+            self._note_unread(containers, _reason(error, url))
         finally:
             client.close()
 
@@ -131,6 +148,17 @@ class EngineImages:
             known = self._known.get(task.id)
             if known is not None:
                 task.images = (known,)
+            else:
+                task.unread = self._unread.get(task.id, "")
 
     def known(self) -> Mapping[str, RunningImage]:
         return self._known
+
+    def unread(self) -> Mapping[str, str]:
+        return self._unread
+
+
+def _reason(error: Exception, url: str) -> str:
+    """One short line, in the words every gap uses (completeness.reason_of): "nothing answers at unix://..."."""
+    typed = error if isinstance(error, ProviderError) else translate_error(error, url)
+    return reason_of(typed, "the engine")

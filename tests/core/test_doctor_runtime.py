@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,7 @@ from pilothouse.providers.model import (
     Task,
     TaskState,
 )
+from pilothouse.providers.swarm.engines import EngineImages
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64
@@ -215,3 +218,101 @@ def test_a_tie_does_not_pretend_one_digest_is_the_majority() -> None:
     kind = ClusterKind.KUBERNETES
     (finding,) = examine_one(kind, tasks(kind, ["n0", "n1"], [A, B]), nodes("a", "b"))
     assert finding.fix.startswith("pin one digest (here one of them: choose the one you mean), and every pod runs it: ")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_references_group_normalised_and_findings_show_them_as_written(kind: ClusterKind) -> None:
+    written = ["nginx", "docker.io/library/nginx", "index.docker.io/library/nginx:latest"]
+    made = [tasks(kind, [f"n{i}"], [digest], reference=reference)[0]
+            for i, (reference, digest) in enumerate(zip(written, [A, B, B], strict=True))]
+    for index, task in enumerate(made):  # one task each, named as the orchestrator names them
+        task.id, task.slot = TASK_IDS[kind][index], index + 1
+    (finding,) = examine_one(kind, tuple(made), nodes("a", "b", "c"), container=ContainerSpec("app", "nginx"))
+    assert finding.why.startswith("docker.io/library/nginx runs as 2 different images: sha256:bbbbbbbbbbbb on 2 ")
+    # The same digest under three spellings is one image: nothing to find.
+    same = [tasks(kind, [f"n{i}"], [A], reference=reference)[0] for i, reference in enumerate(written)]
+    for index, task in enumerate(same):
+        task.id = TASK_IDS[kind][index]
+    assert examine_one(kind, tuple(same), nodes("a", "b", "c"), container=ContainerSpec("app", "nginx")) == []
+    # A tag is part of the reference: nginx:1.25 beside nginx (:latest) is two versions, not drift.
+    other = (*tasks(kind, ["n0"], [A], reference="nginx"), *tasks(kind, ["n1"], [B], reference="nginx:1.25")[:1])
+    other[1].id = TASK_IDS[kind][1]
+    assert examine_one(kind, other, nodes("a", "b")) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_registry_digest_and_an_engine_id_are_not_compared(kind: ClusterKind) -> None:
+    # One node pulled the tag (a repository digest), another holds it as a local image (only an engine id):
+    # these are different words for what may be one image, not two images.
+    mixed = tasks(kind, ["n0", "n1", "n2"], [A, "id:" + B, A])
+    assert examine_one(kind, mixed, nodes("a", "b", "c")) == []
+    # Like with like still finds drift: two digests, whatever the engine ids say.
+    drifting = tasks(kind, ["n0", "n1", "n2"], [A, "id:" + A, B])
+    (finding,) = examine_one(kind, drifting, nodes("a", "b", "c"))
+    assert "sha256:aaaaaaaaaaaa on 1" in finding.why and "sha256:bbbbbbbbbbbb on 1" in finding.why
+    assert " 2 different images" in finding.why
+    ids = tasks(kind, ["n0", "n1", "n2"], ["id:" + A, "id:" + B, A])
+    (finding,) = examine_one(kind, ids, nodes("a", "b", "c"))
+    assert " 2 different images" in finding.why and "on 1 " in finding.why
+    if kind is ClusterKind.SWARM:
+        assert finding.fix.endswith("@sha256:DIGEST shop_web"), "an engine id cannot be pulled by"
+
+
+def test_a_swarm_tag_seen_in_words_that_cannot_be_compared_is_the_weaker_finding_saying_so() -> None:
+    kind = ClusterKind.SWARM
+    unpinned = ContainerSpec("shop_web", "shop/app:1.2", image_pinned=False)
+    (finding,) = examine_one(kind, tasks(kind, ["n0", "n1"], [A, "id:" + B]), nodes("", ""), container=unpinned)
+    assert (finding.rule, finding.severity) == ("image-drift", "low")
+    assert finding.why.endswith("nodes may run different images; only a local image id on node-1, a registry "
+                                "digest elsewhere: not comparable")
+
+
+def test_node_engines_not_read_are_named_with_why_in_the_weaker_finding() -> None:
+    kind = ClusterKind.SWARM
+    unpinned = ContainerSpec("shop_web", "shop/app:1.2", image_pinned=False)
+    made = tasks(kind, ["n0", "n1", "n2"], [A, A, A])
+    made[1].images = ()
+    made[1].unread = "nothing answers at unix:///e/node-1.sock (connection refused or no such socket)"
+    made[2].images, made[2].unread = (), "the doctor's look ran out of time"
+    (finding,) = examine_one(kind, made, nodes("", "", ""), container=unpinned)
+    assert (finding.rule, finding.severity) == ("image-drift", "low")
+    assert finding.why.endswith(
+        "nodes may run different images; node engines not read: node-1 (nothing answers at unix:///e/node-1.sock "
+        "(connection refused or no such socket)), node-2 (the doctor's look ran out of time)")
+    assert "\n" not in finding.why
+    # Every engine answered and agreed: nothing; one task not asked at all (no reason): the weaker finding, bare.
+    assert examine_one(kind, tasks(kind, ["n0", "n1"], [A, A]), nodes("", ""), container=unpinned) == []
+    quiet = tasks(kind, ["n0", "n1"], [A, A])
+    quiet[1].images = ()
+    (bare,) = examine_one(kind, quiet, nodes("", ""), container=unpinned)
+    assert bare.why.endswith("nodes may run different images")
+
+
+def test_an_engine_the_look_cannot_reach_is_named_by_the_finding(tmp_path: Path) -> None:
+    """The Swarm look itself (engines.py), against a socket path that does not exist: no engine, no stub."""
+    raw_tasks = [{"ID": task_id, "NodeID": node, "DesiredState": "running",
+                  "Spec": {"ContainerSpec": {"Image": "shop/app:1.2"}},
+                  "Status": {"State": "running", "ContainerStatus": {"ContainerID": "c" * 64}}}
+                 for task_id, node in (("t0", "n0"), ("t1", "n1"))]
+    raw_nodes = [{"ID": "n0", "Description": {"Hostname": "node-0"}, "Status": {"Addr": "10.0.0.1"}},
+                 {"ID": "n1", "Description": {}, "Status": {"Addr": "10.0.0.2"}}]
+    engines = EngineImages()
+    engines.look(f"unix://{tmp_path}/missing/{{node}}.sock", raw_tasks, raw_nodes, time.monotonic() + 5)
+    assert engines.known() == {}
+    assert engines.unread() == {
+        "t0": f"nothing answers at unix://{tmp_path}/missing/node-0.sock (connection refused or no such socket)",
+        "t1": "node_engine needs the node's hostname or address; it has none"}
+    made = [Task(id=f"t{i}", service_id="s1", slot=i + 1, node_id=f"n{i}", node_name=f"node-{i}",
+                 state=TaskState.RUNNING) for i in range(2)]
+    engines.apply(made)
+    unpinned = ContainerSpec("shop_web", "shop/app:1.2", image_pinned=False)
+    (finding,) = examine_one(ClusterKind.SWARM, tuple(made), nodes("", ""), container=unpinned)
+    assert finding.why.endswith(f"node engines not read: node-0 (nothing answers at unix://{tmp_path}/missing/"
+                                "node-0.sock (connection refused or no such socket)), node-1 (node_engine needs "
+                                "the node's hostname or address; it has none)")
+    # Out of time, an engine is not asked at all, and the finding says so; forgotten with its task.
+    late = EngineImages()
+    late.look(f"unix://{tmp_path}/missing/{{node}}.sock", raw_tasks[:1], raw_nodes, time.monotonic())
+    assert late.unread() == {"t0": "the doctor's look ran out of time"}
+    late.forget_except([])
+    assert late.unread() == {}

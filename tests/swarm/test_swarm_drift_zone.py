@@ -3,7 +3,8 @@
 - A tag the manager did not resolve (`docker service create --no-resolve-image`) on tasks of two nodes is the
   weaker image-drift finding (each node pulls the tag itself); held to one node it is not.
 - With `node_engine`, the doctor asks each node's engine what the tasks' containers run: one tag holding two
-  different images on two workers is the image-drift finding, naming both image ids and which task runs which.
+  different images on two workers is the image-drift finding, naming both image ids and which task runs which;
+  an engine it cannot reach leaves the weaker finding, which names that node and why.
 - With `zone_label` naming a node label, replicas all on nodes of one zone are a single-zone finding, and
   replicas all on one node (held there by a role constraint, not a node pin) a stronger one; the Swarm fixes
   run as pasted and change the service spec.
@@ -151,10 +152,27 @@ def test_node_engines_tell_which_task_runs_which_image(
     assert finding["fix"].endswith(f"docker service update --image {drifting_tag}@sha256:DIGEST {name}")
 
 
-def test_an_engine_out_of_reach_leaves_the_weaker_finding(
-        swarm: SwarmInfo, services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_engine_out_of_reach_leaves_the_weaker_finding_naming_it(
+        swarm: SwarmInfo, services: Services, engines: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     name = services.create("--replicas", "2", "--replicas-max-per-node", "1", "--constraint", "node.role==worker")
-    running_nodes(swarm, name, 2)
-    config = write_config(tmp_path / "config.toml", swarm.manager,
-                          extra=f'node_engine = "unix://{tmp_path}/missing/{{node}}.sock"\n')
-    assert [(f["rule"], f["severity"]) for f in doctor(capsys, config, name)] == [("image-drift", "low")]
+    assert running_nodes(swarm, name, 2) == set(swarm.workers)
+    first, second = sorted(swarm.workers)
+    # The second worker's engine socket does not exist: its task cannot be told, the first's can.
+    folder = engines.removeprefix("unix://").rsplit("/", 1)[0]
+    (Path(folder) / f"{second}.sock").unlink()
+    config = write_config(tmp_path / "config.toml", swarm.manager, extra=f'node_engine = "{engines}"\n')
+    (finding,) = doctor(capsys, config, name)
+    assert (finding["rule"], finding["severity"]) == ("image-drift", "low")
+    assert finding["why"].endswith(f"; node engines not read: {second} (nothing answers at unix://{folder}/"
+                                   f"{second}.sock (connection refused or no such socket))")
+    assert first not in finding["why"]
+    # No engine at all: every node named, on one line.
+    gone = write_config(tmp_path / "gone.toml", swarm.manager,
+                        extra=f'node_engine = "unix://{tmp_path}/missing/{{node}}.sock"\n')
+    (finding,) = doctor(capsys, gone, name)
+    assert (finding["rule"], finding["severity"]) == ("image-drift", "low")
+    assert "\n" not in finding["why"]
+    assert finding["why"].count("nothing answers at") == 2
+    assert f"node engines not read: {first} (nothing answers at unix://{tmp_path}/missing/{first}.sock" in (
+        finding["why"])
