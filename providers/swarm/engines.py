@@ -11,7 +11,9 @@ again, whole (a snapshot keeps them compacted, without container ids), then asks
 the look's deadline (each engine's timeout shrinks to what is left), at most MAX_CONTAINERS containers a
 look, and only tasks of services whose spec leaves the tag unpinned (a pinned digest is what every node
 runs). Answers are kept per task (a task's container never changes image) and shown by every later snapshot
-at no cost.
+at no cost. A task the look could not tell (its engine unreachable, no hostname or address for the template,
+out of time, beyond the bound) keeps why, in the words of completeness.reason_of, until the next look
+(Task.unread): the weaker finding names those nodes instead of falling back to it in silence.
 """
 
 from __future__ import annotations
@@ -76,15 +78,20 @@ class EngineImages:
         """Ask each node's engine about the running containers of unpinned tasks not yet known, by `deadline`."""
         listed = [as_dict(task) for task in tasks]
         by_node: dict[str, list[tuple[str, str, str]]] = {}
+        beyond: list[tuple[str, str, str]] = []
         wanted = 0
         for task in listed:
             task_id, image, container = as_str(task.get("ID")), _unpinned_image(task), _running_container(task)
-            if not image or not container or task_id in self._known or wanted >= MAX_CONTAINERS:
+            if not image or not container or task_id in self._known:
+                continue
+            if wanted >= MAX_CONTAINERS:
+                beyond.append((task_id, container, image))
                 continue
             by_node.setdefault(as_str(task.get("NodeID")), []).append((task_id, container, image))
             wanted += 1
         described = {as_str(as_dict(node).get("ID")): as_dict(node) for node in nodes}
         self._unread = {}
+        self._note_unread(beyond, f"not asked: a look reads at most {MAX_CONTAINERS} containers")
         for node_id, containers in by_node.items():
             node = described.get(node_id, {})
             hostname = as_str(as_dict(node.get("Description")).get("Hostname"))

@@ -26,6 +26,7 @@ from pilothouse.providers.model import (
     Task,
     TaskState,
 )
+from pilothouse.providers.swarm import engines as engines_module
 from pilothouse.providers.swarm.engines import EngineImages
 
 A = "sha256:" + "a" * 64
@@ -316,3 +317,10 @@ def test_an_engine_the_look_cannot_reach_is_named_by_the_finding(tmp_path: Path)
     assert late.unread() == {"t0": "the doctor's look ran out of time"}
     late.forget_except([])
     assert late.unread() == {}
+    # Beyond the look's bound, a task is not asked, and says why.
+    bound = EngineImages()
+    many = [{**raw_tasks[0], "ID": f"t{index}"} for index in range(engines_module.MAX_CONTAINERS + 1)]
+    bound.look(f"unix://{tmp_path}/missing/{{node}}.sock", many, raw_nodes, time.monotonic())
+    assert bound.unread()[f"t{engines_module.MAX_CONTAINERS}"] == (
+        f"not asked: a look reads at most {engines_module.MAX_CONTAINERS} containers")
+    assert bound.unread()["t0"] == "the doctor's look ran out of time"
