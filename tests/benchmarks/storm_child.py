@@ -83,6 +83,13 @@ class Probe:
         self.expected: dict[str, Any] | None = None
         self.converged: dict[str, float] | None = None
         self.lock = threading.Lock()
+        # STORM_PROFILE=DIR: the UI thread profiled (cProfile) from each key's sending to its frame, one
+        # profile per key written to DIR/KEY.prof: where a key's latency goes.
+        self.profilers: dict[str, Any] = {}
+        if os.environ.get("STORM_PROFILE"):
+            import cProfile
+
+            self.profilers = {key: cProfile.Profile() for key in set(KEYS)}
 
     # -- hooks --------------------------------------------------------------------------------
 
@@ -150,12 +157,17 @@ class Probe:
             self.pending = (key, sent, self.effect(key))
             event = events.Key(key, None)
             event.set_sender(app)
+            profiler = self.profilers.get(key)
+            if profiler is not None:
+                profiler.enable()
             app._driver.send_message(event)  # the path the terminal driver's input thread uses
             try:
                 await asyncio.wait_for(self.done.wait(), KEY_TIMEOUT_S)
             except TimeoutError:
                 self.timeouts.append((sent, key))
                 self.pending = None
+            if profiler is not None:
+                profiler.disable()
             await asyncio.sleep(KEY_GAP_S)
 
     # -- samples ------------------------------------------------------------------------------
@@ -272,6 +284,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "applied": probe.applied, "thread_cpu_start": thread_cpu_start, "thread_cpu_end": thread_cpu(),
             "frames": probe.frames, "mismatch_at_end": probe.mismatch() if probe.expected else "no expectation",
         }
+        for key, profiler in probe.profilers.items():
+            profiler.dump_stats(str(Path(os.environ["STORM_PROFILE"], f"{key}.prof")))
         app.exit()
     return result
 

@@ -169,6 +169,22 @@ async def test_footer_fits_the_fleet_keys_in_80_columns(tmp_path: Path, size: tu
                          what=f"every fleet key in the footer at {size}")
 
 
+async def test_returning_to_the_fleet_keeps_its_footer_when_its_keys_are_the_same(tmp_path: Path) -> None:
+    """Textual recomposes a footer (a widget per key) on every refresh of the bindings; back on the fleet with the
+    same keys offered, the footer's widgets are the ones already there (an event storm's escape paid 40 ms)."""
+    async with running_app(tmp_path, size=WIDE) as (app, pilot):
+        footer = app.screen.query_one(KeyFooter)
+        await wait_until(pilot, lambda: "⏎ Open" in screen_text(app).splitlines()[-1], what="the fleet's footer")
+        keys = list(footer.children)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen), what="service screen")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen), what="the fleet again")
+        await pilot.pause()
+        assert "⏎ Open" in screen_text(app).splitlines()[-1]
+        assert list(footer.children) == keys and all(a is b for a, b in zip(footer.children, keys, strict=True))
+
+
 async def test_help_lists_keys(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot):
         await pilot.press("question_mark")
