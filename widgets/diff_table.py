@@ -142,7 +142,8 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
         keep = self.cursor_key
         column_keys = [ColumnKey(column.key) for column in self.table_columns]
         wanted: dict[str, tuple[Cell, ...]] = {key: tuple(cells) for key, cells in rows}
-        resort = changed = False
+        resort = False
+        changed: set[RowKey] = set()
         with self.app.batch_update():
             for key in [key for key in self._cells if key not in wanted]:
                 self.remove_row(key)
@@ -155,23 +156,40 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
                 elif old != cells:
                     # PRIVATE_TEXTUAL_ALLOWED (tests/core/test_contracts.py): update_cell refreshes per cell, 8x
                     # the cost when a storm changes thousands; tests/ui/test_diff_table.py pins the behaviour.
-                    row = self._data[RowKey(key)]
+                    row_key = RowKey(key)
+                    row = self._data[row_key]
                     for index, (before, after) in enumerate(zip(old, cells, strict=True)):
                         if before != after:
                             # DataTable.update_cell's write without its refresh() per cell: under an event storm
                             # thousands of cells change per refresh, and one refresh repaints them all.
                             row[column_keys[index]] = after
-                            changed = True
+                            changed.add(row_key)
                             if index == self.sort_column:
                                 resort = True
                 self._cells[key] = cells
-            if changed:
-                self._update_count += 1  # DataTable's row render cache is keyed by it
-                self.refresh()
             if resort:
-                self._apply_sort()
+                changed |= self._apply_sort()
+            if changed:
+                self._forget_rows(changed)
             if keep is not None and keep in self._cells:
                 self.move_to_key(keep)
+
+    def _forget_rows(self, keys: set[RowKey]) -> None:
+        """Repaint these rows only. DataTable renders each cell through Rich (about 0.3 ms) and caches it keyed by
+        a counter that any change bumps, so one changed cell had every visible cell rendered again (a third of the
+        UI thread under an event storm). Cells and row renders are cached by row key: only the given rows' are
+        dropped; the caches kept by position (lines, order, offsets) are cheap to rebuild and cleared."""
+        # LRUCaches, not dicts: keys() is their only iteration.
+        cells = self._cell_render_cache
+        for cell_key in [cell_key for cell_key in cells.keys() if cell_key[0] in keys]:  # noqa: SIM118
+            cells.discard(cell_key)
+        rows = self._row_render_cache
+        for row_key in [row_key for row_key in rows.keys() if row_key[0] in keys]:  # noqa: SIM118
+            rows.discard(row_key)
+        for positional in (self._line_cache, self._row_renderable_cache, self._ordered_row_cache,
+                           self._offset_cache):
+            positional.clear()
+        self.refresh()
 
     def sort_description(self) -> str:
         """How the rows are sorted, in words ("" when by the default order)."""
@@ -188,6 +206,8 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
         for index, table_column in enumerate(self.ordered_columns):
             table_column.label = self._label(index)
         self._apply_sort()
+        self._update_count += 1  # the header's sort marker moved too: everything is drawn again
+        self.refresh()
         if keep is not None:
             self.move_to_key(keep)
         # After the cursor's own scrolling has run: a "worst first" sort must show its first rows whenever
@@ -199,10 +219,17 @@ class DiffTable(DataTable[Cell], inherit_bindings=False):
         if self.cursor_row < visible_rows:
             self.scroll_to(y=0, animate=False)
 
-    def _apply_sort(self) -> None:
+    def _apply_sort(self) -> set[RowKey]:
+        """Sort; the rows that moved (their cached renders carry their old position: the zebra stripe, the
+        row a click lands on), for _forget_rows. DataTable.sort drops every cached render; the counter it bumps
+        is put back and the caller forgets the moved rows instead."""
         column = self.sort_column
+        before = {key: self._row_locations.get(key) for key in self._data}
+        count = self._update_count
         if column is None:
             # Default order: the first column's sort value, which screens make a full natural key.
             self.sort(key=lambda row: row[0].sort)
-            return
-        self.sort(key=lambda row: (row[column].sort, row[0].sort), reverse=self.sort_reverse)
+        else:
+            self.sort(key=lambda row: (row[column].sort, row[0].sort), reverse=self.sort_reverse)
+        self._update_count = count
+        return {key for key, index in before.items() if self._row_locations.get(key) != index}

@@ -29,11 +29,11 @@ class KeyFooter(Footer):
         # Textual recomposes the footer (a widget per key, each styled anew: 20-60 ms) whenever a screen's
         # bindings are refreshed: on every return to a screen, on focus changes, on every snapshot that calls
         # refresh_bindings. Mostly nothing it shows has changed.
-        if not self._bindings_ready or not self.is_attached:
+        if not self.is_attached:
             await super().recompose()
             return
         offered = self._offered()
-        if offered == self._shown and self.children:
+        if offered == self._shown and self.children:  # children: composed once its bindings were ready
             return
         self._shown = offered
         await super().recompose()

@@ -22,6 +22,7 @@ from typing import Any
 
 from pilothouse.providers.errors import ProviderError
 from pilothouse.providers.kubernetes.autoscalers import attach as attach_autoscalers
+from pilothouse.providers.kubernetes.memo import MappingMemo
 from pilothouse.providers.kubernetes.objects import (
     CONTROLLER_REVISION_HASH,
     CONTROLLER_REVISIONS,
@@ -470,10 +471,20 @@ def event_owner_ref(
     return ref_of_object.get((namespace, "Deployment", head.rpartition("-")[0])) if "-" in head else None
 
 
+def _owner_key(obj: Obj) -> tuple[str, str, str]:
+    """Who controls obj: (namespace, owner kind, owner name)."""
+    ref = controller_owner(obj)
+    return _str(meta_of(obj).get("namespace")), _str(ref.get("kind")), _str(ref.get("name"))
+
+
 def build_cluster(
     name: str, objects: Mapping[str, list[Obj]], *, now: datetime | None = None, max_events: int = 1000,
+    memo: MappingMemo | None = None,
 ) -> Cluster:
-    """The whole cluster from cached objects (keys: resource plurals). Pure: no I/O."""
+    """The whole cluster from cached objects (keys: resource plurals). Pure: no I/O. With `memo` (the same one
+    each snapshot), workloads none of whose objects changed since the last call are not mapped again."""
+    memo = memo if memo is not None else MappingMemo()
+    memo.begin(objects.get(PERSISTENT_VOLUME_CLAIMS.resource, []))
     workloads = [(kind, obj) for kind, k in WORKLOAD_KINDS.items() for obj in objects.get(k.resource, [])]
     # Deployment keeps the plain ref on a namespace/name clash; other kinds then carry theirs.
     taken: set[tuple[str, str]] = set()
@@ -486,8 +497,7 @@ def build_cluster(
 
     # Who owns what, by (namespace, owner kind, owner name).
     def owner_key(obj: Obj) -> tuple[str, str, str]:
-        ref = controller_owner(obj)
-        return _str(meta_of(obj).get("namespace")), _str(ref.get("kind")), _str(ref.get("name"))
+        return memo.owner(obj, _owner_key)
 
     replicasets_by_owner: dict[tuple[str, str, str], list[Obj]] = {}
     deployment_of_rs: dict[tuple[str, str], str] = {}
@@ -519,7 +529,12 @@ def build_cluster(
         history = [h for h in (replicasets_by_owner if kind == "deployment" else revisions_by_owner).get(owner, [])
                    if owned_by(h, obj, OWNER_KIND[kind])]
         ref = refs[(kind, namespace, wname)]
-        service = map_workload(kind, obj, pods_by_owner.get(owner, []), history, ref, now, claims)
+        pods = pods_by_owner.get(owner, [])
+        inputs = (obj, *pods, *history)
+        service = memo.reuse((kind, namespace, wname), inputs, ref)
+        if service is None:
+            service = memo.keep((kind, namespace, wname), inputs, ref,
+                                map_workload(kind, obj, pods, history, ref, now, claims))
         services.append(service)
         ref_of_object[(namespace, OWNER_KIND[kind], wname)] = ref
         for item in history:
@@ -541,6 +556,7 @@ def build_cluster(
         if event_ref is not None:
             events.append(map_event(item, name, event_ref))
     events.sort(key=lambda event: event.time)
+    memo.end()
     return Cluster(
         name=name, kind=ClusterKind.KUBERNETES,
         nodes=tuple(sorted((map_node(n) for n in objects.get(NODES.resource, [])), key=lambda n: n.name)),

@@ -43,6 +43,7 @@ from pilothouse.providers.kubernetes.gaps import gap_of, mark_services
 from pilothouse.providers.kubernetes.inspect import inspect as inspect_object
 from pilothouse.providers.kubernetes.logs import log_target, pod_log_streams
 from pilothouse.providers.kubernetes.mapping import build_cluster
+from pilothouse.providers.kubernetes.memo import MappingMemo
 from pilothouse.providers.kubernetes.networks import build_networks
 from pilothouse.providers.kubernetes.objects import (
     ENDPOINT_SLICES,
@@ -93,6 +94,9 @@ class KubernetesProvider(Provider):
         self.backoff_initial_s = 0.5
         self.backoff_max_s = 30.0
         self.forbidden_retry_s = 60.0
+        # What the last snapshot mapped: the next maps again only the workloads whose objects changed.
+        self._memo = MappingMemo()
+        self._memo_lock = threading.Lock()
         # A drain retries evictions a PodDisruptionBudget refuses this often (kubectl: 5 s), until its deadline.
         self.drain_retry_s = 5.0
         timeout = config.options.get("drain_timeout", DRAIN_TIMEOUT_S)
@@ -218,7 +222,9 @@ class KubernetesProvider(Provider):
         objects: dict[str, list[Obj]] = {}
         for reflector in reflectors:
             objects.setdefault(reflector.kind.resource, []).extend(reflector.snapshot_items())
-        cluster = build_cluster(self.name, objects, now=datetime.now(UTC), max_events=self.max_events)
+        with self._memo_lock:  # a refresher and a one-off snapshot (an action's) may overlap
+            cluster = build_cluster(self.name, objects, now=datetime.now(UTC), max_events=self.max_events,
+                                    memo=self._memo)
         cluster.endpoint = self.endpoint
         cluster.forbidden = tuple(r.label for r in reflectors if r.forbidden)
         cluster.missing = tuple(gap for gap in map(gap_of, reflectors) if gap is not None)

@@ -189,11 +189,18 @@ PRIVATE_TEXTUAL_ALLOWED = {
     ("tests/benchmarks/storm_child.py", "_driver"): "keys enter where the terminal driver's input thread puts them",
     ("tests/benchmarks/storm_child.py", "_message_queue"): "queue lengths are what the storm benchmark bounds",
     ("tests/benchmarks/storm_child.py", "_exit"): "os._exit, not Textual's: the name only collides",
+    ("tests/ui/test_diff_table.py", "_cell_render_cache"): "which rows DiffTable leaves to be rendered again",
+    **{("widgets/diff_table.py", name): "one changed cell made DataTable render every visible cell again"
+       for name in ("_cell_render_cache", "_row_render_cache", "_line_cache", "_row_renderable_cache",
+                    "_ordered_row_cache", "_offset_cache", "_row_locations")},
 }
 # Our Textual subclasses' writes to their bases' private members, each with its reason at the use.
 SUBCLASS_PRIVATE_ALLOWED = {
     ("pilothouse.widgets.diff_table.DiffTable", "_data"): "cells written without update_cell's refresh per cell",
     ("pilothouse.widgets.diff_table.DiffTable", "_update_count"): "DataTable's row render cache is keyed by it",
+    **{("pilothouse.widgets.diff_table.DiffTable", name): "only the changed and moved rows' renders are dropped"
+       for name in ("_cell_render_cache", "_row_render_cache", "_line_cache", "_row_renderable_cache",
+                    "_ordered_row_cache", "_offset_cache", "_row_locations")},
 }
 SCANNED = ("console", "widgets", "providers", "pilothouse", "tests", "screenshots")
 
