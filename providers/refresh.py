@@ -25,11 +25,11 @@ DEFAULT_INTERVAL_S = 2.0
 MAX_INTERVAL_S = 3600.0  # threading waits overflow on huge timeouts (1e308)
 # A burst of watch events (a rolling update emits dozens) becomes one refresh.
 COALESCE_S = 0.05
-# Under a storm of watch events (hundreds of pod changes a second), the next snapshot waits at least as long as
-# the CPU the last one took (at most MAX_SPACING_S): the refresher's thread is then busy half the time at most,
-# and the UI thread, which shares the interpreter with it, keeps answering keys. A change still shows within
-# one snapshot after it.
-STORM_SPACING = 1.0
+# Under a storm of watch events (hundreds of pod changes a second), the next snapshot waits at least three times
+# the CPU the last one took (at most MAX_SPACING_S): the refresher's thread is then busy a quarter of the time at
+# most, and the UI thread, which shares the interpreter with it and draws each snapshot, keeps answering keys
+# (tests/benchmarks/RESULTS.md, the event storm). A change still shows within one snapshot after it.
+STORM_SPACING = 3.0
 MAX_SPACING_S = 2.0
 
 
