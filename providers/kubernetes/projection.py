@@ -22,7 +22,7 @@ from pilothouse.providers.kubernetes.objects import EVENTS, PODS, Kind, Obj
 
 _intern = sys.intern
 # The pod conditions the mapping reads (Ready for health, PodScheduled for why a pod is pending).
-_POD_CONDITIONS = ("Ready", "PodScheduled")
+POD_CONDITIONS = ("Ready", "PodScheduled")
 _CONDITION_FIELDS = ("type", "status", "reason", "message", "lastTransitionTime")
 _META_FIELDS = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp")
 _OWNER_FIELDS = ("kind", "name", "uid", "controller")
@@ -30,17 +30,17 @@ _EVENT_FIELDS = ("reason", "message", "type", "count", "lastTimestamp", "eventTi
 _EVENT_INVOLVED_FIELDS = ("kind", "namespace", "name")
 
 
-def _shared(value: Any) -> Any:
+def shared(value: Any) -> Any:
     """`value`, interned when it is a string of the size of an image reference with its digest (what every
     replica repeats); longer ones are messages, which rarely repeat."""
     return _intern(value) if type(value) is str and len(value) <= 200 else value
 
 
-def _pick(source: Any, fields: tuple[str, ...], shared: bool = False) -> Obj:
+def _pick(source: Any, fields: tuple[str, ...], interned: bool = False) -> Obj:
     if not isinstance(source, dict):
         return {}
-    if shared:
-        return {field: _shared(source[field]) for field in fields if field in source}
+    if interned:
+        return {field: shared(source[field]) for field in fields if field in source}
     return {field: source[field] for field in fields if field in source}
 
 
@@ -48,7 +48,7 @@ def _strings(source: Any) -> Any:
     """A str -> str map (labels) with keys and values interned; anything else as it came."""
     if not isinstance(source, dict):
         return source
-    return {_shared(key): _shared(value) for key, value in source.items()}
+    return {shared(key): shared(value) for key, value in source.items()}
 
 
 def _metadata(meta: Any, owners: bool = True) -> Obj:
@@ -56,14 +56,14 @@ def _metadata(meta: Any, owners: bool = True) -> Obj:
     if not isinstance(meta, dict):
         return kept
     if "namespace" in kept:
-        kept["namespace"] = _shared(kept["namespace"])
+        kept["namespace"] = shared(kept["namespace"])
     if "creationTimestamp" in kept:
-        kept["creationTimestamp"] = _shared(kept["creationTimestamp"])
+        kept["creationTimestamp"] = shared(kept["creationTimestamp"])
     if "labels" in meta:
         kept["labels"] = _strings(meta["labels"])
     references = meta.get("ownerReferences")
     if owners and references is not None:
-        kept["ownerReferences"] = ([_pick(ref, _OWNER_FIELDS, shared=True) if isinstance(ref, dict) else ref
+        kept["ownerReferences"] = ([_pick(ref, _OWNER_FIELDS, interned=True) if isinstance(ref, dict) else ref
                                     for ref in references] if isinstance(references, list) else references)
     return kept
 
@@ -73,7 +73,7 @@ def _container_state(state: Any) -> Any:
     containers in trouble), running emptied (only its presence is read)."""
     if not isinstance(state, dict):
         return state
-    return {_shared(phase): {} if phase == "running" else detail for phase, detail in state.items()}
+    return {shared(phase): {} if phase == "running" else detail for phase, detail in state.items()}
 
 
 def _container_statuses(statuses: Any) -> Any:
@@ -84,7 +84,7 @@ def _container_statuses(statuses: Any) -> Any:
         if not isinstance(status, dict):
             kept.append(status)
             continue
-        one = _pick(status, ("name", "restartCount", "image", "imageID"), shared=True)
+        one = _pick(status, ("name", "restartCount", "image", "imageID"), interned=True)
         for field in ("state", "lastState"):
             if field in status:
                 one[field] = _container_state(status[field])
@@ -98,22 +98,22 @@ def project_pod(obj: Obj) -> Obj:
     if isinstance(spec, dict):
         kept_spec: Obj = {}
         if "nodeName" in spec:
-            kept_spec["nodeName"] = _shared(spec["nodeName"])
+            kept_spec["nodeName"] = shared(spec["nodeName"])
         containers = spec.get("containers")
         if containers is not None:
             # The log readers need the container names, the image-drift rule the images they name; the
             # rest of the spec is the template's, mapped there.
-            kept_spec["containers"] = ([_pick(c, ("name", "image"), shared=True) if isinstance(c, dict) else c
+            kept_spec["containers"] = ([_pick(c, ("name", "image"), interned=True) if isinstance(c, dict) else c
                                         for c in containers] if isinstance(containers, list) else containers)
         kept["spec"] = kept_spec
     elif spec is not None:
         kept["spec"] = spec
     if isinstance(status, dict):
-        kept_status = _pick(status, ("phase", "reason", "message", "startTime", "podIP"), shared=True)
+        kept_status = _pick(status, ("phase", "reason", "message", "startTime", "podIP"), interned=True)
         conditions = status.get("conditions")
         if isinstance(conditions, list):
-            kept_status["conditions"] = [_pick(c, _CONDITION_FIELDS, shared=True) for c in conditions
-                                         if isinstance(c, dict) and c.get("type") in _POD_CONDITIONS]
+            kept_status["conditions"] = [_pick(c, _CONDITION_FIELDS, interned=True) for c in conditions
+                                         if isinstance(c, dict) and c.get("type") in POD_CONDITIONS]
         elif conditions is not None:
             kept_status["conditions"] = conditions
         for field in ("initContainerStatuses", "containerStatuses"):
@@ -126,10 +126,10 @@ def project_pod(obj: Obj) -> Obj:
 
 
 def project_event(obj: Obj) -> Obj:
-    kept = _pick(obj, _EVENT_FIELDS, shared=True)
+    kept = _pick(obj, _EVENT_FIELDS, interned=True)
     kept["metadata"] = _metadata(obj.get("metadata"), owners=False)
     involved = obj.get("involvedObject")
-    kept["involvedObject"] = _pick(involved, _EVENT_INVOLVED_FIELDS, shared=True) if isinstance(
+    kept["involvedObject"] = _pick(involved, _EVENT_INVOLVED_FIELDS, interned=True) if isinstance(
         involved, dict) else involved
     return kept
 

@@ -21,7 +21,6 @@ import contextlib
 import ctypes
 import functools
 import gc
-import json
 import logging
 import random
 import re
@@ -36,6 +35,7 @@ from typing import Any, Protocol
 
 from pilothouse.providers.errors import Forbidden, ProviderError
 from pilothouse.providers.kubernetes.client import Request, close_response, interrupt_response
+from pilothouse.providers.kubernetes.decoding import decode_page, decode_watch_event
 from pilothouse.providers.kubernetes.errors import translate_error
 from pilothouse.providers.kubernetes.mapping import event_time
 from pilothouse.providers.kubernetes.objects import (
@@ -45,7 +45,6 @@ from pilothouse.providers.kubernetes.objects import (
     _dict,
     _int,
     _key,
-    _list,
     _str,
     collection_path,
     meta_of,
@@ -139,12 +138,7 @@ def _peek_continue(body: bytes) -> str | None:
 def _decoded_page(kind: Kind, body: bytes, into: dict[tuple[str, str], Obj]) -> Obj:
     """A list page decoded and its items projected into `into`; the page without its items is returned."""
     with _gc_paused():
-        page = _dict(json.loads(body)) if body else {}
-        for item in _list(page.pop("items", None)):
-            if isinstance(item, dict):
-                kept = project(kind, item)
-                into[_key(kept)] = kept
-    return page
+        return decode_page(kind, body, into)
 
 
 def _discard(upcoming: Future[bytes]) -> None:
@@ -366,7 +360,7 @@ class Reflector:
                     if stop.is_set():
                         return
                     if line:
-                        self._apply(json.loads(line))
+                        self._apply(*decode_watch_event(self.kind, line))
             except (Urllib3Error, OSError) as error:
                 raise _StreamBroken() from error
         finally:
@@ -374,7 +368,8 @@ class Reflector:
             with contextlib.suppress(Exception):
                 response.release_conn()
 
-    def _apply(self, event: Obj) -> None:
+    def _apply(self, event: Obj, projected: bool = False) -> None:
+        """One watch event; `projected`: its object is already what the cache keeps (decoding.py)."""
         kind, obj = _str(event.get("type")), _dict(event.get("object"))
         if kind == "ERROR":
             code = _int(obj.get("code"))
@@ -385,7 +380,7 @@ class Reflector:
             raise ApiException(status=code, reason=_str(obj.get("message")) or "watch error")
         version = _str(meta_of(obj).get("resourceVersion"))
         if kind in ("ADDED", "MODIFIED"):
-            kept = project(self.kind, obj)
+            kept = obj if projected else project(self.kind, obj)
             with self.lock:
                 self.items[_key(kept)] = kept
                 self._trim()
