@@ -10,7 +10,8 @@ often longer than the spec. Strings that repeat across thousands of pods (label 
 namespaces, phases, timestamps) are interned, so the cache holds each once.
 
 The projection keeps the shape of the API object (same keys, same nesting), so everything reading the cache
-reads a projection as it read the whole object, with the same tolerant accessors. Pure: no I/O.
+reads a projection as it read the whole object, with the same tolerant accessors. Pure: no I/O. Pods and
+Events are mostly decoded straight into these shapes by decoding.py, whose types mirror this file: change both.
 """
 
 from __future__ import annotations
