@@ -129,7 +129,8 @@ class NodesScreen(NodeActionScreen):
             return
         self._drawn = cluster
         counts = task_counts(cluster)
-        now = datetime.now(UTC)
+        # Ages as of the snapshot, as the service screen shows them (a frozen demo stays frozen).
+        now = cluster.last_sync or datetime.now(UTC)
         nodes = ordered_nodes(cluster.nodes)
         self.query_one(DiffTable).sync(
             (node.id, node_cells(node, counts[node.id], position, now)) for position, node in enumerate(nodes))
@@ -199,7 +200,8 @@ class NodeScreen(NodeActionScreen):
         if cluster is None or cluster is self._drawn:
             return
         self._drawn = cluster
-        self.query_one("#node-body", Static).update(node_detail(cluster, self.node_id, datetime.now(UTC)))
+        self.query_one("#node-body", Static).update(node_detail(cluster, self.node_id,
+                                                                    cluster.last_sync or datetime.now(UTC)))
 
     def selected_node(self) -> tuple[str, Node] | None:
         cluster = self.state.get(self.cluster_name)

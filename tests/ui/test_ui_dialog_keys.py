@@ -99,7 +99,8 @@ async def test_task_detail_hint_names_remapped_keys(tmp_path: Path) -> None:
         screen = await open_service(app, pilot, "demo-swarm", "shop_payments")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, TaskDetailScreen), what="the task detail")
-        assert str(app.screen.query_one("#task-detail-hint", Static).render()) == "x: close · v: logs of this task"
+        assert str(app.screen.query_one("#task-detail-hint", Static).render()) == \
+            "x: close · v: logs of this task · !: a shell in it"
         await pilot.press("x")
         await wait_until(pilot, lambda: app.screen is screen, what="closed on x")
 
