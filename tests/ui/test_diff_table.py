@@ -69,3 +69,17 @@ def cached_rows(table: DiffTable) -> set[str]:
     (tests/core/test_contracts.py): what DiffTable keeps cached is the behaviour under test."""
     cache = table._cell_render_cache  # an LRUCache, not a dict: keys() is its only iteration
     return {str(key[0].value) for key in cache.keys() if key[0].value is not None}  # noqa: SIM118
+
+
+async def test_render_caches_hold_only_the_current_rows_after_many_changes() -> None:
+    # A churning table must not keep renders no lookup can hit again until the LRU evicts them: DataTable's
+    # cell cache alone holds 10,000, which grew the console by ~20 MB at 10k pods (RESULTS.md, churn).
+    app = TableApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        table = app.query_one(DiffTable)
+        for round_ in range(30):
+            table.sync((f"r{n}", (cell(f"svc-{n}"), cell(f"state-{round_}"))) for n in range(5))
+            await pilot.pause()
+            assert painted(table)[0].split()[-1] == f"state-{round_}"
+        cells = len(table._cell_render_cache)
+        assert 0 < cells <= 2 * (table.row_count + 1) * len(COLUMNS)  # this paint's cells (header included)
