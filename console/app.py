@@ -28,17 +28,8 @@ from textual.worker import Worker, WorkerState
 from pilothouse.console.key_display import effective
 from pilothouse.console.screens.audit_feed import AuditFeed
 from pilothouse.console.screens.base import FleetScreenBase
-from pilothouse.console.screens.doctor import DoctorScreen
-from pilothouse.console.screens.events import EventsScreen
 from pilothouse.console.screens.fleet import FleetScreen
-from pilothouse.console.screens.help import HelpScreen
-from pilothouse.console.screens.inspect import InspectScreen
-from pilothouse.console.screens.logs import LogScreen
-from pilothouse.console.screens.networks import NetworksScreen
-from pilothouse.console.screens.nodes import NodesScreen
 from pilothouse.console.screens.palette import FleetCommands
-from pilothouse.console.screens.placement import PlacementScreen
-from pilothouse.console.screens.service import ServiceScreen
 from pilothouse.console.screens.service_actions import ServiceActionScreen
 from pilothouse.console.state import UNKNOWN, FleetState, Unknown
 from pilothouse.providers.attention import Attention, AttentionAssessor
@@ -332,6 +323,17 @@ class PilothouseApp(App[int]):
             self.push_screen(CommandLineScreen())
 
     def action_help(self) -> None:
+        # Imported here, as navigate.py does for each screen: the screens not shown at start cost start-up time.
+        from pilothouse.console.screens.doctor import DoctorScreen
+        from pilothouse.console.screens.events import EventsScreen
+        from pilothouse.console.screens.help import HelpScreen
+        from pilothouse.console.screens.inspect import InspectScreen
+        from pilothouse.console.screens.logs import LogScreen
+        from pilothouse.console.screens.networks import NetworksScreen
+        from pilothouse.console.screens.nodes import NodesScreen
+        from pilothouse.console.screens.placement import PlacementScreen
+        from pilothouse.console.screens.service import ServiceScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         keymap = self.console_config.keymap
