@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from textual.pilot import Pilot
 from ui_support import SMALL, WIDE, cluster_of, find_service, running_app, screen_text, wait_until
 
-from pilothouse.console.app import ClusterUpdated, PilothouseApp
+from pilothouse.console.app import ClusterUpdated, PilothouseApp, SnapshotWaiting
 from pilothouse.console.screens.fleet import FleetScreen, row_key
 from pilothouse.console.screens.placement import PlacementScreen
 from pilothouse.console.screens.service import ServiceScreen
@@ -215,11 +216,11 @@ async def test_snapshots_handed_over_faster_than_applied_wait_once_and_the_newes
             original(snapshot, *args, **kwargs)
 
         app.state.update = counting_update  # type: ignore[method-assign, assignment]
-        posted: list[ClusterUpdated] = []
+        posted: list[SnapshotWaiting] = []
         post = app.post_message
 
         def counting_post(message: Any) -> bool:
-            if isinstance(message, ClusterUpdated):
+            if isinstance(message, SnapshotWaiting):
                 posted.append(message)
             return post(message)
 
@@ -234,3 +235,6 @@ async def test_snapshots_handed_over_faster_than_applied_wait_once_and_the_newes
         await pilot.pause()
         assert len(posted) == 1
         assert applied == [5]
+        # Nothing keeps a superseded snapshot alive beside the current one (Textual holds the last message).
+        gc.collect()
+        assert [message for message in gc.get_objects() if isinstance(message, ClusterUpdated)] == []
