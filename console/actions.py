@@ -383,6 +383,9 @@ class _Attempt:
         except Exception as error:  # a provider bug must still leave an outcome line and no traceback
             failure = ProviderError(f"{plan.action.value} failed unexpectedly: {type(error).__name__}: {error}")
             return self._outcome(Status.FAILED, str(failure), f"failed: unexpected {type(error).__name__}", failure)
+        except KeyboardInterrupt:
+            self.interrupted()
+            raise
         # The audit is the record; the console log only says that something was sent, without values.
         log.info("%s sent to %s (audit attempt %s)", plan.action.value, plan.cluster, self.id)
         return self._outcome(Status.DONE, message, "ok", None)
@@ -397,9 +400,17 @@ class _Attempt:
         except Exception as error:  # a provider bug must still leave an outcome line and no traceback
             failure = ProviderError(f"exec failed unexpectedly: {type(error).__name__}: {error}")
             return self._outcome(Status.FAILED, str(failure), f"failed: unexpected {type(error).__name__}", failure)
+        except KeyboardInterrupt:
+            self.interrupted()
+            raise
         log.info("exec ran on %s (audit attempt %s)", plan.cluster, self.id)
         message = f"{plan.cluster}/{plan.service_ref}: {plan.after} in {plan.before} exited with code {code}"
         return self._outcome(Status.DONE, message, "ok", None, exit_code=code)
+
+    def interrupted(self) -> None:
+        """Ctrl+C while the change was being sent (a drain between evictions, an exec): the intent line must
+        not stand alone, as if the attempt were still running. Part of it may have reached the cluster."""
+        self.record("interrupted: may be partly applied; check the cluster", phase="outcome")
 
     def _outcome(self, status: Status, message: str, result: str, error: ProviderError | None, *,
                  exit_code: int | None = None) -> Outcome:

@@ -4,8 +4,9 @@ Lives in the XDG state dir ($XDG_STATE_HOME/pilothouse/audit.jsonl) unless the c
 
 A mutation that is sent leaves two lines sharing one `attempt` id: the intent (`phase: intent`,
 `result: pending`), written and fsynced before anything goes to the cluster, then the outcome
-(`phase: outcome`, `result: ok` or `failed: WHY`). An attempt that never reached the cluster (refused,
-cancelled, failed while planning) is one line. Readers pair the lines (console.timeline).
+(`phase: outcome`, `result: ok`, `failed: WHY`, or `interrupted: ...` after Ctrl+C while sending). An
+attempt that never reached the cluster (refused, cancelled, failed while planning) is one line.
+Readers pair the lines (console.timeline).
 """
 
 from __future__ import annotations

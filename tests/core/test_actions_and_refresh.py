@@ -91,6 +91,27 @@ def test_a_sent_change_leaves_an_intent_then_its_outcome(tmp_path: Path) -> None
     assert provider.snapshot().services[1].desired == 9
 
 
+class InterruptedDemo(DemoProvider):
+    """The demo, its apply cut by Ctrl+C half-way (a drain between two evictions)."""
+
+    def apply(self, plan: MutationPlan) -> str:
+        super().apply(plan)
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_sending_leaves_an_interrupted_outcome(tmp_path: Path) -> None:
+    provider = InterruptedDemo(demo_cluster_configs(frozen_at=5)[0])
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    actions = ActionLayer({provider.name: provider}, audit=audit)
+    web = provider.snapshot().services[1]
+    with pytest.raises(KeyboardInterrupt):
+        actions.run(Action.SCALE, provider.name, lambda: web, lambda plan: True, replicas=9)
+    intent, result = audit.read()
+    assert (intent["phase"], intent["result"]) == ("intent", "pending")
+    assert result["phase"] == "outcome" and result["result"].startswith("interrupted: may be partly applied")
+    assert intent["attempt"] == result["attempt"]
+
+
 def test_readonly_refuses_before_the_plan_and_after_the_confirmation(tmp_path: Path) -> None:
     actions, provider, audit = layer(tmp_path)
     web = provider.snapshot().services[1]
