@@ -44,9 +44,9 @@ class TypedConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="typed-confirm-box", classes="dialog"):
             yield Static(plan_text(self.plan), id="typed-confirm-plan")
-            yield Static(Text(f"Type the node's name ({self.plan.service_ref}) and press enter to "
+            yield Static(Text(f"Type the node's name ({display_text(self.plan.service_ref)}) and press enter to "
                               f"{self.plan.action.value} it:"))
-            yield Input(id="typed-confirm-input", placeholder=self.plan.service_ref)
+            yield Input(id="typed-confirm-input", placeholder=display_text(self.plan.service_ref))
             yield Static("", id="typed-confirm-error")
 
     def on_mount(self) -> None:
@@ -57,7 +57,8 @@ class TypedConfirmScreen(ModalScreen[bool]):
             self.dismiss(True)
             return
         self.query_one("#typed-confirm-error", Static).update(
-            Text(f"not the node's name: type {self.plan.service_ref} exactly, or escape to cancel", style="red"))
+            Text(f"not the node's name: type {display_text(self.plan.service_ref)} exactly, or escape to cancel",
+                 style="red"))
 
     def action_cancel(self) -> None:
         self.dismiss(False)
