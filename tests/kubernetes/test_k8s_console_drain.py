@@ -48,23 +48,33 @@ class Heard:
         return self.lines
 
 
-async def test_drain_key_confirms_by_name_and_shows_each_eviction(apiserver: ApiServer, kubeconfig: Path) -> None:
+def drain_app(apiserver: ApiServer, kubeconfig: Path, drain_timeout: int) -> tuple[PilothouseApp, Heard]:
     drain_world(apiserver, unmanaged=False)
     cluster = ClusterConfig(name="k8s", provider="kubernetes", refresh_interval=0.5,
-                            options={"kubeconfig": str(kubeconfig), "drain_timeout": 0})
+                            options={"kubeconfig": str(kubeconfig), "drain_timeout": drain_timeout})
     config = AppConfig(clusters=(cluster,))
     app = PilothouseApp(Fleet(config), config)
-    said = Heard(app)
+    return app, Heard(app)
+
+
+async def node_one_selected(app: PilothouseApp, pilot: Any) -> DiffTable:
+    """The nodes screen open on node-1's row."""
+    await settle(pilot, lambda: (snapshot := app.state.get("k8s")) is not None and len(snapshot.nodes) == 2,
+                 "the nodes")
+    app.push_screen(NodesScreen("k8s"))
+    await settle(pilot, lambda: isinstance(app.screen, NodesScreen) and app.screen.query(DiffTable),
+                 "the nodes screen")
+    table = app.screen.query_one(DiffTable)
+    await settle(pilot, lambda: "node-1" in table.keys, "node-1's row")
+    table.move_to_key("node-1")
+    return table
+
+
+async def test_drain_key_confirms_by_name_and_shows_each_eviction(apiserver: ApiServer, kubeconfig: Path) -> None:
+    app, said = drain_app(apiserver, kubeconfig, drain_timeout=0)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
-        await settle(pilot, lambda: (snapshot := app.state.get("k8s")) is not None and len(snapshot.nodes) == 2,
-                     "the nodes")
-        app.push_screen(NodesScreen("k8s"))
-        await settle(pilot, lambda: isinstance(app.screen, NodesScreen) and app.screen.query(DiffTable),
-                     "the nodes screen")
+        await node_one_selected(app, pilot)
         screen = app.screen
-        table = screen.query_one(DiffTable)
-        await settle(pilot, lambda: "node-1" in table.keys, "node-1's row")
-        table.move_to_key("node-1")
         await pilot.pause()
         offered = {name: screen.check_action(name, ()) for name in ("cordon", "uncordon", "drain")}
         assert offered == {"cordon": True, "uncordon": False, "drain": True}
@@ -95,21 +105,9 @@ async def test_drain_key_confirms_by_name_and_shows_each_eviction(apiserver: Api
 
 
 async def test_closing_the_console_stops_a_drain_between_evictions(apiserver: ApiServer, kubeconfig: Path) -> None:
-    drain_world(apiserver, unmanaged=False)
-    cluster = ClusterConfig(name="k8s", provider="kubernetes", refresh_interval=0.5,
-                            options={"kubeconfig": str(kubeconfig), "drain_timeout": 600})
-    config = AppConfig(clusters=(cluster,))
-    app = PilothouseApp(Fleet(config), config)
-    said = Heard(app)
+    app, said = drain_app(apiserver, kubeconfig, drain_timeout=600)
     async with app.run_test(size=(160, 50), notifications=True) as pilot:
-        await settle(pilot, lambda: (snapshot := app.state.get("k8s")) is not None and len(snapshot.nodes) == 2,
-                     "the nodes")
-        app.push_screen(NodesScreen("k8s"))
-        await settle(pilot, lambda: isinstance(app.screen, NodesScreen) and app.screen.query(DiffTable),
-                     "the nodes screen")
-        table = app.screen.query_one(DiffTable)
-        await settle(pilot, lambda: "node-1" in table.keys, "node-1's row")
-        table.move_to_key("node-1")
+        await node_one_selected(app, pilot)
         await pilot.press("D")
         await settle(pilot, lambda: isinstance(app.screen, TypedConfirmScreen), "the typed confirmation")
         app.screen.query_one(Input).value = "node-1"
