@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar, TextIO
 
+from textual import events
 from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -25,6 +26,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from pilothouse.console.collector import PacedCollector
 from pilothouse.console.key_display import effective
 from pilothouse.console.screens.audit_feed import AuditFeed
 from pilothouse.console.screens.base import FleetScreenBase
@@ -129,6 +131,7 @@ class PilothouseApp(App[int]):
         self._latest_lock = threading.Lock()
         # For snapshots that arrive without attention (posted by hand): assessed on the UI thread.
         self._assessors: dict[str, AttentionAssessor] = {}
+        self.collector = PacedCollector()
         if config.demo or demo:
             self.sub_title = "DEMO fleet (simulated)"
 
@@ -145,6 +148,7 @@ class PilothouseApp(App[int]):
             self.set_keymap(dict(self.console_config.keymap))
         self._apply_theme()
         self.push_screen(FleetScreen())
+        self.set_interval(1.0, self.collector.collect_if_due, name="paced garbage collection")
         if self._refresh_on_mount:
             for name in self.fleet.providers:
                 self.start_refresher(name)
@@ -173,6 +177,7 @@ class PilothouseApp(App[int]):
 
     def on_unmount(self) -> None:
         self.stop_refreshers()
+        self.collector.release()
         if not self.is_headless:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGHUP):
@@ -199,15 +204,17 @@ class PilothouseApp(App[int]):
         self.run_worker(refresher.run, name=f"refresh {name}", group=f"{REFRESH_GROUP}{name}",
                         thread=True, exit_on_error=False)
 
-    def hand_over(self, update: ClusterUpdated) -> None:
+    def hand_over(self, update: ClusterUpdated) -> bool:
         """From a refresher's thread: post the snapshot, unless one of that cluster's is already waiting, which
-        this one then replaces (the waiting message applies the newest when its turn comes)."""
+        this one then replaces (the waiting message applies the newest when its turn comes). True: it replaced
+        one."""
         name = update.cluster.name
         with self._latest_lock:
             waiting = name in self._latest
             self._latest[name] = update
         if not waiting:
             self.post_message(SnapshotWaiting(name))
+        return waiting
 
     def stop_refreshers(self) -> None:
         for refresher in self._refreshers.values():
@@ -245,6 +252,12 @@ class PilothouseApp(App[int]):
             if isinstance(screen, FleetScreenBase):
                 screen.fleet_changed()
                 break
+        self.collector.settle()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.input_seen()  # a full collection waits for the operator's pause
+        await super().on_event(event)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:

@@ -270,7 +270,12 @@ def summarise(result: dict[str, Any], storm: Storm, cpu_s: float, paint_s: float
         refreshes = sum(1 for start in after if start <= converged["snapshot_started"])
     thread_cpu = {name: round(end - result["thread_cpu_start"].get(name, 0.0), 2)
                   for name, end in result["thread_cpu_end"].items()}
-    common = {"writes": storm.writes, "rate_per_s": round(storm.writes / duration, 1),
+    # The cyclic GC's passes in the storm, by generation: a full pass walks the whole heap with the
+    # interpreter held (console/collector.py paces them), so the slowest keys are read beside them.
+    passes = [(end - start) * 1000 for start, end, generation in result.get("collections", [])
+              if window[0] <= start <= window[1] and generation == 2]
+    common = {"gc_full_passes": len(passes), "gc_full_pass_max_ms": round(max(passes, default=0), 1),
+              "writes": storm.writes, "rate_per_s": round(storm.writes / duration, 1),
               "writer_behind_s": round(storm.behind_s, 3), "first_paint_s": round(paint_s, 2),
               "fleet_build_s": round(build_s, 1)}
     return [

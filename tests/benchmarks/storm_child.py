@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import gc
 import json
 import os
 import resource
@@ -78,6 +80,9 @@ class Probe:
         self.samples: list[dict[str, Any]] = []
         self.posted = 0
         self.applied = 0
+        self.superseded = 0
+        self.collections: list[tuple[float, float, int]] = []  # (started, ended, generation) of GC passes
+        self.applies: list[tuple[float, float]] = []  # (started, ended) of the UI applying a snapshot
         self.snapshots: list[tuple[float, float]] = []  # (started, ended) of provider.snapshot
         self.started_of: dict[int, float] = {}  # id(cluster) -> when its snapshot started
         self.expected: dict[str, Any] | None = None
@@ -114,6 +119,15 @@ class Probe:
                 (self.dir / "converged").write_text("")
 
         app._display = display
+        collecting: dict[str, float] = {}
+
+        def collection(phase: str, info: dict[str, Any]) -> None:  # the cyclic GC's pauses, any thread
+            if phase == "start":
+                collecting["at"] = time.monotonic()
+            elif "at" in collecting:
+                self.collections.append((collecting.pop("at"), time.monotonic(), info["generation"]))
+
+        gc.callbacks.append(collection)
         fleet = app.fleet
         for provider in fleet.providers.values():
             original_snapshot = provider.snapshot
@@ -179,7 +193,7 @@ class Probe:
         for reflector in getattr(provider, "_reflectors", []):
             caches[reflector.kind.resource] = caches.get(reflector.kind.resource, 0) + len(reflector.items)
         with self.lock:
-            outstanding = self.posted - self.applied
+            outstanding = self.posted - self.applied - self.superseded
         return {
             "t": time.monotonic(), "cpu": process_cpu(), "app_queue": app._message_queue.qsize(),
             "screen_queues": max((screen._message_queue.qsize() for screen in app.screen_stack), default=0),
@@ -231,8 +245,9 @@ class Probe:
 
 
 def probed_app(config: Any) -> Any:
-    """The console's app, counting ClusterUpdated messages posted and handled (Textual dispatches handlers by
-    class, so the count is a subclass's handler; the app's own runs after it)."""
+    """The console's app, counting the snapshots its refresher hands over and the ones the UI applies. A snapshot
+    handed over while another of the cluster's waits replaces it (superseded), so waiting = posted - applied -
+    superseded, at most one per cluster."""
     import pilothouse.console.app as console_app
     from pilothouse.console.app import ClusterUpdated, PilothouseApp
     from pilothouse.console.fleet import Fleet
@@ -241,16 +256,19 @@ def probed_app(config: Any) -> Any:
         CSS_PATH = str(Path(console_app.__file__).with_name("app.tcss"))  # Textual reads it beside the class
         probe: Probe
 
-        def post_message(self, message: Any) -> bool:
-            if isinstance(message, ClusterUpdated):
-                with self.probe.lock:
-                    self.probe.posted += 1
-            return super().post_message(message)
+        def hand_over(self, update: ClusterUpdated) -> bool:
+            with self.probe.lock:  # counted with the hand-over, before the UI can apply it
+                replaced = super().hand_over(update)
+                self.probe.posted += 1
+                self.probe.superseded += replaced
+            return replaced
 
         def on_cluster_updated(self, message: ClusterUpdated) -> None:
-            probe = self.probe
-            with probe.lock:
-                probe.applied += 1
+            with self.probe.lock:
+                self.probe.applied += 1
+            started = time.monotonic()
+            super().on_cluster_updated(message)
+            self.probe.applies.append((started, time.monotonic()))
 
     return ProbedApp(Fleet(config), config)
 
@@ -281,9 +299,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result = {
             "latencies": probe.latencies, "timeouts": probe.timeouts, "samples": probe.samples,
             "snapshots": probe.snapshots, "converged": probe.converged, "posted": probe.posted,
-            "applied": probe.applied, "thread_cpu_start": thread_cpu_start, "thread_cpu_end": thread_cpu(),
+            "applied": probe.applied, "superseded": probe.superseded, "applies": probe.applies,
+            "collections": probe.collections, "thread_cpu_start": thread_cpu_start, "thread_cpu_end": thread_cpu(),
             "frames": probe.frames, "mismatch_at_end": probe.mismatch() if probe.expected else "no expectation",
         }
+        if os.environ.get("STORM_GC_CENSUS"):  # what the cyclic GC walks at the end: the heaviest types
+            census = collections.Counter(type(one).__qualname__ for one in gc.get_objects())
+            result["gc_census"] = {"tracked": sum(census.values()), "top": census.most_common(20)}
         for key, profiler in probe.profilers.items():
             profiler.dump_stats(str(Path(os.environ["STORM_PROFILE"], f"{key}.prof")))
         app.exit()
