@@ -129,7 +129,7 @@ def tui_metrics(replay: Replay, source: str) -> list[Metric]:
                samples=[round(s, 1) for s in refresh],
                wall_samples=[round(s, 1) for s in runs[0]["refresh_wall_ms"]]),
         metric("swarm_replay_rss_mb_10k", round(max(run["rss_kb"] for run in held) / 1024, 1), "MB", "<=", 150.0,
-               f"peak ru_maxrss after {HOLD_S:g} s of live refreshes, worst of {len(held)}",
+               f"peak RSS (VmHWM) after {HOLD_S:g} s of live refreshes, worst of {len(held)}",
                at_first_paint_mb=[round(run["rss_kb_at_paint"] / 1024, 1) for run in runs],
                with_refresh_rounds_mb=round(runs[0]["rss_kb"] / 1024, 1)),
     ]

@@ -107,6 +107,6 @@ def _ui_metrics(sizes: list[int]) -> list[Metric]:
             peak = max(run["rss_kb"] for run in runs) / 1024
             metrics.append(metric(
                 f"rss_mb_{label}", round(peak, 1), "MB", "<=", RSS_TARGETS_MB[tasks],
-                f"peak ru_maxrss, worst of {PAINT_RUNS}",
+                f"peak RSS (VmHWM), worst of {PAINT_RUNS}",
                 at_first_paint_mb=[round(run["rss_kb_at_paint"] / 1024, 1) for run in runs]))
     return metrics

@@ -187,6 +187,8 @@ class Probe:
     # -- samples ------------------------------------------------------------------------------
 
     def sample(self) -> dict[str, Any]:
+        from ui_child import peak_rss_kb
+
         app = self.app
         provider = next(iter(app.fleet.providers.values()))
         caches: dict[str, int] = {}
@@ -198,7 +200,7 @@ class Probe:
             "t": time.monotonic(), "cpu": process_cpu(), "app_queue": app._message_queue.qsize(),
             "screen_queues": max((screen._message_queue.qsize() for screen in app.screen_stack), default=0),
             "outstanding_snapshots": outstanding, "caches": caches, "frames": self.frames,
-            "rss_kb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+            "rss_kb": peak_rss_kb(),
         }
 
     async def sample_loop(self) -> None:

@@ -9,7 +9,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from pilothouse.console.collector import FORCE_S, IDLE_S, MIN_INTERVAL_S, PacedCollector
+from pilothouse.console.collector import (
+    FORCE_S,
+    FORCED_FLOOR,
+    FORCED_GROWTH,
+    GROWTH,
+    IDLE_S,
+    MIN_INTERVAL_S,
+    PacedCollector,
+)
 
 
 class Clock:
@@ -89,6 +97,39 @@ def test_keys_without_a_pause_cannot_put_a_full_pass_off_forever() -> None:
     assert passes.count(True) == 1
     assert passes.index(True) >= (FORCE_S / 0.25) - 1
     assert alive() is None
+
+
+def grow_frozen_set(collector: PacedCollector, factor: float) -> list[list[int]]:
+    """Containers enough to make the frozen set `factor` times what it was, frozen by the next settle."""
+    frozen = gc.get_freeze_count()
+    grown: list[list[int]] = [[] for _ in range(int(max(frozen, FORCED_FLOOR) * factor) - frozen + 1000)]
+    collector.settle()
+    return grown
+
+
+def test_a_heap_grown_by_a_quarter_is_collected_at_the_next_pause_not_during_input() -> None:
+    clock = Clock()
+    collector = PacedCollector(clock)
+    collector.settle()
+    clock.now += IDLE_S
+    assert not collector.due(), "idle, but nothing grew and the last pass is recent"
+    grown = grow_frozen_set(collector, GROWTH + 0.05)
+    assert collector.due()
+    collector.input_seen()
+    assert not collector.due(), "a quarter more is not worth a pause while keys come"
+    del grown
+
+
+def test_a_heap_grown_by_half_is_collected_even_during_input() -> None:
+    clock = Clock()
+    collector = PacedCollector(clock)
+    collector.settle()
+    grown = grow_frozen_set(collector, FORCED_GROWTH + 0.05)
+    collector.input_seen()
+    assert collector.collect_if_due()
+    collector.input_seen()
+    assert not collector.due(), "the pass resets what growth counts from"
+    del grown
 
 
 def test_release_hands_frozen_objects_back_to_cpython() -> None:
