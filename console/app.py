@@ -148,7 +148,7 @@ class PilothouseApp(App[int]):
             self.set_keymap(dict(self.console_config.keymap))
         self._apply_theme()
         self.push_screen(FleetScreen())
-        self.set_interval(1.0, self.collector.collect_if_due, name="paced garbage collection")
+        self.set_interval(1.0, self.collector.tick, name="paced garbage collection")
         if self._refresh_on_mount:
             for name in self.fleet.providers:
                 self.start_refresher(name)
@@ -256,7 +256,7 @@ class PilothouseApp(App[int]):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
-            self.collector.input_seen()  # a full collection waits for the operator's pause
+            self.collector.input_seen()  # while keys come, snapshots are frozen (console/collector.py)
         await super().on_event(event)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",

@@ -1,5 +1,6 @@
-"""The console's paced garbage collection (console/collector.py): long-lived objects frozen after each snapshot,
-cycles among them found by a full pass only when the operator pauses, or when no pause comes for too long."""
+"""The console's paced garbage collection (console/collector.py): while the operator types, what is alive after
+each snapshot is frozen and cycles among it wait for a full pass that comes only when the frozen set grew by
+half or typing went on for FORCE_S; once the keys stop, everything goes back to CPython's own pacing."""
 
 from __future__ import annotations
 
@@ -9,15 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pilothouse.console.collector import (
-    FORCE_S,
-    FORCED_FLOOR,
-    FORCED_GROWTH,
-    GROWTH,
-    IDLE_S,
-    MIN_INTERVAL_S,
-    PacedCollector,
-)
+from pilothouse.console.collector import FORCE_S, FORCED_FLOOR, FORCED_GROWTH, IDLE_S, PacedCollector
 
 
 class Clock:
@@ -50,52 +43,41 @@ def dead_cycle_after_settle(collector: PacedCollector) -> weakref.ref[Node]:
     return alive
 
 
-def test_settle_freezes_what_is_alive_so_collections_skip_it() -> None:
-    collector = PacedCollector(Clock())
+def typing_collector() -> tuple[Clock, PacedCollector]:
+    clock = Clock()
+    collector = PacedCollector(clock)
+    collector.input_seen()
+    return clock, collector
+
+
+def test_while_typing_a_snapshot_is_frozen_so_collections_skip_it() -> None:
+    _clock, collector = typing_collector()
     alive = dead_cycle_after_settle(collector)
     assert gc.get_freeze_count() > 0
     gc.collect()  # what CPython's own passes do: frozen cycles are not walked
     assert alive() is not None
-
-
-def test_a_full_pass_waits_for_the_operators_pause() -> None:
-    clock = Clock()
-    collector = PacedCollector(clock)
-    alive = dead_cycle_after_settle(collector)
-    clock.now += MIN_INTERVAL_S
-    collector.input_seen()
-    clock.now += IDLE_S / 2
-    assert not collector.collect_if_due()
+    assert not collector.tick(), "nothing grew: no full pass"
     assert alive() is not None
-    clock.now += IDLE_S
-    assert collector.collect_if_due()
-    assert alive() is None
-    assert collector.full_passes == 1
-    assert gc.get_freeze_count() > 0, "survivors of the full pass are frozen again"
 
 
-def test_full_passes_are_spaced_even_when_idle() -> None:
-    clock = Clock()
-    collector = PacedCollector(clock)
-    clock.now += MIN_INTERVAL_S
-    assert collector.collect_if_due()
-    clock.now += MIN_INTERVAL_S / 2
-    assert not collector.collect_if_due()
-    clock.now += MIN_INTERVAL_S / 2
-    assert collector.collect_if_due()
-
-
-def test_keys_without_a_pause_cannot_put_a_full_pass_off_forever() -> None:
-    clock = Clock()
-    collector = PacedCollector(clock)
+def test_without_input_nothing_is_frozen() -> None:
+    collector = PacedCollector(Clock())
     alive = dead_cycle_after_settle(collector)
-    passes = []
-    while clock.now < 1000.0 + FORCE_S + 1:
-        clock.now += 0.25
-        collector.input_seen()
-        passes.append(collector.collect_if_due())
-    assert passes.count(True) == 1
-    assert passes.index(True) >= (FORCE_S / 0.25) - 1
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert alive() is None
+
+
+def test_when_the_keys_stop_cpython_paces_again() -> None:
+    clock, collector = typing_collector()
+    alive = dead_cycle_after_settle(collector)
+    clock.now += IDLE_S / 2
+    collector.tick()
+    assert gc.get_freeze_count() > 0, "still typing"
+    clock.now += IDLE_S
+    assert not collector.tick()
+    assert gc.get_freeze_count() == 0
+    gc.collect()
     assert alive() is None
 
 
@@ -107,33 +89,36 @@ def grow_frozen_set(collector: PacedCollector, factor: float) -> list[list[int]]
     return grown
 
 
-def test_a_heap_grown_by_a_quarter_is_collected_at_the_next_pause_not_during_input() -> None:
-    clock = Clock()
-    collector = PacedCollector(clock)
-    collector.settle()
-    clock.now += IDLE_S
-    assert not collector.due(), "idle, but nothing grew and the last pass is recent"
-    grown = grow_frozen_set(collector, GROWTH + 0.05)
-    assert collector.due()
-    collector.input_seen()
-    assert not collector.due(), "a quarter more is not worth a pause while keys come"
-    del grown
+def test_a_frozen_set_grown_by_half_gets_a_full_pass_while_typing() -> None:
+    _clock, collector = typing_collector()
+    alive = dead_cycle_after_settle(collector)
+    grown = grow_frozen_set(collector, FORCED_GROWTH * 0.9)
+    assert not collector.tick(), "not yet half again"
+    assert alive() is not None
+    more = grow_frozen_set(collector, 1.2)
+    assert collector.tick()
+    assert alive() is None
+    assert gc.get_freeze_count() > 0, "survivors of the full pass are frozen again"
+    assert not collector.tick(), "the pass resets what growth counts from"
+    assert collector.full_passes == 1
+    del grown, more
 
 
-def test_a_heap_grown_by_half_is_collected_even_during_input() -> None:
-    clock = Clock()
-    collector = PacedCollector(clock)
-    collector.settle()
-    grown = grow_frozen_set(collector, FORCED_GROWTH + 0.05)
-    collector.input_seen()
-    assert collector.collect_if_due()
-    collector.input_seen()
-    assert not collector.due(), "the pass resets what growth counts from"
-    del grown
+def test_typing_without_a_pause_cannot_put_a_full_pass_off_forever() -> None:
+    clock, collector = typing_collector()
+    alive = dead_cycle_after_settle(collector)
+    passes = []
+    while clock.now < 1000.0 + FORCE_S + 1:
+        clock.now += 0.25
+        collector.input_seen()
+        passes.append(collector.tick())
+    assert passes.count(True) == 1
+    assert passes.index(True) >= (FORCE_S / 0.25) - 1
+    assert alive() is None
 
 
 def test_release_hands_frozen_objects_back_to_cpython() -> None:
-    collector = PacedCollector(Clock())
+    _clock, collector = typing_collector()
     alive = dead_cycle_after_settle(collector)
     collector.release()
     assert gc.get_freeze_count() == 0
