@@ -34,6 +34,7 @@ from pilothouse.console.screens.fleet import FleetScreen
 from pilothouse.console.screens.palette import FleetCommands
 from pilothouse.console.screens.service_actions import ServiceActionScreen
 from pilothouse.console.state import UNKNOWN, FleetState, Unknown
+from pilothouse.providers import priority
 from pilothouse.providers.attention import Attention, AttentionAssessor
 from pilothouse.providers.base import LoginCommand
 from pilothouse.providers.doctor import Finding, assess_attention, examine
@@ -257,6 +258,9 @@ class PilothouseApp(App[int]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
             self.collector.input_seen()  # while keys come, snapshots are frozen (console/collector.py)
+            if isinstance(event, events.Key | events.MouseDown):
+                priority.hold()  # refresh threads wait until the answer is drawn (providers/priority.py)
+                self.call_after_refresh(priority.release)
         await super().on_event(event)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",

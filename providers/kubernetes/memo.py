@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from pilothouse.providers.model import Health, Service, TaskState
+from pilothouse.providers.priority import checkpoint
 
 Obj = dict[str, Any]
 OwnerKey = tuple[str, str, str]
@@ -54,6 +55,7 @@ class MappingMemo:
         self.mapped = self.reused = 0
 
     def owner(self, obj: Obj, compute: Callable[[Obj], OwnerKey]) -> OwnerKey:
+        checkpoint()  # per pod: a key pressed meanwhile is answered first (providers/priority.py)
         known = self._owners.get(id(obj))
         key = known[1] if known is not None and known[0] is obj else compute(obj)
         self._next_owners[id(obj)] = (obj, key)  # holds obj: its id cannot be reused while remembered
@@ -61,6 +63,7 @@ class MappingMemo:
 
     def reuse(self, key: WorkloadKey, inputs: tuple[Obj, ...], ref: str) -> Service | None:
         """The workload's Service as last mapped, if it was mapped from these very objects; else None."""
+        checkpoint()
         self._seen.add(key)
         known = self._workloads.get(key)
         if known is None or known[1] != ref or not same(known[0], inputs):

@@ -9,6 +9,7 @@ from pathlib import Path
 from ui_support import running_app
 
 from pilothouse.console.app import ClusterUpdated
+from pilothouse.providers import priority
 
 
 async def test_a_snapshot_applied_while_typing_is_frozen_and_exit_releases_it(tmp_path: Path) -> None:
@@ -24,3 +25,19 @@ async def test_a_snapshot_applied_while_typing_is_frozen_and_exit_releases_it(tm
         await pilot.pause()
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
+
+
+async def test_a_key_holds_refresh_threads_until_its_answer_is_drawn(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot):
+        held: list[bool] = []
+        original = app.action_help
+
+        def help_while_held() -> None:
+            held.append(priority.held())
+            original()
+
+        app.action_help = help_while_held  # type: ignore[method-assign]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert held == [True], "refreshes were not held while the key was answered"
+        assert not priority.held(), "the gate stayed closed after the answer was drawn"
