@@ -3,8 +3,8 @@
 Python threads share one interpreter lock and trade it every 5 ms: a refresh mapping 10k pods on its thread
 halves the UI thread's speed while both run, so a key that meets a refresh is answered twice as late (the
 slowest keys of the event storm benchmark). The console closes the gate when input arrives (`hold`) and
-refresh threads wait at their checkpoints (per pod and per workload while mapping, per service while
-examining) until it opens, or at most HOLD_S after it closed: a refresh is delayed by input, never stopped.
+refresh threads wait at their checkpoints (the Kubernetes mapping, per pod and per workload: the one mapping
+heavy enough to matter) until it opens, or at most HOLD_S after it closed: delayed by input, never stopped.
 """
 
 from __future__ import annotations
@@ -41,4 +41,5 @@ def checkpoint() -> None:
 
 
 def held() -> bool:
+    """Whether a checkpoint would wait now."""
     return not _opened.is_set() and time.monotonic() < _until
