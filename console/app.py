@@ -43,6 +43,7 @@ from pilothouse.providers.exec import ExecStreams
 from pilothouse.providers.model import Cluster
 from pilothouse.providers.registry import vocabulary_for
 from pilothouse.providers.text import display_text
+from pilothouse.widgets import textual_cycles
 from pilothouse.widgets.diff_table import DiffTable
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ class PilothouseApp(App[int]):
 
     def __init__(self, fleet: Fleet, config: AppConfig, *, refresh: bool = True) -> None:
         super().__init__()
+        textual_cycles.install()  # repainted lines freed by reference counting, not left to full GC passes
         self.fleet = fleet
         self.console_config = config
         self.actions: ActionLayer = fleet.actions
@@ -234,8 +236,17 @@ class PilothouseApp(App[int]):
             refresher.poke()
 
     def on_snapshot_waiting(self, message: SnapshotWaiting) -> None:
+        if priority.held():
+            # A key's answer is not drawn yet: it goes first, the snapshot right after that frame (applying
+            # one marks every changed row for repainting, so the key's frame would wait for all of them).
+            # Still in _latest meanwhile, so a newer snapshot replaces it without posting another message.
+            self.call_after_refresh(self.apply_waiting, message.cluster)
+            return
+        self.apply_waiting(message.cluster)
+
+    def apply_waiting(self, cluster: str) -> None:
         with self._latest_lock:
-            newest = self._latest.pop(message.cluster, None)
+            newest = self._latest.pop(cluster, None)
         if newest is not None:
             self.on_cluster_updated(newest)
 

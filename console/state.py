@@ -34,6 +34,10 @@ class FleetState:
         self.login_commands: dict[str, LoginCommand | None] = {}
         # Bumped on every update: screens skip work when nothing changed since they last drew.
         self.generation = 0
+        # Each cluster's own count of updates: a screen of one cluster remembers the revision it drew, not the
+        # snapshot (a dismissed screen is garbage in a reference cycle until a full GC pass; holding its last
+        # snapshot kept a whole fleet model alive with it).
+        self._revisions: dict[str, int] = {}
 
     @classmethod
     def connecting(cls, kinds: dict[str, ClusterKind], demo: set[str]) -> FleetState:
@@ -52,6 +56,11 @@ class FleetState:
         if attention is not None:
             self.attention[cluster.name] = attention
         self.generation += 1
+        self._revisions[cluster.name] = self.generation
+
+    def revision(self, cluster: str) -> int:
+        """Changes whenever `cluster`'s snapshot (or what was computed from it) is replaced; 0 before any."""
+        return self._revisions.get(cluster, 0)
 
     def login_command(self, cluster: str) -> LoginCommand | None:
         return self.login_commands.get(cluster)

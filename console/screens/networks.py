@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from pilothouse.console.screens.base import FleetScreenBase
 from pilothouse.console.screens.nodes import cluster_title
-from pilothouse.providers.model import Cluster, Network
+from pilothouse.providers.model import Network
 from pilothouse.providers.text import display_text as clean  # the one rule for cluster text
 from pilothouse.widgets.diff_table import Cell, Column, DiffTable, cell
 from pilothouse.widgets.footer import KeyFooter
@@ -70,7 +70,7 @@ class NetworksScreen(FleetScreenBase):
     def __init__(self, cluster: str) -> None:
         super().__init__(id="networks")
         self.cluster_name = cluster
-        self._drawn: Cluster | None = None
+        self._drawn: int | None = None  # the cluster's revision on screen (FleetState.revision)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="networks-title")
@@ -83,9 +83,10 @@ class NetworksScreen(FleetScreenBase):
 
     def draw(self) -> None:
         cluster = self.state.get(self.cluster_name)
-        if cluster is None or cluster is self._drawn:
+        revision = self.state.revision(self.cluster_name)
+        if cluster is None or revision == self._drawn:
             return
-        self._drawn = cluster
+        self._drawn = revision
         networks = ordered(cluster.networks)
         self.query_one(DiffTable).sync(
             (network.id or network.name, network_cells(network, position))

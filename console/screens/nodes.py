@@ -111,7 +111,7 @@ class NodesScreen(NodeActionScreen):
     def __init__(self, cluster: str) -> None:
         super().__init__(id="nodes")
         self.cluster_name = cluster
-        self._drawn: Cluster | None = None
+        self._drawn: int | None = None  # the cluster's revision on screen (FleetState.revision)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="nodes-title")
@@ -125,9 +125,10 @@ class NodesScreen(NodeActionScreen):
 
     def draw(self) -> None:
         cluster = self.state.get(self.cluster_name)
-        if cluster is None or cluster is self._drawn:
+        revision = self.state.revision(self.cluster_name)
+        if cluster is None or revision == self._drawn:
             return
-        self._drawn = cluster
+        self._drawn = revision
         counts = task_counts(cluster)
         # Ages as of the snapshot, as the service screen shows them (a frozen demo stays frozen).
         now = cluster.last_sync or datetime.now(UTC)
@@ -184,7 +185,7 @@ class NodeScreen(NodeActionScreen):
         super().__init__(id="node")
         self.cluster_name = cluster
         self.node_id = node_id
-        self._drawn: Cluster | None = None
+        self._drawn: int | None = None  # the cluster's revision on screen (FleetState.revision)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="node-scroll"):
@@ -197,9 +198,10 @@ class NodeScreen(NodeActionScreen):
 
     def draw(self) -> None:
         cluster = self.state.get(self.cluster_name)
-        if cluster is None or cluster is self._drawn:
+        revision = self.state.revision(self.cluster_name)
+        if cluster is None or revision == self._drawn:
             return
-        self._drawn = cluster
+        self._drawn = revision
         self.query_one("#node-body", Static).update(node_detail(cluster, self.node_id,
                                                                     cluster.last_sync or datetime.now(UTC)))
 

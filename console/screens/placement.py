@@ -120,7 +120,7 @@ class PlacementScreen(FleetScreenBase):
         super().__init__(id="placement")
         self.cluster_name = cluster
         self.focus_service_id = focus_service_id
-        self._drawn: Cluster | None = None
+        self._drawn: int | None = None  # the cluster's revision on screen (FleetState.revision)
         # Service columns come in pages that fit the terminal: a row is drawn at its full width before
         # it is cropped, so hundreds of columns would make every repaint slow.
         self.page = 0
@@ -144,9 +144,10 @@ class PlacementScreen(FleetScreenBase):
 
     def draw(self) -> None:
         cluster = self.state.get(self.cluster_name)
-        if cluster is None or cluster is self._drawn:
+        revision = self.state.revision(self.cluster_name)
+        if cluster is None or revision == self._drawn:
             return
-        self._drawn = cluster
+        self._drawn = revision
         self._draw(cluster)
 
     def per_page(self) -> int:

@@ -321,7 +321,7 @@ class ServiceScreen(ServiceActionScreen):
         super().__init__(id="service")
         self.cluster_name = cluster
         self.service_id = service_id
-        self._drawn: Cluster | None = None
+        self._drawn: int | None = None  # the cluster's revision on screen (FleetState.revision)
         self._audit: list[Event] = []
         self.follower: RolloutFollower | None = None
         self.outcome: Outcome | None = None
@@ -355,9 +355,10 @@ class ServiceScreen(ServiceActionScreen):
 
     def draw(self) -> None:
         cluster = self.state.get(self.cluster_name)
-        if cluster is None or cluster is self._drawn:
+        revision = self.state.revision(self.cluster_name)
+        if cluster is None or revision == self._drawn:
             return
-        self._drawn = cluster
+        self._drawn = revision
         service = self.state.service(self.cluster_name, self.service_id)
         summary_widget = self.query_one("#service-summary", Static)
         if self.follower is not None and cluster.reachable:

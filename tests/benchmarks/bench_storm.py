@@ -10,7 +10,8 @@ ready or ready again (half of them), a container restart (a quarter), a pod dele
 shows it. Afterwards this process computes what the server's final objects show (health and RUN/DES of each
 Deployment) and the child stamps the first frame that shows it.
 
-Metrics: storm_key_p99_ms (target <= 100) with the p50 beside it, storm_cpu_cores (the child's CPU over the
+Metrics: storm_key_p99_ms (target <= 100) with the p50 beside it, storm_keys_unanswered (keys whose effect was
+not drawn within 10 s: 0), storm_cpu_cores (the child's CPU over the
 storm, <= 1), storm_queue_max (snapshots handed to the UI and not yet applied, at most 1 at any sample; the
 app's message queue and the watch caches' sizes, sampled beside it, in the note and details: bounded, not
 growing with the storm), storm_converge_refreshes (how many snapshots begun after the last write it took for
@@ -250,7 +251,8 @@ def summarise(result: dict[str, Any], storm: Storm, cpu_s: float, paint_s: float
     for sent, key, ms in result["latencies"]:
         if window[0] <= sent <= window[1]:
             by_key.setdefault(key, []).append(ms)
-    timeouts = [key for sent, key in result["timeouts"] if window[0] <= sent <= window[1]]
+    timeouts = [key for sent, key, *_ in result["timeouts"] if window[0] <= sent <= window[1]]
+    edge_keys = [key for sent, key in result.get("edge_keys", []) if window[0] <= sent <= window[1]]
     p50, p99 = percentile(inside, 0.5), percentile(inside, 0.99)
     duration = storm.ended - storm.started
     cores = cpu_s / duration
@@ -272,7 +274,7 @@ def summarise(result: dict[str, Any], storm: Storm, cpu_s: float, paint_s: float
                   for name, end in result["thread_cpu_end"].items()}
     # The cyclic GC's passes in the storm, by generation: a full pass walks the whole heap with the
     # interpreter held (console/collector.py paces them), so the slowest keys are read beside them.
-    passes = [(end - start) * 1000 for start, end, generation in result.get("collections", [])
+    passes = [(end - start) * 1000 for start, end, generation, *_ in result.get("collections", [])
               if window[0] <= start <= window[1] and generation == 2]
     common = {"gc_full_passes": len(passes), "gc_full_pass_max_ms": round(max(passes, default=0), 1),
               "writes": storm.writes, "rate_per_s": round(storm.writes / duration, 1),
@@ -280,11 +282,16 @@ def summarise(result: dict[str, Any], storm: Storm, cpu_s: float, paint_s: float
               "fleet_build_s": round(build_s, 1)}
     return [
         metric("storm_key_p99_ms", round(p99, 1), "ms", "<=", 100.0,
-               f"p50 {p50:.1f} ms; {len(inside)} keys, {len(timeouts)} unanswered within 10 s; "
+               f"p50 {p50:.1f} ms; {len(inside)} keys, {len(timeouts)} unanswered within 10 s, "
+               f"{len(edge_keys)} arrows on an edge; "
                f"{storm.writes} writes in {duration:.0f} s",
                p50_ms=round(p50, 1), per_key_p99={k: round(percentile(v, 0.99), 1) for k, v in by_key.items()},
                per_key_p50={k: round(percentile(v, 0.5), 1) for k, v in by_key.items()},
-               max_ms=round(max(inside, default=float("nan")), 1), timeouts=timeouts, **common),
+               max_ms=round(max(inside, default=float("nan")), 1), timeouts=result["timeouts"],
+               edge_keys=edge_keys, arrows_turned=result.get("turned", 0), **common),
+        metric("storm_keys_unanswered", len(timeouts), "keys", "<=", 0,
+               "keys sent in the storm whose effect was not drawn within 10 s (an arrow the cursor could not "
+               "follow because a re-sort moved its row to the edge is counted apart)"),
         metric("storm_cpu_cores", round(cores, 2), "cores", "<=", 1.0,
                f"child process CPU {cpu_s:.1f} s over {duration:.1f} s; {len(snapshots)} snapshots, median "
                f"{statistics.median(snapshot_ms) if snapshot_ms else 0:.0f} ms",

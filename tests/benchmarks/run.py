@@ -30,7 +30,8 @@ if str(REPO) not in sys.path:
 UI_METRICS = ("first_paint_1k_s", "first_paint_10k_s", "first_paint_50k_s", "refresh_ui_ms_10k",
               "rss_mb_10k", "rss_mb_50k")
 SWARM_METRICS = ("swarm_calls_per_refresh", "swarm_change_to_model_s", "swarm_status_vs_cli")
-STORM_METRICS = ("storm_key_p99_ms", "storm_cpu_cores", "storm_queue_max", "storm_converge_refreshes")
+STORM_METRICS = ("storm_key_p99_ms", "storm_keys_unanswered", "storm_cpu_cores", "storm_queue_max",
+                 "storm_converge_refreshes")
 SWARM_SIZE_METRICS = ("swarm_replay_first_paint_10k_s", "swarm_replay_refresh_ui_ms_10k", "swarm_replay_rss_mb_10k",
                       "swarm_replay_status_vs_cli")
 ECS_METRICS = ("ecs_calls_ratio", "ecs_first_snapshot_2k_s", "ecs_calls_ratio_2k")
@@ -48,7 +49,8 @@ UNITS = {"help_s": ("s", "<=", 0.3), "first_paint_1k_s": ("s", "<=", 1.0), "firs
          "k8s_tui_rss_mb_churn_10k": ("MB", "<=", 150.0), "k8s_rss_mb_50k": ("MB", "<=", 500.0),
          "swarm_calls_per_refresh": ("requests", "=", 3),
          "swarm_change_to_model_s": ("s", "<=", 1.0), "swarm_status_vs_cli": ("x", "<", 1.0),
-         "storm_key_p99_ms": ("ms", "<=", 100.0), "storm_cpu_cores": ("cores", "<=", 1.0),
+         "storm_key_p99_ms": ("ms", "<=", 100.0), "storm_keys_unanswered": ("keys", "<=", 0),
+         "storm_cpu_cores": ("cores", "<=", 1.0),
          "storm_queue_max": ("snapshots", "<=", 1), "storm_converge_refreshes": ("snapshots", "<=", 1),
          "swarm_replay_first_paint_10k_s": ("s", "<=", 2.0), "swarm_replay_refresh_ui_ms_10k": ("ms", "<=", 20.0),
          "swarm_replay_rss_mb_10k": ("MB", "<=", 150.0), "swarm_replay_status_vs_cli": ("x", "<=", 0.7)}

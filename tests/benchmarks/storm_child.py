@@ -7,14 +7,20 @@ on the pty the parent gives it, so every frame is rendered and written as on a b
 - keys: once every row is on screen, a key is sent every KEY_GAP_S through the driver's own input path (as the
   Pilot sends them): down, up, down, up, enter (opens the service screen), escape (back). Its latency is from
   sending it to the first frame written to the terminal that shows its effect (the cursor on another row, the
-  other screen), checked in App._display after each frame is written;
+  other screen), checked in App._display after each frame is written. The fleet is sorted worst first and
+  re-sorted under the storm, so the cursor's row can reach the top or the bottom between two arrows: an arrow
+  that could not move is sent the other way (`turned`), and one whose row reached the edge after it was sent
+  is counted apart from the unanswered keys (`edge_keys`: received by the app, nothing to draw);
 - samples every SAMPLE_S: the process CPU, per-thread CPU, the app's and the screens' message queue lengths,
   snapshots posted and not yet applied, the watch caches' sizes;
 - convergence: when the parent writes DIR/expected.json (after the storm's last write), each frame is compared
   with the health and RUN/DES the server's final objects give; the first frame that matches is stamped, with
   the start of the snapshot it shows.
 
-It writes DIR/painted (first paint), then DIR/result.json when the parent writes DIR/stop.
+It writes DIR/painted (first paint), then DIR/result.json when the parent writes DIR/stop. STORM_PROFILE=DIR
+profiles the UI thread per key; STORM_GC_CENSUS=1 counts the tracked objects by type at the end;
+STORM_GARBAGE_CENSUS=1 counts, once mid-storm, the garbage cycles by type with what holds them (it runs a full
+pass of its own: diagnostics, not a measurement).
 
 Instrumentation reaches into Textual's privates (_batch_count, _driver, _message_queue: the names are listed in
 PRIVATE_TEXTUAL_ALLOWED in tests/core/test_contracts.py): a benchmark measures what no public API exposes.
@@ -43,6 +49,7 @@ SAMPLE_S = 0.5
 POLL_S = 0.05
 STARTS_KEPT = 50  # snapshots remembered by id (the one on screen is held by the app: its id stays its own)
 SIZE = (120, 40)
+CENSUS_AT_KEY = 120  # STORM_GARBAGE_CENSUS: about 40 s into the storm
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -75,13 +82,22 @@ class Probe:
         self.pending: tuple[str, float, Any] | None = None  # (key, sent at, effect reached?)
         self.done = asyncio.Event()
         self.latencies: list[tuple[float, str, float]] = []  # (sent at, key, ms)
-        self.timeouts: list[tuple[float, str]] = []
+        # (sent at, key, times the app received a key since, (cursor row, rows) or None) of keys whose effect was
+        # not drawn within KEY_TIMEOUT_S
+        self.timeouts: list[tuple[float, str, int, tuple[int, int] | None]] = []
+        self.edge_keys: list[tuple[float, str]] = []  # arrows received while their row reached the edge
+        self.keys_received = 0  # Key events that reached the app's on_event
+        self.received: list[float] = []  # when each reached it
+        self.census: dict[str, Any] | None = None
+        self.turned = 0  # arrows sent the other way: the cursor was on the edge the pattern's arrow moves to
         self.frames = 0
         self.samples: list[dict[str, Any]] = []
         self.posted = 0
         self.applied = 0
         self.superseded = 0
-        self.collections: list[tuple[float, float, int]] = []  # (started, ended, generation) of GC passes
+        # (started, ended, generation, objects collected) of GC passes
+        self.collections: list[tuple[float, float, int, int]] = []
+        self.frozen: list[tuple[float, int]] = []  # (when, gc.get_freeze_count()) after each snapshot applied
         self.applies: list[tuple[float, float]] = []  # (started, ended) of the UI applying a snapshot
         self.snapshots: list[tuple[float, float]] = []  # (started, ended) of provider.snapshot
         self.started_of: dict[int, float] = {}  # id(cluster) -> when its snapshot started
@@ -125,7 +141,8 @@ class Probe:
             if phase == "start":
                 collecting["at"] = time.monotonic()
             elif "at" in collecting:
-                self.collections.append((collecting.pop("at"), time.monotonic(), info["generation"]))
+                self.collections.append((collecting.pop("at"), time.monotonic(), info["generation"],
+                                         info["collected"]))
 
         gc.callbacks.append(collection)
         fleet = app.fleet
@@ -158,17 +175,76 @@ class Probe:
             return lambda: isinstance(app.screen, ServiceScreen)
         return lambda: isinstance(app.screen, FleetScreen)
 
+    def cursor_row(self) -> tuple[int, int] | None:
+        """(cursor row, rows) of the fleet table; None on another screen."""
+        from pilothouse.console.screens.fleet import FleetScreen
+
+        screen = self.app.screen
+        if not isinstance(screen, FleetScreen):
+            return None
+        return screen.table.cursor_coordinate.row, screen.table.row_count
+
+    def movable(self, key: str) -> str:
+        """`key`, or the other arrow when the cursor sits on the edge `key` moves towards: the fleet is sorted
+        worst first and re-sorted by snapshots under the storm, so the cursor's row can reach row 0 between an
+        up and a down, and an arrow that cannot move draws nothing to time."""
+        position = self.cursor_row()
+        if key not in ("down", "up") or position is None:
+            return key
+        row, rows = position
+        turned = {"up": "down", "down": "up"}[key] if (row == 0 if key == "up" else row >= rows - 1) else key
+        if turned != key:
+            self.turned += 1
+        return turned
+
+    def at_edge(self, key: str) -> bool:
+        """The cursor is where `key` cannot move it (a re-sort moved its row there after the key was chosen)."""
+        position = self.cursor_row()
+        if key not in ("down", "up") or position is None:
+            return False
+        row, rows = position
+        return row == 0 if key == "up" else row >= rows - 1
+
+    def garbage_census(self) -> None:
+        """STORM_GARBAGE_CENSUS=1: once, mid-storm, what the garbage cycles are and what holds them (a full pass
+        of its own: diagnostics only, it costs a slow key)."""
+        gc.unfreeze()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        gc.set_debug(0)
+        garbage = collections.Counter(type(one).__qualname__ for one in gc.garbage)
+        census: dict[str, Any] = {"objects": len(gc.garbage), "top": garbage.most_common(25), "chains": []}
+        ids = {id(one) for one in gc.garbage}
+        for name in {name for name, _ in garbage.most_common(6)}:
+            target = next((one for one in gc.garbage if type(one).__qualname__ == name), None)
+            chain: list[str] = []
+            seen: set[int] = set()
+            while target is not None and len(chain) < 10:
+                seen.add(id(target))
+                chain.append(f"{type(target).__module__}.{type(target).__qualname__}"
+                             + (f" keys={list(target)[:4]}" if isinstance(target, dict) else ""))
+                target = next((one for one in gc.get_referrers(target) if id(one) in ids and id(one) not in seen),
+                              None)
+            census["chains"].append(chain)
+        gc.garbage.clear()
+        gc.collect()  # what DEBUG_SAVEALL kept, freed this time
+        gc.freeze()
+        self.census = census
+
     async def press_keys(self) -> None:
         from textual import events
 
         app = self.app
         index = 0
         while not (self.dir / "stop").exists():
-            key = KEYS[index % len(KEYS)]
+            if index == CENSUS_AT_KEY and os.environ.get("STORM_GARBAGE_CENSUS"):
+                self.garbage_census()
+            key = self.movable(KEYS[index % len(KEYS)])
             index += 1
             self.done.clear()
             sent = time.monotonic()
             self.pending = (key, sent, self.effect(key))
+            received_before = self.keys_received
             event = events.Key(key, None)
             event.set_sender(app)
             profiler = self.profilers.get(key)
@@ -178,8 +254,13 @@ class Probe:
             try:
                 await asyncio.wait_for(self.done.wait(), KEY_TIMEOUT_S)
             except TimeoutError:
-                self.timeouts.append((sent, key))
                 self.pending = None
+                # Received by the app and the cursor on the edge: the key was answered by a cursor that could
+                # not move (nothing drawn to time), not lost; counted apart from the unanswered.
+                if self.keys_received > received_before and self.at_edge(key):
+                    self.edge_keys.append((sent, key))
+                else:
+                    self.timeouts.append((sent, key, self.keys_received - received_before, self.cursor_row()))
             if profiler is not None:
                 profiler.disable()
             await asyncio.sleep(KEY_GAP_S)
@@ -250,6 +331,8 @@ def probed_app(config: Any) -> Any:
     """The console's app, counting the snapshots its refresher hands over and the ones the UI applies. A snapshot
     handed over while another of the cluster's waits replaces it (superseded), so waiting = posted - applied -
     superseded, at most one per cluster."""
+    from textual import events
+
     import pilothouse.console.app as console_app
     from pilothouse.console.app import ClusterUpdated, PilothouseApp
     from pilothouse.console.fleet import Fleet
@@ -265,12 +348,19 @@ def probed_app(config: Any) -> Any:
                 self.probe.superseded += replaced
             return replaced
 
+        async def on_event(self, event: events.Event) -> None:
+            if isinstance(event, events.Key):
+                self.probe.keys_received += 1
+                self.probe.received.append(time.monotonic())
+            await super().on_event(event)
+
         def on_cluster_updated(self, message: ClusterUpdated) -> None:
             with self.probe.lock:
                 self.probe.applied += 1
             started = time.monotonic()
             super().on_cluster_updated(message)
             self.probe.applies.append((started, time.monotonic()))
+            self.probe.frozen.append((time.monotonic(), gc.get_freeze_count()))
 
     return ProbedApp(Fleet(config), config)
 
@@ -299,10 +389,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         samples = asyncio.create_task(probe.sample_loop())
         await asyncio.gather(keys, samples)
         result = {
-            "latencies": probe.latencies, "timeouts": probe.timeouts, "samples": probe.samples,
+            "latencies": probe.latencies, "timeouts": probe.timeouts, "edge_keys": probe.edge_keys,
+            "turned": probe.turned, "received": probe.received, "garbage_census": probe.census,
+            "samples": probe.samples,
             "snapshots": probe.snapshots, "converged": probe.converged, "posted": probe.posted,
             "applied": probe.applied, "superseded": probe.superseded, "applies": probe.applies,
-            "collections": probe.collections, "thread_cpu_start": thread_cpu_start, "thread_cpu_end": thread_cpu(),
+            "collections": probe.collections, "frozen": probe.frozen,
+            "thread_cpu_start": thread_cpu_start, "thread_cpu_end": thread_cpu(),
             "frames": probe.frames, "mismatch_at_end": probe.mismatch() if probe.expected else "no expectation",
         }
         if os.environ.get("STORM_GC_CENSUS"):  # what the cyclic GC walks at the end: the heaviest types

@@ -190,6 +190,7 @@ PRIVATE_TEXTUAL_ALLOWED = {
     ("tests/benchmarks/storm_child.py", "_message_queue"): "queue lengths are what the storm benchmark bounds",
     ("tests/benchmarks/storm_child.py", "_exit"): "os._exit, not Textual's: the name only collides",
     ("tests/ui/test_diff_table.py", "_cell_render_cache"): "which rows DiffTable leaves to be rendered again",
+    ("widgets/textual_cycles.py", "_cache"): "LRUCache's ring of links: unlinked on clear, not left to the GC",
     **{("widgets/diff_table.py", name): "one changed cell made DataTable render every visible cell again"
        for name in ("_cell_render_cache", "_row_render_cache", "_line_cache", "_row_renderable_cache",
                     "_ordered_row_cache", "_offset_cache", "_row_locations")},
