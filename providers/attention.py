@@ -62,6 +62,7 @@ from pilothouse.providers.model import (
     Task,
     TaskState,
 )
+from pilothouse.providers.priority import checkpoint
 from pilothouse.providers.registry import vocabulary_for
 
 RECENT_S = 300.0
@@ -215,6 +216,7 @@ class AttentionAssessor:
         result: dict[str, Attention] = {}
         history: dict[str, _History] = {}
         for service in cluster.services:
+            checkpoint()  # a key pressed meanwhile is answered first (providers/priority.py)
             past = self._history.get(service.id)
             known = past is not None
             current = past or _History()

@@ -18,6 +18,7 @@ from pilothouse.providers.attention import Attention, AttentionAssessor
 from pilothouse.providers.doctor_runtime import Placement, runtime_verdicts
 from pilothouse.providers.model import Cluster, ContainerSpec, Mount, Service, ServiceMode, VolumeKind
 from pilothouse.providers.packages import package_commands
+from pilothouse.providers.priority import checkpoint
 from pilothouse.providers.registry import advice_for
 from pilothouse.providers.secrets import looks_secret, mask_command
 
@@ -208,6 +209,7 @@ def examine(cluster: Cluster, config: DoctorConfig | None = None, advice: Doctor
     findings: list[Finding] = []
     placement = Placement.of(cluster)
     for service in cluster.services:
+        checkpoint()  # a key pressed meanwhile is answered first (providers/priority.py)
         for rule, verdict in _service_verdicts(service, advice):
             findings.append(Finding(rule, verdict.severity, cluster.name, service.ref, verdict.why, verdict.fix))
         for container in service.containers:

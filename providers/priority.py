@@ -4,7 +4,7 @@ Python threads share one interpreter lock and trade it every 5 ms: a refresh map
 halves the UI thread's speed while both run, so a key that meets a refresh is answered twice as late (the
 slowest keys of the event storm benchmark). The console closes the gate when input arrives (`hold`) and
 refresh threads wait at their checkpoints (the Kubernetes mapping, per pod and per workload: the one mapping
-heavy enough to matter) until it opens, or at most HOLD_S after it closed: delayed by input, never stopped.
+heavy enough to matter; the doctor and attention passes, per service) until it opens, or at most HOLD_S after it closed: delayed by input, never stopped.
 The app itself applies a snapshot handed over while the gate is held right after the key's frame.
 """
 

@@ -21,6 +21,16 @@ class Clock:
         return self.now
 
 
+class Heap:
+    """The heap's size as the collector reads it (allocated blocks), set by the test."""
+
+    def __init__(self) -> None:
+        self.blocks = FORCED_FLOOR
+
+    def __call__(self) -> int:
+        return self.blocks
+
+
 class Node:
     """A container in a reference cycle: only the cyclic collector frees it."""
 
@@ -43,9 +53,9 @@ def dead_cycle_after_settle(collector: PacedCollector) -> weakref.ref[Node]:
     return alive
 
 
-def typing_collector() -> tuple[Clock, PacedCollector]:
+def typing_collector(heap: Heap | None = None) -> tuple[Clock, PacedCollector]:
     clock = Clock()
-    collector = PacedCollector(clock)
+    collector = PacedCollector(clock, heap or Heap())
     collector.input_seen()
     return clock, collector
 
@@ -81,27 +91,41 @@ def test_when_the_keys_stop_cpython_paces_again() -> None:
     assert alive() is None
 
 
-def grow_frozen_set(collector: PacedCollector, factor: float) -> list[list[int]]:
-    """Containers enough to make the frozen set `factor` times what it was, frozen by the next settle."""
-    frozen = gc.get_freeze_count()
-    grown: list[list[int]] = [[] for _ in range(int(max(frozen, FORCED_FLOOR) * factor) - frozen + 1000)]
-    collector.settle()
-    return grown
-
-
-def test_a_frozen_set_grown_by_half_gets_a_full_pass_while_typing() -> None:
-    _clock, collector = typing_collector()
+def test_a_heap_grown_by_half_gets_a_full_pass_while_typing() -> None:
+    heap = Heap()
+    _clock, collector = typing_collector(heap)
     alive = dead_cycle_after_settle(collector)
-    grown = grow_frozen_set(collector, FORCED_GROWTH * 0.9)
+    heap.blocks = int(FORCED_FLOOR * FORCED_GROWTH * 0.9)
+    collector.settle()
     assert not collector.tick(), "not yet half again"
     assert alive() is not None
-    more = grow_frozen_set(collector, 1.2)
+    heap.blocks = int(FORCED_FLOOR * FORCED_GROWTH) + 1
     assert collector.tick()
     assert alive() is None
     assert gc.get_freeze_count() > 0, "survivors of the full pass are frozen again"
     assert not collector.tick(), "the pass resets what growth counts from"
+    heap.blocks = int(heap.blocks * FORCED_GROWTH * 0.9)
+    assert not collector.tick(), "growth counts from the heap after the pass"
     assert collector.full_passes == 1
-    del grown, more
+
+
+def test_a_small_heap_is_measured_from_the_floor() -> None:
+    heap = Heap()
+    heap.blocks = FORCED_FLOOR // 10
+    _clock, collector = typing_collector(heap)
+    collector.settle()
+    heap.blocks = FORCED_FLOOR  # ten times what it was, still less than half again the floor
+    assert not collector.tick()
+
+
+def test_the_default_heap_measure_counts_what_is_allocated_frozen_or_not() -> None:
+    """Garbage cycles kept frozen must count towards the next full pass: they are allocated blocks."""
+    heap_size = PacedCollector().heap_size
+    before = heap_size()
+    kept = [[index] for index in range(200_000)]
+    gc.freeze()
+    assert heap_size() >= before + 200_000
+    del kept
 
 
 def test_typing_without_a_pause_cannot_put_a_full_pass_off_forever() -> None:
