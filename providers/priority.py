@@ -3,9 +3,9 @@
 Python threads share one interpreter lock and trade it every 5 ms: a refresh mapping 10k pods on its thread
 halves the UI thread's speed while both run, so a key that meets a refresh is answered twice as late (the
 slowest keys of the event storm benchmark). The console closes the gate when input arrives (`hold`) and
-refresh threads wait at their checkpoints (the Kubernetes mapping, per pod and per workload: the one mapping
-heavy enough to matter; the doctor and attention passes, per service) until it opens, or at most HOLD_S after it closed: delayed by input, never stopped.
-The app itself applies a snapshot handed over while the gate is held right after the key's frame.
+refresh threads wait at their checkpoints (the Kubernetes mapping, per pod and per workload; the doctor and
+attention passes, per service) until it opens, or at most HOLD_S after it closed: delayed by input, never
+stopped. The app itself applies a snapshot handed over while the gate is held right after the key's frame.
 """
 
 from __future__ import annotations

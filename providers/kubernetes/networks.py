@@ -12,6 +12,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Generic, TypeVar
 
 from pilothouse.providers.kubernetes.objects import (
     ENDPOINT_SLICES,
@@ -29,10 +30,40 @@ from pilothouse.providers.kubernetes.objects import (
 from pilothouse.providers.model import Network, Reachability, Service
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+Item = TypeVar("Item")
 
 
 def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return bool(selector) and all(labels.get(key) == value for key, value in selector.items())
+
+
+class _LabelIndex(Generic[Item]):
+    """Items of each namespace by label pair: a selector's matches are found from its rarest pair instead of by
+    checking every item of the namespace (1,000 Services over 10,000 pods and 1,000 workloads was millions of
+    label checks on every refresh). Matches come back in the order the items were added."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[Item, Mapping[str, str]]] = []
+        self._postings: dict[tuple[str, str, str], list[int]] = {}
+
+    def add(self, namespace: str, labels: Mapping[str, str], item: Item) -> None:
+        position = len(self._items)
+        self._items.append((item, labels))
+        for key, value in labels.items():
+            self._postings.setdefault((namespace, key, value), []).append(position)
+
+    def select(self, namespace: str, selector: Mapping[str, str]) -> list[Item]:
+        if not selector:
+            return []
+        postings = []
+        for key, value in selector.items():
+            found = self._postings.get((namespace, key, value))
+            if found is None:
+                return []
+            postings.append(found)
+        rarest = min(postings, key=len)
+        return [item for item, labels in (self._items[position] for position in rarest)
+                if _selects(selector, labels)]
 
 
 def _ports(spec: Obj) -> tuple[str, ...]:
@@ -73,7 +104,7 @@ def build_networks(
     by_id = {service.id: service for service in services}
     # Pod template labels per workload, and which workload each pod belongs to: only for Services to match
     # (per pod on every snapshot: a tenth of a 10k-pod refresh spent for none).
-    templates: list[tuple[Service, str, dict[str, str]]] = []
+    templates = _LabelIndex[Service]()
     for kind, k in WORKLOAD_KINDS.items() if fronts else ():
         for obj in objects.get(k.resource, []):
             namespace, name = _key(obj)
@@ -81,12 +112,12 @@ def build_networks(
             if service is not None:
                 labels = {str(a): _str(b) for a, b in _dict(meta_of(_dict(_dict(obj.get("spec")).get("template")))
                                                             .get("labels")).items()}
-                templates.append((service, namespace, labels))
+                templates.add(namespace, labels, service)
     pod_owner = {(service.namespace, task.id.split("/", 1)[-1]): service
                  for service in services for task in service.tasks} if fronts else {}
-    pods_by_namespace: dict[str, list[Obj]] = {}
+    pods = _LabelIndex[Obj]()
     for pod in objects.get("pods", []) if fronts else ():
-        pods_by_namespace.setdefault(_key(pod)[0], []).append(pod)
+        pods.add(_key(pod)[0], labels_of(pod), pod)
     slices_by_service: dict[tuple[str, str], list[Obj]] = {}
     for item in objects.get(ENDPOINT_SLICES.resource, []):
         owner = labels_of(item).get(SERVICE_NAME_LABEL, "")
@@ -106,9 +137,8 @@ def build_networks(
         spec = _dict(obj.get("spec"))
         service_type = _str(spec.get("type")) or "ClusterIP"
         selector = {str(k): _str(v) for k, v in _dict(spec.get("selector")).items()}
-        selected = {service.ref: service for service, ns, labels in templates
-                    if ns == namespace and _selects(selector, labels)}
-        matching_pods = [pod for pod in pods_by_namespace.get(namespace, []) if _selects(selector, labels_of(pod))]
+        selected = {service.ref: service for service in templates.select(namespace, selector)}
+        matching_pods = pods.select(namespace, selector)
         for pod in matching_pods:
             found = pod_owner.get(_key(pod))
             if found is not None:

@@ -76,6 +76,29 @@ def test_services_endpoints_and_policies_as_json(apiserver: ApiServer, kubeconfi
     assert "selects no pods" in out and "NetworkPolicies: prod 2" in out
 
 
+def test_selectors_match_every_label_and_only_their_own_namespace(
+        apiserver: ApiServer, kubeconfig: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Services are matched through a label index (1,000 Services over 10k pods): a selector of two labels
+    needs both, a label pair of another namespace selects nothing, an unknown pair nothing."""
+    seed(apiserver)
+    state = apiserver.state
+    state.put(service("web-current", {"app": "web", "pod-template-hash": "7d9f8c"}, cluster_ip="10.96.0.20"))
+    state.put(service("web-old", {"app": "web", "pod-template-hash": "000000"}, cluster_ip="10.96.0.21"))
+    state.put(service("web-elsewhere", {"app": "web"}, ns="staging", cluster_ip="10.96.0.22"))
+    config = str(write_config(tmp_path / "config.toml", kubeconfig))
+
+    code, out, err = run(capsys, "--config", config, "networks", "--json", "--cluster", "k8s")
+
+    assert code == 0, err
+    by_name = {network["name"]: network for network in json.loads(out)["clusters"][0]["networks"]}
+    assert by_name["prod/web-current"]["services"] == ["prod/web"]
+    assert "selects no pods" not in by_name["prod/web-current"]["notes"]
+    assert by_name["prod/web-old"]["services"] == [] and "selects no pods" in by_name["prod/web-old"]["notes"]
+    assert by_name["staging/web-elsewhere"]["services"] == []
+    assert "selects no pods" in by_name["staging/web-elsewhere"]["notes"]
+    assert by_name["prod/web"]["services"] == ["prod/web"] and by_name["prod/api"]["services"] == ["prod/api"]
+
+
 def test_no_ready_endpoint_is_a_critical_attention_reason(apiserver: ApiServer, kubeconfig: Path, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     seed(apiserver)
