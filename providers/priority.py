@@ -18,12 +18,14 @@ HOLD_S = 0.15
 _opened = threading.Event()
 _opened.set()
 _until = 0.0  # monotonic time the current hold ends at the latest
+_holder = 0  # the thread that holds the gate (the UI thread): its own checkpoints never wait on it
 
 
 def hold(seconds: float = HOLD_S) -> None:
     """Input arrived (UI thread): refresh threads pause at their next checkpoint for up to `seconds`."""
-    global _until
+    global _until, _holder
     _until = time.monotonic() + seconds
+    _holder = threading.get_ident()
     _opened.clear()
 
 
@@ -34,8 +36,8 @@ def release() -> None:
 
 def checkpoint() -> None:
     """Called often by refresh work: returns at once unless the gate is held, then when it opens or expires."""
-    if _opened.is_set():
-        return
+    if _opened.is_set() or threading.get_ident() == _holder:
+        return  # the holder waiting for itself would only delay the answer it holds the gate for
     remaining = _until - time.monotonic()
     if remaining > 0:
         _opened.wait(remaining)

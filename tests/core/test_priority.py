@@ -52,3 +52,14 @@ def test_a_hold_never_stops_a_refresh_for_longer_than_it_lasts() -> None:
     assert checkpoint_in_thread().wait(WAIT_S), "a hold nobody released stopped the refresh"
     assert time.monotonic() - started >= 0.15
     assert not priority.held()
+
+
+def test_the_thread_holding_the_gate_never_waits_at_its_own_checkpoints() -> None:
+    """The doctor and attention passes wait at checkpoints; on the UI thread (a snapshot posted without them)
+    they must not wait for the gate that thread itself opens only once it has drawn."""
+    priority.hold(WAIT_S * 4)
+    started = time.monotonic()
+    priority.checkpoint()
+    assert time.monotonic() - started < WAIT_S, "the holder waited for itself"
+    assert priority.held(), "other threads still wait"
+    assert not checkpoint_in_thread().wait(0.2)
