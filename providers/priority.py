@@ -44,5 +44,5 @@ def checkpoint() -> None:
 
 
 def held() -> bool:
-    """Whether a checkpoint would wait now."""
+    """Whether a key's answer is still to be drawn: a refresh thread's checkpoint would wait now."""
     return not _opened.is_set() and time.monotonic() < _until

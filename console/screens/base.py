@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pilothouse.console.screens.audit_feed import AuditFeed
     from pilothouse.providers.base import LoginCommand
     from pilothouse.providers.exec import ExecStreams
+    from pilothouse.providers.model import Cluster
 
 
 class ConsoleHost(Protocol):
@@ -76,6 +77,23 @@ class FleetScreenBase(Screen[None]):
 
     def draw(self) -> None:
         """Render self.state; the screens implement it."""
+
+    _drawn_revision: int | None = None  # FleetState.revision of the cluster `undrawn` last handed out
+
+    def undrawn(self, cluster_name: str) -> Cluster | None:
+        """The cluster's snapshot when it changed since this screen last drew it (it is then taken as drawn),
+        else None. The revision is remembered, not the snapshot: a closed screen is a reference cycle until a
+        full GC pass, and one that held its last snapshot kept a whole fleet model alive with it."""
+        cluster = self.state.get(cluster_name)
+        revision = self.state.revision(cluster_name)
+        if cluster is None or revision == self._drawn_revision:
+            return None
+        self._drawn_revision = revision
+        return cluster
+
+    def draw_again(self) -> None:
+        """The next draw renders in full, whatever the snapshot (new columns, another cluster followed)."""
+        self._drawn_revision = None
 
     def on_screen_resume(self) -> None:
         self.fleet_changed()

@@ -70,7 +70,6 @@ class NetworksScreen(FleetScreenBase):
     def __init__(self, cluster: str) -> None:
         super().__init__(id="networks")
         self.cluster_name = cluster
-        self._drawn: int | None = None  # the cluster's revision on screen (FleetState.revision)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="networks-title")
@@ -82,11 +81,9 @@ class NetworksScreen(FleetScreenBase):
         self.query_one(DiffTable).focus()
 
     def draw(self) -> None:
-        cluster = self.state.get(self.cluster_name)
-        revision = self.state.revision(self.cluster_name)
-        if cluster is None or revision == self._drawn:
+        cluster = self.undrawn(self.cluster_name)
+        if cluster is None:
             return
-        self._drawn = revision
         networks = ordered(cluster.networks)
         self.query_one(DiffTable).sync(
             (network.id or network.name, network_cells(network, position))
@@ -112,6 +109,6 @@ class NetworksScreen(FleetScreenBase):
         if following is None:
             return
         self.cluster_name = following
-        self._drawn = None
+        self.draw_again()
         self.query_one(DiffTable).sync(())
         self.fleet_changed()

@@ -111,7 +111,6 @@ class NodesScreen(NodeActionScreen):
     def __init__(self, cluster: str) -> None:
         super().__init__(id="nodes")
         self.cluster_name = cluster
-        self._drawn: int | None = None  # the cluster's revision on screen (FleetState.revision)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="nodes-title")
@@ -124,11 +123,9 @@ class NodesScreen(NodeActionScreen):
         self.query_one(DiffTable).focus()
 
     def draw(self) -> None:
-        cluster = self.state.get(self.cluster_name)
-        revision = self.state.revision(self.cluster_name)
-        if cluster is None or revision == self._drawn:
+        cluster = self.undrawn(self.cluster_name)
+        if cluster is None:
             return
-        self._drawn = revision
         counts = task_counts(cluster)
         # Ages as of the snapshot, as the service screen shows them (a frozen demo stays frozen).
         now = cluster.last_sync or datetime.now(UTC)
@@ -167,7 +164,7 @@ class NodesScreen(NodeActionScreen):
         if following is None:
             return
         self.cluster_name = following
-        self._drawn = None
+        self.draw_again()
         self.query_one(DiffTable).sync(())
         self.fleet_changed()
 
@@ -185,7 +182,6 @@ class NodeScreen(NodeActionScreen):
         super().__init__(id="node")
         self.cluster_name = cluster
         self.node_id = node_id
-        self._drawn: int | None = None  # the cluster's revision on screen (FleetState.revision)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="node-scroll"):
@@ -197,11 +193,9 @@ class NodeScreen(NodeActionScreen):
         self.query_one("#node-scroll").focus()
 
     def draw(self) -> None:
-        cluster = self.state.get(self.cluster_name)
-        revision = self.state.revision(self.cluster_name)
-        if cluster is None or revision == self._drawn:
+        cluster = self.undrawn(self.cluster_name)
+        if cluster is None:
             return
-        self._drawn = revision
         self.query_one("#node-body", Static).update(node_detail(cluster, self.node_id,
                                                                     cluster.last_sync or datetime.now(UTC)))
 

@@ -120,7 +120,6 @@ class PlacementScreen(FleetScreenBase):
         super().__init__(id="placement")
         self.cluster_name = cluster
         self.focus_service_id = focus_service_id
-        self._drawn: int | None = None  # the cluster's revision on screen (FleetState.revision)
         # Service columns come in pages that fit the terminal: a row is drawn at its full width before
         # it is cropped, so hundreds of columns would make every repaint slow.
         self.page = 0
@@ -143,11 +142,9 @@ class PlacementScreen(FleetScreenBase):
         table.focus()
 
     def draw(self) -> None:
-        cluster = self.state.get(self.cluster_name)
-        revision = self.state.revision(self.cluster_name)
-        if cluster is None or revision == self._drawn:
+        cluster = self.undrawn(self.cluster_name)
+        if cluster is None:
             return
-        self._drawn = revision
         self._draw(cluster)
 
     def per_page(self) -> int:
@@ -242,7 +239,7 @@ class PlacementScreen(FleetScreenBase):
         self._redraw()
 
     def _redraw(self) -> None:
-        self._drawn = None
+        self.draw_again()
         self.fleet_changed()
 
     def action_next_cluster(self) -> None:

@@ -321,7 +321,6 @@ class ServiceScreen(ServiceActionScreen):
         super().__init__(id="service")
         self.cluster_name = cluster
         self.service_id = service_id
-        self._drawn: int | None = None  # the cluster's revision on screen (FleetState.revision)
         self._audit: list[Event] = []
         self.follower: RolloutFollower | None = None
         self.outcome: Outcome | None = None
@@ -343,7 +342,7 @@ class ServiceScreen(ServiceActionScreen):
 
     def on_resize(self) -> None:
         # The columns depend on the width: draw again, whatever the snapshot.
-        self._drawn = None
+        self.draw_again()
         self.fleet_changed()
 
     def selected(self) -> tuple[str, Service] | None:
@@ -354,11 +353,9 @@ class ServiceScreen(ServiceActionScreen):
         return self.query_one(DiffTable).cursor_key or ""
 
     def draw(self) -> None:
-        cluster = self.state.get(self.cluster_name)
-        revision = self.state.revision(self.cluster_name)
-        if cluster is None or revision == self._drawn:
+        cluster = self.undrawn(self.cluster_name)
+        if cluster is None:
             return
-        self._drawn = revision
         service = self.state.service(self.cluster_name, self.service_id)
         summary_widget = self.query_one("#service-summary", Static)
         if self.follower is not None and cluster.reachable:

@@ -47,16 +47,21 @@ def line(text: str = "pod web-1 ok") -> Strip:
     return Strip([Segment(text[:4], Style(bold=True)), Segment(text[4:].ljust(WIDTH - 4))], WIDTH)
 
 
+def cycles_after_drawing(use: Callable[[Strip], object]) -> int:
+    """Garbage cycles left by `use` on 200 lines drawn and dropped, as a repaint does."""
+
+    def draw_lines() -> None:
+        for index in range(200):
+            use(line(f"pod {index}"))
+
+    return garbage_cycles_left(draw_lines)
+
+
 def test_a_strip_divided_at_its_own_width_is_itself_and_no_cycle() -> None:
     strip = line()
     assert strip.divide([WIDTH]) == [strip]
     assert strip.divide([WIDTH, WIDTH + 5]) == [strip], "cuts beyond the strip are ignored, as Textual does"
-
-    def draw_lines() -> None:
-        for index in range(200):
-            line(f"pod {index}").divide([WIDTH])
-
-    assert garbage_cycles_left(draw_lines) == 0
+    assert cycles_after_drawing(lambda strip: strip.divide([WIDTH])) == 0
 
 
 def test_other_divisions_are_textuals_own() -> None:
@@ -73,12 +78,7 @@ def test_crop_extend_of_the_whole_strip_is_itself_and_no_cycle() -> None:
     assert strip.crop_extend(2, 6, None).text == strip.text[2:6]
     longer = strip.crop_extend(0, WIDTH + 3, Style(dim=True))
     assert longer.cell_length == WIDTH + 3 and longer.text == strip.text + "   "
-
-    def draw_lines() -> None:
-        for index in range(200):
-            line(f"pod {index}").crop_extend(0, WIDTH, None)
-
-    assert garbage_cycles_left(draw_lines) == 0
+    assert cycles_after_drawing(lambda strip: strip.crop_extend(0, WIDTH, None)) == 0
 
 
 def test_a_cleared_lru_cache_leaves_no_ring_behind() -> None:
